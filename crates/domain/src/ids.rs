@@ -1,0 +1,1028 @@
+//! Identifiers of SIM cards, lines and customers, validated on parse so that a mistyped number never reaches a carrier, the ledger or a customer.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which identifier an [`IdError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdKind {
+    Iccid,
+    Imsi,
+    Msisdn,
+    PhoneNumber,
+    Eid,
+}
+
+impl IdKind {
+    /// The name an operator knows the identifier by.
+    pub const fn name(self) -> &'static str {
+        match self {
+            IdKind::Iccid => "ICCID",
+            IdKind::Imsi => "IMSI",
+            IdKind::Msisdn => "MSISDN",
+            IdKind::PhoneNumber => "phone number",
+            IdKind::Eid => "EID",
+        }
+    }
+
+    const fn expected_form(self) -> &'static str {
+        match self {
+            IdKind::Iccid => "19 or 20 digits starting with 89, as printed on the SIM card",
+            IdKind::Imsi => "6 to 15 digits starting with 440 or 441",
+            IdKind::Msisdn => "a Japanese mobile number such as 090-1234-5678 or +81 90-1234-5678",
+            IdKind::PhoneNumber => "a number such as +1 415 555 0100 or 03-1234-5678",
+            IdKind::Eid => "the 32 digits of the eSIM's EID",
+        }
+    }
+
+    const fn allowed_characters(self) -> &'static str {
+        match self {
+            IdKind::Iccid | IdKind::Imsi | IdKind::Eid => "digits, spaces and hyphens",
+            IdKind::Msisdn | IdKind::PhoneNumber => {
+                "digits, spaces, hyphens, parentheses and a leading +"
+            }
+        }
+    }
+}
+
+impl fmt::Display for IdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a text is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("{kind} is empty; enter {}", .kind.expected_form())]
+    Empty { kind: IdKind },
+
+    #[error(
+        "{kind} may contain only {}; found {found:?} at position {position}",
+        .kind.allowed_characters()
+    )]
+    InvalidCharacter {
+        kind: IdKind,
+        found: char,
+        /// 1-based, counted in characters of the text as given.
+        position: usize,
+    },
+
+    #[error("{kind} must be {expected}, got {got}")]
+    Length {
+        kind: IdKind,
+        expected: &'static str,
+        got: usize,
+    },
+
+    #[error("{kind} body must be {expected} (the check digits are appended for you), got {got}")]
+    BodyLength {
+        kind: IdKind,
+        expected: &'static str,
+        got: usize,
+    },
+
+    #[error("ICCID must start with 89 (the telecommunications industry prefix), got {prefix}")]
+    IccidPrefix { prefix: String },
+
+    #[error(
+        "ICCID check digit is {found}, expected {expected} (Luhn); \
+         a digit is probably mistyped, re-read the number from the card"
+    )]
+    IccidCheckDigit { found: u8, expected: u8 },
+
+    #[error("IMSI MCC {mcc} is not Japanese (expected 440 or 441)")]
+    ImsiMcc { mcc: String },
+
+    #[error(
+        "MSISDN {number} is not a Japanese mobile number (070, 080 or 090 followed by 8 digits)"
+    )]
+    MsisdnNotMobile { number: String },
+
+    #[error(
+        "MSISDN {number} is not a Japanese number \
+         (expected +81, 0081 or a national number starting with 0)"
+    )]
+    MsisdnCountry { number: String },
+
+    #[error(
+        "phone number {number} has no country code; \
+         write it as + and the country code (e.g. +1 415 555 0100), \
+         or as a Japanese number starting with 0"
+    )]
+    PhoneMissingCountryCode { number: String },
+
+    #[error(
+        "phone number {number} has a country code starting with 0; country codes start with 1-9"
+    )]
+    PhoneCountryCode { number: String },
+
+    #[error(
+        "EID check digits are {found}, expected {expected} (mod 97); \
+         a digit is probably mistyped, re-read the 32 digits"
+    )]
+    EidCheckDigits { found: String, expected: String },
+}
+
+/// The Luhn check digit for `digits`, or `None` unless it is a non-empty string of ASCII digits.
+pub fn luhn_check_digit(digits: &str) -> Option<u8> {
+    if digits.is_empty() || !is_ascii_digits(digits) {
+        return None;
+    }
+    Some(luhn_digit(digits))
+}
+
+/// Whether `digits` (ASCII digits only, the check digit last) passes the Luhn check.
+pub fn luhn_valid(digits: &str) -> bool {
+    if digits.len() < 2 || !is_ascii_digits(digits) {
+        return false;
+    }
+    let (body, check) = digits.split_at(digits.len() - 1);
+    luhn_digit(body) == digit_value(check)
+}
+
+/// Callers have checked that `digits` is ASCII digits.
+fn luhn_digit(digits: &str) -> u8 {
+    // Summing modulo 10 as we go keeps arbitrarily long input from overflowing.
+    let sum = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .fold(0u8, |sum, (index, byte)| {
+            let digit = byte.wrapping_sub(b'0') % 10;
+            let weighted = if index % 2 == 0 {
+                let doubled = digit * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                digit
+            };
+            (sum + weighted) % 10
+        });
+    (10 - sum) % 10
+}
+
+/// Callers have checked that `digits` is ASCII digits.
+fn mod97(digits: &str) -> u32 {
+    digits.bytes().fold(0u32, |remainder, byte| {
+        (remainder * 10 + u32::from(byte.wrapping_sub(b'0') % 10)) % 97
+    })
+}
+
+/// The two ISO 7064 check digits that make `body` followed by them equal 1 mod 97.
+fn eid_check_digits(body: &str) -> String {
+    let shifted = (mod97(body) * 100) % 97;
+    format!("{:02}", 98 - shifted)
+}
+
+fn is_ascii_digits(text: &str) -> bool {
+    text.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+/// The value of the first byte of `digit`, which callers have checked is an ASCII digit.
+fn digit_value(digit: &str) -> u8 {
+    digit
+        .bytes()
+        .next()
+        .map_or(0, |byte| byte.wrapping_sub(b'0'))
+}
+
+/// Shortens echoed input so that an error about a pasted novel stays one line.
+fn excerpt(text: &str) -> String {
+    const LIMIT: usize = 24;
+    if text.chars().count() <= LIMIT {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(LIMIT).collect();
+        short.push('…');
+        short
+    }
+}
+
+enum CharClass {
+    Digit(char),
+    Separator,
+    Plus,
+    Parenthesis,
+    Other,
+}
+
+fn classify(c: char) -> CharClass {
+    match c {
+        '0'..='9' => CharClass::Digit(c),
+        // Japanese input methods produce full-width digits and dashes (and the
+        // katakana long-vowel mark in place of a dash) unless switched off,
+        // and numbers copied from Japanese documents keep them.
+        '０'..='９' => char::from_digit(u32::from(c) - u32::from('０'), 10)
+            .map_or(CharClass::Other, CharClass::Digit),
+        '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '－' | 'ー' => {
+            CharClass::Separator
+        }
+        '+' | '＋' => CharClass::Plus,
+        '(' | ')' | '（' | '）' => CharClass::Parenthesis,
+        c if c.is_whitespace() => CharClass::Separator,
+        _ => CharClass::Other,
+    }
+}
+
+struct Scanned {
+    digits: String,
+    plus: bool,
+}
+
+fn scan(text: &str, kind: IdKind) -> Result<Scanned, IdError> {
+    // Phone numbers are written "+81 (0)90-…" or "(03) 1234-5678"; the
+    // grouping carries no meaning once the digits are known.
+    let is_phone = matches!(kind, IdKind::Msisdn | IdKind::PhoneNumber);
+    let mut digits = String::new();
+    let mut plus = false;
+    for (index, c) in text.chars().enumerate() {
+        match classify(c) {
+            CharClass::Digit(digit) => digits.push(digit),
+            CharClass::Separator => {}
+            CharClass::Parenthesis if is_phone => {}
+            CharClass::Plus if is_phone && !plus && digits.is_empty() => plus = true,
+            _ => {
+                return Err(IdError::InvalidCharacter {
+                    kind,
+                    found: c,
+                    position: index + 1,
+                })
+            }
+        }
+    }
+    if digits.is_empty() {
+        return Err(IdError::Empty { kind });
+    }
+    Ok(Scanned { digits, plus })
+}
+
+macro_rules! text_identifier {
+    ($name:ident) => {
+        impl $name {
+            /// The canonical form, as stored, displayed and serialized.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+
+            fn try_from(text: String) -> Result<Self, IdError> {
+                text.parse()
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = IdError;
+
+            fn try_from(text: &str) -> Result<Self, IdError> {
+                text.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+/// The serial number of a SIM card (ITU-T E.118): 19 or 20 digits starting
+/// with 89, the last a Luhn check digit. Stored as bare digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Iccid(String);
+
+text_identifier!(Iccid);
+
+impl Iccid {
+    /// Builds an ICCID from its 18- or 19-digit body by appending the Luhn
+    /// check digit, e.g. to generate demo inventory.
+    pub fn from_body(body: &str) -> Result<Iccid, IdError> {
+        let digits = scan(body, IdKind::Iccid)?.digits;
+        if !(18..=19).contains(&digits.len()) {
+            return Err(IdError::BodyLength {
+                kind: IdKind::Iccid,
+                expected: "18 or 19 digits",
+                got: digits.len(),
+            });
+        }
+        check_iccid_prefix(&digits)?;
+        let check = luhn_digit(&digits);
+        Ok(Iccid(format!("{digits}{check}")))
+    }
+}
+
+fn check_iccid_prefix(digits: &str) -> Result<(), IdError> {
+    if digits.starts_with("89") {
+        Ok(())
+    } else {
+        Err(IdError::IccidPrefix {
+            prefix: digits.chars().take(2).collect(),
+        })
+    }
+}
+
+impl FromStr for Iccid {
+    type Err = IdError;
+
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        let digits = scan(text, IdKind::Iccid)?.digits;
+        if !(19..=20).contains(&digits.len()) {
+            return Err(IdError::Length {
+                kind: IdKind::Iccid,
+                expected: "19 or 20 digits",
+                got: digits.len(),
+            });
+        }
+        check_iccid_prefix(&digits)?;
+        let (body, check) = digits.split_at(digits.len() - 1);
+        let expected = luhn_digit(body);
+        let found = digit_value(check);
+        if found != expected {
+            return Err(IdError::IccidCheckDigit { found, expected });
+        }
+        Ok(Iccid(digits))
+    }
+}
+
+/// A Japanese subscriber identity (ITU-T E.212): MCC 440 or 441, a 2-digit
+/// MNC, then the MSIN, 15 digits at most. Stored as bare digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Imsi(String);
+
+text_identifier!(Imsi);
+
+// Japan's MNCs are all two digits; a three-digit reading would turn "01" into
+// "010" and misroute the line to another network.
+const JAPAN_MNC_DIGITS: usize = 2;
+
+impl Imsi {
+    /// The mobile country code, "440" or "441".
+    pub fn mcc(&self) -> &str {
+        &self.0[..3]
+    }
+
+    /// The mobile network code as text, so that "01" is not confused with "001".
+    pub fn mnc(&self) -> &str {
+        &self.0[3..3 + JAPAN_MNC_DIGITS]
+    }
+
+    /// The subscriber number within the network.
+    pub fn msin(&self) -> &str {
+        &self.0[3 + JAPAN_MNC_DIGITS..]
+    }
+}
+
+impl FromStr for Imsi {
+    type Err = IdError;
+
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        let digits = scan(text, IdKind::Imsi)?.digits;
+        if !(3 + JAPAN_MNC_DIGITS + 1..=15).contains(&digits.len()) {
+            return Err(IdError::Length {
+                kind: IdKind::Imsi,
+                expected: "6 to 15 digits (MCC, MNC and MSIN)",
+                got: digits.len(),
+            });
+        }
+        let mcc = &digits[..3];
+        if mcc != "440" && mcc != "441" {
+            return Err(IdError::ImsiMcc {
+                mcc: mcc.to_owned(),
+            });
+        }
+        Ok(Imsi(digits))
+    }
+}
+
+/// A Japanese mobile number (070, 080 or 090 and 8 digits), stored and
+/// displayed in E.164 form, e.g. "+819012345678".
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Msisdn(String);
+
+text_identifier!(Msisdn);
+
+impl Msisdn {
+    /// The number as dialled within Japan, e.g. "090-1234-5678".
+    pub fn national(&self) -> String {
+        let subscriber = &self.0[3..];
+        format!(
+            "0{}-{}-{}",
+            &subscriber[..2],
+            &subscriber[2..6],
+            &subscriber[6..]
+        )
+    }
+}
+
+/// The national form of a number given after Japan's country code.
+fn japanese_national(after_country_code: &str) -> String {
+    // "+81 (0)90-…" is a common way of writing Japanese numbers; the trunk 0
+    // belongs to national dialling only and is never part of the E.164 form.
+    let subscriber = after_country_code
+        .strip_prefix('0')
+        .unwrap_or(after_country_code);
+    format!("0{subscriber}")
+}
+
+impl FromStr for Msisdn {
+    type Err = IdError;
+
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        let Scanned { digits, plus } = scan(text, IdKind::Msisdn)?;
+        let national = if plus {
+            match digits.strip_prefix("81") {
+                Some(rest) => japanese_national(rest),
+                None => {
+                    return Err(IdError::MsisdnCountry {
+                        number: excerpt(&format!("+{digits}")),
+                    })
+                }
+            }
+        } else if let Some(rest) = digits.strip_prefix("0081") {
+            japanese_national(rest)
+        } else if digits.starts_with("00") {
+            return Err(IdError::MsisdnCountry {
+                number: excerpt(&digits),
+            });
+        } else if digits.starts_with('0') {
+            digits
+        } else if let Some(rest) = digits.strip_prefix("81") {
+            // A national number always starts with 0, so a leading 81 can
+            // only be the country code with its + left off.
+            japanese_national(rest)
+        } else {
+            return Err(IdError::MsisdnNotMobile {
+                number: excerpt(&digits),
+            });
+        };
+        let bytes = national.as_bytes();
+        let is_mobile = bytes.len() == 11
+            && bytes[0] == b'0'
+            && matches!(bytes[1], b'7' | b'8' | b'9')
+            && bytes[2] == b'0';
+        if !is_mobile {
+            return Err(IdError::MsisdnNotMobile {
+                number: excerpt(&national),
+            });
+        }
+        Ok(Msisdn(format!("+81{}", &national[1..])))
+    }
+}
+
+/// A customer's contact number in E.164 form ("+" and 8 to 15 digits).
+/// Japanese national numbers are given Japan's country code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+text_identifier!(PhoneNumber);
+
+impl FromStr for PhoneNumber {
+    type Err = IdError;
+
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        let Scanned { digits, plus } = scan(text, IdKind::PhoneNumber)?;
+        let international = if plus {
+            digits
+        } else if let Some(rest) = digits.strip_prefix("010") {
+            // 010 is Japan's international call prefix; no area code uses it.
+            rest.to_owned()
+        } else if let Some(rest) = digits.strip_prefix("00") {
+            // The ITU's international prefix, used across Europe and Asia and
+            // often left in numbers that visitors copy from home.
+            rest.to_owned()
+        } else if let Some(rest) = digits.strip_prefix('0') {
+            format!("81{rest}")
+        } else {
+            // Without a + there is no telling "2125550100" from a number in
+            // Morocco (+212), so guessing would misdial a customer.
+            return Err(IdError::PhoneMissingCountryCode {
+                number: excerpt(&digits),
+            });
+        };
+        // "+81 (0)3-…" carries the trunk 0 of national dialling, which never
+        // belongs in an E.164 Japanese number.
+        let international = match international.strip_prefix("81") {
+            Some(rest) => format!("81{}", rest.trim_start_matches('0')),
+            None => international,
+        };
+        if !(8..=15).contains(&international.len()) {
+            return Err(IdError::Length {
+                kind: IdKind::PhoneNumber,
+                expected: "8 to 15 digits including the country code (E.164)",
+                got: international.len(),
+            });
+        }
+        if international.starts_with('0') {
+            return Err(IdError::PhoneCountryCode {
+                number: format!("+{international}"),
+            });
+        }
+        Ok(PhoneNumber(format!("+{international}")))
+    }
+}
+
+/// The identifier of an eUICC (GSMA SGP.29): 32 digits whose value is 1 mod 97.
+/// Stored as bare digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Eid(String);
+
+text_identifier!(Eid);
+
+impl Eid {
+    /// Builds an EID from its 30-digit body by appending the two check digits,
+    /// e.g. to generate demo inventory.
+    pub fn from_body(body: &str) -> Result<Eid, IdError> {
+        let digits = scan(body, IdKind::Eid)?.digits;
+        if digits.len() != 30 {
+            return Err(IdError::BodyLength {
+                kind: IdKind::Eid,
+                expected: "30 digits",
+                got: digits.len(),
+            });
+        }
+        let check = eid_check_digits(&digits);
+        Ok(Eid(digits + &check))
+    }
+}
+
+impl FromStr for Eid {
+    type Err = IdError;
+
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        let digits = scan(text, IdKind::Eid)?.digits;
+        if digits.len() != 32 {
+            return Err(IdError::Length {
+                kind: IdKind::Eid,
+                expected: "32 digits",
+                got: digits.len(),
+            });
+        }
+        if mod97(&digits) != 1 {
+            let (body, found) = digits.split_at(30);
+            return Err(IdError::EidCheckDigits {
+                found: found.to_owned(),
+                expected: eid_check_digits(body),
+            });
+        }
+        Ok(Eid(digits))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // A Japanese ICCID body; its Luhn check digit is 7.
+    const ICCID_BODY: &str = "898110012345678901";
+
+    #[test]
+    fn luhn_matches_the_textbook_example() {
+        assert_eq!(luhn_check_digit("7992739871"), Some(3));
+        assert!(luhn_valid("79927398713"));
+        assert!(!luhn_valid("79927398710"));
+    }
+
+    #[test]
+    fn luhn_rejects_what_is_not_digits() {
+        assert_eq!(luhn_check_digit(""), None);
+        assert_eq!(luhn_check_digit("12a4"), None);
+        assert_eq!(luhn_check_digit("１２"), None);
+        assert!(!luhn_valid(""));
+        assert!(!luhn_valid("0"));
+        assert!(!luhn_valid("7992739871é"));
+        assert!(!luhn_valid("79927 398713"));
+    }
+
+    #[test]
+    fn iccid_from_body_appends_the_check_digit() {
+        let iccid = Iccid::from_body(ICCID_BODY).unwrap();
+        assert_eq!(iccid.as_str(), "8981100123456789017");
+        assert!(luhn_valid(iccid.as_str()));
+        let twenty = Iccid::from_body("8981100123456789012").unwrap();
+        assert_eq!(twenty.as_str().len(), 20);
+        assert!(luhn_valid(twenty.as_str()));
+    }
+
+    #[test]
+    fn iccid_accepts_separators_and_full_width_digits() {
+        let iccid: Iccid = "8981100123456789017".parse().unwrap();
+        for text in [
+            "8981 1001 2345 6789 017",
+            "8981-1001-2345-6789-017",
+            " 8981100123456789017\n",
+            "８９８１１００１２３４５６７８９０１７",
+        ] {
+            assert_eq!(text.parse::<Iccid>().unwrap(), iccid, "{text}");
+        }
+        assert_eq!(iccid.to_string(), "8981100123456789017");
+    }
+
+    #[test]
+    fn iccid_errors_say_what_is_wrong() {
+        let error = "898110012345678901".parse::<Iccid>().unwrap_err();
+        assert_eq!(error.to_string(), "ICCID must be 19 or 20 digits, got 18");
+
+        let error = "8981100123456789013".parse::<Iccid>().unwrap_err();
+        assert_eq!(
+            error,
+            IdError::IccidCheckDigit {
+                found: 3,
+                expected: 7
+            }
+        );
+        assert!(error
+            .to_string()
+            .starts_with("ICCID check digit is 3, expected 7 (Luhn)"));
+
+        let error = "1981100123456789014".parse::<Iccid>().unwrap_err();
+        assert!(error.to_string().contains("must start with 89"), "{error}");
+
+        let error = "8981x00123456789014".parse::<Iccid>().unwrap_err();
+        assert_eq!(
+            error,
+            IdError::InvalidCharacter {
+                kind: IdKind::Iccid,
+                found: 'x',
+                position: 5
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "ICCID may contain only digits, spaces and hyphens; found 'x' at position 5"
+        );
+
+        assert_eq!(
+            "".parse::<Iccid>().unwrap_err(),
+            IdError::Empty {
+                kind: IdKind::Iccid
+            }
+        );
+        assert!(Iccid::from_body("89811")
+            .unwrap_err()
+            .to_string()
+            .starts_with("ICCID body must be 18 or 19 digits"));
+        assert!(matches!(
+            Iccid::from_body("123456789012345678"),
+            Err(IdError::IccidPrefix { .. })
+        ));
+    }
+
+    #[test]
+    fn imsi_keeps_the_mnc_as_two_digit_text() {
+        let imsi: Imsi = "440 01 0123456789".parse().unwrap();
+        assert_eq!(imsi.as_str(), "440010123456789");
+        assert_eq!(imsi.mcc(), "440");
+        assert_eq!(imsi.mnc(), "01");
+        assert_eq!(imsi.msin(), "0123456789");
+        let short: Imsi = "441201".parse().unwrap();
+        assert_eq!((short.mcc(), short.mnc(), short.msin()), ("441", "20", "1"));
+    }
+
+    #[test]
+    fn imsi_errors_say_what_is_wrong() {
+        assert_eq!(
+            "310260123456789".parse::<Imsi>().unwrap_err().to_string(),
+            "IMSI MCC 310 is not Japanese (expected 440 or 441)"
+        );
+        assert_eq!(
+            "4401012345678901".parse::<Imsi>().unwrap_err().to_string(),
+            "IMSI must be 6 to 15 digits (MCC, MNC and MSIN), got 16"
+        );
+        assert!(matches!(
+            "44010".parse::<Imsi>(),
+            Err(IdError::Length { got: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn msisdn_forms_all_become_e164() {
+        for text in [
+            "09012345678",
+            "090-1234-5678",
+            "090 1234 5678",
+            "+819012345678",
+            "+81 90-1234-5678",
+            "+81 (0)90-1234-5678",
+            "819012345678",
+            "0081 90 1234 5678",
+            "０９０ー１２３４ー５６７８",
+        ] {
+            let msisdn: Msisdn = text
+                .parse()
+                .unwrap_or_else(|error| panic!("{text}: {error}"));
+            assert_eq!(msisdn.as_str(), "+819012345678", "{text}");
+            assert_eq!(msisdn.to_string(), "+819012345678");
+            assert_eq!(msisdn.national(), "090-1234-5678");
+        }
+        assert_eq!(
+            "070-0000-0000".parse::<Msisdn>().unwrap().national(),
+            "070-0000-0000"
+        );
+        assert_eq!(
+            "08011112222".parse::<Msisdn>().unwrap().as_str(),
+            "+818011112222"
+        );
+    }
+
+    #[test]
+    fn msisdn_errors_say_what_is_wrong() {
+        assert_eq!(
+            "0312345678".parse::<Msisdn>().unwrap_err().to_string(),
+            "MSISDN 0312345678 is not a Japanese mobile number \
+             (070, 080 or 090 followed by 8 digits)"
+        );
+        for text in [
+            "+81 3-1234-5678",
+            "050-1234-5678",
+            "090-1234-567",
+            "9012345678",
+        ] {
+            assert!(
+                matches!(text.parse::<Msisdn>(), Err(IdError::MsisdnNotMobile { .. })),
+                "{text}"
+            );
+        }
+        for text in ["+1 415 555 0100", "0044 7700 900123"] {
+            assert!(
+                matches!(text.parse::<Msisdn>(), Err(IdError::MsisdnCountry { .. })),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            "090+12345678".parse::<Msisdn>(),
+            Err(IdError::InvalidCharacter {
+                found: '+',
+                position: 4,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn phone_numbers_become_e164() {
+        for (text, expected) in [
+            ("+1 (415) 555-0100", "+14155550100"),
+            ("03-1234-5678", "+81312345678"),
+            ("(03) 1234-5678", "+81312345678"),
+            ("+81 (0)3 1234 5678", "+81312345678"),
+            ("090-1234-5678", "+819012345678"),
+            ("0044 20 7946 0958", "+442079460958"),
+            ("010 1 415 555 0100", "+14155550100"),
+            ("+852 2345 6789", "+85223456789"),
+        ] {
+            let phone: PhoneNumber = text
+                .parse()
+                .unwrap_or_else(|error| panic!("{text}: {error}"));
+            assert_eq!(phone.as_str(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn phone_number_errors_say_what_is_wrong() {
+        assert!(matches!(
+            "4155550100".parse::<PhoneNumber>(),
+            Err(IdError::PhoneMissingCountryCode { .. })
+        ));
+        assert!(matches!(
+            "+0123456789".parse::<PhoneNumber>(),
+            Err(IdError::PhoneCountryCode { .. })
+        ));
+        assert_eq!(
+            "+1234567".parse::<PhoneNumber>().unwrap_err().to_string(),
+            "phone number must be 8 to 15 digits including the country code (E.164), got 7"
+        );
+        assert!(matches!(
+            "+1234567890123456".parse::<PhoneNumber>(),
+            Err(IdError::Length { got: 16, .. })
+        ));
+        assert!(matches!(
+            "+1 415 555 0100 ext 3".parse::<PhoneNumber>(),
+            Err(IdError::InvalidCharacter { found: 'e', .. })
+        ));
+    }
+
+    #[test]
+    fn eid_checks_mod_97() {
+        // The example EID from GSMA SGP.29.
+        let eid: Eid = "89049032123451234512345678901235".parse().unwrap();
+        assert_eq!(
+            Eid::from_body("890490321234512345123456789012").unwrap(),
+            eid
+        );
+        let error = "89049032123451234512345678901234"
+            .parse::<Eid>()
+            .unwrap_err();
+        assert_eq!(
+            error,
+            IdError::EidCheckDigits {
+                found: "34".into(),
+                expected: "35".into()
+            }
+        );
+        assert!(error
+            .to_string()
+            .starts_with("EID check digits are 34, expected 35 (mod 97)"));
+        assert_eq!(
+            "8904903212345123451234567890123"
+                .parse::<Eid>()
+                .unwrap_err()
+                .to_string(),
+            "EID must be 32 digits, got 31"
+        );
+    }
+
+    #[test]
+    fn eid_check_digits_are_zero_padded() {
+        // 98 - (body * 100 mod 97) is below 10 for this body.
+        let eid = Eid::from_body("000000000000000000000000000030").unwrap();
+        assert_eq!(eid.as_str().len(), 32);
+        assert_eq!(&eid.as_str()[30..], "08");
+        assert_eq!(eid.as_str().parse::<Eid>().unwrap(), eid);
+    }
+
+    #[test]
+    fn errors_do_not_echo_huge_input() {
+        let huge = "9".repeat(100_000);
+        let error = huge.parse::<Msisdn>().unwrap_err().to_string();
+        assert!(error.len() < 200, "{error}");
+        let error = huge.parse::<PhoneNumber>().unwrap_err().to_string();
+        assert!(error.len() < 200, "{error}");
+        assert!(matches!(
+            huge.parse::<Iccid>(),
+            Err(IdError::Length { got: 100_000, .. })
+        ));
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Line {
+        iccid: Iccid,
+        imsi: Imsi,
+        msisdn: Msisdn,
+        contact: PhoneNumber,
+        eid: Eid,
+    }
+
+    #[test]
+    fn serde_uses_the_canonical_strings_and_validates() {
+        let line = Line {
+            iccid: "8981100123456789017".parse().unwrap(),
+            imsi: "440101234567890".parse().unwrap(),
+            msisdn: "090-1234-5678".parse().unwrap(),
+            contact: "+1 415 555 0100".parse().unwrap(),
+            eid: "89049032123451234512345678901235".parse().unwrap(),
+        };
+        let text = toml::to_string(&line).unwrap();
+        assert!(text.contains("msisdn = \"+819012345678\""), "{text}");
+        assert!(text.contains("iccid = \"8981100123456789017\""), "{text}");
+        assert_eq!(toml::from_str::<Line>(&text).unwrap(), line);
+
+        let lenient = text.replace("\"+819012345678\"", "\"090-1234-5678\"");
+        assert_eq!(toml::from_str::<Line>(&lenient).unwrap(), line);
+
+        let broken = text.replace("8981100123456789017", "8981100123456789013");
+        let error = toml::from_str::<Line>(&broken).unwrap_err().to_string();
+        assert!(
+            error.contains("ICCID check digit is 3, expected 7"),
+            "{error}"
+        );
+    }
+
+    fn change_one_digit(digits: &str, index: usize, delta: u8) -> String {
+        digits
+            .bytes()
+            .enumerate()
+            .map(|(i, byte)| {
+                let digit = byte - b'0';
+                let digit = if i == index {
+                    (digit + delta) % 10
+                } else {
+                    digit
+                };
+                char::from(b'0' + digit)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn iccid_from_body_is_always_valid(body in "89[0-9]{16,17}") {
+            let iccid = Iccid::from_body(&body).unwrap();
+            prop_assert!(iccid.as_str().starts_with(&body));
+            prop_assert!(luhn_valid(iccid.as_str()));
+            prop_assert_eq!(iccid.as_str().parse::<Iccid>().unwrap(), iccid);
+        }
+
+        #[test]
+        fn iccid_detects_any_single_digit_change(
+            body in "89[0-9]{16,17}",
+            position in any::<prop::sample::Index>(),
+            delta in 1u8..10,
+        ) {
+            let iccid = Iccid::from_body(&body).unwrap();
+            let index = position.index(iccid.as_str().len());
+            let changed = change_one_digit(iccid.as_str(), index, delta);
+            prop_assert!(!luhn_valid(&changed));
+            prop_assert!(changed.parse::<Iccid>().is_err());
+        }
+
+        #[test]
+        fn eid_from_body_is_always_valid(body in "[0-9]{30}") {
+            let eid = Eid::from_body(&body).unwrap();
+            prop_assert!(eid.as_str().starts_with(&body));
+            prop_assert_eq!(mod97(eid.as_str()), 1);
+            prop_assert_eq!(eid.as_str().parse::<Eid>().unwrap(), eid);
+        }
+
+        #[test]
+        fn eid_detects_any_single_digit_change(
+            body in "[0-9]{30}",
+            position in any::<prop::sample::Index>(),
+            delta in 1u8..10,
+        ) {
+            let eid = Eid::from_body(&body).unwrap();
+            let index = position.index(32);
+            let changed = change_one_digit(eid.as_str(), index, delta);
+            prop_assert!(changed.parse::<Eid>().is_err());
+        }
+
+        #[test]
+        fn msisdn_national_and_international_forms_agree(
+            prefix in prop::sample::select(vec!["070", "080", "090"]),
+            subscriber in "[0-9]{8}",
+        ) {
+            let national = format!("{prefix}{subscriber}");
+            let (head, tail) = subscriber.split_at(4);
+            let expected = format!("+81{}", &national[1..]);
+            let trunkless = &prefix[1..];
+            for text in [
+                national.clone(),
+                format!("{prefix}-{head}-{tail}"),
+                format!("{prefix} {head} {tail}"),
+                format!("+81{trunkless}{subscriber}"),
+                format!("+81 {trunkless}-{head}-{tail}"),
+                format!("81{trunkless}{subscriber}"),
+                format!("0081 {trunkless} {head} {tail}"),
+            ] {
+                let msisdn: Msisdn = text.parse().unwrap();
+                prop_assert_eq!(msisdn.as_str(), expected.as_str());
+                prop_assert_eq!(msisdn.national(), format!("{prefix}-{head}-{tail}"));
+            }
+        }
+
+        #[test]
+        fn parsing_never_panics(text in ".{0,64}") {
+            let _ = text.parse::<Iccid>();
+            let _ = text.parse::<Imsi>();
+            let _ = text.parse::<Msisdn>();
+            let _ = text.parse::<PhoneNumber>();
+            let _ = text.parse::<Eid>();
+            let _ = Iccid::from_body(&text);
+            let _ = Eid::from_body(&text);
+            let _ = luhn_check_digit(&text);
+            let _ = luhn_valid(&text);
+        }
+
+        #[test]
+        fn parsing_number_like_text_never_panics(text in "[0-9０-９ +()\\-ー]{0,40}") {
+            if let Ok(msisdn) = text.parse::<Msisdn>() {
+                let _ = msisdn.national();
+                prop_assert_eq!(msisdn.as_str().parse::<Msisdn>().unwrap(), msisdn);
+            }
+            if let Ok(imsi) = text.parse::<Imsi>() {
+                let _ = (imsi.mcc(), imsi.mnc(), imsi.msin());
+            }
+            if let Ok(phone) = text.parse::<PhoneNumber>() {
+                prop_assert_eq!(phone.as_str().parse::<PhoneNumber>().unwrap(), phone);
+            }
+            let _ = text.parse::<Iccid>();
+            let _ = text.parse::<Eid>();
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! simdesk's pure domain: what the system decides, with no I/O, no async and no SQL.
+//!
+//! Services at the edge load state, ask these types to decide, and persist the decision.
+
+pub mod attribution;
+pub mod balance;
+pub mod calendar;
+pub mod customer;
+pub mod ids;
+pub mod line;
+pub mod money;
+pub mod policy;
+pub mod validity;

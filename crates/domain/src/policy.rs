@@ -1,0 +1,627 @@
+//! Carrier and plan policies: TOML documents, parsed and validated with errors naming file and key.
+
+use crate::calendar::{BusinessCalendar, Closure};
+use crate::line::LineKind;
+use crate::money::{Currency, Money};
+use crate::validity::{Counting, ValidityRule};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A policy document that could not be accepted: which file, which key, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {key}: {problem}")]
+pub struct PolicyError {
+    pub file: String,
+    pub key: String,
+    pub problem: String,
+}
+
+/// The mobile network a carrier's lines run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    Docomo,
+    Softbank,
+    Kddi,
+}
+
+/// How the remaining value is paid back when a line is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundRule {
+    /// All of it.
+    Full,
+    /// In proportion to the validity that remains.
+    ProRata,
+    /// All of it minus a fee; nothing if what is left is below a minimum.
+    FeeAndMinimum,
+    /// Nothing.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundPolicy {
+    pub rule: RefundRule,
+    pub fee: Money,
+    pub minimum: Money,
+    /// Whether the unused part of the plan's price (by remaining validity) is refunded too.
+    pub unused_plan_price: bool,
+}
+
+/// One way of proving who is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityCheck {
+    /// A one-time code sent to the line or the registered e-mail.
+    Possession,
+    /// Name and passport number matching the registration.
+    Knowledge,
+    /// A photo of the identity document, reviewed by an agent (or shown at the counter).
+    Document,
+}
+
+/// Which checks each channel needs before a cancellation may proceed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityPolicy {
+    pub web: Vec<IdentityCheck>,
+    pub hotline: Vec<IdentityCheck>,
+    pub store: Vec<IdentityCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CancellationPolicy {
+    pub effective_delay_business_days: u32,
+    /// Requests after this time of day (Japan time) count from the next business day.
+    pub cutoff: jiff::civil::Time,
+    /// Whether a line pending termination is barred on the network at once.
+    pub bar_while_pending: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddonKind {
+    Roaming,
+    FamilySharing,
+    DataPack,
+}
+
+/// An add-on a carrier offers on its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddonOffer {
+    pub code: String,
+    pub name: String,
+    pub kind: AddonKind,
+    /// Charged from the line's money balance when bound.
+    pub charge: Money,
+    /// Data a data pack adds, in megabytes.
+    pub data_mb: u64,
+}
+
+/// Limits on a single top-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopUpPolicy {
+    pub minimum: Money,
+    pub maximum: Money,
+}
+
+/// A carrier's rules, as loaded from its `carrier.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CarrierPolicy {
+    pub code: String,
+    pub name: String,
+    pub network: Network,
+    /// Marks demonstration carriers that must not be mistaken for a real operator's terms.
+    pub example: bool,
+    pub currency: Currency,
+    pub grace_days: u32,
+    pub closures: Vec<Closure>,
+    pub cancellation: CancellationPolicy,
+    pub refund: RefundPolicy,
+    pub identity: IdentityPolicy,
+    pub top_up: TopUpPolicy,
+    pub addons: Vec<AddonOffer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    Data,
+    Voice,
+    Sms,
+}
+
+/// Carrier rules a plan replaces for its own lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanOverrides {
+    pub grace_days: Option<u32>,
+    pub cancellation: Option<CancellationPolicy>,
+    pub refund: Option<RefundPolicy>,
+    pub identity: Option<IdentityPolicy>,
+}
+
+/// A plan a carrier sells, as loaded from `plans/<code>.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanPolicy {
+    pub code: String,
+    pub carrier: String,
+    pub name: String,
+    pub kind: LineKind,
+    pub services: Vec<Service>,
+    pub validity: ValidityRule,
+    pub price: Money,
+    pub data_allowance_mb: u64,
+    /// Prepaid money balance the plan starts with (for calls and SMS).
+    pub initial_credit: Money,
+    pub overrides: PlanOverrides,
+}
+
+/// The rules that apply to one line: the carrier's, with its plan's overrides.
+#[derive(Debug, Clone, Copy)]
+pub struct EffectivePolicy<'a> {
+    pub carrier: &'a CarrierPolicy,
+    pub plan: &'a PlanPolicy,
+}
+
+impl EffectivePolicy<'_> {
+    pub fn grace_days(&self) -> u32 {
+        self.plan.overrides.grace_days.unwrap_or(self.carrier.grace_days)
+    }
+    pub fn cancellation(&self) -> &CancellationPolicy {
+        self.plan.overrides.cancellation.as_ref().unwrap_or(&self.carrier.cancellation)
+    }
+    pub fn refund(&self) -> &RefundPolicy {
+        self.plan.overrides.refund.as_ref().unwrap_or(&self.carrier.refund)
+    }
+    pub fn identity(&self) -> &IdentityPolicy {
+        self.plan.overrides.identity.as_ref().unwrap_or(&self.carrier.identity)
+    }
+    pub fn calendar(&self) -> BusinessCalendar {
+        self.carrier.calendar()
+    }
+}
+
+impl CarrierPolicy {
+    pub fn calendar(&self) -> BusinessCalendar {
+        BusinessCalendar::with_closures(self.closures.clone())
+    }
+
+    pub fn addon(&self, code: &str) -> Option<&AddonOffer> {
+        self.addons.iter().find(|a| a.code == code)
+    }
+
+    /// Parses and validates a carrier document; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<CarrierPolicy, PolicyError> {
+        let raw: raw::Carrier = parse(file, text)?;
+        let err = |key: &str, problem: String| PolicyError { file: file.to_string(), key: key.to_string(), problem };
+        let code = validate_code(&raw.code).map_err(|p| err("code", p))?;
+        if raw.name.trim().is_empty() {
+            return Err(err("name", "the carrier needs a display name".into()));
+        }
+        let currency: Currency = raw
+            .currency
+            .parse()
+            .map_err(|e| err("currency", format!("{e}")))?;
+        let money = |key: &str, text: &str| parse_money(text, currency).map_err(|p| err(key, p));
+        if raw.grace_days > 90 {
+            return Err(err("grace_days", format!("{} days of grace is more than the 90 allowed", raw.grace_days)));
+        }
+        let mut closures = Vec::new();
+        for (i, c) in raw.closures.iter().enumerate() {
+            closures.push(
+                c.parse::<Closure>()
+                    .map_err(|e| err(&format!("closures[{i}]"), e.to_string()))?,
+            );
+        }
+        let cancellation = cancellation(&raw.cancellation).map_err(|(k, p)| err(&format!("cancellation.{k}"), p))?;
+        let refund = refund(&raw.refund, currency).map_err(|(k, p)| err(&format!("refund.{k}"), p))?;
+        identity(&raw.identity).map_err(|(k, p)| err(&format!("identity.{k}"), p))?;
+        let top_up = TopUpPolicy {
+            minimum: money("top_up.minimum", &raw.top_up.minimum)?,
+            maximum: money("top_up.maximum", &raw.top_up.maximum)?,
+        };
+        if !top_up.minimum.is_positive() || top_up.maximum.minor() < top_up.minimum.minor() {
+            return Err(err("top_up", "minimum must be positive and not above maximum".into()));
+        }
+        let mut addons: Vec<AddonOffer> = Vec::new();
+        for (i, a) in raw.addons.iter().enumerate() {
+            let key = |k: &str| format!("addons[{i}].{k}");
+            let code = validate_code(&a.code).map_err(|p| err(&key("code"), p))?;
+            if addons.iter().any(|x| x.code == code) {
+                return Err(err(&key("code"), format!("add-on {code} is listed twice")));
+            }
+            let charge = money(&key("charge"), &a.charge)?;
+            if charge.is_negative() {
+                return Err(err(&key("charge"), "a charge cannot be negative".into()));
+            }
+            let data_mb = a.data_mb.unwrap_or(0);
+            if a.kind == AddonKind::DataPack && data_mb == 0 {
+                return Err(err(&key("data_mb"), "a data pack must say how many megabytes it adds".into()));
+            }
+            addons.push(AddonOffer { code, name: a.name.clone(), kind: a.kind, charge, data_mb });
+        }
+        Ok(CarrierPolicy {
+            code,
+            name: raw.name,
+            network: raw.network,
+            example: raw.example,
+            currency,
+            grace_days: raw.grace_days,
+            closures,
+            cancellation,
+            refund,
+            identity: raw.identity,
+            top_up,
+            addons,
+        })
+    }
+}
+
+impl PlanPolicy {
+    /// Parses and validates a plan document of `carrier`; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str, carrier: &CarrierPolicy) -> Result<PlanPolicy, PolicyError> {
+        let raw: raw::Plan = parse(file, text)?;
+        let err = |key: &str, problem: String| PolicyError { file: file.to_string(), key: key.to_string(), problem };
+        let currency = carrier.currency;
+        let money = |key: &str, text: &str| parse_money(text, currency).map_err(|p| err(key, p));
+        let code = validate_code(&raw.code).map_err(|p| err("code", p))?;
+        if raw.name.trim().is_empty() {
+            return Err(err("name", "the plan needs a display name".into()));
+        }
+        if raw.services.is_empty() {
+            return Err(err("services", "a plan offers at least one of data, voice, sms".into()));
+        }
+        if !(1..=365).contains(&raw.validity_days) {
+            return Err(err("validity_days", format!("{} is outside 1..=365 days", raw.validity_days)));
+        }
+        let price = money("price", &raw.price)?;
+        let initial_credit = money("initial_credit", raw.initial_credit.as_deref().unwrap_or("0"))?;
+        if price.is_negative() || initial_credit.is_negative() {
+            return Err(err("price", "amounts cannot be negative".into()));
+        }
+        if raw.services.contains(&Service::Data) && raw.data_allowance_mb == 0 {
+            return Err(err("data_allowance_mb", "a plan with data must give an allowance in megabytes".into()));
+        }
+        let mut overrides = PlanOverrides::default();
+        if let Some(o) = raw.overrides {
+            if let Some(g) = o.grace_days {
+                if g > 90 {
+                    return Err(err("overrides.grace_days", format!("{g} days of grace is more than the 90 allowed")));
+                }
+                overrides.grace_days = Some(g);
+            }
+            if let Some(c) = o.cancellation {
+                overrides.cancellation =
+                    Some(cancellation(&c).map_err(|(k, p)| err(&format!("overrides.cancellation.{k}"), p))?);
+            }
+            if let Some(r) = o.refund {
+                overrides.refund =
+                    Some(refund(&r, currency).map_err(|(k, p)| err(&format!("overrides.refund.{k}"), p))?);
+            }
+            if let Some(i) = o.identity {
+                identity(&i).map_err(|(k, p)| err(&format!("overrides.identity.{k}"), p))?;
+                overrides.identity = Some(i);
+            }
+        }
+        Ok(PlanPolicy {
+            code,
+            carrier: carrier.code.clone(),
+            name: raw.name,
+            kind: raw.kind,
+            services: raw.services,
+            validity: ValidityRule { days: raw.validity_days, counting: raw.validity_counting },
+            price,
+            data_allowance_mb: raw.data_allowance_mb,
+            initial_credit,
+            overrides,
+        })
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, PolicyError> {
+    let value: toml::Value = toml::from_str(text).map_err(|e| PolicyError {
+        file: file.to_string(),
+        key: "(document)".into(),
+        problem: format!("not valid TOML: {}", e.message()),
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        PolicyError {
+            file: file.to_string(),
+            key: if path == "." { "(document)".into() } else { path },
+            problem: e.into_inner().to_string(),
+        }
+    })
+}
+
+fn validate_code(code: &str) -> Result<String, String> {
+    let ok = !code.is_empty()
+        && code.len() <= 32
+        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(code.to_string())
+    } else {
+        Err(format!(
+            "{code:?} is not a code: use 1 to 32 upper-case letters, digits, '-' or '_'"
+        ))
+    }
+}
+
+fn parse_money(text: &str, currency: Currency) -> Result<Money, String> {
+    let money = Money::parse(text)
+        .or_else(|_| Money::parse_in(text, currency))
+        .map_err(|e| format!("{e} (write amounts like \"1200 {currency}\")"))?;
+    if money.currency() != currency {
+        return Err(format!("amount is in {}, but this carrier's currency is {currency}", money.currency()));
+    }
+    Ok(money)
+}
+
+fn cancellation(raw: &raw::Cancellation) -> Result<CancellationPolicy, (&'static str, String)> {
+    if !(1..=10).contains(&raw.effective_delay_business_days) {
+        return Err((
+            "effective_delay_business_days",
+            format!("{} is outside 1..=10 business days", raw.effective_delay_business_days),
+        ));
+    }
+    let cutoff: jiff::civil::Time = raw
+        .cutoff
+        .parse()
+        .map_err(|_| ("cutoff", format!("{:?} is not a time of day; write it like \"17:00\"", raw.cutoff)))?;
+    Ok(CancellationPolicy {
+        effective_delay_business_days: raw.effective_delay_business_days,
+        cutoff,
+        bar_while_pending: raw.bar_while_pending,
+    })
+}
+
+fn refund(raw: &raw::Refund, currency: Currency) -> Result<RefundPolicy, (&'static str, String)> {
+    let fee = parse_money(raw.fee.as_deref().unwrap_or("0"), currency).map_err(|p| ("fee", p))?;
+    let minimum = parse_money(raw.minimum.as_deref().unwrap_or("0"), currency).map_err(|p| ("minimum", p))?;
+    if fee.is_negative() {
+        return Err(("fee", "a fee cannot be negative".into()));
+    }
+    if minimum.is_negative() {
+        return Err(("minimum", "a minimum cannot be negative".into()));
+    }
+    match raw.rule {
+        RefundRule::FeeAndMinimum => {}
+        _ if !fee.is_zero() => return Err(("fee", "a fee only applies to rule = \"fee_and_minimum\"".into())),
+        _ => {}
+    }
+    if raw.rule == RefundRule::None && raw.unused_plan_price {
+        return Err(("unused_plan_price", "rule = \"none\" refunds nothing, so it cannot refund the plan price".into()));
+    }
+    Ok(RefundPolicy { rule: raw.rule, fee, minimum, unused_plan_price: raw.unused_plan_price })
+}
+
+fn identity(raw: &IdentityPolicy) -> Result<(), (&'static str, String)> {
+    for (key, checks) in [("web", &raw.web), ("hotline", &raw.hotline), ("store", &raw.store)] {
+        if checks.is_empty() {
+            return Err((key, "every channel needs at least one identity check (possession, knowledge, document)".into()));
+        }
+        let mut seen = checks.clone();
+        seen.sort_by_key(|c| *c as u8);
+        seen.dedup();
+        if seen.len() != checks.len() {
+            return Err((key, "a check is listed twice".into()));
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for RefundRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RefundRule::Full => "full",
+            RefundRule::ProRata => "pro_rata",
+            RefundRule::FeeAndMinimum => "fee_and_minimum",
+            RefundRule::None => "none",
+        })
+    }
+}
+
+/// The documents as written, before validation.
+mod raw {
+    use super::*;
+
+    fn default_cutoff() -> String {
+        "23:59".into()
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Carrier {
+        pub code: String,
+        pub name: String,
+        pub network: Network,
+        #[serde(default)]
+        pub example: bool,
+        pub currency: String,
+        #[serde(default)]
+        pub grace_days: u32,
+        #[serde(default)]
+        pub closures: Vec<String>,
+        pub cancellation: Cancellation,
+        pub refund: Refund,
+        pub identity: IdentityPolicy,
+        pub top_up: TopUp,
+        #[serde(default)]
+        pub addons: Vec<Addon>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cancellation {
+        pub effective_delay_business_days: u32,
+        #[serde(default = "default_cutoff")]
+        pub cutoff: String,
+        #[serde(default)]
+        pub bar_while_pending: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Refund {
+        pub rule: RefundRule,
+        pub fee: Option<String>,
+        pub minimum: Option<String>,
+        #[serde(default)]
+        pub unused_plan_price: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TopUp {
+        pub minimum: String,
+        pub maximum: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Addon {
+        pub code: String,
+        pub name: String,
+        pub kind: AddonKind,
+        pub charge: String,
+        pub data_mb: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Plan {
+        pub code: String,
+        pub name: String,
+        pub kind: LineKind,
+        pub services: Vec<Service>,
+        pub validity_days: u32,
+        pub validity_counting: Counting,
+        pub price: String,
+        #[serde(default)]
+        pub data_allowance_mb: u64,
+        pub initial_credit: Option<String>,
+        pub overrides: Option<Overrides>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Overrides {
+        pub grace_days: Option<u32>,
+        pub cancellation: Option<Cancellation>,
+        pub refund: Option<Refund>,
+        pub identity: Option<IdentityPolicy>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub const CARRIER: &str = r#"
+code = "EX-TEST"
+name = "Example test carrier"
+network = "docomo"
+example = true
+currency = "JPY"
+grace_days = 3
+closures = ["12-29..01-03"]
+
+[cancellation]
+effective_delay_business_days = 2
+cutoff = "17:00"
+bar_while_pending = true
+
+[refund]
+rule = "fee_and_minimum"
+fee = "300 JPY"
+minimum = "500 JPY"
+
+[identity]
+web = ["possession"]
+hotline = ["knowledge"]
+store = ["document", "possession"]
+
+[top_up]
+minimum = "500 JPY"
+maximum = "20000 JPY"
+
+[[addons]]
+code = "ROAMING"
+name = "International roaming"
+kind = "roaming"
+charge = "500 JPY"
+
+[[addons]]
+code = "DATA-1GB"
+name = "1 GB data pack"
+kind = "data_pack"
+charge = "1000 JPY"
+data_mb = 1024
+"#;
+
+    const PLAN: &str = r#"
+code = "JP10-DV"
+name = "Japan 10-day data + voice"
+kind = "physical"
+services = ["data", "voice", "sms"]
+validity_days = 10
+validity_counting = "calendar_days_jst"
+price = "3980 JPY"
+data_allowance_mb = 10240
+initial_credit = "1000 JPY"
+
+[overrides]
+grace_days = 0
+[overrides.refund]
+rule = "none"
+"#;
+
+    #[test]
+    fn a_carrier_and_plan_load_and_combine() {
+        let carrier = CarrierPolicy::from_toml("carrier.toml", CARRIER).unwrap();
+        assert_eq!(carrier.cancellation.effective_delay_business_days, 2);
+        assert_eq!(carrier.addon("DATA-1GB").unwrap().data_mb, 1024);
+        let plan = PlanPolicy::from_toml("plans/jp10.toml", PLAN, &carrier).unwrap();
+        let effective = EffectivePolicy { carrier: &carrier, plan: &plan };
+        assert_eq!(effective.grace_days(), 0);
+        assert_eq!(effective.refund().rule, RefundRule::None);
+        assert_eq!(effective.cancellation().effective_delay_business_days, 2);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_problem() {
+        let cases = [
+            (CARRIER.replace("rule = \"fee_and_minimum\"", "rule = \"partial\""), "refund.rule"),
+            (CARRIER.replace("effective_delay_business_days = 2", "effective_delay_business_days = 0"), "cancellation.effective_delay_business_days"),
+            (CARRIER.replace("cutoff = \"17:00\"", "cutoff = \"5pm\""), "cancellation.cutoff"),
+            (CARRIER.replace("12-29..01-03", "13-29..01-03"), "closures[0]"),
+            (CARRIER.replace("fee = \"300 JPY\"", "fee = \"3.5 JPY\""), "refund.fee"),
+            (CARRIER.replace("grace_days = 3", "grace_days = 3\ncolour = \"red\""), "colour"),
+            (CARRIER.replace("web = [\"possession\"]", "web = []"), "identity.web"),
+            (CARRIER.replace("data_mb = 1024", ""), "addons[1].data_mb"),
+            (CARRIER.replace("currency = \"JPY\"", "currency = \"XXX\""), "currency"),
+            (CARRIER.replace("[top_up]", "[top_up"), "(document)"),
+        ];
+        for (text, key) in cases {
+            let err = CarrierPolicy::from_toml("policies/ex/carrier.toml", &text).unwrap_err();
+            assert_eq!(err.file, "policies/ex/carrier.toml");
+            assert_eq!(err.key, key, "{err}");
+            assert!(!err.problem.is_empty());
+        }
+    }
+
+    #[test]
+    fn plan_errors_name_the_key() {
+        let carrier = CarrierPolicy::from_toml("carrier.toml", CARRIER).unwrap();
+        let cases = [
+            (PLAN.replace("validity_days = 10", "validity_days = 0"), "validity_days"),
+            (PLAN.replace("calendar_days_jst", "weeks"), "validity_counting"),
+            (PLAN.replace("price = \"3980 JPY\"", "price = \"39.80 USD\""), "price"),
+            (PLAN.replace("kind = \"physical\"", "kind = \"paper\""), "kind"),
+        ];
+        for (text, key) in cases {
+            let err = PlanPolicy::from_toml("plan.toml", &text, &carrier).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! The `simdesk` command line: every use case an operator reaches from a terminal.
+
+use crate::config::{redact_url, Settings};
+use crate::services::import::{import_lines, Progress};
+use crate::services::lines::{self, parse_line_key, LineReport, Usage};
+use crate::services::policies::{load_policies, PolicyBook};
+use crate::services::{demo, jobs, ServiceError};
+use crate::store::{self, Store};
+use crate::web::{self, AppState};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::civil::Date;
+use jiff::Timestamp;
+use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::calendar::{self, BusinessCalendar};
+use simdesk_domain::customer::RegistrationForm;
+use simdesk_domain::money::Money;
+use simdesk_domain::validity::format_jst;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::RwLock;
+
+#[derive(Parser)]
+#[command(name = "simdesk", version, about = "Prepaid travel SIM and eSIM lines: inventory, registration, activation, balance, expiry and cancellation")]
+pub struct Cli {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite file in the data dir]
+    #[arg(long, global = true, env = "SIMDESK_DB")]
+    pub db: Option<String>,
+    /// Folder simdesk keeps its files in [default: ./simdesk-data]
+    #[arg(long, global = true, env = "SIMDESK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Act as if it were this instant (RFC 3339), to move time forward by hand
+    #[arg(long, global = true, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a fresh demo data folder with example carriers and ~1,000 lines, then serve it
+    Demo {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Demo data folder (recreated each time)
+        #[arg(long, default_value = "simdesk-demo")]
+        data: PathBuf,
+    },
+    /// Run the HTTP server
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080, or SIMDESK_LISTEN]
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Import inventory
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Look at and change lines
+    #[command(subcommand)]
+    Lines(LinesCommand),
+    /// Run due work (expiry, closing after grace)
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// The Japanese business-day calendar
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// Carrier and plan policies
+    #[command(subcommand)]
+    Policies(PoliciesCommand),
+    /// Carriers
+    #[command(subcommand)]
+    Carriers(CarriersCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Import lines from a CSV file: iccid,imsi,msisdn,plan[,kind,eid,activation_code]
+    Lines {
+        file: PathBuf,
+        #[arg(long)]
+        carrier: String,
+        /// Import the good rows and report the bad ones instead of importing nothing
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+}
+
+/// Who is acting and why; recorded with every change.
+#[derive(Args, Clone)]
+pub struct Who {
+    /// Who is acting [default: the login name]
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Through which channel: operator, store, hotline, web, api
+    #[arg(long, default_value = "operator")]
+    pub channel: Channel,
+    /// Why (recorded in the line's history)
+    #[arg(long, default_value = "by operator request")]
+    pub reason: String,
+}
+
+#[derive(Subcommand)]
+pub enum LinesCommand {
+    /// Show a line: state, plan, validity (JST), balance, add-ons, history
+    Show {
+        /// ICCID or phone number
+        line: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a line in stock to its real-name holder
+    Register {
+        line: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        passport: String,
+        #[arg(long)]
+        nationality: String,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        birth_date: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        email: String,
+        /// ja, en, zh-Hans, zh-Hant or ko
+        #[arg(long)]
+        language: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Activate a registered line: validity starts now
+    Activate {
+        line: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Add prepaid money, e.g. "1000" or "1000 JPY"
+    TopUp {
+        line: String,
+        amount: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Record usage: data in MB, or money for calls and SMS
+    Use {
+        line: String,
+        #[arg(long, conflicts_with = "amount", required_unless_present = "amount")]
+        data_mb: Option<i64>,
+        #[arg(long)]
+        amount: Option<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Bind or unbind an add-on
+    #[command(subcommand)]
+    Addon(AddonCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AddonCommand {
+    Bind {
+        line: String,
+        addon: String,
+        #[command(flatten)]
+        who: Who,
+    },
+    Unbind {
+        line: String,
+        addon: String,
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    /// Run all due work once at --now (default: the current time)
+    RunOnce,
+}
+
+#[derive(Subcommand)]
+pub enum CalendarCommand {
+    /// List a year's national holidays: YYYY-MM-DD<TAB>name
+    Holidays {
+        year: i16,
+        /// Print English names instead of Japanese
+        #[arg(long)]
+        english: bool,
+    },
+    /// The date N Japanese business days after DATE
+    AddBusinessDays {
+        date: Date,
+        days: u32,
+        /// Also skip this carrier's closures (needs its policy loaded)
+        #[arg(long)]
+        carrier: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PoliciesCommand {
+    /// Validate and load a folder of policies (one folder per carrier); changes become new versions
+    Load { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum CarriersCommand {
+    /// List the carrier codes
+    List,
+}
+
+impl Cli {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::load().context("reading settings (simdesk.toml and SIMDESK_* variables)")?;
+        if let Some(d) = &self.data_dir {
+            settings.data_dir = d.clone();
+        }
+        if let Some(db) = &self.db {
+            settings.db = Some(db.clone());
+        }
+        Ok(settings)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.now.unwrap_or_else(Timestamp::now)
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    if settings.db.is_none() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
+    }
+    let url = settings.database_url();
+    store::open(&url).await.with_context(|| format!("opening the database {}", redact_url(&url)))
+}
+
+fn attribution(who: &Who, now: Timestamp) -> Attribution {
+    let id = who.actor.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "operator".into());
+    let kind = match who.channel {
+        Channel::Store => ActorKind::Clerk,
+        Channel::Hotline => ActorKind::Agent,
+        Channel::Web => ActorKind::Customer,
+        Channel::System => ActorKind::System,
+        Channel::Api | Channel::Operator => ActorKind::Operator,
+    };
+    Attribution::new(Actor { kind, id }, who.channel, now, who.reason.clone())
+}
+
+/// Runs the command line; errors are printed by `main`.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let now = cli.now();
+    match &cli.command {
+        Command::Calendar(CalendarCommand::Holidays { year, english }) => {
+            let list = calendar::holidays(*year)?;
+            for h in list {
+                println!("{}\t{}", h.date, if *english { h.name_en } else { h.name_ja });
+            }
+        }
+        Command::Calendar(CalendarCommand::AddBusinessDays { date, days, carrier }) => {
+            let cal = match carrier {
+                None => BusinessCalendar::japan(),
+                Some(code) => {
+                    let store = open_store(&cli.settings()?).await?;
+                    PolicyBook::load(store.as_ref()).await?.carrier(code)?.calendar()
+                }
+            };
+            println!("{}", cal.add_business_days(*date, *days));
+        }
+        Command::Policies(PoliciesCommand::Load { dir }) => {
+            let store = open_store(&cli.settings()?).await?;
+            for o in load_policies(store.as_ref(), dir, now).await? {
+                let what = match &o.plan_code {
+                    Some(p) => format!("{} plan {p}", o.carrier_code),
+                    None => format!("{} carrier", o.carrier_code),
+                };
+                println!("{what}: version {}{}", o.version, if o.changed { " (new)" } else { " (unchanged)" });
+            }
+        }
+        Command::Carriers(CarriersCommand::List) => {
+            let store = open_store(&cli.settings()?).await?;
+            for c in store.carriers().await? {
+                println!("{}\t{}\tpolicy v{}", c.code, c.name, c.policy_version);
+            }
+        }
+        Command::Import(ImportCommand::Lines { file, carrier, skip_invalid }) => {
+            let store = open_store(&cli.settings()?).await?;
+            let book = PolicyBook::load(store.as_ref()).await?;
+            let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_message(format!("checking {} ({} kB)", file.display(), size / 1024));
+            let checked = |n: u64| bar.set_position(n);
+            let written = |n: u64| {
+                bar.set_message("writing");
+                bar.set_position(n)
+            };
+            let started = std::time::Instant::now();
+            let outcome = import_lines(
+                store.as_ref(),
+                &book,
+                carrier,
+                std::io::BufReader::with_capacity(1 << 20, input),
+                *skip_invalid,
+                now,
+                Progress { checked: &checked, written: &written },
+            )
+            .await;
+            bar.finish_and_clear();
+            let outcome = outcome?;
+            for e in &outcome.skipped {
+                eprintln!("skipped: {e}");
+            }
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            println!(
+                "imported {} lines for {carrier} in {:.1} s ({:.0} lines/s){}",
+                outcome.imported,
+                secs,
+                outcome.imported as f64 / secs,
+                if outcome.skipped.is_empty() { String::new() } else { format!("; {} rows skipped", outcome.skipped.len()) }
+            );
+        }
+        Command::Lines(cmd) => {
+            let store = open_store(&cli.settings()?).await?;
+            let book = PolicyBook::load(store.as_ref()).await?;
+            let s = store.as_ref();
+            let changed = match cmd {
+                LinesCommand::Show { line, json } => {
+                    let report = lines::report(s, &book, &parse_line_key(line)?, now).await?;
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        print_report(&report);
+                    }
+                    None
+                }
+                LinesCommand::Register { line, name, passport, nationality, birth_date, phone, email, language, who } => {
+                    let form = RegistrationForm {
+                        full_name: name.clone(),
+                        passport_number: passport.clone(),
+                        nationality: nationality.clone(),
+                        birth_date: birth_date.clone(),
+                        phone: phone.clone(),
+                        email: email.clone(),
+                        language: language.clone(),
+                    };
+                    Some(lines::register(s, &book, &parse_line_key(line)?, &form, attribution(who, now)).await?)
+                }
+                LinesCommand::Activate { line, who } => Some(lines::activate(s, &book, &parse_line_key(line)?, attribution(who, now)).await?),
+                LinesCommand::TopUp { line, amount, who } => Some(lines::top_up(s, &book, &parse_line_key(line)?, amount, attribution(who, now)).await?),
+                LinesCommand::Use { line, data_mb, amount, who } => {
+                    let key = parse_line_key(line)?;
+                    let usage = match (data_mb, amount) {
+                        (Some(mb), _) => Usage::DataMb(*mb),
+                        (None, Some(a)) => {
+                            let current = lines::find_line(s, &key).await?;
+                            let currency = book.carrier(&current.carrier)?.currency;
+                            Usage::Money(Money::parse(a).or_else(|_| Money::parse_in(a, currency)).map_err(ServiceError::from)?)
+                        }
+                        (None, None) => bail!("say what was used: --data-mb N or --amount AMOUNT"),
+                    };
+                    Some(lines::record_usage(s, &book, &key, usage, attribution(who, now)).await?)
+                }
+                LinesCommand::Addon(AddonCommand::Bind { line, addon, who }) => Some(lines::bind_addon(s, &book, &parse_line_key(line)?, addon, attribution(who, now)).await?),
+                LinesCommand::Addon(AddonCommand::Unbind { line, addon, who }) => Some(lines::unbind_addon(s, &book, &parse_line_key(line)?, addon, attribution(who, now)).await?),
+            };
+            if let Some(line) = changed {
+                let until = line.validity_ends_at.map(|t| format!(", valid until {}", format_jst(simdesk_domain::validity::last_valid_second(t)))).unwrap_or_default();
+                println!("{} {}: {}{until}", line.iccid, line.msisdn, line.state);
+            }
+        }
+        Command::Jobs(JobsCommand::RunOnce) => {
+            let store = open_store(&cli.settings()?).await?;
+            let report = jobs::run_once(store.as_ref(), now).await?;
+            println!("expired {} lines, closed {} lines (at {})", report.expired, report.closed, format_jst(now));
+            if report.skipped > 0 {
+                println!("{} lines changed meanwhile; they are picked up on the next run", report.skipped);
+            }
+        }
+        Command::Serve { listen } => {
+            let settings = cli.settings()?;
+            let addr = listen.unwrap_or(settings.listen);
+            let store = open_store(&settings).await?;
+            serve(store, addr, None).await?;
+        }
+        Command::Demo { port, data } => {
+            let dir = prepare_demo_dir(data)?;
+            let url = format!("sqlite://{}", dir.join("simdesk.db").display());
+            let store = store::open(&url).await.with_context(|| format!("creating {url}"))?;
+            let policies = dir.join("policies");
+            crate::examples::write_to(&policies).context("writing the example policies")?;
+            eprintln!("creating demo data in {} …", dir.display());
+            let summary = demo::seed(store.as_ref(), &policies, now).await?;
+            eprintln!("{} lines:", summary.lines);
+            for (carrier, state, n) in &summary.by_state {
+                eprintln!("  {carrier:<10} {state:<20} {n}");
+            }
+            serve(store, SocketAddr::from(([127, 0, 0, 1], *port)), Some(&dir)).await?;
+        }
+    }
+    Ok(())
+}
+
+fn prepare_demo_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    const MARKER: &str = ".simdesk-demo";
+    if dir.exists() {
+        let is_demo = dir.join(MARKER).exists();
+        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        if !is_demo && !empty {
+            bail!("{} exists and is not a simdesk demo folder; pass another --data folder", dir.display());
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join(MARKER), "created by `simdesk demo`; recreated on every run\n")?;
+    Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
+}
+
+async fn serve(store: Arc<dyn Store>, addr: SocketAddr, demo_dir: Option<&Path>) -> anyhow::Result<()> {
+    let book = PolicyBook::load(store.as_ref()).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr()?;
+    // Background expiry, so a running server keeps lines honest without an external scheduler.
+    let jobs_store = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = jobs::run_once(jobs_store.as_ref(), Timestamp::now()).await {
+                tracing::warn!(error = %e, "due work failed; retrying next minute");
+            }
+        }
+    });
+    println!("simdesk is serving on http://{local}");
+    if let Some(dir) = demo_dir {
+        println!("demo data: {}", dir.display());
+        println!("try: curl http://{local}/api/v1/lines/{}", demo_example_line());
+    }
+    println!("press Ctrl-C to stop");
+    web::serve(listener, AppState { store, book: Arc::new(RwLock::new(book)) }).await?;
+    Ok(())
+}
+
+fn demo_example_line() -> String {
+    // The demo's first active line (see services::demo): a stable example to try.
+    "+817010000100".to_string()
+}
+
+fn print_report(r: &LineReport) {
+    println!("Line       {} ({})", r.iccid, r.kind);
+    println!("Number     {}", r.msisdn);
+    println!("IMSI       {}", r.imsi);
+    if let Some(eid) = &r.eid {
+        println!("EID        {eid}");
+    }
+    println!("Carrier    {}", r.carrier);
+    println!("Plan       {} — {}", r.plan, r.plan_name);
+    println!("State      {}", r.state);
+    if let Some(v) = &r.valid_until_jst {
+        println!("Valid to   {v}");
+    }
+    if let Some(g) = &r.grace_until_jst {
+        if Some(g) != r.valid_until_jst.as_ref() {
+            println!("Grace to   {g}");
+        }
+    }
+    if !r.balance.is_empty() {
+        println!("Balance");
+        for b in &r.balance {
+            let exp = b.expires_at_jst.as_deref().map(|e| format!(" until {e}")).unwrap_or_default();
+            println!("  {:>8} {:<4} {}{exp}{}", b.remaining, b.unit, b.source, if b.live { "" } else { " (expired)" });
+        }
+    }
+    if !r.addons.is_empty() {
+        println!("Add-ons");
+        for a in &r.addons {
+            let state = match a.unbound_at {
+                Some(t) => format!("unbound {}", format_jst(t)),
+                None => "bound".into(),
+            };
+            println!("  {:<10} {} ({state}, charge {})", a.code, format_jst(a.bound_at), a.charge);
+        }
+    }
+    println!("History");
+    for e in &r.history {
+        let change = match (&e.from_state, &e.to_state) {
+            (Some(f), Some(t)) => format!("{f} → {t}"),
+            _ => e.kind.clone(),
+        };
+        let detail = if e.detail.is_empty() { String::new() } else { format!(" [{}]", e.detail) };
+        println!("  {}  {:<28} {}:{} via {} — {}{detail}", format_jst(e.at), change, e.actor_kind, e.actor_id, e.channel, e.reason);
+    }
+}

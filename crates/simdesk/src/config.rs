@@ -1,0 +1,84 @@
+//! Settings from `simdesk.toml` (if present), then `SIMDESK_*` environment variables, then flags.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Where simdesk keeps its files (the SQLite database by default).
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; defaults to `simdesk.db` in the data dir.
+    pub db: Option<String>,
+    /// Address `simdesk serve` listens on.
+    pub listen: SocketAddr,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { data_dir: PathBuf::from("simdesk-data"), db: None, listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+    }
+}
+
+// A database URL can carry a password: never print it.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("db", &self.db.as_deref().map(redact_url))
+            .field("listen", &self.listen)
+            .finish()
+    }
+}
+
+/// Hides the password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// Reads `simdesk.toml` in the current directory (or `SIMDESK_CONFIG`), then `SIMDESK_*` variables.
+    pub fn load() -> Result<Settings, figment::Error> {
+        let file = std::env::var("SIMDESK_CONFIG").unwrap_or_else(|_| "simdesk.toml".into());
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("SIMDESK_").only(&["data_dir", "db", "listen"]))
+            .extract()
+    }
+
+    /// The database URL to use.
+    pub fn database_url(&self) -> String {
+        self.db.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("simdesk.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact_url("postgres://app:hunter2@db/simdesk"), "postgres://app:***@db/simdesk");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        let s = Settings { db: Some("postgres://app:hunter2@db/x".into()), ..Settings::default() };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_default_database_is_sqlite_in_the_data_dir() {
+        let s = Settings { data_dir: "/srv/simdesk".into(), ..Settings::default() };
+        assert_eq!(s.database_url(), "sqlite:///srv/simdesk/simdesk.db");
+    }
+}

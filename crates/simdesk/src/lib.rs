@@ -1,0 +1,10 @@
+//! simdesk: the operator-side system for short-term prepaid SIM cards and eSIMs for travellers.
+
+pub mod cli;
+pub mod config;
+pub mod examples;
+pub mod services;
+pub mod store;
+pub mod web;
+
+pub use simdesk_domain as domain;

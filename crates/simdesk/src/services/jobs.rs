@@ -1,0 +1,75 @@
+//! Due work run at a given instant: lines whose validity ends expire, lines past grace close.
+
+use super::ServiceResult;
+use crate::store::{LineChange, NewEvent, Store, StoreError};
+use jiff::Timestamp;
+use serde::Serialize;
+use simdesk_domain::attribution::Attribution;
+use simdesk_domain::line::{LineError, LineState};
+
+const BATCH: i64 = 500;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct JobReport {
+    pub expired: u64,
+    pub closed: u64,
+    /// Lines another node or person changed meanwhile; the next run picks them up.
+    pub skipped: u64,
+}
+
+/// Expires and closes every line due at `now`. Safe to run on several nodes at once: each
+/// change is conditional on the line's version, so a line is moved once.
+pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobReport> {
+    let mut report = JobReport::default();
+    loop {
+        let due = store.lines_due(now, BATCH).await?;
+        if due.is_empty() {
+            break;
+        }
+        let mut progressed = false;
+        for line in due {
+            let by = Attribution::system("expiry", now, match line.state {
+                LineState::Active => "validity ended",
+                _ => "grace period ended",
+            });
+            let mut events = Vec::new();
+            let mut current = line.clone();
+            // An expired line whose grace is also over (grace 0, or a late run) closes in the same change.
+            loop {
+                let step = match current.state {
+                    LineState::Active => current.expire(by.clone()),
+                    LineState::Expired => current.close(by.clone()),
+                    _ => break,
+                };
+                match step {
+                    Ok((next, t)) => {
+                        events.push(NewEvent { kind: t.step.as_str().into(), from: Some(t.from), to: Some(t.to), detail: String::new(), by: t.by.clone(), policy_version: None });
+                        current = next;
+                    }
+                    Err(LineError::NotYetExpired { .. } | LineError::GraceNotOver { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if events.is_empty() {
+                continue;
+            }
+            let expired = events.iter().filter(|e| e.to == Some(LineState::Expired)).count() as u64;
+            let closed = events.iter().filter(|e| e.to == Some(LineState::Closed)).count() as u64;
+            let mut change = LineChange::new(current, events.remove(0));
+            change.events.extend(events);
+            match store.apply(&change).await {
+                Ok(()) => {
+                    report.expired += expired;
+                    report.closed += closed;
+                    progressed = true;
+                }
+                Err(StoreError::Conflict) => report.skipped += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,63 @@
+//! Use cases: each loads state through the store, asks the domain to decide, and persists the decision.
+
+pub mod demo;
+pub mod import;
+pub mod jobs;
+pub mod lines;
+pub mod policies;
+
+use crate::store::StoreError;
+use simdesk_domain::balance::BalanceError;
+use simdesk_domain::customer::CustomerError;
+use simdesk_domain::ids::IdError;
+use simdesk_domain::line::LineError;
+use simdesk_domain::money::MoneyError;
+use simdesk_domain::policy::PolicyError;
+
+/// Why a use case did not happen. Client mistakes and system failures are kept apart so the
+/// edges can answer a mistake with guidance and a failure with an apology.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Line(#[from] LineError),
+    #[error(transparent)]
+    Balance(#[from] BalanceError),
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Policy(Vec<PolicyError>),
+    #[error("{0}")]
+    Import(import::ImportReport),
+    #[error("the line is being changed by someone else; try again")]
+    Busy,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ServiceError::Busy,
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
+            StoreError::Duplicate(what) => ServiceError::Invalid(format!("{what} already exists")),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+impl ServiceError {
+    /// Whether the caller made a mistake (as opposed to the system failing).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, ServiceError::Store(_) | ServiceError::Busy)
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
