@@ -329,7 +329,7 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Po
         PolicyError {
             file: file.to_string(),
             key: if path == "." { "(document)".into() } else { path },
-            problem: e.into_inner().to_string(),
+            problem: e.into_inner().message().trim().to_string(),
         }
     })
 }

@@ -21,6 +21,7 @@ pub enum Counting {
     /// The activation day is day 1; the line runs to 23:59:59 JST of day N.
     CalendarDaysJst,
     /// N periods of 24 hours from the moment of activation.
+    #[serde(rename = "rolling_24h")]
     Rolling24h,
 }
 

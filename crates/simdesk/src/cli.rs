@@ -399,7 +399,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for (carrier, state, n) in &summary.by_state {
                 eprintln!("  {carrier:<10} {state:<20} {n}");
             }
-            serve(store, SocketAddr::from(([127, 0, 0, 1], *port)), Some(&dir)).await?;
+            serve(store, SocketAddr::from(([127, 0, 0, 1], *port)), Some((&dir, summary.example_line.as_deref()))).await?;
         }
     }
     Ok(())
@@ -420,7 +420,7 @@ fn prepare_demo_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
 }
 
-async fn serve(store: Arc<dyn Store>, addr: SocketAddr, demo_dir: Option<&Path>) -> anyhow::Result<()> {
+async fn serve(store: Arc<dyn Store>, addr: SocketAddr, demo: Option<(&Path, Option<&str>)>) -> anyhow::Result<()> {
     let book = PolicyBook::load(store.as_ref()).await?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
@@ -436,18 +436,16 @@ async fn serve(store: Arc<dyn Store>, addr: SocketAddr, demo_dir: Option<&Path>)
         }
     });
     println!("simdesk is serving on http://{local}");
-    if let Some(dir) = demo_dir {
-        println!("demo data: {}", dir.display());
-        println!("try: curl http://{local}/api/v1/lines/{}", demo_example_line());
+    if let Some((dir, example)) = demo {
+        println!("demo data: {} (SQLite: {})", dir.display(), dir.join("simdesk.db").display());
+        if let Some(line) = example {
+            println!("try: curl http://{local}/api/v1/lines/{}", line.replace('+', "%2B"));
+            println!(" or: simdesk --db sqlite://{} lines show {line}", dir.join("simdesk.db").display());
+        }
     }
     println!("press Ctrl-C to stop");
     web::serve(listener, AppState { store, book: Arc::new(RwLock::new(book)) }).await?;
     Ok(())
-}
-
-fn demo_example_line() -> String {
-    // The demo's first active line (see services::demo): a stable example to try.
-    "+817010000100".to_string()
 }
 
 fn print_report(r: &LineReport) {

@@ -40,6 +40,8 @@ const PLAN: [(LineState, usize); 7] = [
 #[derive(Debug, Clone)]
 pub struct DemoSummary {
     pub lines: u64,
+    /// The number of an active line, to try things on.
+    pub example_line: Option<String>,
     pub by_state: Vec<(String, String, i64)>,
 }
 
@@ -85,11 +87,15 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
     }
     let ops = |at: Timestamp, why: &str| Attribution::new(Actor::operator("demo"), Channel::Operator, at, why);
     let days = |d: i64| SignedDuration::from_hours(24 * d);
+    let mut example_line = None;
     for (i, (key, target)) in keys.iter().zip(targets).enumerate() {
         if target == LineState::InStock {
             continue;
         }
         let line = lines::find_line(store, key).await?;
+        if target == LineState::Active && example_line.is_none() {
+            example_line = Some(line.msisdn.to_string());
+        }
         let (policy, _) = book.for_line(&line)?;
         let validity_days = i64::from(policy.plan.validity.days);
         let grace = i64::from(policy.grace_days());
@@ -112,7 +118,12 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
             language: language.to_string(),
         };
         let channel = [Channel::Store, Channel::Web, Channel::Api][i % 3];
-        let seller = Attribution::new(Actor { kind: ActorKind::Clerk, id: "demo-clerk".into() }, channel, sold_at, "sold with passport check");
+        let seller = match channel {
+            Channel::Store => Actor { kind: ActorKind::Clerk, id: "demo-clerk".into() },
+            Channel::Web => Actor { kind: ActorKind::Customer, id: format!("traveller{i}") },
+            _ => Actor { kind: ActorKind::Operator, id: "demo-reseller".into() },
+        };
+        let seller = Attribution::new(seller, channel, sold_at, "sold with passport check");
         lines::register(store, &book, key, &form, seller).await?;
         if target == LineState::Registered {
             continue;
@@ -147,7 +158,7 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
         }
     }
     jobs::run_once(store, now).await?;
-    Ok(DemoSummary { lines: total as u64, by_state: store.count_lines_by_state().await? })
+    Ok(DemoSummary { lines: total as u64, example_line, by_state: store.count_lines_by_state().await? })
 }
 
 fn lines_event(t: &simdesk_domain::line::Transition) -> crate::store::NewEvent {

@@ -1,0 +1,63 @@
+//! Test support: a fresh database per test — SQLite always, PostgreSQL when SIMDESK_TEST_PG is set.
+#![allow(dead_code)]
+
+use simdesk::store::{self, Store};
+use std::sync::Arc;
+
+/// A fresh, migrated store and what keeps it alive.
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn unique_name() -> String {
+    format!("simdesk_t_{}_{}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{}_{}", COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
+}
+
+/// The backend under test: `postgres` when SIMDESK_TEST_PG is set, else `sqlite`.
+pub fn backend() -> &'static str {
+    if std::env::var("SIMDESK_TEST_PG").is_ok() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+pub async fn fresh_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match std::env::var("SIMDESK_TEST_PG") {
+        Ok(server) => {
+            use sqlx::Executor;
+            let name = unique_name();
+            let admin = sqlx::PgPool::connect(&server).await.expect("SIMDESK_TEST_PG must point at a running PostgreSQL");
+            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            admin.close().await;
+            replace_db_name(&server, &name)
+        }
+        Err(_) => format!("sqlite://{}", dir.path().join("test.db").display()),
+    };
+    let store = store::open(&url).await.expect("open store");
+    TestDb { store, url, _dir: dir }
+}
+
+/// `postgres://u@h:p/db?x` with the database name replaced.
+pub fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, format!("?{q}"))).unwrap_or((url, String::new()));
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    match base[scheme_end..].find('/') {
+        Some(slash) => format!("{}/{name}{query}", &base[..scheme_end + slash]),
+        None => format!("{base}/{name}{query}"),
+    }
+}
+
+pub fn policies_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
