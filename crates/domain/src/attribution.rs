@@ -57,7 +57,9 @@ impl FromStr for Channel {
         Channel::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownName::new("channel", s, "web, hotline, store, api, operator, system"))
+            .ok_or_else(|| {
+                UnknownName::new("channel", s, "web, hotline, store, api, operator, system")
+            })
     }
 }
 
@@ -98,7 +100,9 @@ impl FromStr for ActorKind {
         ActorKind::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownName::new("actor kind", s, "customer, agent, clerk, operator, system"))
+            .ok_or_else(|| {
+                UnknownName::new("actor kind", s, "customer, agent, clerk, operator, system")
+            })
     }
 }
 
@@ -115,7 +119,11 @@ impl UnknownName {
     pub fn new(what: &'static str, given: &str, expected: &'static str) -> Self {
         // Cap what we echo back so a hostile value cannot flood a log line.
         let given: String = given.chars().take(64).collect();
-        UnknownName { what, given, expected }
+        UnknownName {
+            what,
+            given,
+            expected,
+        }
     }
 }
 
@@ -128,10 +136,16 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(job: &str) -> Self {
-        Actor { kind: ActorKind::System, id: job.to_string() }
+        Actor {
+            kind: ActorKind::System,
+            id: job.to_string(),
+        }
     }
     pub fn operator(name: &str) -> Self {
-        Actor { kind: ActorKind::Operator, id: name.to_string() }
+        Actor {
+            kind: ActorKind::Operator,
+            id: name.to_string(),
+        }
     }
 }
 
@@ -152,7 +166,12 @@ pub struct Attribution {
 
 impl Attribution {
     pub fn new(actor: Actor, channel: Channel, at: Timestamp, reason: impl Into<String>) -> Self {
-        Attribution { actor, channel, at, reason: reason.into() }
+        Attribution {
+            actor,
+            channel,
+            at,
+            reason: reason.into(),
+        }
     }
 
     pub fn system(job: &str, at: Timestamp, reason: impl Into<String>) -> Self {

@@ -97,7 +97,13 @@ impl FromStr for EntryKind {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
-        .ok_or_else(|| UnknownName::new("balance entry kind", s, "plan_grant, top_up, usage, addon_charge, addon_grant"))
+        .ok_or_else(|| {
+            UnknownName::new(
+                "balance entry kind",
+                s,
+                "plan_grant, top_up, usage, addon_charge, addon_grant",
+            )
+        })
     }
 }
 
@@ -129,11 +135,21 @@ pub enum BalanceError {
     #[error("the line is {0}; only an active line can be topped up, used or given add-ons")]
     LineNotActive(LineState),
     #[error("a top-up must be between {min} and {max}, got {given}")]
-    TopUpOutOfRange { given: Money, min: Money, max: Money },
+    TopUpOutOfRange {
+        given: Money,
+        min: Money,
+        max: Money,
+    },
     #[error("the amount is in {given}, but this carrier works in {expected}")]
     WrongCurrency { given: Currency, expected: Currency },
-    #[error("not enough balance: {needed} {unit} needed, {available} {unit} available; top up first")]
-    Insufficient { needed: i64, available: i64, unit: &'static str },
+    #[error(
+        "not enough balance: {needed} {unit} needed, {available} {unit} available; top up first"
+    )]
+    Insufficient {
+        needed: i64,
+        available: i64,
+        unit: &'static str,
+    },
     #[error("usage must be a positive amount")]
     NotPositive,
     #[error("add-on {0} is not offered by this carrier")]
@@ -161,16 +177,42 @@ pub fn activation_grants(
 ) -> BalanceChange {
     let mut change = BalanceChange::default();
     if data_mb > 0 {
-        push_grant(&mut change, BucketUnit::Megabytes, i64::try_from(data_mb).unwrap_or(i64::MAX), Some(validity_ends_at), "plan", EntryKind::PlanGrant);
+        push_grant(
+            &mut change,
+            BucketUnit::Megabytes,
+            i64::try_from(data_mb).unwrap_or(i64::MAX),
+            Some(validity_ends_at),
+            "plan",
+            EntryKind::PlanGrant,
+        );
     }
     if credit.is_positive() {
-        push_grant(&mut change, BucketUnit::Money(credit.currency()), credit.minor(), Some(validity_ends_at), "plan", EntryKind::PlanGrant);
+        push_grant(
+            &mut change,
+            BucketUnit::Money(credit.currency()),
+            credit.minor(),
+            Some(validity_ends_at),
+            "plan",
+            EntryKind::PlanGrant,
+        );
     }
     change
 }
 
-fn push_grant(change: &mut BalanceChange, unit: BucketUnit, amount: i64, expires_at: Option<Timestamp>, source: &str, kind: EntryKind) {
-    change.new_buckets.push(NewBucket { unit, amount, expires_at, source: source.to_string() });
+fn push_grant(
+    change: &mut BalanceChange,
+    unit: BucketUnit,
+    amount: i64,
+    expires_at: Option<Timestamp>,
+    source: &str,
+    kind: EntryKind,
+) {
+    change.new_buckets.push(NewBucket {
+        unit,
+        amount,
+        expires_at,
+        source: source.to_string(),
+    });
     change.movements.push(Movement {
         bucket: BucketRef::New(change.new_buckets.len() - 1),
         kind,
@@ -190,13 +232,29 @@ pub fn top_up(
         return Err(BalanceError::LineNotActive(state));
     }
     if amount.currency() != policy.currency {
-        return Err(BalanceError::WrongCurrency { given: amount.currency(), expected: policy.currency });
+        return Err(BalanceError::WrongCurrency {
+            given: amount.currency(),
+            expected: policy.currency,
+        });
     }
-    if amount.minor() < policy.top_up.minimum.minor() || amount.minor() > policy.top_up.maximum.minor() {
-        return Err(BalanceError::TopUpOutOfRange { given: amount, min: policy.top_up.minimum, max: policy.top_up.maximum });
+    if amount.minor() < policy.top_up.minimum.minor()
+        || amount.minor() > policy.top_up.maximum.minor()
+    {
+        return Err(BalanceError::TopUpOutOfRange {
+            given: amount,
+            min: policy.top_up.minimum,
+            max: policy.top_up.maximum,
+        });
     }
     let mut change = BalanceChange::default();
-    push_grant(&mut change, BucketUnit::Money(amount.currency()), amount.minor(), validity_ends_at, "top_up", EntryKind::TopUp);
+    push_grant(
+        &mut change,
+        BucketUnit::Money(amount.currency()),
+        amount.minor(),
+        validity_ends_at,
+        "top_up",
+        EntryKind::TopUp,
+    );
     Ok(change)
 }
 
@@ -218,7 +276,11 @@ pub fn consume(
     }
     let available = remaining(buckets, unit, now);
     if available < amount {
-        return Err(BalanceError::Insufficient { needed: amount, available, unit: unit.as_str() });
+        return Err(BalanceError::Insufficient {
+            needed: amount,
+            available,
+            unit: unit.as_str(),
+        });
     }
     let mut live: Vec<&Bucket> = buckets
         .iter()
@@ -233,7 +295,12 @@ pub fn consume(
         }
         let take = left.min(b.remaining);
         left -= take;
-        change.movements.push(Movement { bucket: BucketRef::Existing(b.id), kind, amount: -take, note: note.to_string() });
+        change.movements.push(Movement {
+            bucket: BucketRef::Existing(b.id),
+            kind,
+            amount: -take,
+            note: note.to_string(),
+        });
     }
     Ok(change)
 }
@@ -261,23 +328,46 @@ pub fn bind_addon<'p>(
     if state != LineState::Active {
         return Err(BalanceError::LineNotActive(state));
     }
-    let offer = policy.addon(code).ok_or_else(|| BalanceError::UnknownAddon(code.to_string()))?;
-    if bound.iter().any(|b| b.code == code && b.unbound_at.is_none()) {
+    let offer = policy
+        .addon(code)
+        .ok_or_else(|| BalanceError::UnknownAddon(code.to_string()))?;
+    if bound
+        .iter()
+        .any(|b| b.code == code && b.unbound_at.is_none())
+    {
         return Err(BalanceError::AlreadyBound(code.to_string()));
     }
     let mut change = if offer.charge.is_positive() {
-        consume(state, buckets, BucketUnit::Money(offer.charge.currency()), offer.charge.minor(), EntryKind::AddonCharge, &format!("addon:{code}"), now)?
+        consume(
+            state,
+            buckets,
+            BucketUnit::Money(offer.charge.currency()),
+            offer.charge.minor(),
+            EntryKind::AddonCharge,
+            &format!("addon:{code}"),
+            now,
+        )?
     } else {
         BalanceChange::default()
     };
     if offer.kind == AddonKind::DataPack {
-        push_grant(&mut change, BucketUnit::Megabytes, i64::try_from(offer.data_mb).unwrap_or(i64::MAX), validity_ends_at, &format!("addon:{code}"), EntryKind::AddonGrant);
+        push_grant(
+            &mut change,
+            BucketUnit::Megabytes,
+            i64::try_from(offer.data_mb).unwrap_or(i64::MAX),
+            validity_ends_at,
+            &format!("addon:{code}"),
+            EntryKind::AddonGrant,
+        );
     }
     Ok((offer, change))
 }
 
 /// Decides unbinding: the add-on must be bound; its charges stop from now.
-pub fn unbind_addon<'b>(bound: &'b [AddonBinding], code: &str) -> Result<&'b AddonBinding, BalanceError> {
+pub fn unbind_addon<'b>(
+    bound: &'b [AddonBinding],
+    code: &str,
+) -> Result<&'b AddonBinding, BalanceError> {
     bound
         .iter()
         .find(|b| b.code == code && b.unbound_at.is_none())
@@ -293,7 +383,14 @@ mod tests {
     }
 
     fn bucket(id: i64, unit: BucketUnit, remaining: i64, expires: Option<&str>) -> Bucket {
-        Bucket { id, unit, initial: remaining, remaining, expires_at: expires.map(ts), source: "t".into() }
+        Bucket {
+            id,
+            unit,
+            initial: remaining,
+            remaining,
+            expires_at: expires.map(ts),
+            source: "t".into(),
+        }
     }
 
     #[test]
@@ -306,11 +403,49 @@ mod tests {
         ];
         let now = ts("2026-11-25T00:00:00Z");
         assert_eq!(remaining(&buckets, mb, now), 150);
-        let change = consume(LineState::Active, &buckets, mb, 80, EntryKind::Usage, "data", now).unwrap();
-        let taken: Vec<(BucketRef, i64)> = change.movements.iter().map(|m| (m.bucket, m.amount)).collect();
-        assert_eq!(taken, vec![(BucketRef::Existing(2), -50), (BucketRef::Existing(1), -30)]);
-        let too_much = consume(LineState::Active, &buckets, mb, 151, EntryKind::Usage, "data", now);
-        assert!(matches!(too_much, Err(BalanceError::Insufficient { available: 150, .. })));
-        assert!(matches!(consume(LineState::Expired, &buckets, mb, 1, EntryKind::Usage, "d", now), Err(BalanceError::LineNotActive(_))));
+        let change = consume(
+            LineState::Active,
+            &buckets,
+            mb,
+            80,
+            EntryKind::Usage,
+            "data",
+            now,
+        )
+        .unwrap();
+        let taken: Vec<(BucketRef, i64)> = change
+            .movements
+            .iter()
+            .map(|m| (m.bucket, m.amount))
+            .collect();
+        assert_eq!(
+            taken,
+            vec![(BucketRef::Existing(2), -50), (BucketRef::Existing(1), -30)]
+        );
+        let too_much = consume(
+            LineState::Active,
+            &buckets,
+            mb,
+            151,
+            EntryKind::Usage,
+            "data",
+            now,
+        );
+        assert!(matches!(
+            too_much,
+            Err(BalanceError::Insufficient { available: 150, .. })
+        ));
+        assert!(matches!(
+            consume(
+                LineState::Expired,
+                &buckets,
+                mb,
+                1,
+                EntryKind::Usage,
+                "d",
+                now
+            ),
+            Err(BalanceError::LineNotActive(_))
+        ));
     }
 }

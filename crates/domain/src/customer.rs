@@ -121,15 +121,25 @@ pub enum CustomerError {
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> CustomerError {
-    CustomerError::Invalid { field, reason: reason.into() }
+    CustomerError::Invalid {
+        field,
+        reason: reason.into(),
+    }
 }
 
 impl RegistrationForm {
     /// Validates every field; `today` (Japan time) bounds the birth date.
     pub fn validate(&self, today: Date) -> Result<Registration, CustomerError> {
-        let full_name = self.full_name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let full_name = self
+            .full_name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if full_name.is_empty() {
-            return Err(invalid("name", "the holder's full name is required, as on the passport"));
+            return Err(invalid(
+                "name",
+                "the holder's full name is required, as on the passport",
+            ));
         }
         if full_name.chars().count() > 200 {
             return Err(invalid("name", "the name is longer than 200 characters"));
@@ -144,20 +154,28 @@ impl RegistrationForm {
             ));
         }
         let nationality = self.nationality.trim().to_ascii_uppercase();
-        if !(2..=3).contains(&nationality.len()) || !nationality.chars().all(|c| c.is_ascii_uppercase()) {
+        if !(2..=3).contains(&nationality.len())
+            || !nationality.chars().all(|c| c.is_ascii_uppercase())
+        {
             return Err(invalid(
                 "nationality",
                 "give the nationality as an ISO 3166 country code such as JP, US, CN, TW, KR or GBR",
             ));
         }
         let birth_date: Date = self.birth_date.trim().parse().map_err(|_| {
-            invalid("birth-date", format!("{:?} is not a date; use YYYY-MM-DD", self.birth_date))
+            invalid(
+                "birth-date",
+                format!("{:?} is not a date; use YYYY-MM-DD", self.birth_date),
+            )
         })?;
         if birth_date > today {
             return Err(invalid("birth-date", "the birth date is in the future"));
         }
         if today.year() - birth_date.year() > 130 {
-            return Err(invalid("birth-date", "the birth date is more than 130 years ago"));
+            return Err(invalid(
+                "birth-date",
+                "the birth date is more than 130 years ago",
+            ));
         }
         let phone: PhoneNumber = self
             .phone
@@ -167,7 +185,14 @@ impl RegistrationForm {
         validate_email(&email)?;
         let language: Language = self.language.parse()?;
         Ok(Registration {
-            personal: PersonalData { full_name, passport_number, nationality, birth_date, phone, email },
+            personal: PersonalData {
+                full_name,
+                passport_number,
+                nationality,
+                birth_date,
+                phone,
+                email,
+            },
             language,
         })
     }
@@ -191,12 +216,22 @@ fn fullwidth_to_ascii(c: char) -> char {
 }
 
 fn validate_email(email: &str) -> Result<(), CustomerError> {
-    let problem = || invalid("email", format!("{email:?} is not an e-mail address like name@example.com"));
+    let problem = || {
+        invalid(
+            "email",
+            format!("{email:?} is not an e-mail address like name@example.com"),
+        )
+    };
     if email.len() > 254 || email.chars().any(char::is_whitespace) {
         return Err(problem());
     }
     let (local, domain) = email.split_once('@').ok_or_else(problem)?;
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Err(problem());
     }
     Ok(())
@@ -231,7 +266,8 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let today = date(2026, 11, 25);
-        let cases: Vec<(fn(&mut RegistrationForm), &str)> = vec![
+        type Mutation = fn(&mut RegistrationForm);
+        let cases: Vec<(Mutation, &str)> = vec![
             (|f| f.full_name = " ".into(), "name"),
             (|f| f.passport_number = "12".into(), "passport"),
             (|f| f.nationality = "Britain".into(), "nationality"),
@@ -245,7 +281,10 @@ mod tests {
             let mut f = form();
             mutate(&mut f);
             let err = f.validate(today).unwrap_err();
-            assert!(err.to_string().starts_with(field), "{err} should name {field}");
+            assert!(
+                err.to_string().starts_with(field),
+                "{err} should name {field}"
+            );
         }
     }
 
@@ -253,6 +292,9 @@ mod tests {
     fn personal_data_never_prints() {
         let r = form().validate(date(2026, 11, 25)).unwrap();
         let shown = format!("{:?}", r);
-        assert!(!shown.contains("TZ1234567") && !shown.contains("Alex"), "{shown}");
+        assert!(
+            !shown.contains("TZ1234567") && !shown.contains("Alex"),
+            "{shown}"
+        );
     }
 }

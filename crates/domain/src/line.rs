@@ -98,13 +98,16 @@ impl fmt::Display for LineState {
 impl FromStr for LineState {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LineState::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            UnknownName::new(
+        LineState::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                UnknownName::new(
                 "line state",
                 s,
                 "in_stock, registered, active, expired, pending_termination, terminated, closed",
             )
-        })
+            })
     }
 }
 
@@ -179,7 +182,10 @@ pub enum LineError {
     #[error("the line is already registered to this holder")]
     AlreadyRegistered,
     #[error("a line that is {state} cannot be {action}")]
-    NotAllowed { state: LineState, action: &'static str },
+    NotAllowed {
+        state: LineState,
+        action: &'static str,
+    },
     #[error("the line is valid until {until}; it cannot expire before then")]
     NotYetExpired { until: Timestamp },
     #[error("the line's grace period runs until {until}; it cannot close before then")]
@@ -190,7 +196,15 @@ impl Line {
     fn step(&self, step: Step, to: LineState, by: Attribution) -> (Line, Transition) {
         let mut next = self.clone();
         next.state = to;
-        (next, Transition { step, from: self.state, to, by })
+        (
+            next,
+            Transition {
+                step,
+                from: self.state,
+                to,
+                by,
+            },
+        )
     }
 
     fn refuse_final(&self) -> Result<(), LineError> {
@@ -212,15 +226,26 @@ impl Line {
             }
             _ if self.state.is_final() => Err(LineError::NeverReactivated { state: self.state }),
             (_, Some(_)) => Err(LineError::AlreadyRegistered),
-            (state, None) => Err(LineError::NotAllowed { state, action: "registered" }),
+            (state, None) => Err(LineError::NotAllowed {
+                state,
+                action: "registered",
+            }),
         }
     }
 
     /// Starts validity; `grace_days` comes from the line's effective policy.
-    pub fn activate(&self, validity: ValidityRule, grace_days: u32, by: Attribution) -> Result<(Line, Transition), LineError> {
+    pub fn activate(
+        &self,
+        validity: ValidityRule,
+        grace_days: u32,
+        by: Attribution,
+    ) -> Result<(Line, Transition), LineError> {
         self.refuse_final()?;
         if self.state != LineState::Registered {
-            return Err(LineError::NotAllowed { state: self.state, action: "activated" });
+            return Err(LineError::NotAllowed {
+                state: self.state,
+                action: "activated",
+            });
         }
         let at = by.at;
         let (mut next, t) = self.step(Step::Activate, LineState::Active, by);
@@ -235,7 +260,10 @@ impl Line {
     pub fn expire(&self, by: Attribution) -> Result<(Line, Transition), LineError> {
         self.refuse_final()?;
         if self.state != LineState::Active {
-            return Err(LineError::NotAllowed { state: self.state, action: "expired" });
+            return Err(LineError::NotAllowed {
+                state: self.state,
+                action: "expired",
+            });
         }
         let until = self.validity_ends_at.unwrap_or(Timestamp::MAX);
         if by.at < until {
@@ -248,7 +276,10 @@ impl Line {
     pub fn close(&self, by: Attribution) -> Result<(Line, Transition), LineError> {
         self.refuse_final()?;
         if self.state != LineState::Expired {
-            return Err(LineError::NotAllowed { state: self.state, action: "closed" });
+            return Err(LineError::NotAllowed {
+                state: self.state,
+                action: "closed",
+            });
         }
         let until = self.grace_ends_at.unwrap_or(Timestamp::MAX);
         if by.at < until {
@@ -265,11 +296,15 @@ impl Line {
         self.refuse_final()?;
         match self.state {
             LineState::Registered | LineState::Active | LineState::Expired => {
-                let (mut next, t) = self.step(Step::BeginTermination, LineState::PendingTermination, by);
+                let (mut next, t) =
+                    self.step(Step::BeginTermination, LineState::PendingTermination, by);
                 next.state_before_pending = Some(self.state);
                 Ok((next, t))
             }
-            state => Err(LineError::NotAllowed { state, action: "put in pending termination" }),
+            state => Err(LineError::NotAllowed {
+                state,
+                action: "put in pending termination",
+            }),
         }
     }
 
@@ -277,7 +312,10 @@ impl Line {
     pub fn withdraw_termination(&self, by: Attribution) -> Result<(Line, Transition), LineError> {
         self.refuse_final()?;
         if self.state != LineState::PendingTermination {
-            return Err(LineError::NotAllowed { state: self.state, action: "returned from pending termination" });
+            return Err(LineError::NotAllowed {
+                state: self.state,
+                action: "returned from pending termination",
+            });
         }
         let mut back = self.state_before_pending.unwrap_or(LineState::Active);
         if back == LineState::Active && self.validity_ends_at.is_some_and(|end| by.at >= end) {
@@ -292,7 +330,10 @@ impl Line {
     pub fn terminate(&self, by: Attribution) -> Result<(Line, Transition), LineError> {
         self.refuse_final()?;
         if self.state != LineState::PendingTermination {
-            return Err(LineError::NotAllowed { state: self.state, action: "terminated" });
+            return Err(LineError::NotAllowed {
+                state: self.state,
+                action: "terminated",
+            });
         }
         let at = by.at;
         let (mut next, t) = self.step(Step::Terminate, LineState::Terminated, by);
@@ -332,20 +373,39 @@ pub(crate) mod tests {
     }
 
     fn by(at: &str) -> Attribution {
-        Attribution::new(Actor::operator("ops"), Channel::Operator, at.parse().unwrap(), "test")
+        Attribution::new(
+            Actor::operator("ops"),
+            Channel::Operator,
+            at.parse().unwrap(),
+            "test",
+        )
     }
 
-    const TEN_DAYS: ValidityRule = ValidityRule { days: 10, counting: Counting::CalendarDaysJst };
+    const TEN_DAYS: ValidityRule = ValidityRule {
+        days: 10,
+        counting: Counting::CalendarDaysJst,
+    };
 
     #[test]
     fn a_line_lives_its_whole_life() {
-        let (l, t) = stock_line().register(7, by("2026-11-20T01:00:00Z")).unwrap();
+        let (l, t) = stock_line()
+            .register(7, by("2026-11-20T01:00:00Z"))
+            .unwrap();
         assert_eq!((t.from, t.to), (LineState::InStock, LineState::Registered));
         let (l, _) = l.activate(TEN_DAYS, 3, by("2026-11-25T01:00:00Z")).unwrap();
-        assert_eq!(l.validity_ends_at, Some("2026-12-04T15:00:00Z".parse().unwrap()));
-        assert!(matches!(l.expire(by("2026-12-04T14:59:59Z")), Err(LineError::NotYetExpired { .. })));
+        assert_eq!(
+            l.validity_ends_at,
+            Some("2026-12-04T15:00:00Z".parse().unwrap())
+        );
+        assert!(matches!(
+            l.expire(by("2026-12-04T14:59:59Z")),
+            Err(LineError::NotYetExpired { .. })
+        ));
         let (l, _) = l.expire(by("2026-12-04T15:00:00Z")).unwrap();
-        assert!(matches!(l.close(by("2026-12-05T00:00:00Z")), Err(LineError::GraceNotOver { .. })));
+        assert!(matches!(
+            l.close(by("2026-12-05T00:00:00Z")),
+            Err(LineError::GraceNotOver { .. })
+        ));
         let (l, t) = l.close(by("2026-12-07T15:00:00Z")).unwrap();
         assert_eq!(t.to, LineState::Closed);
         assert_eq!(l.ended_at, Some("2026-12-07T15:00:00Z".parse().unwrap()));
@@ -353,25 +413,50 @@ pub(crate) mod tests {
 
     #[test]
     fn a_terminated_line_is_never_reactivated_or_transferred() {
-        let (l, _) = stock_line().register(7, by("2026-11-20T01:00:00Z")).unwrap();
+        let (l, _) = stock_line()
+            .register(7, by("2026-11-20T01:00:00Z"))
+            .unwrap();
         let (l, _) = l.activate(TEN_DAYS, 3, by("2026-11-25T01:00:00Z")).unwrap();
         let (l, _) = l.begin_termination(by("2026-11-26T01:00:00Z")).unwrap();
         let (l, _) = l.terminate(by("2026-11-27T01:00:00Z")).unwrap();
         assert_eq!(
             l.activate(TEN_DAYS, 3, by("2026-11-28T00:00:00Z")),
-            Err(LineError::NeverReactivated { state: LineState::Terminated })
+            Err(LineError::NeverReactivated {
+                state: LineState::Terminated
+            })
         );
-        assert_eq!(l.register(8, by("2026-11-28T00:00:00Z")), Err(LineError::TransferForbidden));
-        assert!(l.activate(TEN_DAYS, 3, by("2026-11-28T00:00:00Z")).unwrap_err().to_string().contains("new SIM"));
+        assert_eq!(
+            l.register(8, by("2026-11-28T00:00:00Z")),
+            Err(LineError::TransferForbidden)
+        );
+        assert!(l
+            .activate(TEN_DAYS, 3, by("2026-11-28T00:00:00Z"))
+            .unwrap_err()
+            .to_string()
+            .contains("new SIM"));
     }
 
     #[test]
     fn withdrawing_returns_to_the_earlier_state() {
-        let (l, _) = stock_line().register(7, by("2026-11-20T01:00:00Z")).unwrap();
+        let (l, _) = stock_line()
+            .register(7, by("2026-11-20T01:00:00Z"))
+            .unwrap();
         let (l, _) = l.activate(TEN_DAYS, 3, by("2026-11-25T01:00:00Z")).unwrap();
         let (p, _) = l.begin_termination(by("2026-11-26T01:00:00Z")).unwrap();
-        assert_eq!(p.withdraw_termination(by("2026-11-26T02:00:00Z")).unwrap().0.state, LineState::Active);
-        assert_eq!(p.withdraw_termination(by("2026-12-05T02:00:00Z")).unwrap().0.state, LineState::Expired);
+        assert_eq!(
+            p.withdraw_termination(by("2026-11-26T02:00:00Z"))
+                .unwrap()
+                .0
+                .state,
+            LineState::Active
+        );
+        assert_eq!(
+            p.withdraw_termination(by("2026-12-05T02:00:00Z"))
+                .unwrap()
+                .0
+                .state,
+            LineState::Expired
+        );
     }
 
     #[derive(Debug, Clone, Copy)]

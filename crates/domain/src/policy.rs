@@ -165,16 +165,31 @@ pub struct EffectivePolicy<'a> {
 
 impl EffectivePolicy<'_> {
     pub fn grace_days(&self) -> u32 {
-        self.plan.overrides.grace_days.unwrap_or(self.carrier.grace_days)
+        self.plan
+            .overrides
+            .grace_days
+            .unwrap_or(self.carrier.grace_days)
     }
     pub fn cancellation(&self) -> &CancellationPolicy {
-        self.plan.overrides.cancellation.as_ref().unwrap_or(&self.carrier.cancellation)
+        self.plan
+            .overrides
+            .cancellation
+            .as_ref()
+            .unwrap_or(&self.carrier.cancellation)
     }
     pub fn refund(&self) -> &RefundPolicy {
-        self.plan.overrides.refund.as_ref().unwrap_or(&self.carrier.refund)
+        self.plan
+            .overrides
+            .refund
+            .as_ref()
+            .unwrap_or(&self.carrier.refund)
     }
     pub fn identity(&self) -> &IdentityPolicy {
-        self.plan.overrides.identity.as_ref().unwrap_or(&self.carrier.identity)
+        self.plan
+            .overrides
+            .identity
+            .as_ref()
+            .unwrap_or(&self.carrier.identity)
     }
     pub fn calendar(&self) -> BusinessCalendar {
         self.carrier.calendar()
@@ -193,7 +208,11 @@ impl CarrierPolicy {
     /// Parses and validates a carrier document; `file` names it in errors.
     pub fn from_toml(file: &str, text: &str) -> Result<CarrierPolicy, PolicyError> {
         let raw: raw::Carrier = parse(file, text)?;
-        let err = |key: &str, problem: String| PolicyError { file: file.to_string(), key: key.to_string(), problem };
+        let err = |key: &str, problem: String| PolicyError {
+            file: file.to_string(),
+            key: key.to_string(),
+            problem,
+        };
         let code = validate_code(&raw.code).map_err(|p| err("code", p))?;
         if raw.name.trim().is_empty() {
             return Err(err("name", "the carrier needs a display name".into()));
@@ -204,7 +223,13 @@ impl CarrierPolicy {
             .map_err(|e| err("currency", format!("{e}")))?;
         let money = |key: &str, text: &str| parse_money(text, currency).map_err(|p| err(key, p));
         if raw.grace_days > 90 {
-            return Err(err("grace_days", format!("{} days of grace is more than the 90 allowed", raw.grace_days)));
+            return Err(err(
+                "grace_days",
+                format!(
+                    "{} days of grace is more than the 90 allowed",
+                    raw.grace_days
+                ),
+            ));
         }
         let mut closures = Vec::new();
         for (i, c) in raw.closures.iter().enumerate() {
@@ -213,15 +238,20 @@ impl CarrierPolicy {
                     .map_err(|e| err(&format!("closures[{i}]"), e.to_string()))?,
             );
         }
-        let cancellation = cancellation(&raw.cancellation).map_err(|(k, p)| err(&format!("cancellation.{k}"), p))?;
-        let refund = refund(&raw.refund, currency).map_err(|(k, p)| err(&format!("refund.{k}"), p))?;
+        let cancellation = cancellation(&raw.cancellation)
+            .map_err(|(k, p)| err(&format!("cancellation.{k}"), p))?;
+        let refund =
+            refund(&raw.refund, currency).map_err(|(k, p)| err(&format!("refund.{k}"), p))?;
         identity(&raw.identity).map_err(|(k, p)| err(&format!("identity.{k}"), p))?;
         let top_up = TopUpPolicy {
             minimum: money("top_up.minimum", &raw.top_up.minimum)?,
             maximum: money("top_up.maximum", &raw.top_up.maximum)?,
         };
         if !top_up.minimum.is_positive() || top_up.maximum.minor() < top_up.minimum.minor() {
-            return Err(err("top_up", "minimum must be positive and not above maximum".into()));
+            return Err(err(
+                "top_up",
+                "minimum must be positive and not above maximum".into(),
+            ));
         }
         let mut addons: Vec<AddonOffer> = Vec::new();
         for (i, a) in raw.addons.iter().enumerate() {
@@ -236,9 +266,18 @@ impl CarrierPolicy {
             }
             let data_mb = a.data_mb.unwrap_or(0);
             if a.kind == AddonKind::DataPack && data_mb == 0 {
-                return Err(err(&key("data_mb"), "a data pack must say how many megabytes it adds".into()));
+                return Err(err(
+                    &key("data_mb"),
+                    "a data pack must say how many megabytes it adds".into(),
+                ));
             }
-            addons.push(AddonOffer { code, name: a.name.clone(), kind: a.kind, charge, data_mb });
+            addons.push(AddonOffer {
+                code,
+                name: a.name.clone(),
+                kind: a.kind,
+                charge,
+                data_mb,
+            });
         }
         Ok(CarrierPolicy {
             code,
@@ -259,9 +298,17 @@ impl CarrierPolicy {
 
 impl PlanPolicy {
     /// Parses and validates a plan document of `carrier`; `file` names it in errors.
-    pub fn from_toml(file: &str, text: &str, carrier: &CarrierPolicy) -> Result<PlanPolicy, PolicyError> {
+    pub fn from_toml(
+        file: &str,
+        text: &str,
+        carrier: &CarrierPolicy,
+    ) -> Result<PlanPolicy, PolicyError> {
         let raw: raw::Plan = parse(file, text)?;
-        let err = |key: &str, problem: String| PolicyError { file: file.to_string(), key: key.to_string(), problem };
+        let err = |key: &str, problem: String| PolicyError {
+            file: file.to_string(),
+            key: key.to_string(),
+            problem,
+        };
         let currency = carrier.currency;
         let money = |key: &str, text: &str| parse_money(text, currency).map_err(|p| err(key, p));
         let code = validate_code(&raw.code).map_err(|p| err("code", p))?;
@@ -269,34 +316,53 @@ impl PlanPolicy {
             return Err(err("name", "the plan needs a display name".into()));
         }
         if raw.services.is_empty() {
-            return Err(err("services", "a plan offers at least one of data, voice, sms".into()));
+            return Err(err(
+                "services",
+                "a plan offers at least one of data, voice, sms".into(),
+            ));
         }
         if !(1..=365).contains(&raw.validity_days) {
-            return Err(err("validity_days", format!("{} is outside 1..=365 days", raw.validity_days)));
+            return Err(err(
+                "validity_days",
+                format!("{} is outside 1..=365 days", raw.validity_days),
+            ));
         }
         let price = money("price", &raw.price)?;
-        let initial_credit = money("initial_credit", raw.initial_credit.as_deref().unwrap_or("0"))?;
+        let initial_credit = money(
+            "initial_credit",
+            raw.initial_credit.as_deref().unwrap_or("0"),
+        )?;
         if price.is_negative() || initial_credit.is_negative() {
             return Err(err("price", "amounts cannot be negative".into()));
         }
         if raw.services.contains(&Service::Data) && raw.data_allowance_mb == 0 {
-            return Err(err("data_allowance_mb", "a plan with data must give an allowance in megabytes".into()));
+            return Err(err(
+                "data_allowance_mb",
+                "a plan with data must give an allowance in megabytes".into(),
+            ));
         }
         let mut overrides = PlanOverrides::default();
         if let Some(o) = raw.overrides {
             if let Some(g) = o.grace_days {
                 if g > 90 {
-                    return Err(err("overrides.grace_days", format!("{g} days of grace is more than the 90 allowed")));
+                    return Err(err(
+                        "overrides.grace_days",
+                        format!("{g} days of grace is more than the 90 allowed"),
+                    ));
                 }
                 overrides.grace_days = Some(g);
             }
             if let Some(c) = o.cancellation {
-                overrides.cancellation =
-                    Some(cancellation(&c).map_err(|(k, p)| err(&format!("overrides.cancellation.{k}"), p))?);
+                overrides.cancellation = Some(
+                    cancellation(&c)
+                        .map_err(|(k, p)| err(&format!("overrides.cancellation.{k}"), p))?,
+                );
             }
             if let Some(r) = o.refund {
-                overrides.refund =
-                    Some(refund(&r, currency).map_err(|(k, p)| err(&format!("overrides.refund.{k}"), p))?);
+                overrides.refund = Some(
+                    refund(&r, currency)
+                        .map_err(|(k, p)| err(&format!("overrides.refund.{k}"), p))?,
+                );
             }
             if let Some(i) = o.identity {
                 identity(&i).map_err(|(k, p)| err(&format!("overrides.identity.{k}"), p))?;
@@ -309,7 +375,10 @@ impl PlanPolicy {
             name: raw.name,
             kind: raw.kind,
             services: raw.services,
-            validity: ValidityRule { days: raw.validity_days, counting: raw.validity_counting },
+            validity: ValidityRule {
+                days: raw.validity_days,
+                counting: raw.validity_counting,
+            },
             price,
             data_allowance_mb: raw.data_allowance_mb,
             initial_credit,
@@ -328,7 +397,11 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Po
         let path = e.path().to_string();
         PolicyError {
             file: file.to_string(),
-            key: if path == "." { "(document)".into() } else { path },
+            key: if path == "." {
+                "(document)".into()
+            } else {
+                path
+            },
             problem: e.into_inner().message().trim().to_string(),
         }
     })
@@ -337,7 +410,9 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Po
 fn validate_code(code: &str) -> Result<String, String> {
     let ok = !code.is_empty()
         && code.len() <= 32
-        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if ok {
         Ok(code.to_string())
     } else {
@@ -352,7 +427,10 @@ fn parse_money(text: &str, currency: Currency) -> Result<Money, String> {
         .or_else(|_| Money::parse_in(text, currency))
         .map_err(|e| format!("{e} (write amounts like \"1200 {currency}\")"))?;
     if money.currency() != currency {
-        return Err(format!("amount is in {}, but this carrier's currency is {currency}", money.currency()));
+        return Err(format!(
+            "amount is in {}, but this carrier's currency is {currency}",
+            money.currency()
+        ));
     }
     Ok(money)
 }
@@ -361,13 +439,21 @@ fn cancellation(raw: &raw::Cancellation) -> Result<CancellationPolicy, (&'static
     if !(1..=10).contains(&raw.effective_delay_business_days) {
         return Err((
             "effective_delay_business_days",
-            format!("{} is outside 1..=10 business days", raw.effective_delay_business_days),
+            format!(
+                "{} is outside 1..=10 business days",
+                raw.effective_delay_business_days
+            ),
         ));
     }
-    let cutoff: jiff::civil::Time = raw
-        .cutoff
-        .parse()
-        .map_err(|_| ("cutoff", format!("{:?} is not a time of day; write it like \"17:00\"", raw.cutoff)))?;
+    let cutoff: jiff::civil::Time = raw.cutoff.parse().map_err(|_| {
+        (
+            "cutoff",
+            format!(
+                "{:?} is not a time of day; write it like \"17:00\"",
+                raw.cutoff
+            ),
+        )
+    })?;
     Ok(CancellationPolicy {
         effective_delay_business_days: raw.effective_delay_business_days,
         cutoff,
@@ -377,7 +463,8 @@ fn cancellation(raw: &raw::Cancellation) -> Result<CancellationPolicy, (&'static
 
 fn refund(raw: &raw::Refund, currency: Currency) -> Result<RefundPolicy, (&'static str, String)> {
     let fee = parse_money(raw.fee.as_deref().unwrap_or("0"), currency).map_err(|p| ("fee", p))?;
-    let minimum = parse_money(raw.minimum.as_deref().unwrap_or("0"), currency).map_err(|p| ("minimum", p))?;
+    let minimum =
+        parse_money(raw.minimum.as_deref().unwrap_or("0"), currency).map_err(|p| ("minimum", p))?;
     if fee.is_negative() {
         return Err(("fee", "a fee cannot be negative".into()));
     }
@@ -386,19 +473,40 @@ fn refund(raw: &raw::Refund, currency: Currency) -> Result<RefundPolicy, (&'stat
     }
     match raw.rule {
         RefundRule::FeeAndMinimum => {}
-        _ if !fee.is_zero() => return Err(("fee", "a fee only applies to rule = \"fee_and_minimum\"".into())),
+        _ if !fee.is_zero() => {
+            return Err((
+                "fee",
+                "a fee only applies to rule = \"fee_and_minimum\"".into(),
+            ))
+        }
         _ => {}
     }
     if raw.rule == RefundRule::None && raw.unused_plan_price {
-        return Err(("unused_plan_price", "rule = \"none\" refunds nothing, so it cannot refund the plan price".into()));
+        return Err((
+            "unused_plan_price",
+            "rule = \"none\" refunds nothing, so it cannot refund the plan price".into(),
+        ));
     }
-    Ok(RefundPolicy { rule: raw.rule, fee, minimum, unused_plan_price: raw.unused_plan_price })
+    Ok(RefundPolicy {
+        rule: raw.rule,
+        fee,
+        minimum,
+        unused_plan_price: raw.unused_plan_price,
+    })
 }
 
 fn identity(raw: &IdentityPolicy) -> Result<(), (&'static str, String)> {
-    for (key, checks) in [("web", &raw.web), ("hotline", &raw.hotline), ("store", &raw.store)] {
+    for (key, checks) in [
+        ("web", &raw.web),
+        ("hotline", &raw.hotline),
+        ("store", &raw.store),
+    ] {
         if checks.is_empty() {
-            return Err((key, "every channel needs at least one identity check (possession, knowledge, document)".into()));
+            return Err((
+                key,
+                "every channel needs at least one identity check (possession, knowledge, document)"
+                    .into(),
+            ));
         }
         let mut seen = checks.clone();
         seen.sort_by_key(|c| *c as u8);
@@ -582,7 +690,10 @@ rule = "none"
         assert_eq!(carrier.cancellation.effective_delay_business_days, 2);
         assert_eq!(carrier.addon("DATA-1GB").unwrap().data_mb, 1024);
         let plan = PlanPolicy::from_toml("plans/jp10.toml", PLAN, &carrier).unwrap();
-        let effective = EffectivePolicy { carrier: &carrier, plan: &plan };
+        let effective = EffectivePolicy {
+            carrier: &carrier,
+            plan: &plan,
+        };
         assert_eq!(effective.grace_days(), 0);
         assert_eq!(effective.refund().rule, RefundRule::None);
         assert_eq!(effective.cancellation().effective_delay_business_days, 2);
@@ -591,15 +702,42 @@ rule = "none"
     #[test]
     fn errors_name_file_key_and_problem() {
         let cases = [
-            (CARRIER.replace("rule = \"fee_and_minimum\"", "rule = \"partial\""), "refund.rule"),
-            (CARRIER.replace("effective_delay_business_days = 2", "effective_delay_business_days = 0"), "cancellation.effective_delay_business_days"),
-            (CARRIER.replace("cutoff = \"17:00\"", "cutoff = \"5pm\""), "cancellation.cutoff"),
-            (CARRIER.replace("12-29..01-03", "13-29..01-03"), "closures[0]"),
-            (CARRIER.replace("fee = \"300 JPY\"", "fee = \"3.5 JPY\""), "refund.fee"),
-            (CARRIER.replace("grace_days = 3", "grace_days = 3\ncolour = \"red\""), "colour"),
-            (CARRIER.replace("web = [\"possession\"]", "web = []"), "identity.web"),
+            (
+                CARRIER.replace("rule = \"fee_and_minimum\"", "rule = \"partial\""),
+                "refund.rule",
+            ),
+            (
+                CARRIER.replace(
+                    "effective_delay_business_days = 2",
+                    "effective_delay_business_days = 0",
+                ),
+                "cancellation.effective_delay_business_days",
+            ),
+            (
+                CARRIER.replace("cutoff = \"17:00\"", "cutoff = \"5pm\""),
+                "cancellation.cutoff",
+            ),
+            (
+                CARRIER.replace("12-29..01-03", "13-29..01-03"),
+                "closures[0]",
+            ),
+            (
+                CARRIER.replace("fee = \"300 JPY\"", "fee = \"3.5 JPY\""),
+                "refund.fee",
+            ),
+            (
+                CARRIER.replace("grace_days = 3", "grace_days = 3\ncolour = \"red\""),
+                "colour",
+            ),
+            (
+                CARRIER.replace("web = [\"possession\"]", "web = []"),
+                "identity.web",
+            ),
             (CARRIER.replace("data_mb = 1024", ""), "addons[1].data_mb"),
-            (CARRIER.replace("currency = \"JPY\"", "currency = \"XXX\""), "currency"),
+            (
+                CARRIER.replace("currency = \"JPY\"", "currency = \"XXX\""),
+                "currency",
+            ),
             (CARRIER.replace("[top_up]", "[top_up"), "(document)"),
         ];
         for (text, key) in cases {
@@ -614,10 +752,22 @@ rule = "none"
     fn plan_errors_name_the_key() {
         let carrier = CarrierPolicy::from_toml("carrier.toml", CARRIER).unwrap();
         let cases = [
-            (PLAN.replace("validity_days = 10", "validity_days = 0"), "validity_days"),
-            (PLAN.replace("calendar_days_jst", "weeks"), "validity_counting"),
-            (PLAN.replace("price = \"3980 JPY\"", "price = \"39.80 USD\""), "price"),
-            (PLAN.replace("kind = \"physical\"", "kind = \"paper\""), "kind"),
+            (
+                PLAN.replace("validity_days = 10", "validity_days = 0"),
+                "validity_days",
+            ),
+            (
+                PLAN.replace("calendar_days_jst", "weeks"),
+                "validity_counting",
+            ),
+            (
+                PLAN.replace("price = \"3980 JPY\"", "price = \"39.80 USD\""),
+                "price",
+            ),
+            (
+                PLAN.replace("kind = \"physical\"", "kind = \"paper\""),
+                "kind",
+            ),
         ];
         for (text, key) in cases {
             let err = PlanPolicy::from_toml("plan.toml", &text, &carrier).unwrap_err();

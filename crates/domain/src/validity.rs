@@ -71,7 +71,9 @@ pub fn last_valid_second(ends_at: Timestamp) -> Timestamp {
 
 /// Formats an instant in Japan time, e.g. `2026-12-04 23:59:59 JST`.
 pub fn format_jst(at: Timestamp) -> String {
-    at.to_zoned(japan()).strftime("%Y-%m-%d %H:%M:%S JST").to_string()
+    at.to_zoned(japan())
+        .strftime("%Y-%m-%d %H:%M:%S JST")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -84,23 +86,41 @@ mod tests {
 
     #[test]
     fn calendar_days_count_the_activation_day_as_day_one() {
-        let rule = ValidityRule { days: 10, counting: Counting::CalendarDaysJst };
+        let rule = ValidityRule {
+            days: 10,
+            counting: Counting::CalendarDaysJst,
+        };
         // 23:30 JST on 11-25 is still 11-25 in Japan although it is 14:30 UTC.
         let end = rule.ends_at(ts("2026-11-25T14:30:00Z"));
-        assert_eq!(format_jst(last_valid_second(end)), "2026-12-04 23:59:59 JST");
+        assert_eq!(
+            format_jst(last_valid_second(end)),
+            "2026-12-04 23:59:59 JST"
+        );
         // 00:30 JST on 11-26 is 15:30 UTC on 11-25: day 1 is 11-26.
         let end = rule.ends_at(ts("2026-11-25T15:30:00Z"));
-        assert_eq!(format_jst(last_valid_second(end)), "2026-12-05 23:59:59 JST");
+        assert_eq!(
+            format_jst(last_valid_second(end)),
+            "2026-12-05 23:59:59 JST"
+        );
     }
 
     #[test]
     fn rolling_periods_run_from_the_moment_of_activation() {
-        let rule = ValidityRule { days: 15, counting: Counting::Rolling24h };
-        assert_eq!(rule.ends_at(ts("2026-11-25T03:17:00Z")), ts("2026-12-10T03:17:00Z"));
+        let rule = ValidityRule {
+            days: 15,
+            counting: Counting::Rolling24h,
+        };
+        assert_eq!(
+            rule.ends_at(ts("2026-11-25T03:17:00Z")),
+            ts("2026-12-10T03:17:00Z")
+        );
     }
 
     #[test]
     fn grace_adds_whole_days() {
-        assert_eq!(grace_ends_at(ts("2026-12-04T15:00:00Z"), 3), ts("2026-12-07T15:00:00Z"));
+        assert_eq!(
+            grace_ends_at(ts("2026-12-04T15:00:00Z"), 3),
+            ts("2026-12-07T15:00:00Z")
+        );
     }
 }

@@ -23,7 +23,11 @@ use std::sync::Arc;
 use tokio::sync::RwLock;
 
 #[derive(Parser)]
-#[command(name = "simdesk", version, about = "Prepaid travel SIM and eSIM lines: inventory, registration, activation, balance, expiry and cancellation")]
+#[command(
+    name = "simdesk",
+    version,
+    about = "Prepaid travel SIM and eSIM lines: inventory, registration, activation, balance, expiry and cancellation"
+)]
 pub struct Cli {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite file in the data dir]
     #[arg(long, global = true, env = "SIMDESK_DB")]
@@ -214,7 +218,8 @@ pub enum CarriersCommand {
 
 impl Cli {
     fn settings(&self) -> anyhow::Result<Settings> {
-        let mut settings = Settings::load().context("reading settings (simdesk.toml and SIMDESK_* variables)")?;
+        let mut settings =
+            Settings::load().context("reading settings (simdesk.toml and SIMDESK_* variables)")?;
         if let Some(d) = &self.data_dir {
             settings.data_dir = d.clone();
         }
@@ -235,11 +240,17 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
             .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
     }
     let url = settings.database_url();
-    store::open(&url).await.with_context(|| format!("opening the database {}", redact_url(&url)))
+    store::open(&url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(&url)))
 }
 
 fn attribution(who: &Who, now: Timestamp) -> Attribution {
-    let id = who.actor.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "operator".into());
+    let id = who
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into());
     let kind = match who.channel {
         Channel::Store => ActorKind::Clerk,
         Channel::Hotline => ActorKind::Agent,
@@ -257,15 +268,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(CalendarCommand::Holidays { year, english }) => {
             let list = calendar::holidays(*year)?;
             for h in list {
-                println!("{}\t{}", h.date, if *english { h.name_en } else { h.name_ja });
+                println!(
+                    "{}\t{}",
+                    h.date,
+                    if *english { h.name_en } else { h.name_ja }
+                );
             }
         }
-        Command::Calendar(CalendarCommand::AddBusinessDays { date, days, carrier }) => {
+        Command::Calendar(CalendarCommand::AddBusinessDays {
+            date,
+            days,
+            carrier,
+        }) => {
             let cal = match carrier {
                 None => BusinessCalendar::japan(),
                 Some(code) => {
                     let store = open_store(&cli.settings()?).await?;
-                    PolicyBook::load(store.as_ref()).await?.carrier(code)?.calendar()
+                    PolicyBook::load(store.as_ref())
+                        .await?
+                        .carrier(code)?
+                        .calendar()
                 }
             };
             println!("{}", cal.add_business_days(*date, *days));
@@ -277,7 +299,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Some(p) => format!("{} plan {p}", o.carrier_code),
                     None => format!("{} carrier", o.carrier_code),
                 };
-                println!("{what}: version {}{}", o.version, if o.changed { " (new)" } else { " (unchanged)" });
+                println!(
+                    "{what}: version {}{}",
+                    o.version,
+                    if o.changed { " (new)" } else { " (unchanged)" }
+                );
             }
         }
         Command::Carriers(CarriersCommand::List) => {
@@ -286,13 +312,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}\t{}\tpolicy v{}", c.code, c.name, c.policy_version);
             }
         }
-        Command::Import(ImportCommand::Lines { file, carrier, skip_invalid }) => {
+        Command::Import(ImportCommand::Lines {
+            file,
+            carrier,
+            skip_invalid,
+        }) => {
             let store = open_store(&cli.settings()?).await?;
             let book = PolicyBook::load(store.as_ref()).await?;
-            let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+            let input =
+                std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
             let size = input.metadata().map(|m| m.len()).unwrap_or(0);
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.set_message(format!("checking {} ({} kB)", file.display(), size / 1024));
             let checked = |n: u64| bar.set_position(n);
             let written = |n: u64| {
@@ -307,7 +341,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::io::BufReader::with_capacity(1 << 20, input),
                 *skip_invalid,
                 now,
-                Progress { checked: &checked, written: &written },
+                Progress {
+                    checked: &checked,
+                    written: &written,
+                },
             )
             .await;
             bar.finish_and_clear();
@@ -321,7 +358,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 outcome.imported,
                 secs,
                 outcome.imported as f64 / secs,
-                if outcome.skipped.is_empty() { String::new() } else { format!("; {} rows skipped", outcome.skipped.len()) }
+                if outcome.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} rows skipped", outcome.skipped.len())
+                }
             );
         }
         Command::Lines(cmd) => {
@@ -338,7 +379,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     None
                 }
-                LinesCommand::Register { line, name, passport, nationality, birth_date, phone, email, language, who } => {
+                LinesCommand::Register {
+                    line,
+                    name,
+                    passport,
+                    nationality,
+                    birth_date,
+                    phone,
+                    email,
+                    language,
+                    who,
+                } => {
                     let form = RegistrationForm {
                         full_name: name.clone(),
                         passport_number: passport.clone(),
@@ -348,37 +399,101 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         email: email.clone(),
                         language: language.clone(),
                     };
-                    Some(lines::register(s, &book, &parse_line_key(line)?, &form, attribution(who, now)).await?)
+                    Some(
+                        lines::register(
+                            s,
+                            &book,
+                            &parse_line_key(line)?,
+                            &form,
+                            attribution(who, now),
+                        )
+                        .await?,
+                    )
                 }
-                LinesCommand::Activate { line, who } => Some(lines::activate(s, &book, &parse_line_key(line)?, attribution(who, now)).await?),
-                LinesCommand::TopUp { line, amount, who } => Some(lines::top_up(s, &book, &parse_line_key(line)?, amount, attribution(who, now)).await?),
-                LinesCommand::Use { line, data_mb, amount, who } => {
+                LinesCommand::Activate { line, who } => Some(
+                    lines::activate(s, &book, &parse_line_key(line)?, attribution(who, now))
+                        .await?,
+                ),
+                LinesCommand::TopUp { line, amount, who } => Some(
+                    lines::top_up(
+                        s,
+                        &book,
+                        &parse_line_key(line)?,
+                        amount,
+                        attribution(who, now),
+                    )
+                    .await?,
+                ),
+                LinesCommand::Use {
+                    line,
+                    data_mb,
+                    amount,
+                    who,
+                } => {
                     let key = parse_line_key(line)?;
                     let usage = match (data_mb, amount) {
                         (Some(mb), _) => Usage::DataMb(*mb),
                         (None, Some(a)) => {
                             let current = lines::find_line(s, &key).await?;
                             let currency = book.carrier(&current.carrier)?.currency;
-                            Usage::Money(Money::parse(a).or_else(|_| Money::parse_in(a, currency)).map_err(ServiceError::from)?)
+                            Usage::Money(
+                                Money::parse(a)
+                                    .or_else(|_| Money::parse_in(a, currency))
+                                    .map_err(ServiceError::from)?,
+                            )
                         }
                         (None, None) => bail!("say what was used: --data-mb N or --amount AMOUNT"),
                     };
                     Some(lines::record_usage(s, &book, &key, usage, attribution(who, now)).await?)
                 }
-                LinesCommand::Addon(AddonCommand::Bind { line, addon, who }) => Some(lines::bind_addon(s, &book, &parse_line_key(line)?, addon, attribution(who, now)).await?),
-                LinesCommand::Addon(AddonCommand::Unbind { line, addon, who }) => Some(lines::unbind_addon(s, &book, &parse_line_key(line)?, addon, attribution(who, now)).await?),
+                LinesCommand::Addon(AddonCommand::Bind { line, addon, who }) => Some(
+                    lines::bind_addon(
+                        s,
+                        &book,
+                        &parse_line_key(line)?,
+                        addon,
+                        attribution(who, now),
+                    )
+                    .await?,
+                ),
+                LinesCommand::Addon(AddonCommand::Unbind { line, addon, who }) => Some(
+                    lines::unbind_addon(
+                        s,
+                        &book,
+                        &parse_line_key(line)?,
+                        addon,
+                        attribution(who, now),
+                    )
+                    .await?,
+                ),
             };
             if let Some(line) = changed {
-                let until = line.validity_ends_at.map(|t| format!(", valid until {}", format_jst(simdesk_domain::validity::last_valid_second(t)))).unwrap_or_default();
+                let until = line
+                    .validity_ends_at
+                    .map(|t| {
+                        format!(
+                            ", valid until {}",
+                            format_jst(simdesk_domain::validity::last_valid_second(t))
+                        )
+                    })
+                    .unwrap_or_default();
                 println!("{} {}: {}{until}", line.iccid, line.msisdn, line.state);
             }
         }
         Command::Jobs(JobsCommand::RunOnce) => {
             let store = open_store(&cli.settings()?).await?;
             let report = jobs::run_once(store.as_ref(), now).await?;
-            println!("expired {} lines, closed {} lines (at {})", report.expired, report.closed, format_jst(now));
+            println!(
+                "expired {} lines, closed {} lines (at {})",
+                report.expired,
+                report.closed,
+                format_jst(now)
+            );
             if report.skipped > 0 {
-                println!("{} lines changed meanwhile; they are picked up on the next run", report.skipped);
+                println!(
+                    "{} lines changed meanwhile; they are picked up on the next run",
+                    report.skipped
+                );
             }
         }
         Command::Serve { listen } => {
@@ -390,7 +505,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { port, data } => {
             let dir = prepare_demo_dir(data)?;
             let url = format!("sqlite://{}", dir.join("simdesk.db").display());
-            let store = store::open(&url).await.with_context(|| format!("creating {url}"))?;
+            let store = store::open(&url)
+                .await
+                .with_context(|| format!("creating {url}"))?;
             let policies = dir.join("policies");
             crate::examples::write_to(&policies).context("writing the example policies")?;
             eprintln!("creating demo data in {} …", dir.display());
@@ -399,7 +516,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for (carrier, state, n) in &summary.by_state {
                 eprintln!("  {carrier:<10} {state:<20} {n}");
             }
-            serve(store, SocketAddr::from(([127, 0, 0, 1], *port)), Some((&dir, summary.example_line.as_deref()))).await?;
+            serve(
+                store,
+                SocketAddr::from(([127, 0, 0, 1], *port)),
+                Some((&dir, summary.example_line.as_deref())),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -409,20 +531,34 @@ fn prepare_demo_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     const MARKER: &str = ".simdesk-demo";
     if dir.exists() {
         let is_demo = dir.join(MARKER).exists();
-        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        let empty = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
         if !is_demo && !empty {
-            bail!("{} exists and is not a simdesk demo folder; pass another --data folder", dir.display());
+            bail!(
+                "{} exists and is not a simdesk demo folder; pass another --data folder",
+                dir.display()
+            );
         }
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(dir.join(MARKER), "created by `simdesk demo`; recreated on every run\n")?;
+    std::fs::write(
+        dir.join(MARKER),
+        "created by `simdesk demo`; recreated on every run\n",
+    )?;
     Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
 }
 
-async fn serve(store: Arc<dyn Store>, addr: SocketAddr, demo: Option<(&Path, Option<&str>)>) -> anyhow::Result<()> {
+async fn serve(
+    store: Arc<dyn Store>,
+    addr: SocketAddr,
+    demo: Option<(&Path, Option<&str>)>,
+) -> anyhow::Result<()> {
     let book = PolicyBook::load(store.as_ref()).await?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     // Background expiry, so a running server keeps lines honest without an external scheduler.
     let jobs_store = store.clone();
@@ -437,14 +573,31 @@ async fn serve(store: Arc<dyn Store>, addr: SocketAddr, demo: Option<(&Path, Opt
     });
     println!("simdesk is serving on http://{local}");
     if let Some((dir, example)) = demo {
-        println!("demo data: {} (SQLite: {})", dir.display(), dir.join("simdesk.db").display());
+        println!(
+            "demo data: {} (SQLite: {})",
+            dir.display(),
+            dir.join("simdesk.db").display()
+        );
         if let Some(line) = example {
-            println!("try: curl http://{local}/api/v1/lines/{}", line.replace('+', "%2B"));
-            println!(" or: simdesk --db sqlite://{} lines show {line}", dir.join("simdesk.db").display());
+            println!(
+                "try: curl http://{local}/api/v1/lines/{}",
+                line.replace('+', "%2B")
+            );
+            println!(
+                " or: simdesk --db sqlite://{} lines show {line}",
+                dir.join("simdesk.db").display()
+            );
         }
     }
     println!("press Ctrl-C to stop");
-    web::serve(listener, AppState { store, book: Arc::new(RwLock::new(book)) }).await?;
+    web::serve(
+        listener,
+        AppState {
+            store,
+            book: Arc::new(RwLock::new(book)),
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -469,8 +622,18 @@ fn print_report(r: &LineReport) {
     if !r.balance.is_empty() {
         println!("Balance");
         for b in &r.balance {
-            let exp = b.expires_at_jst.as_deref().map(|e| format!(" until {e}")).unwrap_or_default();
-            println!("  {:>8} {:<4} {}{exp}{}", b.remaining, b.unit, b.source, if b.live { "" } else { " (expired)" });
+            let exp = b
+                .expires_at_jst
+                .as_deref()
+                .map(|e| format!(" until {e}"))
+                .unwrap_or_default();
+            println!(
+                "  {:>8} {:<4} {}{exp}{}",
+                b.remaining,
+                b.unit,
+                b.source,
+                if b.live { "" } else { " (expired)" }
+            );
         }
     }
     if !r.addons.is_empty() {
@@ -480,7 +643,12 @@ fn print_report(r: &LineReport) {
                 Some(t) => format!("unbound {}", format_jst(t)),
                 None => "bound".into(),
             };
-            println!("  {:<10} {} ({state}, charge {})", a.code, format_jst(a.bound_at), a.charge);
+            println!(
+                "  {:<10} {} ({state}, charge {})",
+                a.code,
+                format_jst(a.bound_at),
+                a.charge
+            );
         }
     }
     println!("History");
@@ -489,7 +657,19 @@ fn print_report(r: &LineReport) {
             (Some(f), Some(t)) => format!("{f} → {t}"),
             _ => e.kind.clone(),
         };
-        let detail = if e.detail.is_empty() { String::new() } else { format!(" [{}]", e.detail) };
-        println!("  {}  {:<28} {}:{} via {} — {}{detail}", format_jst(e.at), change, e.actor_kind, e.actor_id, e.channel, e.reason);
+        let detail = if e.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", e.detail)
+        };
+        println!(
+            "  {}  {:<28} {}:{} via {} — {}{detail}",
+            format_jst(e.at),
+            change,
+            e.actor_kind,
+            e.actor_id,
+            e.channel,
+            e.reason
+        );
     }
 }

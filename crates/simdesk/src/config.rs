@@ -19,7 +19,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { data_dir: PathBuf::from("simdesk-data"), db: None, listen: SocketAddr::from(([127, 0, 0, 1], 8080)) }
+        Settings {
+            data_dir: PathBuf::from("simdesk-data"),
+            db: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
     }
 }
 
@@ -50,17 +54,20 @@ pub fn redact_url(url: &str) -> String {
 
 impl Settings {
     /// Reads `simdesk.toml` in the current directory (or `SIMDESK_CONFIG`), then `SIMDESK_*` variables.
-    pub fn load() -> Result<Settings, figment::Error> {
+    pub fn load() -> Result<Settings, Box<figment::Error>> {
         let file = std::env::var("SIMDESK_CONFIG").unwrap_or_else(|_| "simdesk.toml".into());
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
             .merge(Env::prefixed("SIMDESK_").only(&["data_dir", "db", "listen"]))
             .extract()
+            .map_err(Box::new)
     }
 
     /// The database URL to use.
     pub fn database_url(&self) -> String {
-        self.db.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("simdesk.db").display()))
+        self.db
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("simdesk.db").display()))
     }
 }
 
@@ -70,15 +77,24 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(redact_url("postgres://app:hunter2@db/simdesk"), "postgres://app:***@db/simdesk");
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db/simdesk"),
+            "postgres://app:***@db/simdesk"
+        );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
-        let s = Settings { db: Some("postgres://app:hunter2@db/x".into()), ..Settings::default() };
+        let s = Settings {
+            db: Some("postgres://app:hunter2@db/x".into()),
+            ..Settings::default()
+        };
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 
     #[test]
     fn the_default_database_is_sqlite_in_the_data_dir() {
-        let s = Settings { data_dir: "/srv/simdesk".into(), ..Settings::default() };
+        let s = Settings {
+            data_dir: "/srv/simdesk".into(),
+            ..Settings::default()
+        };
         assert_eq!(s.database_url(), "sqlite:///srv/simdesk/simdesk.db");
     }
 }

@@ -20,24 +20,42 @@ fn at(s: &str) -> Timestamp {
 }
 
 fn clerk(when: &str, why: &str) -> Attribution {
-    Attribution::new(Actor { kind: ActorKind::Clerk, id: "clerk-7".into() }, Channel::Store, at(when), why)
+    Attribution::new(
+        Actor {
+            kind: ActorKind::Clerk,
+            id: "clerk-7".into(),
+        },
+        Channel::Store,
+        at(when),
+        why,
+    )
 }
 
 fn iccid(n: u64) -> String {
-    Iccid::from_body(&format!("89811001{n:010}")).unwrap().to_string()
+    Iccid::from_body(&format!("89811001{n:010}"))
+        .unwrap()
+        .to_string()
 }
 
 fn csv(rows: &[(u64, &str)]) -> String {
     let mut s = String::from("iccid,imsi,msisdn,plan\n");
     for (n, plan) in rows {
-        s.push_str(&format!("{},44010{:010},090{:08},{plan}\n", iccid(*n), n, n));
+        s.push_str(&format!(
+            "{},44010{:010},090{:08},{plan}\n",
+            iccid(*n),
+            n,
+            n
+        ));
     }
     s
 }
 
 fn quiet() -> Progress<'static> {
     static NOTHING: fn(u64) = |_| {};
-    Progress { checked: &NOTHING, written: &NOTHING }
+    Progress {
+        checked: &NOTHING,
+        written: &NOTHING,
+    }
 }
 
 fn form(passport: &str) -> RegistrationForm {
@@ -54,36 +72,75 @@ fn form(passport: &str) -> RegistrationForm {
 
 async fn setup() -> (support::TestDb, PolicyBook) {
     let db = fresh_db().await;
-    load_policies(db.store.as_ref(), &policies_dir(), at("2026-11-01T00:00:00Z")).await.unwrap();
+    load_policies(
+        db.store.as_ref(),
+        &policies_dir(),
+        at("2026-11-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
     let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
     (db, book)
 }
 
 async fn stock(store: &dyn Store, book: &PolicyBook, rows: &[(u64, &str)]) {
-    import_lines(store, book, "EX-SAKURA", csv(rows).as_bytes(), false, at("2026-11-01T00:00:00Z"), quiet()).await.unwrap();
+    import_lines(
+        store,
+        book,
+        "EX-SAKURA",
+        csv(rows).as_bytes(),
+        false,
+        at("2026-11-01T00:00:00Z"),
+        quiet(),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
 async fn policies_are_versioned_when_their_content_changes() {
     let db = fresh_db().await;
     let s = db.store.as_ref();
-    let first = load_policies(s, &policies_dir(), at("2026-11-01T00:00:00Z")).await.unwrap();
+    let first = load_policies(s, &policies_dir(), at("2026-11-01T00:00:00Z"))
+        .await
+        .unwrap();
     assert!(first.iter().all(|o| o.version == 1 && o.changed));
-    let again = load_policies(s, &policies_dir(), at("2026-11-02T00:00:00Z")).await.unwrap();
-    assert!(again.iter().all(|o| o.version == 1 && !o.changed), "{again:?}");
+    let again = load_policies(s, &policies_dir(), at("2026-11-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|o| o.version == 1 && !o.changed),
+        "{again:?}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&policies_dir(), dir.path());
     let plan = dir.path().join("EX-SAKURA/plans/JP10-DV.toml");
-    let text = std::fs::read_to_string(&plan).unwrap().replace("price = \"3980 JPY\"", "price = \"4180 JPY\"");
+    let text = std::fs::read_to_string(&plan)
+        .unwrap()
+        .replace("price = \"3980 JPY\"", "price = \"4180 JPY\"");
     std::fs::write(&plan, text).unwrap();
-    let third = load_policies(s, dir.path(), at("2026-11-03T00:00:00Z")).await.unwrap();
+    let third = load_policies(s, dir.path(), at("2026-11-03T00:00:00Z"))
+        .await
+        .unwrap();
     let changed: Vec<_> = third.iter().filter(|o| o.changed).collect();
     assert_eq!(changed.len(), 1);
-    assert_eq!((changed[0].plan_code.as_deref(), changed[0].version), (Some("JP10-DV"), 2));
+    assert_eq!(
+        (changed[0].plan_code.as_deref(), changed[0].version),
+        (Some("JP10-DV"), 2)
+    );
     let book = PolicyBook::load(s).await.unwrap();
-    assert_eq!(book.plan("EX-SAKURA", "JP10-DV").unwrap().price.minor(), 4180);
-    let codes: Vec<String> = s.carriers().await.unwrap().into_iter().map(|c| c.code).collect();
+    assert_eq!(
+        book.plan("EX-SAKURA", "JP10-DV").unwrap().price.minor(),
+        4180
+    );
+    let codes: Vec<String> = s
+        .carriers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.code)
+        .collect();
     assert_eq!(codes, ["EX-FUJI", "EX-KOI", "EX-SAKURA"]);
 }
 
@@ -105,24 +162,83 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
     let (db, book) = setup().await;
     let s = db.store.as_ref();
     let mut file = csv(&[(1, "JP10-DV"), (2, "JP10-DV")]);
-    file.push_str(&format!("{},31010{:010},09000000003,JP10-DV\n", iccid(3), 3)); // line 4: US MCC
+    file.push_str(&format!(
+        "{},31010{:010},09000000003,JP10-DV\n",
+        iccid(3),
+        3
+    )); // line 4: US MCC
     file.push_str(&format!("{},44010{:010},09000000004,NOPE\n", iccid(4), 4)); // line 5: unknown plan
-    file.push_str(&format!("{},44010{:010},09000000005,JP10-DV\n", iccid(1), 5)); // line 6: ICCID repeats line 2
-    let err = import_lines(s, &book, "EX-SAKURA", file.as_bytes(), false, at("2026-11-01T00:00:00Z"), quiet()).await.unwrap_err();
-    let ServiceError::Import(report) = err else { panic!("expected an import report, got {err}") };
-    let named: Vec<(u64, &str)> = report.errors.iter().map(|e| (e.line, e.column.as_str())).collect();
+    file.push_str(&format!(
+        "{},44010{:010},09000000005,JP10-DV\n",
+        iccid(1),
+        5
+    )); // line 6: ICCID repeats line 2
+    let err = import_lines(
+        s,
+        &book,
+        "EX-SAKURA",
+        file.as_bytes(),
+        false,
+        at("2026-11-01T00:00:00Z"),
+        quiet(),
+    )
+    .await
+    .unwrap_err();
+    let ServiceError::Import(report) = err else {
+        panic!("expected an import report, got {err}")
+    };
+    let named: Vec<(u64, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str()))
+        .collect();
     assert_eq!(named, [(4, "imsi"), (5, "plan"), (6, "iccid")]);
     assert!(report.errors[2].reason.contains("line 2"));
-    assert!(s.line(&LineKey::Iccid(iccid(1).parse().unwrap())).await.unwrap().is_none(), "nothing may be imported");
+    assert!(
+        s.line(&LineKey::Iccid(iccid(1).parse().unwrap()))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing may be imported"
+    );
 
     // Skipping invalid rows imports the good ones only.
-    let outcome = import_lines(s, &book, "EX-SAKURA", file.as_bytes(), true, at("2026-11-01T00:00:00Z"), quiet()).await.unwrap();
+    let outcome = import_lines(
+        s,
+        &book,
+        "EX-SAKURA",
+        file.as_bytes(),
+        true,
+        at("2026-11-01T00:00:00Z"),
+        quiet(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.imported, 2);
     // Stored identifiers are duplicates too.
-    let err = import_lines(s, &book, "EX-SAKURA", csv(&[(2, "JP10-DV")]).as_bytes(), false, at("2026-11-01T00:00:00Z"), quiet()).await.unwrap_err();
-    let ServiceError::Import(report) = err else { panic!("expected an import report") };
-    assert_eq!(report.errors.len(), 3, "ICCID, IMSI and MSISDN are all taken: {report}");
-    assert!(report.errors.iter().all(|e| e.line == 2 && e.reason.contains("already stored")));
+    let err = import_lines(
+        s,
+        &book,
+        "EX-SAKURA",
+        csv(&[(2, "JP10-DV")]).as_bytes(),
+        false,
+        at("2026-11-01T00:00:00Z"),
+        quiet(),
+    )
+    .await
+    .unwrap_err();
+    let ServiceError::Import(report) = err else {
+        panic!("expected an import report")
+    };
+    assert_eq!(
+        report.errors.len(),
+        3,
+        "ICCID, IMSI and MSISDN are all taken: {report}"
+    );
+    assert!(report
+        .errors
+        .iter()
+        .all(|e| e.line == 2 && e.reason.contains("already stored")));
 }
 
 #[tokio::test]
@@ -132,54 +248,173 @@ async fn a_line_lives_from_stock_to_closed_with_every_step_attributed() {
     stock(s, &book, &[(10, "JP10-DV")]).await;
     let key = lines::parse_line_key("090-0000-0010").unwrap();
 
-    let line = lines::register(s, &book, &key, &form("TZ1234567"), clerk("2026-11-24T10:00:00Z", "walk-in sale")).await.unwrap();
+    let line = lines::register(
+        s,
+        &book,
+        &key,
+        &form("TZ1234567"),
+        clerk("2026-11-24T10:00:00Z", "walk-in sale"),
+    )
+    .await
+    .unwrap();
     assert_eq!(line.state, LineState::Registered);
     let holder = s.customer(line.holder.unwrap()).await.unwrap().unwrap();
     assert_eq!(holder.personal.passport_number, "TZ1234567");
     assert_eq!(holder.language, "en");
 
-    let line = lines::activate(s, &book, &key, clerk("2026-11-25T03:00:00Z", "first use")).await.unwrap();
-    assert_eq!(line.validity_ends_at, Some(at("2026-12-04T15:00:00Z")), "10 JST days incl. activation day");
-    assert_eq!(line.grace_ends_at, Some(at("2026-12-07T15:00:00Z")), "EX-SAKURA grants 3 days of grace");
+    let line = lines::activate(s, &book, &key, clerk("2026-11-25T03:00:00Z", "first use"))
+        .await
+        .unwrap();
+    assert_eq!(
+        line.validity_ends_at,
+        Some(at("2026-12-04T15:00:00Z")),
+        "10 JST days incl. activation day"
+    );
+    assert_eq!(
+        line.grace_ends_at,
+        Some(at("2026-12-07T15:00:00Z")),
+        "EX-SAKURA grants 3 days of grace"
+    );
 
-    lines::top_up(s, &book, &key, "1000", clerk("2026-11-25T04:00:00Z", "cash at counter")).await.unwrap();
-    lines::record_usage(s, &book, &key, Usage::DataMb(300), Attribution::system("usage", at("2026-11-25T05:00:00Z"), "data")).await.unwrap();
-    lines::bind_addon(s, &book, &key, "ROAMING", clerk("2026-11-25T06:00:00Z", "trip to Seoul")).await.unwrap();
-    let twice = lines::bind_addon(s, &book, &key, "ROAMING", clerk("2026-11-25T06:01:00Z", "again")).await;
-    assert!(matches!(twice, Err(ServiceError::Balance(BalanceError::AlreadyBound(_)))));
-    lines::unbind_addon(s, &book, &key, "ROAMING", clerk("2026-11-26T06:00:00Z", "back from Seoul")).await.unwrap();
+    lines::top_up(
+        s,
+        &book,
+        &key,
+        "1000",
+        clerk("2026-11-25T04:00:00Z", "cash at counter"),
+    )
+    .await
+    .unwrap();
+    lines::record_usage(
+        s,
+        &book,
+        &key,
+        Usage::DataMb(300),
+        Attribution::system("usage", at("2026-11-25T05:00:00Z"), "data"),
+    )
+    .await
+    .unwrap();
+    lines::bind_addon(
+        s,
+        &book,
+        &key,
+        "ROAMING",
+        clerk("2026-11-25T06:00:00Z", "trip to Seoul"),
+    )
+    .await
+    .unwrap();
+    let twice = lines::bind_addon(
+        s,
+        &book,
+        &key,
+        "ROAMING",
+        clerk("2026-11-25T06:01:00Z", "again"),
+    )
+    .await;
+    assert!(matches!(
+        twice,
+        Err(ServiceError::Balance(BalanceError::AlreadyBound(_)))
+    ));
+    lines::unbind_addon(
+        s,
+        &book,
+        &key,
+        "ROAMING",
+        clerk("2026-11-26T06:00:00Z", "back from Seoul"),
+    )
+    .await
+    .unwrap();
 
-    let report = lines::report(s, &book, &key, at("2026-11-26T07:00:00Z")).await.unwrap();
-    let money: i64 = report.balance.iter().filter(|b| b.unit == "JPY").map(|b| b.remaining).sum();
-    assert_eq!(money, 1000 + 1000 - 500, "plan credit + top-up - roaming charge");
-    let data: i64 = report.balance.iter().filter(|b| b.unit == "MB").map(|b| b.remaining).sum();
+    let report = lines::report(s, &book, &key, at("2026-11-26T07:00:00Z"))
+        .await
+        .unwrap();
+    let money: i64 = report
+        .balance
+        .iter()
+        .filter(|b| b.unit == "JPY")
+        .map(|b| b.remaining)
+        .sum();
+    assert_eq!(
+        money,
+        1000 + 1000 - 500,
+        "plan credit + top-up - roaming charge"
+    );
+    let data: i64 = report
+        .balance
+        .iter()
+        .filter(|b| b.unit == "MB")
+        .map(|b| b.remaining)
+        .sum();
     assert_eq!(data, 10240 - 300);
     assert_eq!(report.addons.len(), 1);
     assert!(report.addons[0].unbound_at.is_some());
     let kinds: Vec<&str> = report.entries.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["plan_grant", "plan_grant", "top_up", "usage", "addon_charge"]);
+    assert_eq!(
+        kinds,
+        [
+            "plan_grant",
+            "plan_grant",
+            "top_up",
+            "usage",
+            "addon_charge"
+        ]
+    );
 
     // Not due yet: nothing moves.
     let early = jobs::run_once(s, at("2026-12-04T14:59:59Z")).await.unwrap();
     assert_eq!((early.expired, early.closed), (0, 0));
     let expired = jobs::run_once(s, at("2026-12-04T15:00:00Z")).await.unwrap();
     assert_eq!(expired.expired, 1);
-    assert_eq!(lines::find_line(s, &key).await.unwrap().state, LineState::Expired);
+    assert_eq!(
+        lines::find_line(s, &key).await.unwrap().state,
+        LineState::Expired
+    );
     // In grace the line can be queried but not used.
-    let used = lines::record_usage(s, &book, &key, Usage::DataMb(1), Attribution::system("usage", at("2026-12-05T00:00:00Z"), "data")).await;
-    assert!(matches!(used, Err(ServiceError::Balance(BalanceError::LineNotActive(LineState::Expired)))));
+    let used = lines::record_usage(
+        s,
+        &book,
+        &key,
+        Usage::DataMb(1),
+        Attribution::system("usage", at("2026-12-05T00:00:00Z"), "data"),
+    )
+    .await;
+    assert!(matches!(
+        used,
+        Err(ServiceError::Balance(BalanceError::LineNotActive(
+            LineState::Expired
+        )))
+    ));
     let closed = jobs::run_once(s, at("2026-12-07T15:00:00Z")).await.unwrap();
     assert_eq!(closed.closed, 1);
 
     let line = lines::find_line(s, &key).await.unwrap();
     assert_eq!(line.state, LineState::Closed);
     let again = lines::activate(s, &book, &key, clerk("2026-12-08T00:00:00Z", "try again")).await;
-    assert!(matches!(again, Err(ServiceError::Line(LineError::NeverReactivated { .. }))));
-    let transfer = lines::register(s, &book, &key, &form("XX9999999"), clerk("2026-12-08T00:00:00Z", "resale")).await;
-    assert!(matches!(transfer, Err(ServiceError::Line(LineError::TransferForbidden))), "{transfer:?}");
+    assert!(matches!(
+        again,
+        Err(ServiceError::Line(LineError::NeverReactivated { .. }))
+    ));
+    let transfer = lines::register(
+        s,
+        &book,
+        &key,
+        &form("XX9999999"),
+        clerk("2026-12-08T00:00:00Z", "resale"),
+    )
+    .await;
+    assert!(
+        matches!(
+            transfer,
+            Err(ServiceError::Line(LineError::TransferForbidden))
+        ),
+        "{transfer:?}"
+    );
 
     let history = s.events(line.id).await.unwrap();
-    let steps: Vec<(&str, &str, &str)> = history.iter().map(|e| (e.kind.as_str(), e.actor_kind.as_str(), e.channel.as_str())).collect();
+    let steps: Vec<(&str, &str, &str)> = history
+        .iter()
+        .map(|e| (e.kind.as_str(), e.actor_kind.as_str(), e.channel.as_str()))
+        .collect();
     assert_eq!(
         steps,
         [
@@ -195,7 +430,10 @@ async fn a_line_lives_from_stock_to_closed_with_every_step_attributed() {
     );
     assert!(history.iter().all(|e| !e.reason.is_empty()));
     assert_eq!(history[0].reason, "walk-in sale");
-    assert!(history[0].policy_version.is_some(), "decisions record the policy version they used");
+    assert!(
+        history[0].policy_version.is_some(),
+        "decisions record the policy version they used"
+    );
 }
 
 #[tokio::test]
@@ -204,21 +442,63 @@ async fn a_line_is_never_transferred_and_a_stale_decision_is_refused() {
     let s = db.store.as_ref();
     stock(s, &book, &[(20, "JP15-D")]).await;
     let key = lines::parse_line_key(&iccid(20)).unwrap();
-    lines::register(s, &book, &key, &form("TZ1234567"), clerk("2026-11-24T10:00:00Z", "sale")).await.unwrap();
-    let other = lines::register(s, &book, &key, &form("AB7654321"), clerk("2026-11-24T11:00:00Z", "resale")).await;
-    assert!(matches!(other, Err(ServiceError::Line(LineError::TransferForbidden))));
-    let same = lines::register(s, &book, &key, &form("tz 1234567"), clerk("2026-11-24T11:00:00Z", "again")).await;
-    assert!(matches!(same, Err(ServiceError::Line(LineError::AlreadyRegistered))));
+    lines::register(
+        s,
+        &book,
+        &key,
+        &form("TZ1234567"),
+        clerk("2026-11-24T10:00:00Z", "sale"),
+    )
+    .await
+    .unwrap();
+    let other = lines::register(
+        s,
+        &book,
+        &key,
+        &form("AB7654321"),
+        clerk("2026-11-24T11:00:00Z", "resale"),
+    )
+    .await;
+    assert!(matches!(
+        other,
+        Err(ServiceError::Line(LineError::TransferForbidden))
+    ));
+    let same = lines::register(
+        s,
+        &book,
+        &key,
+        &form("tz 1234567"),
+        clerk("2026-11-24T11:00:00Z", "again"),
+    )
+    .await;
+    assert!(matches!(
+        same,
+        Err(ServiceError::Line(LineError::AlreadyRegistered))
+    ));
 
     // Two deciders read version N; the second write must lose, not overwrite.
     let line = lines::find_line(s, &key).await.unwrap();
     let by = clerk("2026-11-25T00:00:00Z", "race");
     let (a, t) = line.begin_termination(by.clone()).unwrap();
-    let event = NewEvent { kind: t.step.as_str().into(), from: Some(t.from), to: Some(t.to), detail: String::new(), by: by.clone(), policy_version: None };
+    let event = NewEvent {
+        kind: t.step.as_str().into(),
+        from: Some(t.from),
+        to: Some(t.to),
+        detail: String::new(),
+        by: by.clone(),
+        policy_version: None,
+    };
     s.apply(&LineChange::new(a, event.clone())).await.unwrap();
     let (b, _) = line.begin_termination(by).unwrap();
-    assert!(matches!(s.apply(&LineChange::new(b, event)).await, Err(StoreError::Conflict)));
-    assert_eq!(s.events(line.id).await.unwrap().len(), 2, "the losing write left no history entry");
+    assert!(matches!(
+        s.apply(&LineChange::new(b, event)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        s.events(line.id).await.unwrap().len(),
+        2,
+        "the losing write left no history entry"
+    );
 }
 
 #[tokio::test]
@@ -229,28 +509,86 @@ async fn bad_input_changes_nothing() {
     let key = lines::parse_line_key(&iccid(30)).unwrap();
     let mut bad = form("TZ1234567");
     bad.email = "not-an-address".into();
-    let err = lines::register(s, &book, &key, &bad, clerk("2026-11-24T10:00:00Z", "sale")).await.unwrap_err();
+    let err = lines::register(s, &book, &key, &bad, clerk("2026-11-24T10:00:00Z", "sale"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("email"), "{err}");
     let line = lines::find_line(s, &key).await.unwrap();
-    assert_eq!((line.state, line.holder, line.version), (LineState::InStock, None, 0));
+    assert_eq!(
+        (line.state, line.holder, line.version),
+        (LineState::InStock, None, 0)
+    );
 
-    lines::register(s, &book, &key, &form("TZ1234567"), clerk("2026-11-24T10:00:00Z", "sale")).await.unwrap();
-    lines::activate(s, &book, &key, clerk("2026-11-25T03:00:00Z", "go")).await.unwrap();
-    let before = lines::report(s, &book, &key, at("2026-11-25T04:00:00Z")).await.unwrap();
+    lines::register(
+        s,
+        &book,
+        &key,
+        &form("TZ1234567"),
+        clerk("2026-11-24T10:00:00Z", "sale"),
+    )
+    .await
+    .unwrap();
+    lines::activate(s, &book, &key, clerk("2026-11-25T03:00:00Z", "go"))
+        .await
+        .unwrap();
+    let before = lines::report(s, &book, &key, at("2026-11-25T04:00:00Z"))
+        .await
+        .unwrap();
     for amount in ["100000", "12.5", "-500", "1000 USD", "lots"] {
-        let err = lines::top_up(s, &book, &key, amount, clerk("2026-11-25T04:00:00Z", "top-up")).await.unwrap_err();
+        let err = lines::top_up(
+            s,
+            &book,
+            &key,
+            amount,
+            clerk("2026-11-25T04:00:00Z", "top-up"),
+        )
+        .await
+        .unwrap_err();
         assert!(err.is_client_error(), "{amount}: {err}");
     }
-    let overdraw = lines::record_usage(s, &book, &key, Usage::DataMb(10_241), Attribution::system("usage", at("2026-11-25T05:00:00Z"), "data")).await;
-    assert!(matches!(overdraw, Err(ServiceError::Balance(BalanceError::Insufficient { available: 10240, .. }))));
-    let unknown = lines::bind_addon(s, &book, &key, "TELEPORT", clerk("2026-11-25T04:00:00Z", "x")).await;
-    assert!(matches!(unknown, Err(ServiceError::Balance(BalanceError::UnknownAddon(_)))));
-    let after = lines::report(s, &book, &key, at("2026-11-25T04:00:00Z")).await.unwrap();
+    let overdraw = lines::record_usage(
+        s,
+        &book,
+        &key,
+        Usage::DataMb(10_241),
+        Attribution::system("usage", at("2026-11-25T05:00:00Z"), "data"),
+    )
+    .await;
+    assert!(matches!(
+        overdraw,
+        Err(ServiceError::Balance(BalanceError::Insufficient {
+            available: 10240,
+            ..
+        }))
+    ));
+    let unknown = lines::bind_addon(
+        s,
+        &book,
+        &key,
+        "TELEPORT",
+        clerk("2026-11-25T04:00:00Z", "x"),
+    )
+    .await;
+    assert!(matches!(
+        unknown,
+        Err(ServiceError::Balance(BalanceError::UnknownAddon(_)))
+    ));
+    let after = lines::report(s, &book, &key, at("2026-11-25T04:00:00Z"))
+        .await
+        .unwrap();
     assert_eq!(before.history.len(), after.history.len());
     assert_eq!(before.entries.len(), after.entries.len());
     assert_eq!(
-        before.balance.iter().map(|b| b.remaining).collect::<Vec<_>>(),
-        after.balance.iter().map(|b| b.remaining).collect::<Vec<_>>()
+        before
+            .balance
+            .iter()
+            .map(|b| b.remaining)
+            .collect::<Vec<_>>(),
+        after
+            .balance
+            .iter()
+            .map(|b| b.remaining)
+            .collect::<Vec<_>>()
     );
 }
 
@@ -262,20 +600,46 @@ async fn expiry_moves_each_due_line_once_even_when_run_twice() {
     stock(s, &book, &rows).await;
     for (n, _) in &rows {
         let key = lines::parse_line_key(&iccid(*n)).unwrap();
-        lines::register(s, &book, &key, &form("TZ1234567"), clerk("2026-11-24T10:00:00Z", "sale")).await.unwrap();
+        lines::register(
+            s,
+            &book,
+            &key,
+            &form("TZ1234567"),
+            clerk("2026-11-24T10:00:00Z", "sale"),
+        )
+        .await
+        .unwrap();
         // Half are activated a day later, so they are not due at the first run.
-        let when = if n % 2 == 0 { "2026-11-25T03:00:00Z" } else { "2026-11-26T03:00:00Z" };
-        lines::activate(s, &book, &key, clerk(when, "go")).await.unwrap();
+        let when = if n % 2 == 0 {
+            "2026-11-25T03:00:00Z"
+        } else {
+            "2026-11-26T03:00:00Z"
+        };
+        lines::activate(s, &book, &key, clerk(when, "go"))
+            .await
+            .unwrap();
     }
     let now = at("2026-12-04T15:00:00Z");
     let (a, b) = tokio::join!(jobs::run_once(s, now), jobs::run_once(s, now));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.expired + b.expired, 10, "every due line expired exactly once: {a:?} {b:?}");
+    assert_eq!(
+        a.expired + b.expired,
+        10,
+        "every due line expired exactly once: {a:?} {b:?}"
+    );
     let again = jobs::run_once(s, now).await.unwrap();
     assert_eq!(again.expired, 0);
     for (n, _) in &rows {
-        let line = lines::find_line(s, &lines::parse_line_key(&iccid(*n)).unwrap()).await.unwrap();
-        let expires = s.events(line.id).await.unwrap().iter().filter(|e| e.kind == "expire").count();
+        let line = lines::find_line(s, &lines::parse_line_key(&iccid(*n)).unwrap())
+            .await
+            .unwrap();
+        let expires = s
+            .events(line.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "expire")
+            .count();
         assert_eq!(expires, usize::from(n % 2 == 0), "line {n}");
     }
 }
@@ -284,19 +648,31 @@ async fn expiry_moves_each_due_line_once_even_when_run_twice() {
 async fn the_line_status_endpoint_answers_over_http() {
     let (db, book) = setup().await;
     stock(db.store.as_ref(), &book, &[(70, "JP10-DV")]).await;
-    let state = simdesk::web::AppState { store: db.store.clone(), book: std::sync::Arc::new(tokio::sync::RwLock::new(book)) };
+    let state = simdesk::web::AppState {
+        store: db.store.clone(),
+        book: std::sync::Arc::new(tokio::sync::RwLock::new(book)),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(listener, state));
     let base = format!("http://{addr}");
     let result = tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
         let get = |path: &str| {
             let mut r = agent.get(&format!("{base}{path}")).call().unwrap();
             let status = r.status().as_u16();
             (status, r.body_mut().read_to_string().unwrap())
         };
-        (get("/healthz"), get("/readyz"), get("/api/v1/lines/%2B819000000070"), get("/api/v1/lines/12345"), get("/api/v1/lines/09099999999"))
+        (
+            get("/healthz"),
+            get("/readyz"),
+            get("/api/v1/lines/%2B819000000070"),
+            get("/api/v1/lines/12345"),
+            get("/api/v1/lines/09099999999"),
+        )
     })
     .await
     .unwrap();
@@ -309,7 +685,10 @@ async fn the_line_status_endpoint_answers_over_http() {
     assert_eq!(json["msisdn"], "+819000000070");
     assert_eq!(bad.0, 422);
     let json: serde_json::Value = serde_json::from_str(&bad.1).unwrap();
-    assert!(json["message"].as_str().unwrap().contains("ICCID"), "{json}");
+    assert!(
+        json["message"].as_str().unwrap().contains("ICCID"),
+        "{json}"
+    );
     assert_eq!(missing.0, 404);
     let json: serde_json::Value = serde_json::from_str(&missing.1).unwrap();
     assert_eq!(json["code"], "NOT_FOUND");

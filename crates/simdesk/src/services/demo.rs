@@ -15,8 +15,24 @@ use std::path::Path;
 
 /// Fictional travellers: names from the countries visitors come from, reserved example domains
 /// and drama-reserved phone ranges, so nothing here can reach a real person.
-const GIVEN: [&str; 16] = ["Alex", "Mei", "Ji-woo", "Chen", "Sofia", "Liam", "Yuna", "Wei", "Emma", "Minh", "Priya", "Lucas", "Hana", "Noah", "Lin", "Mateo"];
-const FAMILY: [&str; 12] = ["Example", "Sample", "Testa", "Demo", "Placeholder", "Fiction", "Mock", "Specimen", "Muster", "Exemplo", "Beispiel", "Modele"];
+const GIVEN: [&str; 16] = [
+    "Alex", "Mei", "Ji-woo", "Chen", "Sofia", "Liam", "Yuna", "Wei", "Emma", "Minh", "Priya",
+    "Lucas", "Hana", "Noah", "Lin", "Mateo",
+];
+const FAMILY: [&str; 12] = [
+    "Example",
+    "Sample",
+    "Testa",
+    "Demo",
+    "Placeholder",
+    "Fiction",
+    "Mock",
+    "Specimen",
+    "Muster",
+    "Exemplo",
+    "Beispiel",
+    "Modele",
+];
 const ORIGINS: [(&str, &str, &str); 6] = [
     ("GB", "+44 7700 900", "en"),
     ("US", "+1 202 555 01", "en"),
@@ -46,7 +62,11 @@ pub struct DemoSummary {
 }
 
 /// Loads the example policies from `policies_dir` and fills the store with demo lines as of `now`.
-pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> ServiceResult<DemoSummary> {
+pub async fn seed(
+    store: &dyn Store,
+    policies_dir: &Path,
+    now: Timestamp,
+) -> ServiceResult<DemoSummary> {
     load_policies(store, policies_dir, now).await?;
     let book = PolicyBook::load(store).await?;
     let mut rng = StdRng::seed_from_u64(20261125);
@@ -54,38 +74,67 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
     let carriers: Vec<String> = book.carrier_codes().map(str::to_string).collect();
 
     // Inventory goes in through the same import as a carrier's file.
-    let mut files: Vec<(String, String)> = carriers.iter().map(|c| (c.clone(), "iccid,imsi,msisdn,plan,kind,eid,activation_code\n".to_string())).collect();
+    let mut files: Vec<(String, String)> = carriers
+        .iter()
+        .map(|c| {
+            (
+                c.clone(),
+                "iccid,imsi,msisdn,plan,kind,eid,activation_code\n".to_string(),
+            )
+        })
+        .collect();
     let mut keys = Vec::with_capacity(total);
     for i in 0..total {
         let ci = i % carriers.len();
         let carrier = &carriers[ci];
         let plans: Vec<_> = book.plans_of(carrier).collect();
         let plan = plans[(i / carriers.len()) % plans.len()];
-        let iccid = Iccid::from_body(&format!("898110{:02}{:010}", ci + 1, i)).map_err(super::ServiceError::from)?;
+        let iccid = Iccid::from_body(&format!("898110{:02}{:010}", ci + 1, i))
+            .map_err(super::ServiceError::from)?;
         let mnc = ["10", "20", "50"][ci % 3];
         let imsi = format!("440{mnc}{:010}", 7_000_000 + i);
         let msisdn = format!("0{}0{:08}", [7, 8, 9][i % 3], 10_000_000 + i);
         let (kind, eid, code) = match plan.kind {
             LineKind::Esim => (
                 "esim",
-                Eid::from_body(&format!("8904903200{:020}", i)).map(|e| e.to_string()).unwrap_or_default(),
+                Eid::from_body(&format!("8904903200{:020}", i))
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
                 format!("LPA:1$smdp.example.com$DEMO-{i:06}"),
             ),
             LineKind::Physical => ("physical", String::new(), String::new()),
         };
-        let _ = writeln!(files[ci].1, "{iccid},{imsi},{msisdn},{},{kind},{eid},{code}", plan.code);
+        let _ = writeln!(
+            files[ci].1,
+            "{iccid},{imsi},{msisdn},{},{kind},{eid},{code}",
+            plan.code
+        );
         keys.push(LineKey::Iccid(iccid));
     }
     let quiet = |_: u64| {};
     for (carrier, csv) in &files {
-        import::import_lines(store, &book, carrier, csv.as_bytes(), false, now, import::Progress { checked: &quiet, written: &quiet }).await?;
+        import::import_lines(
+            store,
+            &book,
+            carrier,
+            csv.as_bytes(),
+            false,
+            now,
+            import::Progress {
+                checked: &quiet,
+                written: &quiet,
+            },
+        )
+        .await?;
     }
 
     let mut targets = Vec::with_capacity(total);
     for (state, n) in PLAN {
         targets.extend(std::iter::repeat_n(state, n));
     }
-    let ops = |at: Timestamp, why: &str| Attribution::new(Actor::operator("demo"), Channel::Operator, at, why);
+    let ops = |at: Timestamp, why: &str| {
+        Attribution::new(Actor::operator("demo"), Channel::Operator, at, why)
+    };
     let days = |d: i64| SignedDuration::from_hours(24 * d);
     let mut example_line = None;
     for (i, (key, target)) in keys.iter().zip(targets).enumerate() {
@@ -101,15 +150,22 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
         let grace = i64::from(policy.grace_days());
         // Choose an activation time that leaves the line where the demo wants it after the expiry job runs.
         let activated_days_ago = match target {
-            LineState::Active | LineState::PendingTermination => rng.random_range(0..validity_days.max(1)),
+            LineState::Active | LineState::PendingTermination => {
+                rng.random_range(0..validity_days.max(1))
+            }
             LineState::Expired => validity_days + rng.random_range(0..grace.max(1)),
             _ => validity_days + grace + rng.random_range(2..40),
         };
         let sold_at = now - days(activated_days_ago + rng.random_range(1..5));
-        let activated_at = now - days(activated_days_ago) - SignedDuration::from_mins(rng.random_range(1..600));
+        let activated_at =
+            now - days(activated_days_ago) - SignedDuration::from_mins(rng.random_range(1..600));
         let (country, phone_prefix, language) = ORIGINS[i % ORIGINS.len()];
         let form = RegistrationForm {
-            full_name: format!("{} {}", GIVEN[i % GIVEN.len()], FAMILY[(i / GIVEN.len()) % FAMILY.len()]),
+            full_name: format!(
+                "{} {}",
+                GIVEN[i % GIVEN.len()],
+                FAMILY[(i / GIVEN.len()) % FAMILY.len()]
+            ),
             passport_number: format!("X{}{:07}", (b'A' + (i % 26) as u8) as char, 1_000_000 + i),
             nationality: country.to_string(),
             birth_date: format!("{}-{:02}-{:02}", 1950 + (i % 50), 1 + i % 12, 1 + i % 28),
@@ -119,9 +175,18 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
         };
         let channel = [Channel::Store, Channel::Web, Channel::Api][i % 3];
         let seller = match channel {
-            Channel::Store => Actor { kind: ActorKind::Clerk, id: "demo-clerk".into() },
-            Channel::Web => Actor { kind: ActorKind::Customer, id: format!("traveller{i}") },
-            _ => Actor { kind: ActorKind::Operator, id: "demo-reseller".into() },
+            Channel::Store => Actor {
+                kind: ActorKind::Clerk,
+                id: "demo-clerk".into(),
+            },
+            Channel::Web => Actor {
+                kind: ActorKind::Customer,
+                id: format!("traveller{i}"),
+            },
+            _ => Actor {
+                kind: ActorKind::Operator,
+                id: "demo-reseller".into(),
+            },
         };
         let seller = Attribution::new(seller, channel, sold_at, "sold with passport check");
         lines::register(store, &book, key, &form, seller).await?;
@@ -132,25 +197,66 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
         let busy_at = activated_at + SignedDuration::from_mins(30);
         if target != LineState::Closed && busy_at < now {
             let mb = rng.random_range(50..2000);
-            let _ = lines::record_usage(store, &book, key, lines::Usage::DataMb(mb), Attribution::system("network-usage", busy_at, "data session")).await;
+            let _ = lines::record_usage(
+                store,
+                &book,
+                key,
+                lines::Usage::DataMb(mb),
+                Attribution::system("network-usage", busy_at, "data session"),
+            )
+            .await;
             if i % 4 == 0 {
                 let amount = format!("{} JPY", policy.carrier.top_up.minimum.minor() * 2);
-                let _ = lines::top_up(store, &book, key, &amount, ops(busy_at, "top-up at a convenience store")).await;
+                let _ = lines::top_up(
+                    store,
+                    &book,
+                    key,
+                    &amount,
+                    ops(busy_at, "top-up at a convenience store"),
+                )
+                .await;
             }
-            if let Some(addon) = policy.carrier.addons.get(i % policy.carrier.addons.len().max(1)) {
+            if let Some(addon) = policy
+                .carrier
+                .addons
+                .get(i % policy.carrier.addons.len().max(1))
+            {
                 if i % 3 == 0 {
-                    let _ = lines::bind_addon(store, &book, key, &addon.code, ops(busy_at, "customer asked for it")).await;
+                    let _ = lines::bind_addon(
+                        store,
+                        &book,
+                        key,
+                        &addon.code,
+                        ops(busy_at, "customer asked for it"),
+                    )
+                    .await;
                 }
             }
         }
-        if matches!(target, LineState::PendingTermination | LineState::Terminated) {
+        if matches!(
+            target,
+            LineState::PendingTermination | LineState::Terminated
+        ) {
             let line = lines::find_line(store, key).await?;
-            let asked_at = (now - SignedDuration::from_hours(rng.random_range(1..48))).max(activated_at + SignedDuration::from_hours(1));
-            let by = Attribution::new(Actor { kind: ActorKind::Agent, id: "demo-agent".into() }, Channel::Hotline, asked_at, "customer is leaving Japan");
+            let asked_at = (now - SignedDuration::from_hours(rng.random_range(1..48)))
+                .max(activated_at + SignedDuration::from_hours(1));
+            let by = Attribution::new(
+                Actor {
+                    kind: ActorKind::Agent,
+                    id: "demo-agent".into(),
+                },
+                Channel::Hotline,
+                asked_at,
+                "customer is leaving Japan",
+            );
             let (pending, t) = line.begin_termination(by)?;
             let mut change = crate::store::LineChange::new(pending.clone(), lines_event(&t));
             if target == LineState::Terminated {
-                let (done, t2) = pending.terminate(Attribution::system("cancellation", asked_at + SignedDuration::from_mins(5), "effective date reached"))?;
+                let (done, t2) = pending.terminate(Attribution::system(
+                    "cancellation",
+                    asked_at + SignedDuration::from_mins(5),
+                    "effective date reached",
+                ))?;
                 change.line = done;
                 change.events.push(lines_event(&t2));
             }
@@ -158,9 +264,20 @@ pub async fn seed(store: &dyn Store, policies_dir: &Path, now: Timestamp) -> Ser
         }
     }
     jobs::run_once(store, now).await?;
-    Ok(DemoSummary { lines: total as u64, example_line, by_state: store.count_lines_by_state().await? })
+    Ok(DemoSummary {
+        lines: total as u64,
+        example_line,
+        by_state: store.count_lines_by_state().await?,
+    })
 }
 
 fn lines_event(t: &simdesk_domain::line::Transition) -> crate::store::NewEvent {
-    crate::store::NewEvent { kind: t.step.as_str().into(), from: Some(t.from), to: Some(t.to), detail: String::new(), by: t.by.clone(), policy_version: None }
+    crate::store::NewEvent {
+        kind: t.step.as_str().into(),
+        from: Some(t.from),
+        to: Some(t.to),
+        detail: String::new(),
+        by: t.by.clone(),
+        policy_version: None,
+    }
 }

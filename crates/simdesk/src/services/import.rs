@@ -24,7 +24,11 @@ pub struct RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.reason)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.reason
+        )
     }
 }
 
@@ -41,7 +45,12 @@ impl fmt::Display for ImportReport {
             writeln!(f, "{e}")?;
         }
         let bad: std::collections::BTreeSet<u64> = self.errors.iter().map(|e| e.line).collect();
-        write!(f, "{} of {} rows are invalid; nothing was imported (fix them, or pass --skip-invalid)", bad.len(), self.rows)
+        write!(
+            f,
+            "{} of {} rows are invalid; nothing was imported (fix them, or pass --skip-invalid)",
+            bad.len(),
+            self.rows
+        )
     }
 }
 
@@ -78,7 +87,12 @@ pub async fn import_lines<R: Read>(
     let mut stored = existing(store, &rows).await?;
     if errors.is_empty() && stored.is_empty() {
         match insert(store, &rows, now, &progress).await {
-            Ok(n) => return Ok(ImportOutcome { imported: n, skipped: vec![] }),
+            Ok(n) => {
+                return Ok(ImportOutcome {
+                    imported: n,
+                    skipped: vec![],
+                })
+            }
             // Someone stored one of these identifiers after we looked: look again and name it.
             Err(ServiceError::Store(StoreError::Duplicate(_))) | Err(ServiceError::Invalid(_)) => {
                 stored = existing(store, &rows).await?;
@@ -87,35 +101,64 @@ pub async fn import_lines<R: Read>(
         }
     }
     for (line, column, value) in stored {
-        errors.push(RowError { line, column: column.into(), reason: format!("{value} is already stored") });
+        errors.push(RowError {
+            line,
+            column: column.into(),
+            reason: format!("{value} is already stored"),
+        });
     }
     errors.sort_by(|a, b| (a.line, &a.column).cmp(&(b.line, &b.column)));
     if !skip_invalid {
-        return Err(ServiceError::Import(ImportReport { errors, rows: total }));
+        return Err(ServiceError::Import(ImportReport {
+            errors,
+            rows: total,
+        }));
     }
     let bad: std::collections::HashSet<u64> = errors.iter().map(|e| e.line).collect();
-    let good: Vec<Row> = rows.into_iter().filter(|r| !bad.contains(&r.line)).collect();
+    let good: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| !bad.contains(&r.line))
+        .collect();
     let imported = insert(store, &good, now, &progress).await?;
-    Ok(ImportOutcome { imported, skipped: errors })
+    Ok(ImportOutcome {
+        imported,
+        skipped: errors,
+    })
 }
 
-async fn insert(store: &dyn Store, rows: &[Row], now: Timestamp, progress: &Progress<'_>) -> ServiceResult<u64> {
+async fn insert(
+    store: &dyn Store,
+    rows: &[Row],
+    now: Timestamp,
+    progress: &Progress<'_>,
+) -> ServiceResult<u64> {
     let lines: Vec<NewLine> = rows.iter().map(|r| r.new.clone()).collect();
     Ok(store.insert_lines(&lines, now, progress.written).await?)
 }
 
 /// The (file line, column, value) of every identifier already in the store.
-async fn existing(store: &dyn Store, rows: &[Row]) -> ServiceResult<Vec<(u64, &'static str, String)>> {
+async fn existing(
+    store: &dyn Store,
+    rows: &[Row],
+) -> ServiceResult<Vec<(u64, &'static str, String)>> {
     let iccids: Vec<String> = rows.iter().map(|r| r.new.iccid.clone()).collect();
     let imsis: Vec<String> = rows.iter().map(|r| r.new.imsi.clone()).collect();
     let msisdns: Vec<String> = rows.iter().map(|r| r.new.msisdn.clone()).collect();
-    let found: std::collections::HashSet<String> = store.existing_identifiers(&iccids, &imsis, &msisdns).await?.into_iter().collect();
+    let found: std::collections::HashSet<String> = store
+        .existing_identifiers(&iccids, &imsis, &msisdns)
+        .await?
+        .into_iter()
+        .collect();
     if found.is_empty() {
         return Ok(vec![]);
     }
     let mut hits = Vec::new();
     for r in rows {
-        for (column, value) in [("iccid", &r.new.iccid), ("imsi", &r.new.imsi), ("msisdn", &r.new.msisdn)] {
+        for (column, value) in [
+            ("iccid", &r.new.iccid),
+            ("imsi", &r.new.imsi),
+            ("msisdn", &r.new.msisdn),
+        ] {
             if found.contains(value) {
                 hits.push((r.line, column, value.clone()));
             }
@@ -124,10 +167,30 @@ async fn existing(store: &dyn Store, rows: &[Row]) -> ServiceResult<Vec<(u64, &'
     Ok(hits)
 }
 
-fn parse_rows<R: Read>(book: &PolicyBook, carrier: &str, input: R, progress: &Progress<'_>) -> ServiceResult<(Vec<Row>, Vec<RowError>, u64)> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(input);
-    let header_error = |reason: String| ServiceError::Import(ImportReport { errors: vec![RowError { line: 1, column: "(header)".into(), reason }], rows: 0 });
-    let headers = reader.headers().map_err(|e| header_error(format!("the header cannot be read: {e}")))?.clone();
+fn parse_rows<R: Read>(
+    book: &PolicyBook,
+    carrier: &str,
+    input: R,
+    progress: &Progress<'_>,
+) -> ServiceResult<(Vec<Row>, Vec<RowError>, u64)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let header_error = |reason: String| {
+        ServiceError::Import(ImportReport {
+            errors: vec![RowError {
+                line: 1,
+                column: "(header)".into(),
+                reason,
+            }],
+            rows: 0,
+        })
+    };
+    let headers = reader
+        .headers()
+        .map_err(|e| header_error(format!("the header cannot be read: {e}")))?
+        .clone();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, h) in headers.iter().enumerate() {
         let name = h.trim_start_matches('\u{feff}');
@@ -144,11 +207,21 @@ fn parse_rows<R: Read>(book: &PolicyBook, carrier: &str, input: R, progress: &Pr
             }
         }
     }
-    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|c| !index.contains_key(c)).collect();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|c| !index.contains_key(c))
+        .collect();
     if !missing.is_empty() {
-        return Err(header_error(format!("missing column(s) {}; the header is iccid,imsi,msisdn,plan", missing.join(", "))));
+        return Err(header_error(format!(
+            "missing column(s) {}; the header is iccid,imsi,msisdn,plan",
+            missing.join(", ")
+        )));
     }
-    let plan_kinds: HashMap<String, LineKind> = book.plans_of(carrier).map(|p| (p.code.clone(), p.kind)).collect();
+    let plan_kinds: HashMap<String, LineKind> = book
+        .plans_of(carrier)
+        .map(|p| (p.code.clone(), p.kind))
+        .collect();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<(&'static str, String), u64> = HashMap::new();
@@ -161,33 +234,66 @@ fn parse_rows<R: Read>(book: &PolicyBook, carrier: &str, input: R, progress: &Pr
             Ok(true) => {}
             Err(e) => {
                 total += 1;
-                errors.push(RowError { line, column: "(row)".into(), reason: format!("unreadable: {e}") });
+                errors.push(RowError {
+                    line,
+                    column: "(row)".into(),
+                    reason: format!("unreadable: {e}"),
+                });
                 continue;
             }
         }
         // The csv reader reports the line where the record starts.
         let line = record.position().map(|p| p.line()).unwrap_or(line);
         total += 1;
-        if total % 10_000 == 0 {
+        if total.is_multiple_of(10_000) {
             (progress.checked)(total);
         }
-        let get = |c: &str| index.get(c).and_then(|i| record.get(*i)).filter(|v| !v.is_empty());
+        let get = |c: &str| {
+            index
+                .get(c)
+                .and_then(|i| record.get(*i))
+                .filter(|v| !v.is_empty())
+        };
         let before = errors.len();
-        let mut err = |column: &str, reason: String| errors.push(RowError { line, column: column.into(), reason });
+        let mut err = |column: &str, reason: String| {
+            errors.push(RowError {
+                line,
+                column: column.into(),
+                reason,
+            })
+        };
         let iccid = match get("iccid").map(str::parse::<Iccid>) {
             Some(Ok(v)) => Some(v.to_string()),
-            Some(Err(e)) => { err("iccid", e.to_string()); None }
-            None => { err("iccid", "missing".into()); None }
+            Some(Err(e)) => {
+                err("iccid", e.to_string());
+                None
+            }
+            None => {
+                err("iccid", "missing".into());
+                None
+            }
         };
         let imsi = match get("imsi").map(str::parse::<Imsi>) {
             Some(Ok(v)) => Some(v.to_string()),
-            Some(Err(e)) => { err("imsi", e.to_string()); None }
-            None => { err("imsi", "missing".into()); None }
+            Some(Err(e)) => {
+                err("imsi", e.to_string());
+                None
+            }
+            None => {
+                err("imsi", "missing".into());
+                None
+            }
         };
         let msisdn = match get("msisdn").map(str::parse::<Msisdn>) {
             Some(Ok(v)) => Some(v.to_string()),
-            Some(Err(e)) => { err("msisdn", e.to_string()); None }
-            None => { err("msisdn", "missing".into()); None }
+            Some(Err(e)) => {
+                err("msisdn", e.to_string());
+                None
+            }
+            None => {
+                err("msisdn", "missing".into());
+                None
+            }
         };
         let plan = get("plan").map(str::to_string);
         let plan_kind = match &plan {
@@ -196,42 +302,78 @@ fn parse_rows<R: Read>(book: &PolicyBook, carrier: &str, input: R, progress: &Pr
                 None => {
                     let mut known: Vec<&str> = plan_kinds.keys().map(String::as_str).collect();
                     known.sort();
-                    err("plan", format!("{p} is not a plan of {carrier} (plans: {})", known.join(", ")));
+                    err(
+                        "plan",
+                        format!(
+                            "{p} is not a plan of {carrier} (plans: {})",
+                            known.join(", ")
+                        ),
+                    );
                     None
                 }
             },
-            None => { err("plan", "missing".into()); None }
+            None => {
+                err("plan", "missing".into());
+                None
+            }
         };
         let kind = match get("kind") {
             Some(k) => match k.parse::<LineKind>() {
                 Ok(k) => Some(k),
-                Err(e) => { err("kind", e.to_string()); None }
+                Err(e) => {
+                    err("kind", e.to_string());
+                    None
+                }
             },
             None => plan_kind,
         };
         if let (Some(k), Some(pk)) = (kind, plan_kind) {
             if k != pk {
-                err("kind", format!("the line is {} but plan {} is for {} lines", k.as_str(), plan.as_deref().unwrap_or(""), pk.as_str()));
+                err(
+                    "kind",
+                    format!(
+                        "the line is {} but plan {} is for {} lines",
+                        k.as_str(),
+                        plan.as_deref().unwrap_or(""),
+                        pk.as_str()
+                    ),
+                );
             }
         }
         let eid = match get("eid").map(str::parse::<Eid>) {
             Some(Ok(v)) => Some(v.to_string()),
-            Some(Err(e)) => { err("eid", e.to_string()); None }
+            Some(Err(e)) => {
+                err("eid", e.to_string());
+                None
+            }
             None => None,
         };
         let activation_code = get("activation_code").map(str::to_string);
         match kind {
             Some(LineKind::Esim) => match &activation_code {
-                Some(code) if !code.starts_with("LPA:1$") => err("activation_code", "an eSIM activation code looks like LPA:1$smdp.example.com$MATCHING-ID".into()),
-                None => err("activation_code", "an eSIM line needs its activation code".into()),
+                Some(code) if !code.starts_with("LPA:1$") => err(
+                    "activation_code",
+                    "an eSIM activation code looks like LPA:1$smdp.example.com$MATCHING-ID".into(),
+                ),
+                None => err(
+                    "activation_code",
+                    "an eSIM line needs its activation code".into(),
+                ),
                 _ => {}
             },
             Some(LineKind::Physical) => {
                 if eid.is_some() {
-                    err("eid", "a physical SIM has no EID; leave it empty or set kind to esim".into());
+                    err(
+                        "eid",
+                        "a physical SIM has no EID; leave it empty or set kind to esim".into(),
+                    );
                 }
                 if activation_code.is_some() {
-                    err("activation_code", "a physical SIM has no activation code; leave it empty or set kind to esim".into());
+                    err(
+                        "activation_code",
+                        "a physical SIM has no activation code; leave it empty or set kind to esim"
+                            .into(),
+                    );
                 }
             }
             None => {}
@@ -241,22 +383,40 @@ fn parse_rows<R: Read>(book: &PolicyBook, carrier: &str, input: R, progress: &Pr
                 if let Some(first) = seen.insert((column, v.clone()), line) {
                     // Keep pointing at the first occurrence.
                     seen.insert((column, v.clone()), first);
-                    err(column, format!("{v} also appears on line {first} of this file"));
+                    err(
+                        column,
+                        format!("{v} also appears on line {first} of this file"),
+                    );
                 }
             }
         }
         if errors.len() == before {
-            if let (Some(iccid), Some(imsi), Some(msisdn), Some(plan), Some(kind)) = (iccid, imsi, msisdn, plan, kind) {
+            if let (Some(iccid), Some(imsi), Some(msisdn), Some(plan), Some(kind)) =
+                (iccid, imsi, msisdn, plan, kind)
+            {
                 rows.push(Row {
                     line,
-                    new: NewLine { iccid, imsi, msisdn, carrier: carrier.to_string(), plan, kind: kind.as_str().into(), eid, activation_code },
+                    new: NewLine {
+                        iccid,
+                        imsi,
+                        msisdn,
+                        carrier: carrier.to_string(),
+                        plan,
+                        kind: kind.as_str().into(),
+                        eid,
+                        activation_code,
+                    },
                 });
             }
         }
     }
     (progress.checked)(total);
     if total == 0 {
-        errors.push(RowError { line: 2, column: "(row)".into(), reason: "the file has no lines after the header".into() });
+        errors.push(RowError {
+            line: 2,
+            column: "(row)".into(),
+            reason: "the file has no lines after the header".into(),
+        });
     }
     Ok((rows, errors, total))
 }

@@ -28,10 +28,14 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
         }
         let mut progressed = false;
         for line in due {
-            let by = Attribution::system("expiry", now, match line.state {
-                LineState::Active => "validity ended",
-                _ => "grace period ended",
-            });
+            let by = Attribution::system(
+                "expiry",
+                now,
+                match line.state {
+                    LineState::Active => "validity ended",
+                    _ => "grace period ended",
+                },
+            );
             let mut events = Vec::new();
             let mut current = line.clone();
             // An expired line whose grace is also over (grace 0, or a late run) closes in the same change.
@@ -43,7 +47,14 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
                 };
                 match step {
                     Ok((next, t)) => {
-                        events.push(NewEvent { kind: t.step.as_str().into(), from: Some(t.from), to: Some(t.to), detail: String::new(), by: t.by.clone(), policy_version: None });
+                        events.push(NewEvent {
+                            kind: t.step.as_str().into(),
+                            from: Some(t.from),
+                            to: Some(t.to),
+                            detail: String::new(),
+                            by: t.by.clone(),
+                            policy_version: None,
+                        });
                         current = next;
                     }
                     Err(LineError::NotYetExpired { .. } | LineError::GraceNotOver { .. }) => break,
@@ -53,8 +64,14 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
             if events.is_empty() {
                 continue;
             }
-            let expired = events.iter().filter(|e| e.to == Some(LineState::Expired)).count() as u64;
-            let closed = events.iter().filter(|e| e.to == Some(LineState::Closed)).count() as u64;
+            let expired = events
+                .iter()
+                .filter(|e| e.to == Some(LineState::Expired))
+                .count() as u64;
+            let closed = events
+                .iter()
+                .filter(|e| e.to == Some(LineState::Closed))
+                .count() as u64;
             let mut change = LineChange::new(current, events.remove(0));
             change.events.extend(events);
             match store.apply(&change).await {

@@ -2,7 +2,9 @@
 
 use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
-use crate::store::{EntryRow, EventRow, LineChange, LineKey, NewAddonBinding, NewEvent, Store, StoreError};
+use crate::store::{
+    EntryRow, EventRow, LineChange, LineKey, NewAddonBinding, NewEvent, Store, StoreError,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
@@ -18,7 +20,10 @@ const ATTEMPTS: usize = 3;
 
 /// Reads "a line" the way people type it: an ICCID (19–20 digits starting 89) or a phone number.
 pub fn parse_line_key(text: &str) -> ServiceResult<LineKey> {
-    let digits: String = text.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let digits: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     if digits.starts_with("89") && (19..=20).contains(&digits.len()) {
         return Ok(LineKey::Iccid(digits.parse::<Iccid>()?));
     }
@@ -31,7 +36,10 @@ pub fn parse_line_key(text: &str) -> ServiceResult<LineKey> {
 }
 
 pub async fn find_line(store: &dyn Store, key: &LineKey) -> ServiceResult<Line> {
-    store.line(key).await?.ok_or_else(|| ServiceError::NotFound(format!("line {}", describe(key))))
+    store
+        .line(key)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("line {}", describe(key))))
 }
 
 fn describe(key: &LineKey) -> String {
@@ -53,12 +61,28 @@ fn transition_event(t: &Transition, detail: String, policy_version: Option<i64>)
     }
 }
 
-fn plain_event(kind: &str, detail: String, by: &Attribution, policy_version: Option<i64>) -> NewEvent {
-    NewEvent { kind: kind.to_string(), from: None, to: None, detail, by: by.clone(), policy_version }
+fn plain_event(
+    kind: &str,
+    detail: String,
+    by: &Attribution,
+    policy_version: Option<i64>,
+) -> NewEvent {
+    NewEvent {
+        kind: kind.to_string(),
+        from: None,
+        to: None,
+        detail,
+        by: by.clone(),
+        policy_version,
+    }
 }
 
 /// Runs decide-and-store, deciding again on fresh state if the line changed meanwhile.
-async fn with_retry<'a, F>(store: &'a dyn Store, key: &LineKey, mut decide: F) -> ServiceResult<Line>
+async fn with_retry<'a, F>(
+    store: &'a dyn Store,
+    key: &LineKey,
+    mut decide: F,
+) -> ServiceResult<Line>
 where
     F: FnMut(&Line) -> futures_lite::BoxedDecision<'a>,
 {
@@ -78,11 +102,18 @@ where
 /// Boxed futures for the retry loop, kept small and local.
 mod futures_lite {
     use super::*;
-    pub type BoxedDecision<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResult<LineChange>> + Send + 'a>>;
+    pub type BoxedDecision<'a> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResult<LineChange>> + Send + 'a>>;
 }
 
 /// Registers a line in stock to one real-name holder.
-pub async fn register(store: &dyn Store, book: &PolicyBook, key: &LineKey, form: &RegistrationForm, by: Attribution) -> ServiceResult<Line> {
+pub async fn register(
+    store: &dyn Store,
+    book: &PolicyBook,
+    key: &LineKey,
+    form: &RegistrationForm,
+    by: Attribution,
+) -> ServiceResult<Line> {
     let registration = form.validate(japan_date(by.at))?;
     let mut attempts = 0;
     loop {
@@ -101,7 +132,14 @@ pub async fn register(store: &dyn Store, book: &PolicyBook, key: &LineKey, form:
         let (mut next, t) = line.register(claimant, by.clone())?;
         // The store creates the holder in the same transaction and sets the line's holder to it.
         next.holder = None;
-        let mut change = LineChange::new(next, transition_event(&t, format!("language {}", registration.language), Some(version)));
+        let mut change = LineChange::new(
+            next,
+            transition_event(
+                &t,
+                format!("language {}", registration.language),
+                Some(version),
+            ),
+        );
         change.new_holder = Some(registration.clone());
         match store.apply(&change).await {
             Ok(()) => return find_line(store, &LineKey::Id(line.id)).await,
@@ -115,7 +153,12 @@ pub async fn register(store: &dyn Store, book: &PolicyBook, key: &LineKey, form:
 const NEW_HOLDER: i64 = -1;
 
 /// Starts the line's validity and grants the plan's data and credit.
-pub async fn activate(store: &dyn Store, book: &PolicyBook, key: &LineKey, by: Attribution) -> ServiceResult<Line> {
+pub async fn activate(
+    store: &dyn Store,
+    book: &PolicyBook,
+    key: &LineKey,
+    by: Attribution,
+) -> ServiceResult<Line> {
     with_retry(store, key, |line| {
         let line = line.clone();
         let by = by.clone();
@@ -125,7 +168,11 @@ pub async fn activate(store: &dyn Store, book: &PolicyBook, key: &LineKey, by: A
             let ends = next.validity_ends_at.unwrap_or(Timestamp::MAX);
             let detail = format!("valid until {}", format_jst(last_valid_second(ends)));
             let mut change = LineChange::new(next, transition_event(&t, detail, Some(version)));
-            change.balance = balance::activation_grants(policy.plan.data_allowance_mb, policy.plan.initial_credit, ends);
+            change.balance = balance::activation_grants(
+                policy.plan.data_allowance_mb,
+                policy.plan.initial_credit,
+                ends,
+            );
             Ok(change)
         })
     })
@@ -133,15 +180,23 @@ pub async fn activate(store: &dyn Store, book: &PolicyBook, key: &LineKey, by: A
 }
 
 /// Adds prepaid money to an active line.
-pub async fn top_up(store: &dyn Store, book: &PolicyBook, key: &LineKey, amount: &str, by: Attribution) -> ServiceResult<Line> {
+pub async fn top_up(
+    store: &dyn Store,
+    book: &PolicyBook,
+    key: &LineKey,
+    amount: &str,
+    by: Attribution,
+) -> ServiceResult<Line> {
     with_retry(store, key, |line| {
         let line = line.clone();
         let by = by.clone();
         let amount = amount.to_string();
         Box::pin(async move {
             let (policy, version) = book.for_line(&line)?;
-            let money = Money::parse(&amount).or_else(|_| Money::parse_in(&amount, policy.carrier.currency))?;
-            let change_balance = balance::top_up(line.state, policy.carrier, money, line.validity_ends_at)?;
+            let money = Money::parse(&amount)
+                .or_else(|_| Money::parse_in(&amount, policy.carrier.currency))?;
+            let change_balance =
+                balance::top_up(line.state, policy.carrier, money, line.validity_ends_at)?;
             let event = plain_event("top_up", format!("top-up of {money}"), &by, Some(version));
             let mut change = LineChange::new(line, event);
             change.balance = change_balance;
@@ -159,7 +214,13 @@ pub enum Usage {
 }
 
 /// Records usage against the line's live buckets.
-pub async fn record_usage(store: &dyn Store, book: &PolicyBook, key: &LineKey, usage: Usage, by: Attribution) -> ServiceResult<Line> {
+pub async fn record_usage(
+    store: &dyn Store,
+    book: &PolicyBook,
+    key: &LineKey,
+    usage: Usage,
+    by: Attribution,
+) -> ServiceResult<Line> {
     with_retry(store, key, |line| {
         let line = line.clone();
         let by = by.clone();
@@ -170,12 +231,28 @@ pub async fn record_usage(store: &dyn Store, book: &PolicyBook, key: &LineKey, u
                 Usage::DataMb(mb) => (BucketUnit::Megabytes, mb, format!("{mb} MB of data")),
                 Usage::Money(m) => {
                     if m.currency() != policy.carrier.currency {
-                        return Err(ServiceError::Invalid(format!("usage is in {}, but this carrier works in {}", m.currency(), policy.carrier.currency)));
+                        return Err(ServiceError::Invalid(format!(
+                            "usage is in {}, but this carrier works in {}",
+                            m.currency(),
+                            policy.carrier.currency
+                        )));
                     }
-                    (BucketUnit::Money(m.currency()), m.minor(), format!("{m} of calls and SMS"))
+                    (
+                        BucketUnit::Money(m.currency()),
+                        m.minor(),
+                        format!("{m} of calls and SMS"),
+                    )
                 }
             };
-            let movements = balance::consume(line.state, &buckets, unit, amount, EntryKind::Usage, "usage", by.at)?;
+            let movements = balance::consume(
+                line.state,
+                &buckets,
+                unit,
+                amount,
+                EntryKind::Usage,
+                "usage",
+                by.at,
+            )?;
             let event = plain_event("usage", format!("used {what}"), &by, Some(version));
             let mut change = LineChange::new(line, event);
             change.balance = movements;
@@ -186,7 +263,13 @@ pub async fn record_usage(store: &dyn Store, book: &PolicyBook, key: &LineKey, u
 }
 
 /// Binds an add-on; its charge comes out of the money balance.
-pub async fn bind_addon(store: &dyn Store, book: &PolicyBook, key: &LineKey, code: &str, by: Attribution) -> ServiceResult<Line> {
+pub async fn bind_addon(
+    store: &dyn Store,
+    book: &PolicyBook,
+    key: &LineKey,
+    code: &str,
+    by: Attribution,
+) -> ServiceResult<Line> {
     with_retry(store, key, |line| {
         let line = line.clone();
         let by = by.clone();
@@ -195,11 +278,30 @@ pub async fn bind_addon(store: &dyn Store, book: &PolicyBook, key: &LineKey, cod
             let (policy, version) = book.for_line(&line)?;
             let bound = store.addons(line.id).await?;
             let buckets = store.buckets(line.id).await?;
-            let (offer, movements) = balance::bind_addon(line.state, policy.carrier, &bound, &buckets, &code, line.validity_ends_at, by.at)?;
-            let event = plain_event("addon_bind", format!("bound {} ({}), charge {}", offer.code, offer.name, offer.charge), &by, Some(version));
+            let (offer, movements) = balance::bind_addon(
+                line.state,
+                policy.carrier,
+                &bound,
+                &buckets,
+                &code,
+                line.validity_ends_at,
+                by.at,
+            )?;
+            let event = plain_event(
+                "addon_bind",
+                format!(
+                    "bound {} ({}), charge {}",
+                    offer.code, offer.name, offer.charge
+                ),
+                &by,
+                Some(version),
+            );
             let mut change = LineChange::new(line, event);
             change.balance = movements;
-            change.bind = Some(NewAddonBinding { code: offer.code.clone(), charge: offer.charge });
+            change.bind = Some(NewAddonBinding {
+                code: offer.code.clone(),
+                charge: offer.charge,
+            });
             Ok(change)
         })
     })
@@ -207,7 +309,13 @@ pub async fn bind_addon(store: &dyn Store, book: &PolicyBook, key: &LineKey, cod
 }
 
 /// Unbinds an add-on; its charges stop from now.
-pub async fn unbind_addon(store: &dyn Store, book: &PolicyBook, key: &LineKey, code: &str, by: Attribution) -> ServiceResult<Line> {
+pub async fn unbind_addon(
+    store: &dyn Store,
+    book: &PolicyBook,
+    key: &LineKey,
+    code: &str,
+    by: Attribution,
+) -> ServiceResult<Line> {
     with_retry(store, key, |line| {
         let line = line.clone();
         let by = by.clone();
@@ -216,7 +324,12 @@ pub async fn unbind_addon(store: &dyn Store, book: &PolicyBook, key: &LineKey, c
             let (_, version) = book.for_line(&line)?;
             let bound = store.addons(line.id).await?;
             let binding = balance::unbind_addon(&bound, &code)?;
-            let event = plain_event("addon_unbind", format!("unbound {}", binding.code), &by, Some(version));
+            let event = plain_event(
+                "addon_unbind",
+                format!("unbound {}", binding.code),
+                &by,
+                Some(version),
+            );
             let mut change = LineChange::new(line.clone(), event);
             change.unbind = Some(binding.id);
             Ok(change)
@@ -266,9 +379,17 @@ pub struct AddonLine {
     pub unbound_at: Option<Timestamp>,
 }
 
-pub async fn report(store: &dyn Store, book: &PolicyBook, key: &LineKey, now: Timestamp) -> ServiceResult<LineReport> {
+pub async fn report(
+    store: &dyn Store,
+    book: &PolicyBook,
+    key: &LineKey,
+    now: Timestamp,
+) -> ServiceResult<LineReport> {
     let line = find_line(store, key).await?;
-    let plan_name = book.plan(&line.carrier, &line.plan).map(|p| p.name.clone()).unwrap_or_else(|_| line.plan.clone());
+    let plan_name = book
+        .plan(&line.carrier, &line.plan)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|_| line.plan.clone());
     let buckets = store.buckets(line.id).await?;
     let addons = store.addons(line.id).await?;
     Ok(LineReport {
@@ -283,7 +404,9 @@ pub async fn report(store: &dyn Store, book: &PolicyBook, key: &LineKey, now: Ti
         state: line.state.as_str().to_string(),
         holder_id: line.holder,
         activated_at: line.activated_at,
-        valid_until_jst: line.validity_ends_at.map(|t| format_jst(last_valid_second(t))),
+        valid_until_jst: line
+            .validity_ends_at
+            .map(|t| format_jst(last_valid_second(t))),
         grace_until_jst: line.grace_ends_at.map(|t| format_jst(last_valid_second(t))),
         ended_at: line.ended_at,
         balance: buckets
@@ -298,7 +421,12 @@ pub async fn report(store: &dyn Store, book: &PolicyBook, key: &LineKey, now: Ti
             .collect(),
         addons: addons
             .iter()
-            .map(|a| AddonLine { code: a.code.clone(), charge: a.charge, bound_at: a.bound_at, unbound_at: a.unbound_at })
+            .map(|a| AddonLine {
+                code: a.code.clone(),
+                charge: a.charge,
+                bound_at: a.bound_at,
+                unbound_at: a.unbound_at,
+            })
             .collect(),
         history: store.events(line.id).await?,
         entries: store.balance_entries(line.id).await?,

@@ -16,7 +16,11 @@ pub struct CarrierFolder {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> PolicyError {
-    PolicyError { file: path.display().to_string(), key: "(file)".into(), problem: e.to_string() }
+    PolicyError {
+        file: path.display().to_string(),
+        key: "(file)".into(),
+        problem: e.to_string(),
+    }
 }
 
 /// Reads `DIR/<carrier>/carrier.toml` and `DIR/<carrier>/plans/*.toml`, validating everything and
@@ -24,8 +28,13 @@ fn io_error(path: &Path, e: std::io::Error) -> PolicyError {
 pub fn read_policy_dir(dir: &Path) -> ServiceResult<Vec<CarrierFolder>> {
     let mut errors = Vec::new();
     let mut folders = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| ServiceError::Policy(vec![io_error(dir, e)]))?;
-    let mut carrier_dirs: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("carrier.toml").is_file()).collect();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ServiceError::Policy(vec![io_error(dir, e)]))?;
+    let mut carrier_dirs: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("carrier.toml").is_file())
+        .collect();
     carrier_dirs.sort();
     if carrier_dirs.is_empty() {
         return Err(ServiceError::Policy(vec![PolicyError {
@@ -54,7 +63,12 @@ pub fn read_policy_dir(dir: &Path) -> ServiceResult<Vec<CarrierFolder>> {
         let mut plan_docs = Vec::new();
         let mut plans: Vec<PlanPolicy> = Vec::new();
         let mut plan_files: Vec<_> = std::fs::read_dir(carrier_dir.join("plans"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                    .collect()
+            })
             .unwrap_or_default();
         plan_files.sort();
         for plan_path in plan_files {
@@ -70,7 +84,10 @@ pub fn read_policy_dir(dir: &Path) -> ServiceResult<Vec<CarrierFolder>> {
                 Ok(plan) if plans.iter().any(|p| p.code == plan.code) => errors.push(PolicyError {
                     file: plan_name,
                     key: "code".into(),
-                    problem: format!("plan {} is defined twice for carrier {}", plan.code, carrier.code),
+                    problem: format!(
+                        "plan {} is defined twice for carrier {}",
+                        plan.code, carrier.code
+                    ),
                 }),
                 Ok(plan) => {
                     plan_docs.push(PolicyDocument {
@@ -86,17 +103,38 @@ pub fn read_policy_dir(dir: &Path) -> ServiceResult<Vec<CarrierFolder>> {
             }
         }
         if plans.is_empty() {
-            errors.push(PolicyError { file: name.clone(), key: "(plans)".into(), problem: "the carrier has no plans: add plans/<code>.toml".into() });
+            errors.push(PolicyError {
+                file: name.clone(),
+                key: "(plans)".into(),
+                problem: "the carrier has no plans: add plans/<code>.toml".into(),
+            });
         }
-        if folders.iter().any(|f: &CarrierFolder| f.carrier.code == carrier.code) {
-            errors.push(PolicyError { file: name.clone(), key: "code".into(), problem: format!("carrier {} is defined twice", carrier.code) });
+        if folders
+            .iter()
+            .any(|f: &CarrierFolder| f.carrier.code == carrier.code)
+        {
+            errors.push(PolicyError {
+                file: name.clone(),
+                key: "code".into(),
+                problem: format!("carrier {} is defined twice", carrier.code),
+            });
             continue;
         }
         let set = PolicySet {
-            carrier: PolicyDocument { carrier_code: carrier.code.clone(), plan_code: None, name: carrier.name.clone(), source_name: name, body },
+            carrier: PolicyDocument {
+                carrier_code: carrier.code.clone(),
+                plan_code: None,
+                name: carrier.name.clone(),
+                source_name: name,
+                body,
+            },
             plans: plan_docs,
         };
-        folders.push(CarrierFolder { set, carrier, plans });
+        folders.push(CarrierFolder {
+            set,
+            carrier,
+            plans,
+        });
     }
     if errors.is_empty() {
         Ok(folders)
@@ -106,7 +144,11 @@ pub fn read_policy_dir(dir: &Path) -> ServiceResult<Vec<CarrierFolder>> {
 }
 
 /// Validates a folder of policies and stores it; nothing is stored if anything is wrong.
-pub async fn load_policies(store: &dyn Store, dir: &Path, now: Timestamp) -> ServiceResult<Vec<DocumentOutcome>> {
+pub async fn load_policies(
+    store: &dyn Store,
+    dir: &Path,
+    now: Timestamp,
+) -> ServiceResult<Vec<DocumentOutcome>> {
     let folders = read_policy_dir(dir)?;
     let mut outcomes = Vec::new();
     for f in &folders {
@@ -136,11 +178,16 @@ impl PolicyBook {
             }
         }
         for d in docs.iter() {
-            let Some(plan_code) = &d.plan_code else { continue };
-            let Some((carrier, _)) = book.carriers.get(&d.carrier_code) else { continue };
+            let Some(plan_code) = &d.plan_code else {
+                continue;
+            };
+            let Some((carrier, _)) = book.carriers.get(&d.carrier_code) else {
+                continue;
+            };
             match PlanPolicy::from_toml(&d.source_name, &d.body, carrier) {
                 Ok(p) => {
-                    book.plans.insert((d.carrier_code.clone(), plan_code.clone()), (p, d.version));
+                    book.plans
+                        .insert((d.carrier_code.clone(), plan_code.clone()), (p, d.version));
                 }
                 Err(e) => errors.push(e),
             }
@@ -153,10 +200,11 @@ impl PolicyBook {
     }
 
     pub fn carrier(&self, code: &str) -> ServiceResult<&CarrierPolicy> {
-        self.carriers
-            .get(code)
-            .map(|(c, _)| c)
-            .ok_or_else(|| ServiceError::NotFound(format!("carrier {code} (load its policy with `simdesk policies load`)")))
+        self.carriers.get(code).map(|(c, _)| c).ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "carrier {code} (load its policy with `simdesk policies load`)"
+            ))
+        })
     }
 
     pub fn carrier_codes(&self) -> impl Iterator<Item = &str> {
@@ -171,7 +219,10 @@ impl PolicyBook {
     }
 
     pub fn plans_of<'a>(&'a self, carrier: &'a str) -> impl Iterator<Item = &'a PlanPolicy> + 'a {
-        self.plans.iter().filter(move |((c, _), _)| c == carrier).map(|(_, (p, _))| p)
+        self.plans
+            .iter()
+            .filter(move |((c, _), _)| c == carrier)
+            .map(|(_, (p, _))| p)
     }
 
     /// The rules for one line, and the plan document's version they come from.
@@ -180,7 +231,9 @@ impl PolicyBook {
         let (plan, version) = self
             .plans
             .get(&(line.carrier.clone(), line.plan.clone()))
-            .ok_or_else(|| ServiceError::NotFound(format!("plan {} of carrier {}", line.plan, line.carrier)))?;
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("plan {} of carrier {}", line.plan, line.carrier))
+            })?;
         Ok((EffectivePolicy { carrier, plan }, *version))
     }
 }

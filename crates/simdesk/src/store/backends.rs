@@ -9,7 +9,10 @@ use simdesk_domain::balance::{AddonBinding, BalanceChange, Bucket, BucketRef, Bu
 use simdesk_domain::line::{Line, LineKind, LineState};
 use simdesk_domain::money::{Currency, Money};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row};
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,7 +40,9 @@ fn corrupt<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StoreError + '_ {
 
 fn duplicate_or(e: sqlx::Error, what: &str) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(what.to_string()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Duplicate(what.to_string())
+        }
         _ => StoreError::Database(e),
     }
 }
@@ -61,7 +66,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         Ok(SqliteStore { pool })
     }
 
@@ -607,5 +615,17 @@ macro_rules! shared_store {
     };
 }
 
-shared_store!(SqliteStore, sqlx::Sqlite, SqliteRow, "sqlite", "./migrations/sqlite");
-shared_store!(PostgresStore, sqlx::Postgres, PgRow, "postgres", "./migrations/postgres");
+shared_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    SqliteRow,
+    "sqlite",
+    "./migrations/sqlite"
+);
+shared_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    PgRow,
+    "postgres",
+    "./migrations/postgres"
+);

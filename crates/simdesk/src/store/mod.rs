@@ -41,19 +41,34 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     /// Stores a carrier's documents; a document whose content changed becomes a new version.
-    async fn save_policy_set(&self, set: &PolicySet, now: jiff::Timestamp) -> StoreResult<Vec<DocumentOutcome>>;
+    async fn save_policy_set(
+        &self,
+        set: &PolicySet,
+        now: jiff::Timestamp,
+    ) -> StoreResult<Vec<DocumentOutcome>>;
     /// The newest version of every policy document.
     async fn current_policy_documents(&self) -> StoreResult<Vec<StoredDocument>>;
     async fn carriers(&self) -> StoreResult<Vec<CarrierRow>>;
 
     /// Which of these identifiers are already stored (ICCID, IMSI or MSISDN values).
-    async fn existing_identifiers(&self, iccids: &[String], imsis: &[String], msisdns: &[String]) -> StoreResult<Vec<String>>;
+    async fn existing_identifiers(
+        &self,
+        iccids: &[String],
+        imsis: &[String],
+        msisdns: &[String],
+    ) -> StoreResult<Vec<String>>;
     /// Inserts new lines in stock, all or none.
-    async fn insert_lines(&self, lines: &[NewLine], now: jiff::Timestamp, progress: &(dyn Fn(u64) + Send + Sync)) -> StoreResult<u64>;
+    async fn insert_lines(
+        &self,
+        lines: &[NewLine],
+        now: jiff::Timestamp,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> StoreResult<u64>;
 
     async fn line(&self, key: &LineKey) -> StoreResult<Option<Line>>;
     async fn buckets(&self, line_id: i64) -> StoreResult<Vec<simdesk_domain::balance::Bucket>>;
-    async fn addons(&self, line_id: i64) -> StoreResult<Vec<simdesk_domain::balance::AddonBinding>>;
+    async fn addons(&self, line_id: i64)
+        -> StoreResult<Vec<simdesk_domain::balance::AddonBinding>>;
     async fn events(&self, line_id: i64) -> StoreResult<Vec<EventRow>>;
     async fn balance_entries(&self, line_id: i64) -> StoreResult<Vec<EntryRow>>;
     async fn customer(&self, id: i64) -> StoreResult<Option<CustomerRow>>;

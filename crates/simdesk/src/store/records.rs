@@ -107,7 +107,14 @@ pub struct LineChange {
 
 impl LineChange {
     pub fn new(line: Line, event: NewEvent) -> Self {
-        LineChange { line, new_holder: None, events: vec![event], balance: BalanceChange::default(), bind: None, unbind: None }
+        LineChange {
+            line,
+            new_holder: None,
+            events: vec![event],
+            balance: BalanceChange::default(),
+            bind: None,
+            unbind: None,
+        }
     }
 }
 

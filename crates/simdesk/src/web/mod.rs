@@ -50,9 +50,21 @@ impl From<ServiceError> for ApiError {
         let (status, code, reason) = match &e {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND", "not found"),
             ServiceError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "BUSY", "try again"),
-            ServiceError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "temporarily unavailable"),
-            ServiceError::Line(_) => (StatusCode::CONFLICT, "LINE_STATE", "not allowed in the line's state"),
-            _ => (StatusCode::UNPROCESSABLE_ENTITY, "INVALID", "invalid request"),
+            ServiceError::Store(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "temporarily unavailable",
+            ),
+            ServiceError::Line(_) => (
+                StatusCode::CONFLICT,
+                "LINE_STATE",
+                "not allowed in the line's state",
+            ),
+            _ => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID",
+                "invalid request",
+            ),
         };
         let message = if e.is_client_error() {
             e.to_string()
@@ -61,7 +73,12 @@ impl From<ServiceError> for ApiError {
             tracing::error!(error = %e, "request failed");
             "simdesk cannot answer right now; try again shortly".to_string()
         };
-        ApiError { code: code.into(), reason: reason.into(), message, status }
+        ApiError {
+            code: code.into(),
+            reason: reason.into(),
+            message,
+            status,
+        }
     }
 }
 
@@ -79,7 +96,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn line_status(State(state): State<AppState>, Path(line): Path<String>) -> Result<Response, ApiError> {
+async fn line_status(
+    State(state): State<AppState>,
+    Path(line): Path<String>,
+) -> Result<Response, ApiError> {
     let key = parse_line_key(&line)?;
     let book = state.book.read().await;
     let report = report(state.store.as_ref(), &book, &key, jiff::Timestamp::now()).await?;
@@ -97,7 +117,9 @@ async fn not_found() -> ApiError {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown()).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown())
+        .await
 }
 
 async fn shutdown() {
@@ -106,7 +128,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -18,7 +18,10 @@ fn unique_name() -> String {
 fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     format!("{}_{}", COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
 }
 
@@ -37,20 +40,32 @@ pub async fn fresh_db() -> TestDb {
         Ok(server) => {
             use sqlx::Executor;
             let name = unique_name();
-            let admin = sqlx::PgPool::connect(&server).await.expect("SIMDESK_TEST_PG must point at a running PostgreSQL");
-            admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            let admin = sqlx::PgPool::connect(&server)
+                .await
+                .expect("SIMDESK_TEST_PG must point at a running PostgreSQL");
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create test database");
             admin.close().await;
             replace_db_name(&server, &name)
         }
         Err(_) => format!("sqlite://{}", dir.path().join("test.db").display()),
     };
     let store = store::open(&url).await.expect("open store");
-    TestDb { store, url, _dir: dir }
+    TestDb {
+        store,
+        url,
+        _dir: dir,
+    }
 }
 
 /// `postgres://u@h:p/db?x` with the database name replaced.
 pub fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(b, q)| (b, format!("?{q}"))).unwrap_or((url, String::new()));
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, format!("?{q}")))
+        .unwrap_or((url, String::new()));
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
     match base[scheme_end..].find('/') {
         Some(slash) => format!("{}/{name}{query}", &base[..scheme_end + slash]),
