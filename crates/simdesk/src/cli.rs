@@ -280,6 +280,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             days,
             carrier,
         }) => {
+            calendar::holidays(date.year())?; // holidays are only known for 1980..=2099
             let cal = match carrier {
                 None => BusinessCalendar::japan(),
                 Some(code) => {

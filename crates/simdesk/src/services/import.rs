@@ -67,9 +67,11 @@ pub struct Progress<'a> {
     pub written: &'a (dyn Fn(u64) + Send + Sync),
 }
 
-struct Row {
-    line: u64,
-    new: NewLine,
+/// Good rows, with the file line each came from (kept apart so the lines go to the store uncopied).
+#[derive(Default)]
+struct Rows {
+    lines: Vec<NewLine>,
+    file_lines: Vec<u64>,
 }
 
 /// Validates and imports a CSV of lines for `carrier`.
@@ -115,10 +117,13 @@ pub async fn import_lines<R: Read>(
         }));
     }
     let bad: std::collections::HashSet<u64> = errors.iter().map(|e| e.line).collect();
-    let good: Vec<Row> = rows
-        .into_iter()
-        .filter(|r| !bad.contains(&r.line))
-        .collect();
+    let mut good = Rows::default();
+    for (line, file_line) in rows.lines.into_iter().zip(rows.file_lines) {
+        if !bad.contains(&file_line) {
+            good.lines.push(line);
+            good.file_lines.push(file_line);
+        }
+    }
     let imported = insert(store, &good, now, &progress).await?;
     Ok(ImportOutcome {
         imported,
@@ -128,22 +133,23 @@ pub async fn import_lines<R: Read>(
 
 async fn insert(
     store: &dyn Store,
-    rows: &[Row],
+    rows: &Rows,
     now: Timestamp,
     progress: &Progress<'_>,
 ) -> ServiceResult<u64> {
-    let lines: Vec<NewLine> = rows.iter().map(|r| r.new.clone()).collect();
-    Ok(store.insert_lines(&lines, now, progress.written).await?)
+    Ok(store
+        .insert_lines(&rows.lines, now, progress.written)
+        .await?)
 }
 
 /// The (file line, column, value) of every identifier already in the store.
 async fn existing(
     store: &dyn Store,
-    rows: &[Row],
+    rows: &Rows,
 ) -> ServiceResult<Vec<(u64, &'static str, String)>> {
-    let iccids: Vec<String> = rows.iter().map(|r| r.new.iccid.clone()).collect();
-    let imsis: Vec<String> = rows.iter().map(|r| r.new.imsi.clone()).collect();
-    let msisdns: Vec<String> = rows.iter().map(|r| r.new.msisdn.clone()).collect();
+    let iccids: Vec<&str> = rows.lines.iter().map(|r| r.iccid.as_str()).collect();
+    let imsis: Vec<&str> = rows.lines.iter().map(|r| r.imsi.as_str()).collect();
+    let msisdns: Vec<&str> = rows.lines.iter().map(|r| r.msisdn.as_str()).collect();
     let found: std::collections::HashSet<String> = store
         .existing_identifiers(&iccids, &imsis, &msisdns)
         .await?
@@ -153,14 +159,14 @@ async fn existing(
         return Ok(vec![]);
     }
     let mut hits = Vec::new();
-    for r in rows {
+    for (r, line) in rows.lines.iter().zip(&rows.file_lines) {
         for (column, value) in [
-            ("iccid", &r.new.iccid),
-            ("imsi", &r.new.imsi),
-            ("msisdn", &r.new.msisdn),
+            ("iccid", &r.iccid),
+            ("imsi", &r.imsi),
+            ("msisdn", &r.msisdn),
         ] {
             if found.contains(value) {
-                hits.push((r.line, column, value.clone()));
+                hits.push((*line, column, value.clone()));
             }
         }
     }
@@ -172,7 +178,7 @@ fn parse_rows<R: Read>(
     carrier: &str,
     input: R,
     progress: &Progress<'_>,
-) -> ServiceResult<(Vec<Row>, Vec<RowError>, u64)> {
+) -> ServiceResult<(Rows, Vec<RowError>, u64)> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -222,7 +228,7 @@ fn parse_rows<R: Read>(
         .plans_of(carrier)
         .map(|p| (p.code.clone(), p.kind))
         .collect();
-    let mut rows = Vec::new();
+    let mut rows = Rows::default();
     let mut errors = Vec::new();
     let mut seen: HashMap<(&'static str, String), u64> = HashMap::new();
     let mut total = 0u64;
@@ -394,18 +400,16 @@ fn parse_rows<R: Read>(
             if let (Some(iccid), Some(imsi), Some(msisdn), Some(plan), Some(kind)) =
                 (iccid, imsi, msisdn, plan, kind)
             {
-                rows.push(Row {
-                    line,
-                    new: NewLine {
-                        iccid,
-                        imsi,
-                        msisdn,
-                        carrier: carrier.to_string(),
-                        plan,
-                        kind: kind.as_str().into(),
-                        eid,
-                        activation_code,
-                    },
+                rows.file_lines.push(line);
+                rows.lines.push(NewLine {
+                    iccid,
+                    imsi,
+                    msisdn,
+                    carrier: carrier.to_string(),
+                    plan,
+                    kind: kind.as_str().into(),
+                    eid,
+                    activation_code,
                 });
             }
         }

@@ -343,9 +343,9 @@ macro_rules! shared_store {
 
             async fn existing_identifiers(
                 &self,
-                iccids: &[String],
-                imsis: &[String],
-                msisdns: &[String],
+                iccids: &[&str],
+                imsis: &[&str],
+                msisdns: &[&str],
             ) -> StoreResult<Vec<String>> {
                 let mut found = Vec::new();
                 for (column, values) in [("iccid", iccids), ("imsi", imsis), ("msisdn", msisdns)] {

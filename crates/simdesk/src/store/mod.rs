@@ -53,9 +53,9 @@ pub trait Store: Send + Sync + 'static {
     /// Which of these identifiers are already stored (ICCID, IMSI or MSISDN values).
     async fn existing_identifiers(
         &self,
-        iccids: &[String],
-        imsis: &[String],
-        msisdns: &[String],
+        iccids: &[&str],
+        imsis: &[&str],
+        msisdns: &[&str],
     ) -> StoreResult<Vec<String>>;
     /// Inserts new lines in stock, all or none.
     async fn insert_lines(
