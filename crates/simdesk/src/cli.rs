@@ -88,6 +88,8 @@ pub enum ImportCommand {
         /// Import the good rows and report the bad ones instead of importing nothing
         #[arg(long)]
         skip_invalid: bool,
+        #[command(flatten)]
+        who: Who,
     },
 }
 
@@ -317,6 +319,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             file,
             carrier,
             skip_invalid,
+            who,
         }) => {
             let store = open_store(&cli.settings()?).await?;
             let book = PolicyBook::load(store.as_ref()).await?;
@@ -339,9 +342,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 store.as_ref(),
                 &book,
                 carrier,
+                &file.display().to_string(),
                 std::io::BufReader::with_capacity(1 << 20, input),
                 *skip_invalid,
-                now,
+                attribution(who, now),
                 Progress {
                     checked: &checked,
                     written: &written,
@@ -651,6 +655,19 @@ fn print_report(r: &LineReport) {
                 a.charge
             );
         }
+    }
+    if let Some(b) = &r.stocked {
+        println!(
+            "Stocked    {} by {}:{} via {} from {} (batch {}, {} lines) — {}",
+            format_jst(b.at),
+            b.actor_kind,
+            b.actor_id,
+            b.channel,
+            b.source_name,
+            b.id,
+            b.line_count,
+            b.reason
+        );
     }
     println!("History");
     for e in &r.history {

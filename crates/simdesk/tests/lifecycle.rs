@@ -31,6 +31,15 @@ fn clerk(when: &str, why: &str) -> Attribution {
     )
 }
 
+fn ops() -> Attribution {
+    Attribution::new(
+        Actor::operator("inventory"),
+        Channel::Operator,
+        at("2026-11-01T00:00:00Z"),
+        "carrier delivery",
+    )
+}
+
 fn iccid(n: u64) -> String {
     Iccid::from_body(&format!("89811001{n:010}"))
         .unwrap()
@@ -88,9 +97,10 @@ async fn stock(store: &dyn Store, book: &PolicyBook, rows: &[(u64, &str)]) {
         store,
         book,
         "EX-SAKURA",
+        "stock.csv",
         csv(rows).as_bytes(),
         false,
-        at("2026-11-01T00:00:00Z"),
+        ops(),
         quiet(),
     )
     .await
@@ -177,9 +187,10 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
         s,
         &book,
         "EX-SAKURA",
+        "stock.csv",
         file.as_bytes(),
         false,
-        at("2026-11-01T00:00:00Z"),
+        ops(),
         quiet(),
     )
     .await
@@ -207,9 +218,10 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
         s,
         &book,
         "EX-SAKURA",
+        "stock.csv",
         file.as_bytes(),
         true,
-        at("2026-11-01T00:00:00Z"),
+        ops(),
         quiet(),
     )
     .await
@@ -220,9 +232,10 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
         s,
         &book,
         "EX-SAKURA",
+        "stock.csv",
         csv(&[(2, "JP10-DV")]).as_bytes(),
         false,
-        at("2026-11-01T00:00:00Z"),
+        ops(),
         quiet(),
     )
     .await
@@ -346,6 +359,18 @@ async fn a_line_lives_from_stock_to_closed_with_every_step_attributed() {
         .map(|b| b.remaining)
         .sum();
     assert_eq!(data, 10240 - 300);
+    let stocked = report
+        .stocked
+        .as_ref()
+        .expect("the import that stocked the line is kept");
+    assert_eq!(
+        (
+            stocked.actor_id.as_str(),
+            stocked.source_name.as_str(),
+            stocked.reason.as_str()
+        ),
+        ("inventory", "stock.csv", "carrier delivery")
+    );
     assert_eq!(report.addons.len(), 1);
     assert!(report.addons[0].unbound_at.is_some());
     let kinds: Vec<&str> = report.entries.iter().map(|e| e.kind.as_str()).collect();

@@ -34,6 +34,20 @@ CREATE TABLE customers (
     created_at BIGINT NOT NULL
 );
 
+-- Who stocked which lines, from which file, when.
+CREATE TABLE import_batches (
+    id INTEGER PRIMARY KEY,
+    carrier_code TEXT NOT NULL REFERENCES carriers(code),
+    source_name TEXT NOT NULL,
+    line_count BIGINT NOT NULL,
+    skipped_rows BIGINT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+
 CREATE TABLE lines (
     id INTEGER PRIMARY KEY,
     iccid TEXT NOT NULL UNIQUE,
@@ -52,6 +66,7 @@ CREATE TABLE lines (
     state_before_pending TEXT,
     ended_at BIGINT,
     version BIGINT NOT NULL DEFAULT 0,
+    import_batch_id BIGINT NOT NULL REFERENCES import_batches(id),
     created_at BIGINT NOT NULL,
     FOREIGN KEY (carrier_code, plan_code) REFERENCES plans(carrier_code, code)
 );

@@ -117,9 +117,15 @@ pub async fn seed(
             store,
             &book,
             carrier,
+            &format!("demo-{carrier}.csv"),
             csv.as_bytes(),
             false,
-            now,
+            Attribution::new(
+                Actor::operator("demo"),
+                Channel::Operator,
+                now - SignedDuration::from_hours(24 * 120),
+                "demo inventory",
+            ),
             import::Progress {
                 checked: &quiet,
                 written: &quiet,

@@ -2,8 +2,8 @@
 
 use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
-use crate::store::{NewLine, Store, StoreError};
-use jiff::Timestamp;
+use crate::store::{ImportBatch, NewLine, Store, StoreError};
+use simdesk_domain::attribution::Attribution;
 use simdesk_domain::ids::{Eid, Iccid, Imsi, Msisdn};
 use simdesk_domain::line::LineKind;
 use std::collections::HashMap;
@@ -79,16 +79,23 @@ pub async fn import_lines<R: Read>(
     store: &dyn Store,
     book: &PolicyBook,
     carrier: &str,
+    source_name: &str,
     input: R,
     skip_invalid: bool,
-    now: Timestamp,
+    by: Attribution,
     progress: Progress<'_>,
 ) -> ServiceResult<ImportOutcome> {
     book.carrier(carrier)?;
     let (rows, mut errors, total) = parse_rows(book, carrier, input, &progress)?;
     let mut stored = existing(store, &rows).await?;
     if errors.is_empty() && stored.is_empty() {
-        match insert(store, &rows, now, &progress).await {
+        let batch = ImportBatch {
+            carrier: carrier.to_string(),
+            source_name: source_name.to_string(),
+            skipped_rows: 0,
+            by: by.clone(),
+        };
+        match insert(store, &batch, &rows, &progress).await {
             Ok(n) => {
                 return Ok(ImportOutcome {
                     imported: n,
@@ -124,7 +131,14 @@ pub async fn import_lines<R: Read>(
             good.file_lines.push(file_line);
         }
     }
-    let imported = insert(store, &good, now, &progress).await?;
+    let bad_rows = bad.len() as u64;
+    let batch = ImportBatch {
+        carrier: carrier.to_string(),
+        source_name: source_name.to_string(),
+        skipped_rows: bad_rows,
+        by,
+    };
+    let imported = insert(store, &batch, &good, &progress).await?;
     Ok(ImportOutcome {
         imported,
         skipped: errors,
@@ -133,12 +147,12 @@ pub async fn import_lines<R: Read>(
 
 async fn insert(
     store: &dyn Store,
+    batch: &ImportBatch,
     rows: &Rows,
-    now: Timestamp,
     progress: &Progress<'_>,
 ) -> ServiceResult<u64> {
     Ok(store
-        .insert_lines(&rows.lines, now, progress.written)
+        .insert_lines(batch, &rows.lines, progress.written)
         .await?)
 }
 

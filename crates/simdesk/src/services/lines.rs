@@ -3,7 +3,8 @@
 use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
 use crate::store::{
-    EntryRow, EventRow, LineChange, LineKey, NewAddonBinding, NewEvent, Store, StoreError,
+    EntryRow, EventRow, ImportBatchRow, LineChange, LineKey, NewAddonBinding, NewEvent, Store,
+    StoreError,
 };
 use jiff::Timestamp;
 use serde::Serialize;
@@ -358,6 +359,8 @@ pub struct LineReport {
     pub ended_at: Option<Timestamp>,
     pub balance: Vec<BalanceLine>,
     pub addons: Vec<AddonLine>,
+    /// The import that stocked the line.
+    pub stocked: Option<ImportBatchRow>,
     pub history: Vec<EventRow>,
     pub entries: Vec<EntryRow>,
 }
@@ -428,6 +431,7 @@ pub async fn report(
                 unbound_at: a.unbound_at,
             })
             .collect(),
+        stocked: store.import_batch_of(line.id).await?,
         history: store.events(line.id).await?,
         entries: store.balance_entries(line.id).await?,
     })

@@ -365,15 +365,31 @@ macro_rules! shared_store {
 
             async fn insert_lines(
                 &self,
+                batch: &ImportBatch,
                 lines: &[NewLine],
-                now: Timestamp,
                 progress: &(dyn Fn(u64) + Send + Sync),
             ) -> StoreResult<u64> {
+                let now = batch.by.at;
                 let mut tx = self.pool.begin().await?;
+                let batch_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO import_batches (carrier_code, source_name, line_count, skipped_rows, actor_kind, actor_id, channel, reason, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(&batch.carrier)
+                .bind(&batch.source_name)
+                .bind(lines.len() as i64)
+                .bind(batch.skipped_rows as i64)
+                .bind(batch.by.actor.kind.as_str())
+                .bind(&batch.by.actor.id)
+                .bind(batch.by.channel.as_str())
+                .bind(&batch.by.reason)
+                .bind(micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
                 let mut done = 0u64;
                 for chunk in lines.chunks(INSERT_CHUNK) {
                     let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO lines (iccid, imsi, msisdn, carrier_code, plan_code, kind, eid, activation_code, state, version, created_at) ",
+                        "INSERT INTO lines (iccid, imsi, msisdn, carrier_code, plan_code, kind, eid, activation_code, state, version, import_batch_id, created_at) ",
                     );
                     q.push_values(chunk, |mut b, l| {
                         b.push_bind(&l.iccid)
@@ -386,6 +402,7 @@ macro_rules! shared_store {
                             .push_bind(&l.activation_code)
                             .push_bind(LineState::InStock.as_str())
                             .push_bind(0i64)
+                            .push_bind(batch_id)
                             .push_bind(micros(now));
                     });
                     q.build()
@@ -407,6 +424,28 @@ macro_rules! shared_store {
                 };
                 let row = query.fetch_optional(&self.pool).await?;
                 row.as_ref().map(Self::line_from_row).transpose()
+            }
+
+            async fn import_batch_of(&self, line_id: i64) -> StoreResult<Option<ImportBatchRow>> {
+                let row = sqlx::query(
+                    "SELECT b.* FROM import_batches b JOIN lines l ON l.import_batch_id = b.id WHERE l.id = $1",
+                )
+                .bind(line_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(ImportBatchRow {
+                        id: r.try_get("id")?,
+                        source_name: r.try_get("source_name")?,
+                        line_count: r.try_get("line_count")?,
+                        actor_kind: r.try_get("actor_kind")?,
+                        actor_id: r.try_get("actor_id")?,
+                        channel: r.try_get("channel")?,
+                        reason: r.try_get("reason")?,
+                        at: from_micros(r.try_get("at")?)?,
+                    })
+                })
+                .transpose()
             }
 
             async fn buckets(&self, line_id: i64) -> StoreResult<Vec<Bucket>> {

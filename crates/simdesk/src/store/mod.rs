@@ -57,15 +57,17 @@ pub trait Store: Send + Sync + 'static {
         imsis: &[&str],
         msisdns: &[&str],
     ) -> StoreResult<Vec<String>>;
-    /// Inserts new lines in stock, all or none.
+    /// Inserts new lines in stock as one recorded batch, all or none.
     async fn insert_lines(
         &self,
+        batch: &ImportBatch,
         lines: &[NewLine],
-        now: jiff::Timestamp,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> StoreResult<u64>;
 
     async fn line(&self, key: &LineKey) -> StoreResult<Option<Line>>;
+    /// The import that stocked a line.
+    async fn import_batch_of(&self, line_id: i64) -> StoreResult<Option<ImportBatchRow>>;
     async fn buckets(&self, line_id: i64) -> StoreResult<Vec<simdesk_domain::balance::Bucket>>;
     async fn addons(&self, line_id: i64)
         -> StoreResult<Vec<simdesk_domain::balance::AddonBinding>>;

@@ -150,3 +150,25 @@ pub struct CustomerRow {
     pub language: String,
     pub personal: simdesk_domain::customer::PersonalData,
 }
+
+/// An inventory import: who stocked the lines, from which file, when and why.
+#[derive(Debug, Clone)]
+pub struct ImportBatch {
+    pub carrier: String,
+    pub source_name: String,
+    pub skipped_rows: u64,
+    pub by: Attribution,
+}
+
+/// Where a line came from, as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportBatchRow {
+    pub id: i64,
+    pub source_name: String,
+    pub line_count: i64,
+    pub actor_kind: String,
+    pub actor_id: String,
+    pub channel: String,
+    pub reason: String,
+    pub at: Timestamp,
+}
