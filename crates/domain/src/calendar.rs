@@ -504,32 +504,41 @@ impl BusinessCalendar {
     ///
     /// Strictly increasing in `n`, except that from a non-business day `n = 0` and `n = 1` both
     /// give the next business day (a Saturday order is due Monday, whether rolled or counted).
-    pub fn add_business_days(&self, date: Date, n: u32) -> Date {
-        let mut current = date;
+    ///
+    /// Refuses to step onto a date whose holidays are unknown (outside 1980–2099) rather than
+    /// answer with a date that may be a holiday.
+    pub fn add_business_days(&self, date: Date, n: u32) -> Result<Date, CalendarError> {
+        let known = |d: Date| {
+            if SUPPORTED_YEARS.contains(&d.year()) {
+                Ok(d)
+            } else {
+                Err(CalendarError::YearOutOfRange { year: d.year() })
+            }
+        };
+        let step = |d: Date| {
+            next_day(d)
+                .ok_or(CalendarError::YearOutOfRange { year: d.year() })
+                .and_then(known)
+        };
+        let mut current = known(date)?;
         if n == 0 {
             while !self.is_business_day(current) {
-                match next_day(current) {
-                    Some(next) => current = next,
-                    None => return Date::MAX,
-                }
+                current = step(current)?;
             }
-            return current;
+            return Ok(current);
         }
         let mut remaining = n;
         while remaining > 0 {
-            match next_day(current) {
-                Some(next) => current = next,
-                None => return Date::MAX,
-            }
+            current = step(current)?;
             if self.is_business_day(current) {
                 remaining -= 1;
             }
         }
-        current
+        Ok(current)
     }
 
     /// The first business day strictly after `date`.
-    pub fn next_business_day(&self, date: Date) -> Date {
+    pub fn next_business_day(&self, date: Date) -> Result<Date, CalendarError> {
         self.add_business_days(date, 1)
     }
 
@@ -660,8 +669,14 @@ date,name_ja,name_en
             Some(("休日", "Substitute holiday"))
         );
         let cal = BusinessCalendar::japan();
-        assert_eq!(cal.add_business_days(date(2026, 5, 1), 1), date(2026, 5, 7));
-        assert_eq!(cal.next_business_day(date(2026, 5, 1)), date(2026, 5, 7));
+        assert_eq!(
+            cal.add_business_days(date(2026, 5, 1), 1).unwrap(),
+            date(2026, 5, 7)
+        );
+        assert_eq!(
+            cal.next_business_day(date(2026, 5, 1)).unwrap(),
+            date(2026, 5, 7)
+        );
     }
 
     #[test]
@@ -774,7 +789,10 @@ date,name_ja,name_en
         }
         // Ten days off in a row around the 2019 accession.
         let cal = BusinessCalendar::japan();
-        assert_eq!(cal.next_business_day(date(2019, 4, 26)), date(2019, 5, 7));
+        assert_eq!(
+            cal.next_business_day(date(2019, 4, 26)).unwrap(),
+            date(2019, 5, 7)
+        );
     }
 
     #[test]
@@ -871,15 +889,17 @@ date,name_ja,name_en
         let closure: Closure = "12-29..01-03".parse().unwrap();
         let cal = BusinessCalendar::with_closures(vec![closure]);
         assert_eq!(
-            cal.add_business_days(date(2026, 12, 28), 1),
+            cal.add_business_days(date(2026, 12, 28), 1).unwrap(),
             date(2027, 1, 4)
         );
         assert_eq!(
-            cal.add_business_days(date(2026, 12, 29), 0),
+            cal.add_business_days(date(2026, 12, 29), 0).unwrap(),
             date(2027, 1, 4)
         );
         assert_eq!(
-            BusinessCalendar::japan().add_business_days(date(2026, 12, 28), 1),
+            BusinessCalendar::japan()
+                .add_business_days(date(2026, 12, 28), 1)
+                .unwrap(),
             date(2026, 12, 29)
         );
     }
@@ -887,8 +907,14 @@ date,name_ja,name_en
     #[test]
     fn zero_business_days_is_the_first_business_day_on_or_after() {
         let cal = BusinessCalendar::japan();
-        assert_eq!(cal.add_business_days(date(2026, 5, 7), 0), date(2026, 5, 7));
-        assert_eq!(cal.add_business_days(date(2026, 5, 2), 0), date(2026, 5, 7));
+        assert_eq!(
+            cal.add_business_days(date(2026, 5, 7), 0).unwrap(),
+            date(2026, 5, 7)
+        );
+        assert_eq!(
+            cal.add_business_days(date(2026, 5, 2), 0).unwrap(),
+            date(2026, 5, 7)
+        );
     }
 
     #[test]
@@ -913,12 +939,19 @@ date,name_ja,name_en
     }
 
     #[test]
-    fn a_calendar_closed_all_year_saturates_instead_of_looping_forever() {
+    fn stepping_past_the_known_years_is_refused_instead_of_looping_forever() {
         let cal = BusinessCalendar::with_closures(vec!["01-01..12-31".parse().unwrap()]);
-        assert_eq!(cal.add_business_days(date(9990, 1, 1), 1), Date::MAX);
-        assert_eq!(cal.add_business_days(date(9990, 1, 1), 0), Date::MAX);
+        assert!(cal.add_business_days(date(2090, 1, 1), 1).is_err());
+        assert!(cal.add_business_days(date(2090, 1, 1), 0).is_err());
         let cal = BusinessCalendar::japan();
-        assert_eq!(cal.add_business_days(Date::MAX, 1), Date::MAX);
+        assert_eq!(
+            cal.add_business_days(Date::MAX, 1),
+            Err(CalendarError::YearOutOfRange { year: 9999 })
+        );
+        assert_eq!(
+            cal.add_business_days(date(2099, 12, 31), 1),
+            Err(CalendarError::YearOutOfRange { year: 2100 })
+        );
         assert_eq!(cal.business_days_between(date(9999, 12, 30), Date::MAX), 1);
     }
 
@@ -1053,7 +1086,12 @@ date,name_ja,name_en
             let cal = BusinessCalendar::with_closures(closures);
             let mut previous: Option<Date> = None;
             for n in 0..=30u32 {
-                let landed = cal.add_business_days(start, n);
+                // Long random closures can push the count past the last year we know.
+                let landed = match cal.add_business_days(start, n) {
+                    Ok(d) => d,
+                    Err(CalendarError::YearOutOfRange { year: 2100 }) => break,
+                    Err(e) => return Err(TestCaseError::fail(e.to_string())),
+                };
                 prop_assert!(cal.is_business_day(landed), "{start} + {n} = {landed}");
                 prop_assert!(!matches!(landed.weekday(), Weekday::Saturday | Weekday::Sunday));
                 prop_assert!(holiday_on(landed).is_none());

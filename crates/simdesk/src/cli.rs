@@ -1,7 +1,7 @@
 //! The `simdesk` command line: every use case an operator reaches from a terminal.
 
 use crate::config::{redact_url, Settings};
-use crate::services::import::{import_lines, Progress};
+use crate::services::import::{import_lines, ImportRequest, Progress};
 use crate::services::lines::{self, parse_line_key, LineReport, Usage};
 use crate::services::policies::{load_policies, PolicyBook};
 use crate::services::{demo, jobs, ServiceError};
@@ -21,6 +21,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::RwLock;
+
+/// Prints a line to standard output; a closed pipe (`simdesk … | head`) ends the command quietly
+/// instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
 
 #[derive(Parser)]
 #[command(
@@ -270,7 +279,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(CalendarCommand::Holidays { year, english }) => {
             let list = calendar::holidays(*year)?;
             for h in list {
-                println!(
+                out!(
                     "{}\t{}",
                     h.date,
                     if *english { h.name_en } else { h.name_ja }
@@ -282,7 +291,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             days,
             carrier,
         }) => {
-            calendar::holidays(date.year())?; // holidays are only known for 1980..=2099
             let cal = match carrier {
                 None => BusinessCalendar::japan(),
                 Some(code) => {
@@ -293,7 +301,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .calendar()
                 }
             };
-            println!("{}", cal.add_business_days(*date, *days));
+            out!("{}", cal.add_business_days(*date, *days)?);
         }
         Command::Policies(PoliciesCommand::Load { dir }) => {
             let store = open_store(&cli.settings()?).await?;
@@ -302,7 +310,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Some(p) => format!("{} plan {p}", o.carrier_code),
                     None => format!("{} carrier", o.carrier_code),
                 };
-                println!(
+                out!(
                     "{what}: version {}{}",
                     o.version,
                     if o.changed { " (new)" } else { " (unchanged)" }
@@ -312,7 +320,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Carriers(CarriersCommand::List) => {
             let store = open_store(&cli.settings()?).await?;
             for c in store.carriers().await? {
-                println!("{}\t{}\tpolicy v{}", c.code, c.name, c.policy_version);
+                out!("{}\t{}\tpolicy v{}", c.code, c.name, c.policy_version);
             }
         }
         Command::Import(ImportCommand::Lines {
@@ -341,11 +349,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let outcome = import_lines(
                 store.as_ref(),
                 &book,
-                carrier,
-                &file.display().to_string(),
-                std::io::BufReader::with_capacity(1 << 20, input),
-                *skip_invalid,
-                attribution(who, now),
+                ImportRequest {
+                    carrier,
+                    source_name: &file.display().to_string(),
+                    input: std::io::BufReader::with_capacity(1 << 20, input),
+                    skip_invalid: *skip_invalid,
+                    by: attribution(who, now),
+                },
                 Progress {
                     checked: &checked,
                     written: &written,
@@ -358,7 +368,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("skipped: {e}");
             }
             let secs = started.elapsed().as_secs_f64().max(0.001);
-            println!(
+            out!(
                 "imported {} lines for {carrier} in {:.1} s ({:.0} lines/s){}",
                 outcome.imported,
                 secs,
@@ -378,9 +388,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 LinesCommand::Show { line, json } => {
                     let report = lines::report(s, &book, &parse_line_key(line)?, now).await?;
                     if *json {
-                        println!("{}", serde_json::to_string_pretty(&report)?);
+                        out!("{}", serde_json::to_string_pretty(&report)?);
                     } else {
-                        print_report(&report);
+                        print_report(&report)?;
                     }
                     None
                 }
@@ -482,20 +492,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         )
                     })
                     .unwrap_or_default();
-                println!("{} {}: {}{until}", line.iccid, line.msisdn, line.state);
+                out!("{} {}: {}{until}", line.iccid, line.msisdn, line.state);
             }
         }
         Command::Jobs(JobsCommand::RunOnce) => {
             let store = open_store(&cli.settings()?).await?;
             let report = jobs::run_once(store.as_ref(), now).await?;
-            println!(
+            out!(
                 "expired {} lines, closed {} lines (at {})",
                 report.expired,
                 report.closed,
                 format_jst(now)
             );
             if report.skipped > 0 {
-                println!(
+                out!(
                     "{} lines changed meanwhile; they are picked up on the next run",
                     report.skipped
                 );
@@ -576,25 +586,25 @@ async fn serve(
             }
         }
     });
-    println!("simdesk is serving on http://{local}");
+    out!("simdesk is serving on http://{local}");
     if let Some((dir, example)) = demo {
-        println!(
+        out!(
             "demo data: {} (SQLite: {})",
             dir.display(),
             dir.join("simdesk.db").display()
         );
         if let Some(line) = example {
-            println!(
+            out!(
                 "try: curl http://{local}/api/v1/lines/{}",
                 line.replace('+', "%2B")
             );
-            println!(
+            out!(
                 " or: simdesk --db sqlite://{} lines show {line}",
                 dir.join("simdesk.db").display()
             );
         }
     }
-    println!("press Ctrl-C to stop");
+    out!("press Ctrl-C to stop");
     web::serve(
         listener,
         AppState {
@@ -606,33 +616,33 @@ async fn serve(
     Ok(())
 }
 
-fn print_report(r: &LineReport) {
-    println!("Line       {} ({})", r.iccid, r.kind);
-    println!("Number     {}", r.msisdn);
-    println!("IMSI       {}", r.imsi);
+fn print_report(r: &LineReport) -> std::io::Result<()> {
+    out!("Line       {} ({})", r.iccid, r.kind);
+    out!("Number     {}", r.msisdn);
+    out!("IMSI       {}", r.imsi);
     if let Some(eid) = &r.eid {
-        println!("EID        {eid}");
+        out!("EID        {eid}");
     }
-    println!("Carrier    {}", r.carrier);
-    println!("Plan       {} — {}", r.plan, r.plan_name);
-    println!("State      {}", r.state);
+    out!("Carrier    {}", r.carrier);
+    out!("Plan       {} — {}", r.plan, r.plan_name);
+    out!("State      {}", r.state);
     if let Some(v) = &r.valid_until_jst {
-        println!("Valid to   {v}");
+        out!("Valid to   {v}");
     }
     if let Some(g) = &r.grace_until_jst {
         if Some(g) != r.valid_until_jst.as_ref() {
-            println!("Grace to   {g}");
+            out!("Grace to   {g}");
         }
     }
     if !r.balance.is_empty() {
-        println!("Balance");
+        out!("Balance");
         for b in &r.balance {
             let exp = b
                 .expires_at_jst
                 .as_deref()
                 .map(|e| format!(" until {e}"))
                 .unwrap_or_default();
-            println!(
+            out!(
                 "  {:>8} {:<4} {}{exp}{}",
                 b.remaining,
                 b.unit,
@@ -642,13 +652,13 @@ fn print_report(r: &LineReport) {
         }
     }
     if !r.addons.is_empty() {
-        println!("Add-ons");
+        out!("Add-ons");
         for a in &r.addons {
             let state = match a.unbound_at {
                 Some(t) => format!("unbound {}", format_jst(t)),
                 None => "bound".into(),
             };
-            println!(
+            out!(
                 "  {:<10} {} ({state}, charge {})",
                 a.code,
                 format_jst(a.bound_at),
@@ -657,7 +667,7 @@ fn print_report(r: &LineReport) {
         }
     }
     if let Some(b) = &r.stocked {
-        println!(
+        out!(
             "Stocked    {} by {}:{} via {} from {} (batch {}, {} lines) — {}",
             format_jst(b.at),
             b.actor_kind,
@@ -669,7 +679,7 @@ fn print_report(r: &LineReport) {
             b.reason
         );
     }
-    println!("History");
+    out!("History");
     for e in &r.history {
         let change = match (&e.from_state, &e.to_state) {
             (Some(f), Some(t)) => format!("{f} → {t}"),
@@ -680,7 +690,7 @@ fn print_report(r: &LineReport) {
         } else {
             format!(" [{}]", e.detail)
         };
-        println!(
+        out!(
             "  {}  {:<28} {}:{} via {} — {}{detail}",
             format_jst(e.at),
             change,
@@ -690,4 +700,5 @@ fn print_report(r: &LineReport) {
             e.reason
         );
     }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 mod support;
 
 use jiff::Timestamp;
-use simdesk::services::import::{import_lines, Progress};
+use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::lines::{self, Usage};
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::services::{jobs, ServiceError};
@@ -96,11 +96,13 @@ async fn stock(store: &dyn Store, book: &PolicyBook, rows: &[(u64, &str)]) {
     import_lines(
         store,
         book,
-        "EX-SAKURA",
-        "stock.csv",
-        csv(rows).as_bytes(),
-        false,
-        ops(),
+        ImportRequest {
+            carrier: "EX-SAKURA",
+            source_name: "stock.csv",
+            input: csv(rows).as_bytes(),
+            skip_invalid: false,
+            by: ops(),
+        },
         quiet(),
     )
     .await
@@ -186,11 +188,13 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
     let err = import_lines(
         s,
         &book,
-        "EX-SAKURA",
-        "stock.csv",
-        file.as_bytes(),
-        false,
-        ops(),
+        ImportRequest {
+            carrier: "EX-SAKURA",
+            source_name: "stock.csv",
+            input: file.as_bytes(),
+            skip_invalid: false,
+            by: ops(),
+        },
         quiet(),
     )
     .await
@@ -217,11 +221,13 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
     let outcome = import_lines(
         s,
         &book,
-        "EX-SAKURA",
-        "stock.csv",
-        file.as_bytes(),
-        true,
-        ops(),
+        ImportRequest {
+            carrier: "EX-SAKURA",
+            source_name: "stock.csv",
+            input: file.as_bytes(),
+            skip_invalid: true,
+            by: ops(),
+        },
         quiet(),
     )
     .await
@@ -231,11 +237,13 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
     let err = import_lines(
         s,
         &book,
-        "EX-SAKURA",
-        "stock.csv",
-        csv(&[(2, "JP10-DV")]).as_bytes(),
-        false,
-        ops(),
+        ImportRequest {
+            carrier: "EX-SAKURA",
+            source_name: "stock.csv",
+            input: csv(&[(2, "JP10-DV")]).as_bytes(),
+            skip_invalid: false,
+            by: ops(),
+        },
         quiet(),
     )
     .await

@@ -1,5 +1,6 @@
 //! Demo data: the example carriers and about a thousand fictional lines in every state.
 
+use super::import::ImportRequest;
 use super::policies::{load_policies, PolicyBook};
 use super::{import, jobs, lines, ServiceResult};
 use crate::store::{LineKey, Store};
@@ -116,16 +117,18 @@ pub async fn seed(
         import::import_lines(
             store,
             &book,
-            carrier,
-            &format!("demo-{carrier}.csv"),
-            csv.as_bytes(),
-            false,
-            Attribution::new(
-                Actor::operator("demo"),
-                Channel::Operator,
-                now - SignedDuration::from_hours(24 * 120),
-                "demo inventory",
-            ),
+            ImportRequest {
+                carrier,
+                source_name: &format!("demo-{carrier}.csv"),
+                input: csv.as_bytes(),
+                skip_invalid: false,
+                by: Attribution::new(
+                    Actor::operator("demo"),
+                    Channel::Operator,
+                    now - SignedDuration::from_hours(24 * 120),
+                    "demo inventory",
+                ),
+            },
             import::Progress {
                 checked: &quiet,
                 written: &quiet,

@@ -61,6 +61,17 @@ pub struct ImportOutcome {
     pub skipped: Vec<RowError>,
 }
 
+/// A carrier's inventory file and who is importing it.
+pub struct ImportRequest<'a, R> {
+    pub carrier: &'a str,
+    /// The file's name, kept with the batch.
+    pub source_name: &'a str,
+    pub input: R,
+    /// Import the good rows and report the bad instead of importing nothing.
+    pub skip_invalid: bool,
+    pub by: Attribution,
+}
+
 /// Progress callbacks: rows checked, then rows written.
 pub struct Progress<'a> {
     pub checked: &'a (dyn Fn(u64) + Send + Sync),
@@ -78,13 +89,16 @@ struct Rows {
 pub async fn import_lines<R: Read>(
     store: &dyn Store,
     book: &PolicyBook,
-    carrier: &str,
-    source_name: &str,
-    input: R,
-    skip_invalid: bool,
-    by: Attribution,
+    request: ImportRequest<'_, R>,
     progress: Progress<'_>,
 ) -> ServiceResult<ImportOutcome> {
+    let ImportRequest {
+        carrier,
+        source_name,
+        input,
+        skip_invalid,
+        by,
+    } = request;
     book.carrier(carrier)?;
     let (rows, mut errors, total) = parse_rows(book, carrier, input, &progress)?;
     let mut stored = existing(store, &rows).await?;
@@ -187,16 +201,51 @@ async fn existing(
     Ok(hits)
 }
 
+/// File line numbers from byte offsets. The csv reader's own line numbers are off after blank
+/// lines and in CRLF files, and people fix their files by the line numbers we report.
+struct LineIndex {
+    bytes: Vec<u8>,
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(bytes: Vec<u8>) -> Self {
+        let newlines = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        LineIndex { bytes, newlines }
+    }
+
+    /// The line of the first character at or after `offset` that is not a line break.
+    fn line_at(&self, offset: u64) -> u64 {
+        let mut at = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while at < self.bytes.len() && matches!(self.bytes[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        self.newlines.partition_point(|n| *n < at) as u64 + 1
+    }
+}
+
 fn parse_rows<R: Read>(
     book: &PolicyBook,
     carrier: &str,
-    input: R,
+    mut input: R,
     progress: &Progress<'_>,
 ) -> ServiceResult<(Rows, Vec<RowError>, u64)> {
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| ServiceError::Invalid(format!("the file cannot be read: {e}")))?;
+    let lines = LineIndex::new(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(input);
+        .from_reader(lines.bytes.as_slice());
     let header_error = |reason: String| {
         ServiceError::Import(ImportReport {
             errors: vec![RowError {
@@ -248,22 +297,26 @@ fn parse_rows<R: Read>(
     let mut total = 0u64;
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line() + 1;
+        let before = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
                 total += 1;
+                let at = e.position().map(|p| p.byte()).unwrap_or(before);
                 errors.push(RowError {
-                    line,
+                    line: lines.line_at(at),
                     column: "(row)".into(),
                     reason: format!("unreadable: {e}"),
                 });
                 continue;
             }
         }
-        // The csv reader reports the line where the record starts.
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        // A line of nothing but spaces or commas is a blank line, not a row.
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let line = lines.line_at(record.position().map(|p| p.byte()).unwrap_or(before));
         total += 1;
         if total.is_multiple_of(10_000) {
             (progress.checked)(total);
