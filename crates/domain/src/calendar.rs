@@ -30,7 +30,7 @@ pub struct Holiday {
 }
 
 /// Why a calendar question or a closure could not be answered or built.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CalendarError {
     #[error(
         "year {year} is outside the supported range {FIRST_YEAR}..={LAST_YEAR}: \

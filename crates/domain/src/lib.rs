@@ -5,9 +5,13 @@
 pub mod attribution;
 pub mod balance;
 pub mod calendar;
+pub mod cancellation;
 pub mod customer;
+pub mod identity;
 pub mod ids;
 pub mod line;
 pub mod money;
 pub mod policy;
+pub mod refund;
 pub mod validity;
+pub mod wallet;
