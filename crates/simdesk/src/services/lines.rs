@@ -332,7 +332,7 @@ pub async fn unbind_addon(
                 Some(version),
             );
             let mut change = LineChange::new(line.clone(), event);
-            change.unbind = Some(binding.id);
+            change.unbind = vec![binding.id];
             Ok(change)
         })
     })

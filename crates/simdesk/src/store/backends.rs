@@ -47,6 +47,23 @@ fn duplicate_or(e: sqlx::Error, what: &str) -> StoreError {
     }
 }
 
+fn checks_text(checks: &[simdesk_domain::policy::IdentityCheck]) -> String {
+    checks.iter().map(simdesk_domain::cancellation::check_name).collect::<Vec<_>>().join(",")
+}
+
+fn parse_checks(text: &str) -> StoreResult<Vec<simdesk_domain::policy::IdentityCheck>> {
+    use simdesk_domain::policy::IdentityCheck;
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| match s {
+            "possession" => Ok(IdentityCheck::Possession),
+            "knowledge" => Ok(IdentityCheck::Knowledge),
+            "document" => Ok(IdentityCheck::Document),
+            other => Err(StoreError::Corrupt(format!("identity check {other:?}"))),
+        })
+        .collect()
+}
+
 fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
@@ -220,6 +237,164 @@ macro_rules! shared_store {
                 }
                 Ok(())
             }
+            fn request_from_row(row: &$row) -> StoreResult<RequestRecord> {
+                use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+                use simdesk_domain::cancellation::{CancellationRequest, RequestState};
+                let text = |c: &str| row.try_get::<String, _>(c);
+                let refund_currency: Option<String> = row.try_get("refund_currency")?;
+                let refund_total: Option<i64> = row.try_get("refund_total")?;
+                let refund_total = match (refund_total, refund_currency) {
+                    (Some(v), Some(c)) => Some(Money::new(v, c.parse::<Currency>().map_err(corrupt("refund currency"))?)),
+                    _ => None,
+                };
+                let detail: Option<String> = row.try_get("refund_detail")?;
+                let effective_date: Option<String> = row.try_get("effective_date")?;
+                Ok(RequestRecord {
+                    request: CancellationRequest {
+                        id: row.try_get("id")?,
+                        line_id: row.try_get("line_id")?,
+                        channel: text("channel")?.parse::<Channel>().map_err(corrupt("channel"))?,
+                        submitted: Attribution::new(
+                            Actor { kind: text("actor_kind")?.parse::<ActorKind>().map_err(corrupt("actor kind"))?, id: text("actor_id")? },
+                            text("channel")?.parse::<Channel>().map_err(corrupt("channel"))?,
+                            from_micros(row.try_get("submitted_at")?)?,
+                            text("reason")?,
+                        ),
+                        state: text("state")?.parse::<RequestState>().map_err(corrupt("request state"))?,
+                        required: parse_checks(&text("required_checks")?)?,
+                        passed: parse_checks(&text("passed_checks")?)?,
+                        effective_date: effective_date.map(|d| d.parse().map_err(corrupt("effective date"))).transpose()?,
+                        effective_at: opt_ts(row.try_get("effective_at")?)?,
+                        reject_reason: row.try_get("reject_reason")?,
+                        policy_version: row.try_get("policy_version")?,
+                        version: row.try_get("version")?,
+                    },
+                    carrier: text("carrier_code")?,
+                    refund_total,
+                    refund_detail: detail.map(|d| serde_json::from_str(&d).map_err(corrupt("refund detail"))).transpose()?,
+                    receipt_number: row.try_get("receipt_number")?,
+                    completed_at: opt_ts(row.try_get("completed_at")?)?,
+                })
+            }
+
+            async fn insert_movement(tx: &mut sqlx::Transaction<'_, $db>, w: &WalletEntry, request_id: Option<i64>) -> StoreResult<i64> {
+                if !w.movement.is_balanced() {
+                    return Err(StoreError::Corrupt(format!("refusing an unbalanced wallet movement {}", w.idempotency_key)));
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO wallet_movements (customer_id, kind, idempotency_key, request_id, note, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(w.customer)
+                .bind(w.movement.kind.as_str())
+                .bind(&w.idempotency_key)
+                .bind(request_id)
+                .bind(&w.note)
+                .bind(micros(w.at))
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(|e| duplicate_or(e, &format!("wallet movement {}", w.idempotency_key)))?;
+                for p in &w.movement.postings {
+                    sqlx::query("INSERT INTO wallet_postings (movement_id, account, amount, currency) VALUES ($1, $2, $3, $4)")
+                        .bind(id)
+                        .bind(p.account.to_string())
+                        .bind(p.amount.minor())
+                        .bind(p.amount.currency().code())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(id)
+            }
+
+            async fn insert_outbox(tx: &mut sqlx::Transaction<'_, $db>, m: &OutboxMessage) -> StoreResult<()> {
+                // The key makes a repeated decision harmless: the side effect is queued once.
+                sqlx::query(
+                    "INSERT INTO outbox (kind, idempotency_key, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(&m.kind)
+                .bind(&m.idempotency_key)
+                .bind(m.payload.to_string())
+                .bind(micros(m.available_at))
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn apply_line_in(tx: &mut sqlx::Transaction<'_, $db>, change: &LineChange) -> StoreResult<()> {
+                let line = &change.line;
+                let mut holder = line.holder;
+                if let Some(reg) = &change.new_holder {
+                    let personal = serde_json::to_string(&reg.personal).map_err(corrupt("personal data"))?;
+                    let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO customers (language, personal_data, created_at) VALUES ($1, $2, $3) RETURNING id",
+                    )
+                    .bind(reg.language.tag())
+                    .bind(personal)
+                    .bind(micros(at))
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    holder = Some(id);
+                }
+                // Optimistic concurrency: the decision was made on `version`; anyone else's change wins.
+                let updated = sqlx::query(
+                    "UPDATE lines SET state = $1, holder_id = $2, activated_at = $3, validity_ends_at = $4, grace_ends_at = $5,
+                     state_before_pending = $6, ended_at = $7, version = version + 1
+                     WHERE id = $8 AND version = $9",
+                )
+                .bind(line.state.as_str())
+                .bind(holder)
+                .bind(line.activated_at.map(micros))
+                .bind(line.validity_ends_at.map(micros))
+                .bind(line.grace_ends_at.map(micros))
+                .bind(line.state_before_pending.map(|s| s.as_str()))
+                .bind(line.ended_at.map(micros))
+                .bind(line.id)
+                .bind(line.version)
+                .execute(&mut **tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                let mut first_event = None;
+                for e in &change.events {
+                    let id = Self::insert_event(tx, line.id, e).await?;
+                    first_event.get_or_insert((id, e.by.at));
+                }
+                let (event_id, at) = first_event.ok_or_else(|| StoreError::Corrupt("a change without a history entry".into()))?;
+                Self::apply_balance(tx, line.id, event_id, at, &change.balance).await?;
+                if let Some(bind) = &change.bind {
+                    sqlx::query(
+                        "INSERT INTO line_addons (line_id, addon_code, charge_minor, currency, bound_at, bound_event_id)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(line.id)
+                    .bind(&bind.code)
+                    .bind(bind.charge.minor())
+                    .bind(bind.charge.currency().code())
+                    .bind(micros(at))
+                    .bind(event_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| duplicate_or(e, &format!("add-on {} on this line", bind.code)))?;
+                }
+                for binding in change.unbind.iter().copied() {
+                    let done = sqlx::query(
+                        "UPDATE line_addons SET unbound_at = $1, unbound_event_id = $2 WHERE id = $3 AND line_id = $4 AND unbound_at IS NULL",
+                    )
+                    .bind(micros(at))
+                    .bind(event_id)
+                    .bind(binding)
+                    .bind(line.id)
+                    .execute(&mut **tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                Ok(())
+            }
+
         }
 
         #[async_trait]
@@ -563,79 +738,466 @@ macro_rules! shared_store {
 
             async fn apply(&self, change: &LineChange) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                let line = &change.line;
-                let mut holder = line.holder;
-                if let Some(reg) = &change.new_holder {
-                    let personal = serde_json::to_string(&reg.personal).map_err(corrupt("personal data"))?;
-                    let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO customers (language, personal_data, created_at) VALUES ($1, $2, $3) RETURNING id",
+                Self::apply_line_in(&mut tx, change).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn apply_request(&self, change: &RequestChange) -> StoreResult<AppliedRequest> {
+                let mut tx = self.pool.begin().await?;
+                let r = &change.request;
+                let required = checks_text(&r.required);
+                let passed = checks_text(&r.passed);
+                let refund_detail = change.refund.as_ref().map(|f| serde_json::to_string(f)).transpose().map_err(corrupt("refund"))?;
+                let id = if r.id == 0 {
+                    sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO cancellation_requests (line_id, carrier_code, channel, actor_kind, actor_id, reason, submitted_at, state,
+                            required_checks, passed_checks, effective_date, effective_at, reject_reason, policy_version)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
                     )
-                    .bind(reg.language.tag())
-                    .bind(personal)
-                    .bind(micros(at))
+                    .bind(r.line_id)
+                    .bind(&change.carrier)
+                    .bind(r.channel.as_str())
+                    .bind(r.submitted.actor.kind.as_str())
+                    .bind(&r.submitted.actor.id)
+                    .bind(&r.submitted.reason)
+                    .bind(micros(r.submitted.at))
+                    .bind(r.state.as_str())
+                    .bind(&required)
+                    .bind(&passed)
+                    .bind(r.effective_date.map(|d| d.to_string()))
+                    .bind(r.effective_at.map(micros))
+                    .bind(&r.reject_reason)
+                    .bind(r.policy_version)
                     .fetch_one(&mut *tx)
-                    .await?;
-                    holder = Some(id);
-                }
-                // Optimistic concurrency: the decision was made on `version`; anyone else's change wins.
-                let updated = sqlx::query(
-                    "UPDATE lines SET state = $1, holder_id = $2, activated_at = $3, validity_ends_at = $4, grace_ends_at = $5,
-                     state_before_pending = $6, ended_at = $7, version = version + 1
-                     WHERE id = $8 AND version = $9",
-                )
-                .bind(line.state.as_str())
-                .bind(holder)
-                .bind(line.activated_at.map(micros))
-                .bind(line.validity_ends_at.map(micros))
-                .bind(line.grace_ends_at.map(micros))
-                .bind(line.state_before_pending.map(|s| s.as_str()))
-                .bind(line.ended_at.map(micros))
-                .bind(line.id)
-                .bind(line.version)
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() != 1 {
-                    return Err(StoreError::Conflict);
-                }
-                let mut first_event = None;
-                for e in &change.events {
-                    let id = Self::insert_event(&mut tx, line.id, e).await?;
-                    first_event.get_or_insert((id, e.by.at));
-                }
-                let (event_id, at) = first_event.ok_or_else(|| StoreError::Corrupt("a change without a history entry".into()))?;
-                Self::apply_balance(&mut tx, line.id, event_id, at, &change.balance).await?;
-                if let Some(bind) = &change.bind {
-                    sqlx::query(
-                        "INSERT INTO line_addons (line_id, addon_code, charge_minor, currency, bound_at, bound_event_id)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(line.id)
-                    .bind(&bind.code)
-                    .bind(bind.charge.minor())
-                    .bind(bind.charge.currency().code())
-                    .bind(micros(at))
-                    .bind(event_id)
-                    .execute(&mut *tx)
                     .await
-                    .map_err(|e| duplicate_or(e, &format!("add-on {} on this line", bind.code)))?;
-                }
-                if let Some(binding) = change.unbind {
+                    .map_err(|e| duplicate_or(e, "an open cancellation request for this line"))?
+                } else {
                     let done = sqlx::query(
-                        "UPDATE line_addons SET unbound_at = $1, unbound_event_id = $2 WHERE id = $3 AND line_id = $4 AND unbound_at IS NULL",
+                        "UPDATE cancellation_requests SET state = $1, passed_checks = $2, effective_date = $3, effective_at = $4,
+                            reject_reason = $5, refund_total = COALESCE($6, refund_total), refund_currency = COALESCE($7, refund_currency),
+                            refund_detail = COALESCE($8, refund_detail), completed_at = COALESCE($9, completed_at), version = version + 1
+                         WHERE id = $10 AND version = $11",
                     )
-                    .bind(micros(at))
-                    .bind(event_id)
-                    .bind(binding)
-                    .bind(line.id)
+                    .bind(r.state.as_str())
+                    .bind(&passed)
+                    .bind(r.effective_date.map(|d| d.to_string()))
+                    .bind(r.effective_at.map(micros))
+                    .bind(&r.reject_reason)
+                    .bind(change.refund.as_ref().map(|f| f.total.minor()))
+                    .bind(change.refund.as_ref().map(|f| f.total.currency().code()))
+                    .bind(&refund_detail)
+                    .bind((r.state == simdesk_domain::cancellation::RequestState::Completed).then(|| change.events.last().map(|e| micros(e.by.at))).flatten())
+                    .bind(r.id)
+                    .bind(r.version)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::Conflict);
+                    }
+                    r.id
+                };
+                for e in &change.events {
+                    sqlx::query(
+                        "INSERT INTO request_events (request_id, from_state, to_state, note, actor_kind, actor_id, channel, reason, at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(id)
+                    .bind(e.from.map(|s| s.as_str()))
+                    .bind(e.to.as_str())
+                    .bind(&e.note)
+                    .bind(e.by.actor.kind.as_str())
+                    .bind(&e.by.actor.id)
+                    .bind(e.by.channel.as_str())
+                    .bind(&e.by.reason)
+                    .bind(micros(e.by.at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some(line) = &change.line {
+                    Self::apply_line_in(&mut tx, line).await?;
+                }
+                if let Some(code) = change.consume_code {
+                    let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
+                    let used = sqlx::query("UPDATE one_time_codes SET used_at = $1, request_id = COALESCE(request_id, $2) WHERE id = $3 AND used_at IS NULL")
+                        .bind(micros(at))
+                        .bind(id)
+                        .bind(code)
+                        .execute(&mut *tx)
+                        .await?;
+                    if used.rows_affected() != 1 {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                if let Some(review) = &change.document_review {
+                    let done = sqlx::query(
+                        "UPDATE identity_documents SET review = $1, review_reason = $2, reviewed_by = $3, reviewed_at = $4
+                         WHERE id = $5 AND request_id = $6 AND review = 'pending'",
+                    )
+                    .bind(if review.approved { "approved" } else { "rejected" })
+                    .bind(&review.reason)
+                    .bind(review.by.actor.to_string())
+                    .bind(micros(review.by.at))
+                    .bind(review.document_id)
+                    .bind(id)
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() != 1 {
                         return Err(StoreError::Conflict);
                     }
                 }
+                if let Some(w) = &change.wallet {
+                    Self::insert_movement(&mut tx, w, Some(id)).await?;
+                }
+                let mut receipt_number = None;
+                if let Some(issue) = &change.receipt {
+                    // The counter row is created on first use, then moved under the transaction's lock.
+                    sqlx::query("INSERT INTO receipt_counters (carrier_code, year, last_number) VALUES ($1, $2, 0) ON CONFLICT (carrier_code, year) DO NOTHING")
+                        .bind(&issue.carrier)
+                        .bind(i64::from(issue.year))
+                        .execute(&mut *tx)
+                        .await?;
+                    let seq: i64 = sqlx::query_scalar(
+                        "UPDATE receipt_counters SET last_number = last_number + 1 WHERE carrier_code = $1 AND year = $2 RETURNING last_number",
+                    )
+                    .bind(&issue.carrier)
+                    .bind(i64::from(issue.year))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let number = format!("{}-{}-{:06}", issue.carrier, issue.year, seq);
+                    let document = (issue.sign)(&number);
+                    let at = change.events.last().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
+                    sqlx::query(
+                        "INSERT INTO receipts (number, carrier_code, year, seq, request_id, document, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&number)
+                    .bind(&issue.carrier)
+                    .bind(i64::from(issue.year))
+                    .bind(seq)
+                    .bind(id)
+                    .bind(document)
+                    .bind(micros(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| duplicate_or(e, "a receipt for this request"))?;
+                    sqlx::query("UPDATE cancellation_requests SET receipt_number = $1 WHERE id = $2")
+                        .bind(&number)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    receipt_number = Some(number);
+                }
+                for m in &change.outbox {
+                    Self::insert_outbox(&mut tx, m).await?;
+                }
                 tx.commit().await?;
+                Ok(AppliedRequest { id, receipt_number })
+            }
+
+            async fn request(&self, id: i64) -> StoreResult<Option<RequestRecord>> {
+                let row = sqlx::query("SELECT * FROM cancellation_requests WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(Self::request_from_row).transpose()
+            }
+
+            async fn open_request_for_line(&self, line_id: i64) -> StoreResult<Option<RequestRecord>> {
+                let row = sqlx::query(
+                    "SELECT * FROM cancellation_requests WHERE line_id = $1 AND state IN ('submitted', 'identity_verified', 'approved')",
+                )
+                .bind(line_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::request_from_row).transpose()
+            }
+
+            async fn requests_for_line(&self, line_id: i64) -> StoreResult<Vec<RequestRecord>> {
+                let rows = sqlx::query("SELECT * FROM cancellation_requests WHERE line_id = $1 ORDER BY id").bind(line_id).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::request_from_row).collect()
+            }
+
+            async fn request_events(&self, id: i64) -> StoreResult<Vec<RequestEventRow>> {
+                let rows = sqlx::query("SELECT * FROM request_events WHERE request_id = $1 ORDER BY id").bind(id).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(RequestEventRow {
+                            from_state: r.try_get("from_state")?,
+                            to_state: r.try_get("to_state")?,
+                            note: r.try_get("note")?,
+                            actor_kind: r.try_get("actor_kind")?,
+                            actor_id: r.try_get("actor_id")?,
+                            channel: r.try_get("channel")?,
+                            reason: r.try_get("reason")?,
+                            at: from_micros(r.try_get("at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn requests_due(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<RequestRecord>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM cancellation_requests WHERE state = 'approved' AND effective_at <= $1 ORDER BY effective_at, id LIMIT $2",
+                )
+                .bind(micros(now))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::request_from_row).collect()
+            }
+
+            async fn insert_code(&self, line_id: i64, request_id: Option<i64>, destination: &str, code_hash: &str, at: Timestamp) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO one_time_codes (line_id, request_id, destination, code_hash, issued_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(line_id)
+                .bind(request_id)
+                .bind(destination)
+                .bind(code_hash)
+                .bind(micros(at))
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn code_sends_since(&self, line_id: i64, since: Timestamp) -> StoreResult<Vec<Timestamp>> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT issued_at FROM one_time_codes WHERE line_id = $1 AND issued_at > $2")
+                    .bind(line_id)
+                    .bind(micros(since))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(|(t,)| from_micros(t)).collect()
+            }
+
+            async fn latest_code(&self, line_id: i64, request_id: Option<i64>) -> StoreResult<Option<CodeRow>> {
+                let row = sqlx::query(
+                    "SELECT id, code_hash, issued_at, attempts, used_at FROM one_time_codes
+                     WHERE line_id = $1 AND (request_id = $2 OR ($2 IS NULL AND request_id IS NULL)) ORDER BY id DESC LIMIT 1",
+                )
+                .bind(line_id)
+                .bind(request_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(CodeRow {
+                        id: r.try_get("id")?,
+                        code_hash: r.try_get("code_hash")?,
+                        issued_at: from_micros(r.try_get("issued_at")?)?,
+                        attempts: r.try_get("attempts")?,
+                        used_at: opt_ts(r.try_get("used_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn count_code_attempt(&self, id: i64) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("UPDATE one_time_codes SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_document(&self, doc: &NewDocument) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO identity_documents (request_id, content_type, size_bytes, sha256, content, uploaded_at, uploaded_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(doc.request_id)
+                .bind(&doc.content_type)
+                .bind(doc.content.len() as i64)
+                .bind(&doc.sha256)
+                .bind(&doc.content)
+                .bind(micros(doc.uploaded_at))
+                .bind(&doc.uploaded_by)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn documents(&self, request_id: i64) -> StoreResult<Vec<DocumentRow>> {
+                let rows = sqlx::query(
+                    "SELECT id, request_id, content_type, size_bytes, sha256, uploaded_at, uploaded_by, review, review_reason, reviewed_by
+                     FROM identity_documents WHERE request_id = $1 ORDER BY id",
+                )
+                .bind(request_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(DocumentRow {
+                            id: r.try_get("id")?,
+                            request_id: r.try_get("request_id")?,
+                            content_type: r.try_get("content_type")?,
+                            size_bytes: r.try_get("size_bytes")?,
+                            sha256: r.try_get("sha256")?,
+                            uploaded_at: from_micros(r.try_get("uploaded_at")?)?,
+                            uploaded_by: r.try_get("uploaded_by")?,
+                            review: r.try_get("review")?,
+                            review_reason: r.try_get("review_reason")?,
+                            reviewed_by: r.try_get("reviewed_by")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn wallet_postings(&self, customer: i64) -> StoreResult<Vec<WalletPostingRow>> {
+                let rows = sqlx::query(
+                    "SELECT m.id AS movement_id, m.kind, m.note, m.at, p.account, p.amount, p.currency
+                     FROM wallet_movements m JOIN wallet_postings p ON p.movement_id = m.id
+                     WHERE m.customer_id = $1 ORDER BY m.id, p.id",
+                )
+                .bind(customer)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let currency: Currency = r.try_get::<String, _>("currency")?.parse().map_err(corrupt("currency"))?;
+                        Ok(WalletPostingRow {
+                            movement_id: r.try_get("movement_id")?,
+                            kind: r.try_get("kind")?,
+                            note: r.try_get("note")?,
+                            at: from_micros(r.try_get("at")?)?,
+                            account: r.try_get("account")?,
+                            amount: Money::new(r.try_get("amount")?, currency),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn ledger_totals(&self) -> StoreResult<Vec<(String, i64)>> {
+                Ok(sqlx::query_as("SELECT currency, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM wallet_postings GROUP BY currency ORDER BY currency")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn record_payout(&self, payout: &NewPayout, outbox: &OutboxMessage) -> StoreResult<i64> {
+                let mut tx = self.pool.begin().await?;
+                let movement = Self::insert_movement(&mut tx, &payout.wallet, None).await?;
+                let amount = payout
+                    .wallet
+                    .movement
+                    .postings
+                    .iter()
+                    .find(|p| p.amount.is_positive())
+                    .map(|p| p.amount)
+                    .ok_or_else(|| StoreError::Corrupt("a payout without an amount".into()))?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO payouts (customer_id, movement_id, amount, currency, destination, idempotency_key, state, requested_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7) RETURNING id",
+                )
+                .bind(payout.wallet.customer)
+                .bind(movement)
+                .bind(amount.minor())
+                .bind(amount.currency().code())
+                .bind(&payout.destination)
+                .bind(&payout.wallet.idempotency_key)
+                .bind(micros(payout.wallet.at))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| duplicate_or(e, "a payout with this idempotency key"))?;
+                Self::insert_outbox(&mut tx, outbox).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn mark_payout_sent(&self, idempotency_key: &str, external_ref: &str, at: Timestamp) -> StoreResult<()> {
+                sqlx::query("UPDATE payouts SET state = 'sent', sent_at = $1, external_ref = $2 WHERE idempotency_key = $3 AND state = 'requested'")
+                    .bind(micros(at))
+                    .bind(external_ref)
+                    .bind(idempotency_key)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(())
+            }
+
+            async fn receipt(&self, number: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT document FROM receipts WHERE number = $1").bind(number).fetch_optional(&self.pool).await?)
+            }
+
+            async fn receipt_numbers(&self, carrier: &str) -> StoreResult<Vec<(i64, i64)>> {
+                Ok(sqlx::query_as("SELECT year, seq FROM receipts WHERE carrier_code = $1 ORDER BY year, seq")
+                    .bind(carrier)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn claim_outbox(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+                // Claim by conditional update: a row leased by another worker is skipped, so two
+                // workers never deliver the same row at the same time.
+                let candidates: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 AND (leased_until IS NULL OR leased_until <= $1)
+                     ORDER BY id LIMIT $2",
+                )
+                .bind(micros(now))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = Vec::new();
+                for (id,) in candidates {
+                    let row = sqlx::query(
+                        "UPDATE outbox SET leased_until = $1, attempts = attempts + 1
+                         WHERE id = $2 AND state = 'pending' AND (leased_until IS NULL OR leased_until <= $3)
+                         RETURNING id, kind, idempotency_key, payload, attempts",
+                    )
+                    .bind(micros(lease_until))
+                    .bind(id)
+                    .bind(micros(now))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    if let Some(r) = row {
+                        let payload: String = r.try_get("payload")?;
+                        claimed.push(OutboxRow {
+                            id: r.try_get("id")?,
+                            kind: r.try_get("kind")?,
+                            idempotency_key: r.try_get("idempotency_key")?,
+                            payload: serde_json::from_str(&payload).map_err(corrupt("outbox payload"))?,
+                            attempts: r.try_get("attempts")?,
+                        });
+                    }
+                }
+                Ok(claimed)
+            }
+
+            async fn outbox_done(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+                sqlx::query("UPDATE outbox SET state = 'done', done_at = $1, leased_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(micros(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> StoreResult<()> {
+                let (state, next) = match retry_at {
+                    Some(t) => ("pending", Some(micros(t))),
+                    None => ("dead", None),
+                };
+                sqlx::query("UPDATE outbox SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), leased_until = NULL, last_error = $3 WHERE id = $4")
+                    .bind(state)
+                    .bind(next)
+                    .bind(error)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn outbox_pending(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?)
+            }
+
+            async fn record_network_call(&self, key: &str, operation: &str, imsi: &str, msisdn: &str, at: Timestamp) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO network_calls (idempotency_key, operation, imsi, msisdn, at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(operation)
+                .bind(imsi)
+                .bind(msisdn)
+                .bind(micros(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT operation FROM network_calls WHERE imsi = $1 ORDER BY id").bind(imsi).fetch_all(&self.pool).await?)
             }
 
             async fn lines_due(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<Line>> {

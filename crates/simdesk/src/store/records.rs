@@ -102,7 +102,8 @@ pub struct LineChange {
     pub events: Vec<NewEvent>,
     pub balance: BalanceChange,
     pub bind: Option<NewAddonBinding>,
-    pub unbind: Option<i64>,
+    /// Add-on bindings ended by this change.
+    pub unbind: Vec<i64>,
 }
 
 impl LineChange {
@@ -113,7 +114,7 @@ impl LineChange {
             events: vec![event],
             balance: BalanceChange::default(),
             bind: None,
-            unbind: None,
+            unbind: Vec::new(),
         }
     }
 }
@@ -171,4 +172,165 @@ pub struct ImportBatchRow {
     pub channel: String,
     pub reason: String,
     pub at: Timestamp,
+}
+
+/// A side effect to deliver later, exactly once per idempotency key.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    /// `network.bar`, `network.unbar`, `network.deprovision`, `notify`, `payout`.
+    pub kind: String,
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+    pub available_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+    pub attempts: i64,
+}
+
+/// A balanced e-wallet movement to record once.
+#[derive(Debug, Clone)]
+pub struct WalletEntry {
+    pub customer: i64,
+    pub movement: simdesk_domain::wallet::Movement,
+    pub idempotency_key: String,
+    pub note: String,
+    pub at: Timestamp,
+}
+
+/// Signs a receipt once its number is known (the number is allocated inside the transaction).
+pub type ReceiptSigner = std::sync::Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+#[derive(Clone)]
+pub struct ReceiptIssue {
+    pub carrier: String,
+    /// The Japanese year the receipt is numbered in.
+    pub year: i16,
+    pub sign: ReceiptSigner,
+}
+
+/// The outcome of an identity document review, stored with the request change it causes.
+#[derive(Debug, Clone)]
+pub struct DocumentReview {
+    pub document_id: i64,
+    pub approved: bool,
+    pub reason: Option<String>,
+    pub by: Attribution,
+}
+
+/// One decision about a cancellation request and everything that goes with it, stored atomically.
+#[derive(Clone)]
+pub struct RequestChange {
+    /// The request after the decision; id 0 creates it.
+    pub request: simdesk_domain::cancellation::CancellationRequest,
+    pub carrier: String,
+    pub events: Vec<simdesk_domain::cancellation::RequestTransition>,
+    pub line: Option<LineChange>,
+    pub outbox: Vec<OutboxMessage>,
+    /// The refund computation (total and itemised detail), kept with the request.
+    pub refund: Option<simdesk_domain::refund::Refund>,
+    pub wallet: Option<WalletEntry>,
+    pub receipt: Option<ReceiptIssue>,
+    pub consume_code: Option<i64>,
+    pub document_review: Option<DocumentReview>,
+}
+
+impl RequestChange {
+    pub fn new(request: simdesk_domain::cancellation::CancellationRequest, carrier: &str) -> Self {
+        RequestChange {
+            request,
+            carrier: carrier.to_string(),
+            events: Vec::new(),
+            line: None,
+            outbox: Vec::new(),
+            refund: None,
+            wallet: None,
+            receipt: None,
+            consume_code: None,
+            document_review: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRequest {
+    pub id: i64,
+    pub receipt_number: Option<String>,
+}
+
+/// A stored request with what the store keeps beside the domain's view.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub request: simdesk_domain::cancellation::CancellationRequest,
+    pub carrier: String,
+    pub refund_total: Option<simdesk_domain::money::Money>,
+    pub refund_detail: Option<serde_json::Value>,
+    pub receipt_number: Option<String>,
+    pub completed_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestEventRow {
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub note: String,
+    pub actor_kind: String,
+    pub actor_id: String,
+    pub channel: String,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub id: i64,
+    pub code_hash: String,
+    pub issued_at: Timestamp,
+    pub attempts: i64,
+    pub used_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub request_id: i64,
+    pub content_type: String,
+    pub content: Vec<u8>,
+    pub sha256: String,
+    pub uploaded_at: Timestamp,
+    pub uploaded_by: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocumentRow {
+    pub id: i64,
+    pub request_id: i64,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_at: Timestamp,
+    pub uploaded_by: String,
+    pub review: String,
+    pub review_reason: Option<String>,
+    pub reviewed_by: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WalletPostingRow {
+    pub movement_id: i64,
+    pub kind: String,
+    pub note: String,
+    pub at: Timestamp,
+    pub account: String,
+    pub amount: simdesk_domain::money::Money,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPayout {
+    pub wallet: WalletEntry,
+    pub destination: String,
 }
