@@ -71,6 +71,8 @@ pub enum EntryKind {
     Usage,
     AddonCharge,
     AddonGrant,
+    /// What was left when the line was cancelled: refunded per policy, or forfeited.
+    Cancellation,
 }
 
 impl EntryKind {
@@ -81,6 +83,7 @@ impl EntryKind {
             EntryKind::Usage => "usage",
             EntryKind::AddonCharge => "addon_charge",
             EntryKind::AddonGrant => "addon_grant",
+            EntryKind::Cancellation => "cancellation",
         }
     }
 }
@@ -94,6 +97,7 @@ impl FromStr for EntryKind {
             EntryKind::Usage,
             EntryKind::AddonCharge,
             EntryKind::AddonGrant,
+            EntryKind::Cancellation,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -101,7 +105,7 @@ impl FromStr for EntryKind {
             UnknownName::new(
                 "balance entry kind",
                 s,
-                "plan_grant, top_up, usage, addon_charge, addon_grant",
+                "plan_grant, top_up, usage, addon_charge, addon_grant, cancellation",
             )
         })
     }
@@ -303,6 +307,16 @@ pub fn consume(
         });
     }
     Ok(change)
+}
+
+/// Empties every bucket when the line is cancelled, so nothing remains to be used or charged.
+pub fn close_all(buckets: &[Bucket]) -> BalanceChange {
+    let movements = buckets
+        .iter()
+        .filter(|b| b.remaining > 0)
+        .map(|b| Movement { bucket: BucketRef::Existing(b.id), kind: EntryKind::Cancellation, amount: -b.remaining, note: "line cancelled".into() })
+        .collect();
+    BalanceChange { new_buckets: Vec::new(), movements }
 }
 
 /// An add-on bound to a line.

@@ -1,8 +1,11 @@
 //! simdesk: the operator-side system for short-term prepaid SIM cards and eSIMs for travellers.
 
+pub mod adapters;
 pub mod cli;
 pub mod config;
 pub mod examples;
+pub mod keys;
+pub mod receipts;
 pub mod services;
 pub mod store;
 pub mod web;

@@ -1,5 +1,6 @@
 //! Use cases: each loads state through the store, asks the domain to decide, and persists the decision.
 
+pub mod cancellation;
 pub mod demo;
 pub mod import;
 pub mod jobs;
@@ -36,6 +37,18 @@ pub enum ServiceError {
     Policy(Vec<PolicyError>),
     #[error("{0}")]
     Import(import::ImportReport),
+    #[error(transparent)]
+    Cancellation(#[from] simdesk_domain::cancellation::CancellationError),
+    #[error(transparent)]
+    Calendar(#[from] simdesk_domain::calendar::CalendarError),
+    /// Identity could not be confirmed; says what to do next.
+    #[error("{0}")]
+    Identity(String),
+    #[error("{0}")]
+    RateLimited(String),
+    /// A peer (SMS, e-mail, network, payments) could not be reached.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the line is being changed by someone else; try again")]
     Busy,
     #[error(transparent)]
@@ -56,7 +69,7 @@ impl From<StoreError> for ServiceError {
 impl ServiceError {
     /// Whether the caller made a mistake (as opposed to the system failing).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, ServiceError::Store(_) | ServiceError::Busy)
+        !matches!(self, ServiceError::Store(_) | ServiceError::Busy | ServiceError::Unavailable(_))
     }
 }
 

@@ -1116,17 +1116,24 @@ macro_rules! shared_store {
                     .await?)
             }
 
-            async fn claim_outbox(&self, now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+            async fn claim_outbox(&self, kinds: &[&str], now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+                if kinds.is_empty() {
+                    return Ok(Vec::new());
+                }
                 // Claim by conditional update: a row leased by another worker is skipped, so two
                 // workers never deliver the same row at the same time.
-                let candidates: Vec<(i64,)> = sqlx::query_as(
-                    "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 AND (leased_until IS NULL OR leased_until <= $1)
-                     ORDER BY id LIMIT $2",
-                )
-                .bind(micros(now))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
+                let mut q = QueryBuilder::<$db>::new("SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ");
+                q.push_bind(micros(now));
+                q.push(" AND (leased_until IS NULL OR leased_until <= ");
+                q.push_bind(micros(now));
+                q.push(") AND kind IN (");
+                let mut sep = q.separated(", ");
+                for k in kinds {
+                    sep.push_bind(*k);
+                }
+                q.push(") ORDER BY id LIMIT ");
+                q.push_bind(limit);
+                let candidates: Vec<(i64,)> = q.build_query_as().fetch_all(&self.pool).await?;
                 let mut claimed = Vec::new();
                 for (id,) in candidates {
                     let row = sqlx::query(

@@ -106,8 +106,8 @@ pub trait Store: Send + Sync + 'static {
     async fn receipt(&self, number: &str) -> StoreResult<Option<String>>;
     async fn receipt_numbers(&self, carrier: &str) -> StoreResult<Vec<(i64, i64)>>;
 
-    /// Leases up to `limit` deliverable outbox rows until `lease_until`.
-    async fn claim_outbox(&self, now: jiff::Timestamp, lease_until: jiff::Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>>;
+    /// Leases up to `limit` deliverable outbox rows of these kinds until `lease_until`.
+    async fn claim_outbox(&self, kinds: &[&str], now: jiff::Timestamp, lease_until: jiff::Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>>;
     async fn outbox_done(&self, id: i64, at: jiff::Timestamp) -> StoreResult<()>;
     async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<jiff::Timestamp>) -> StoreResult<()>;
     async fn outbox_pending(&self) -> StoreResult<i64>;

@@ -1,0 +1,65 @@
+//! Delivering one-time codes to a line or an e-mail address, right away rather than through the
+//! outbox, so the code never rests anywhere in the clear.
+
+use async_trait::async_trait;
+use std::sync::Mutex;
+
+/// Where a code goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeDestination {
+    /// An SMS to the line itself (E.164).
+    Line(String),
+    /// The registered e-mail address.
+    Email(String),
+}
+
+impl CodeDestination {
+    /// What a person may be shown: enough to recognise, not enough to harvest.
+    pub fn masked(&self) -> String {
+        match self {
+            CodeDestination::Line(n) => {
+                let keep = n.len().saturating_sub(4);
+                format!("{}{}", "•".repeat(keep.min(8)), &n[keep..])
+            }
+            CodeDestination::Email(e) => match e.split_once('@') {
+                Some((local, domain)) => format!("{}•••@{domain}", local.chars().next().unwrap_or('•')),
+                None => "•••".into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the code could not be delivered: {0}")]
+pub struct DeliveryError(pub String);
+
+#[async_trait]
+pub trait CodeSender: Send + Sync {
+    async fn send_code(&self, to: &CodeDestination, code: &str, language: &str) -> Result<(), DeliveryError>;
+}
+
+/// Keeps sent codes in memory for whoever runs simdesk in-process (tests, the demo); it forgets
+/// them when the process ends.
+#[derive(Default)]
+pub struct RecordingCodeSender {
+    sent: Mutex<Vec<(CodeDestination, String)>>,
+}
+
+impl RecordingCodeSender {
+    /// The last code sent to `to`.
+    pub fn last_code_to(&self, to: &CodeDestination) -> Option<String> {
+        let sent = self.sent.lock().ok()?;
+        sent.iter().rev().find(|(d, _)| d == to).map(|(_, c)| c.clone())
+    }
+}
+
+#[async_trait]
+impl CodeSender for RecordingCodeSender {
+    async fn send_code(&self, to: &CodeDestination, code: &str, _language: &str) -> Result<(), DeliveryError> {
+        self.sent
+            .lock()
+            .map_err(|_| DeliveryError("recorder poisoned".into()))?
+            .push((to.clone(), code.to_string()));
+        Ok(())
+    }
+}
