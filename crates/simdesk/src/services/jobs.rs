@@ -90,3 +90,19 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
     }
     Ok(report)
 }
+
+/// Everything due at `now`, in order: lines expire and close, cancellations take effect, and the
+/// outbox delivers their side effects.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DueReport {
+    pub lines: JobReport,
+    pub cancellations: super::cancellation::CompletionReport,
+    pub outbox: super::outbox::DeliveryReport,
+}
+
+pub async fn run_due(desk: &super::cancellation::Desk, peers: &super::outbox::Peers, now: Timestamp) -> ServiceResult<DueReport> {
+    let lines = run_once(desk.store.as_ref(), now).await?;
+    let cancellations = super::cancellation::complete_due(desk, now).await?;
+    let outbox = super::outbox::deliver(desk.store.as_ref(), peers, now).await?;
+    Ok(DueReport { lines, cancellations, outbox })
+}

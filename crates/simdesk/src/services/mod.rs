@@ -5,7 +5,9 @@ pub mod demo;
 pub mod import;
 pub mod jobs;
 pub mod lines;
+pub mod outbox;
 pub mod policies;
+pub mod wallet;
 
 use crate::store::StoreError;
 use simdesk_domain::balance::BalanceError;
