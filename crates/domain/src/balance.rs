@@ -314,9 +314,17 @@ pub fn close_all(buckets: &[Bucket]) -> BalanceChange {
     let movements = buckets
         .iter()
         .filter(|b| b.remaining > 0)
-        .map(|b| Movement { bucket: BucketRef::Existing(b.id), kind: EntryKind::Cancellation, amount: -b.remaining, note: "line cancelled".into() })
+        .map(|b| Movement {
+            bucket: BucketRef::Existing(b.id),
+            kind: EntryKind::Cancellation,
+            amount: -b.remaining,
+            note: "line cancelled".into(),
+        })
         .collect();
-    BalanceChange { new_buckets: Vec::new(), movements }
+    BalanceChange {
+        new_buckets: Vec::new(),
+        movements,
+    }
 }
 
 /// An add-on bound to a line.

@@ -15,6 +15,9 @@ pub struct Settings {
     pub db: Option<String>,
     /// Address `simdesk serve` listens on.
     pub listen: SocketAddr,
+    /// Where the receipt signing key and the code-hashing key live (never in the database);
+    /// every node of one installation must share them. Defaults to `<data_dir>/keys`.
+    pub keys_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -23,6 +26,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("simdesk-data"),
             db: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            keys_dir: None,
         }
     }
 }
@@ -34,6 +38,7 @@ impl fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("db", &self.db.as_deref().map(redact_url))
             .field("listen", &self.listen)
+            .field("keys_dir", &self.keys_dir)
             .finish()
     }
 }
@@ -58,9 +63,15 @@ impl Settings {
         let file = std::env::var("SIMDESK_CONFIG").unwrap_or_else(|_| "simdesk.toml".into());
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("SIMDESK_").only(&["data_dir", "db", "listen"]))
+            .merge(Env::prefixed("SIMDESK_").only(&["data_dir", "db", "listen", "keys_dir"]))
             .extract()
             .map_err(Box::new)
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.keys_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
     }
 
     /// The database URL to use.

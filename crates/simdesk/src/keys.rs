@@ -35,7 +35,10 @@ impl Keys {
 
     /// Fresh keys held only in memory.
     pub fn ephemeral() -> Keys {
-        Keys { receipts: ReceiptSigner::generate(), code_key: rand::random() }
+        Keys {
+            receipts: ReceiptSigner::generate(),
+            code_key: rand::random(),
+        }
     }
 
     /// A keyed hash of a one-time code, bound to the line it was sent for.
@@ -49,11 +52,17 @@ impl Keys {
 }
 
 fn load_or_create_secret(path: &Path) -> Result<[u8; 32], KeyError> {
-    let problem = |p: String| KeyError::File { path: path.display().to_string(), problem: p };
+    let problem = |p: String| KeyError::File {
+        path: path.display().to_string(),
+        problem: p,
+    };
     if path.exists() {
         let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
-        let bytes = hex::decode(text.trim()).map_err(|_| problem("not a hex-encoded key; restore it from backup".into()))?;
-        return bytes.try_into().map_err(|_| problem("the key must be 32 bytes".into()));
+        let bytes = hex::decode(text.trim())
+            .map_err(|_| problem("not a hex-encoded key; restore it from backup".into()))?;
+        return bytes
+            .try_into()
+            .map_err(|_| problem("the key must be 32 bytes".into()));
     }
     let key: [u8; 32] = rand::random();
     if let Some(parent) = path.parent() {

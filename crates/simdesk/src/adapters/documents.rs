@@ -7,7 +7,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 pub enum DocumentError {
     #[error("the file is empty; upload a photo or scan of the identity document")]
     Empty,
-    #[error("the file is {size} bytes; the limit is {limit} bytes (10 MB): upload a smaller photo")]
+    #[error(
+        "the file is {size} bytes; the limit is {limit} bytes (10 MB): upload a smaller photo"
+    )]
     TooLarge { size: usize, limit: usize },
     #[error("the file is not a JPEG, PNG or PDF (judged from its content); upload a photo or a PDF scan")]
     UnsupportedType,
@@ -19,7 +21,10 @@ pub fn sniff(content: &[u8]) -> Result<&'static str, DocumentError> {
         return Err(DocumentError::Empty);
     }
     if content.len() > MAX_DOCUMENT_BYTES {
-        return Err(DocumentError::TooLarge { size: content.len(), limit: MAX_DOCUMENT_BYTES });
+        return Err(DocumentError::TooLarge {
+            size: content.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
     }
     if content.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Ok("image/jpeg")
@@ -41,8 +46,14 @@ mod tests {
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]), Ok("image/jpeg"));
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Ok("image/png"));
         assert_eq!(sniff(b"%PDF-1.7\n"), Ok("application/pdf"));
-        assert_eq!(sniff(b"<html>not a passport</html>"), Err(DocumentError::UnsupportedType));
+        assert_eq!(
+            sniff(b"<html>not a passport</html>"),
+            Err(DocumentError::UnsupportedType)
+        );
         assert_eq!(sniff(b""), Err(DocumentError::Empty));
-        assert!(matches!(sniff(&vec![0xFF; MAX_DOCUMENT_BYTES + 1]), Err(DocumentError::TooLarge { .. })));
+        assert!(matches!(
+            sniff(&vec![0xFF; MAX_DOCUMENT_BYTES + 1]),
+            Err(DocumentError::TooLarge { .. })
+        ));
     }
 }

@@ -22,7 +22,9 @@ impl CodeDestination {
                 format!("{}{}", "•".repeat(keep.min(8)), &n[keep..])
             }
             CodeDestination::Email(e) => match e.split_once('@') {
-                Some((local, domain)) => format!("{}•••@{domain}", local.chars().next().unwrap_or('•')),
+                Some((local, domain)) => {
+                    format!("{}•••@{domain}", local.chars().next().unwrap_or('•'))
+                }
                 None => "•••".into(),
             },
         }
@@ -35,7 +37,12 @@ pub struct DeliveryError(pub String);
 
 #[async_trait]
 pub trait CodeSender: Send + Sync {
-    async fn send_code(&self, to: &CodeDestination, code: &str, language: &str) -> Result<(), DeliveryError>;
+    async fn send_code(
+        &self,
+        to: &CodeDestination,
+        code: &str,
+        language: &str,
+    ) -> Result<(), DeliveryError>;
 }
 
 /// Keeps sent codes in memory for whoever runs simdesk in-process (tests, the demo); it forgets
@@ -49,13 +56,21 @@ impl RecordingCodeSender {
     /// The last code sent to `to`.
     pub fn last_code_to(&self, to: &CodeDestination) -> Option<String> {
         let sent = self.sent.lock().ok()?;
-        sent.iter().rev().find(|(d, _)| d == to).map(|(_, c)| c.clone())
+        sent.iter()
+            .rev()
+            .find(|(d, _)| d == to)
+            .map(|(_, c)| c.clone())
     }
 }
 
 #[async_trait]
 impl CodeSender for RecordingCodeSender {
-    async fn send_code(&self, to: &CodeDestination, code: &str, _language: &str) -> Result<(), DeliveryError> {
+    async fn send_code(
+        &self,
+        to: &CodeDestination,
+        code: &str,
+        _language: &str,
+    ) -> Result<(), DeliveryError> {
         self.sent
             .lock()
             .map_err(|_| DeliveryError("recorder poisoned".into()))?

@@ -39,8 +39,16 @@ impl RecordingNetwork {
         RecordingNetwork { store }
     }
 
-    async fn record(&self, key: &str, operation: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
-        self.store.record_network_call(key, operation, imsi, msisdn, Timestamp::now()).await?;
+    async fn record(
+        &self,
+        key: &str,
+        operation: &str,
+        imsi: &str,
+        msisdn: &str,
+    ) -> Result<(), NetworkError> {
+        self.store
+            .record_network_call(key, operation, imsi, msisdn, Timestamp::now())
+            .await?;
         Ok(())
     }
 }

@@ -21,7 +21,13 @@ impl From<StoreError> for PayoutError {
 #[async_trait]
 pub trait Payouts: Send + Sync {
     /// Returns the provider's reference for the transfer.
-    async fn send(&self, key: &str, destination: &str, amount_minor: i64, currency: &str) -> Result<String, PayoutError>;
+    async fn send(
+        &self,
+        key: &str,
+        destination: &str,
+        amount_minor: i64,
+        currency: &str,
+    ) -> Result<String, PayoutError>;
 }
 
 /// Marks payouts as sent in simdesk's own records, with the key as reference; stands in until a
@@ -38,9 +44,17 @@ impl RecordingPayouts {
 
 #[async_trait]
 impl Payouts for RecordingPayouts {
-    async fn send(&self, key: &str, _destination: &str, _amount_minor: i64, _currency: &str) -> Result<String, PayoutError> {
+    async fn send(
+        &self,
+        key: &str,
+        _destination: &str,
+        _amount_minor: i64,
+        _currency: &str,
+    ) -> Result<String, PayoutError> {
         let reference = format!("recorded:{key}");
-        self.store.mark_payout_sent(key, &reference, Timestamp::now()).await?;
+        self.store
+            .mark_payout_sent(key, &reference, Timestamp::now())
+            .await?;
         Ok(reference)
     }
 }

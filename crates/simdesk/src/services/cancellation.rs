@@ -9,8 +9,8 @@ use crate::adapters::messages::{CodeDestination, CodeSender};
 use crate::keys::Keys;
 use crate::receipts::{ReceiptAddon, ReceiptContent, ReceiptItem, ReceiptLine, ReceiptRefund};
 use crate::store::{
-    AppliedRequest, DocumentReview, LineChange, LineKey, NewDocument, NewEvent, OutboxMessage, ReceiptIssue, RequestChange,
-    RequestRecord, Store, StoreError, WalletEntry,
+    AppliedRequest, DocumentReview, LineChange, LineKey, NewDocument, NewEvent, OutboxMessage,
+    ReceiptIssue, RequestChange, RequestRecord, Store, StoreError, WalletEntry,
 };
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -81,18 +81,35 @@ pub struct ChannelChecks {
     pub checks: Vec<IdentityCheck>,
 }
 
-fn refund_basis(line: &Line, policy: &EffectivePolicy<'_>, balance: Money, at: Timestamp) -> RefundBasis {
+fn refund_basis(
+    line: &Line,
+    policy: &EffectivePolicy<'_>,
+    balance: Money,
+    at: Timestamp,
+) -> RefundBasis {
     let total = i64::from(policy.plan.validity.days) * 86_400;
     let remaining = match (line.activated_at, line.validity_ends_at) {
         (None, _) => total,
         (Some(_), Some(end)) => end.duration_since(at).as_secs().clamp(0, total),
         (Some(_), None) => 0,
     };
-    RefundBasis { balance, plan_price: policy.plan.price, validity_total_secs: total, validity_remaining_secs: remaining }
+    RefundBasis {
+        balance,
+        plan_price: policy.plan.price,
+        validity_total_secs: total,
+        validity_remaining_secs: remaining,
+    }
 }
 
-fn live_money(buckets: &[simdesk_domain::balance::Bucket], currency: simdesk_domain::money::Currency, at: Timestamp) -> Money {
-    Money::new(balance::remaining(buckets, BucketUnit::Money(currency), at), currency)
+fn live_money(
+    buckets: &[simdesk_domain::balance::Bucket],
+    currency: simdesk_domain::money::Currency,
+    at: Timestamp,
+) -> Money {
+    Money::new(
+        balance::remaining(buckets, BucketUnit::Money(currency), at),
+        currency,
+    )
 }
 
 /// Tells the customer where they stand; never refuses because time remains.
@@ -109,19 +126,33 @@ pub async fn quote(desk: &Desk, key: &LineKey, now: Timestamp) -> ServiceResult<
         LineState::InStock => Some("the line has not been sold".to_string()),
         LineState::Terminated => Some("the line is already cancelled".to_string()),
         LineState::Closed => Some("the line has already ended".to_string()),
-        _ if open.is_some() => Some("a cancellation request is already open for this line".to_string()),
+        _ if open.is_some() => {
+            Some("a cancellation request is already open for this line".to_string())
+        }
         _ => None,
     };
     let can_cancel = cannot_because.is_none();
-    let effective = if can_cancel { Some(cancellation::effective_date(now, policy.cancellation(), &policy.calendar())?) } else { None };
+    let effective = if can_cancel {
+        Some(cancellation::effective_date(
+            now,
+            policy.cancellation(),
+            &policy.calendar(),
+        )?)
+    } else {
+        None
+    };
     let refund = match effective {
         Some(date) => {
             let at = cancellation::start_of_day_jst(date);
-            Some(refund::compute(policy.refund(), &refund_basis(&line, &policy, money, at))?)
+            Some(refund::compute(
+                policy.refund(),
+                &refund_basis(&line, &policy, money, at),
+            )?)
         }
         None => None,
     };
-    let valid_now = line.state == LineState::Active && line.validity_ends_at.is_some_and(|e| now < e);
+    let valid_now =
+        line.state == LineState::Active && line.validity_ends_at.is_some_and(|e| now < e);
     let time_left_notice = match (valid_now, line.validity_ends_at) {
         (true, Some(end)) => Some(format!(
             "The line is valid until {}. You may use it up before cancelling; cancelling now is also fine.",
@@ -137,22 +168,39 @@ pub async fn quote(desk: &Desk, key: &LineKey, now: Timestamp) -> ServiceResult<
         } else {
             what_happens.push("Until then, please do not use the line.".into());
         }
-        let bound_now: Vec<&str> = bound.iter().filter(|b| b.unbound_at.is_none()).map(|b| b.code.as_str()).collect();
+        let bound_now: Vec<&str> = bound
+            .iter()
+            .filter(|b| b.unbound_at.is_none())
+            .map(|b| b.code.as_str())
+            .collect();
         if !bound_now.is_empty() {
-            what_happens.push(format!("These add-ons are unbound and their charges stop: {}.", bound_now.join(", ")));
+            what_happens.push(format!(
+                "These add-ons are unbound and their charges stop: {}.",
+                bound_now.join(", ")
+            ));
         }
-        what_happens.push("The line is removed from the network; it can never be used again or transferred.".into());
+        what_happens.push(
+            "The line is removed from the network; it can never be used again or transferred."
+                .into(),
+        );
         if refund.total.is_positive() {
-            what_happens.push(format!("{} is credited to your e-wallet, from which it can be paid out.", refund.total));
+            what_happens.push(format!(
+                "{} is credited to your e-wallet, from which it can be paid out.",
+                refund.total
+            ));
         } else {
             what_happens.push("No refund is due under the carrier's terms.".into());
         }
-        what_happens.push("You receive a confirmation and a signed receipt in your language.".into());
+        what_happens
+            .push("You receive a confirmation and a signed receipt in your language.".into());
     }
     let identity = policy.identity();
     let identity_needed = [Channel::Web, Channel::Hotline, Channel::Store]
         .into_iter()
-        .map(|c| ChannelChecks { channel: c, checks: identity::required_checks(identity, c) })
+        .map(|c| ChannelChecks {
+            channel: c,
+            checks: identity::required_checks(identity, c),
+        })
         .collect();
     Ok(Quote {
         line: line.iccid.to_string(),
@@ -163,7 +211,9 @@ pub async fn quote(desk: &Desk, key: &LineKey, now: Timestamp) -> ServiceResult<
         can_cancel,
         cannot_because,
         valid_now,
-        valid_until_jst: line.validity_ends_at.map(|e| format_jst(last_valid_second(e))),
+        valid_until_jst: line
+            .validity_ends_at
+            .map(|e| format_jst(last_valid_second(e))),
         time_left_notice,
         balance: money,
         data_mb,
@@ -172,7 +222,11 @@ pub async fn quote(desk: &Desk, key: &LineKey, now: Timestamp) -> ServiceResult<
             .filter(|b| b.unbound_at.is_none())
             .map(|b| QuoteAddon {
                 code: b.code.clone(),
-                name: policy.carrier.addon(&b.code).map(|a| a.name.clone()).unwrap_or_else(|| b.code.clone()),
+                name: policy
+                    .carrier
+                    .addon(&b.code)
+                    .map(|a| a.name.clone())
+                    .unwrap_or_else(|| b.code.clone()),
                 charge: b.charge,
             })
             .collect(),
@@ -199,10 +253,25 @@ pub struct Submitted {
 }
 
 fn line_event(t: &Transition, detail: String, policy_version: i64) -> NewEvent {
-    NewEvent { kind: t.step.as_str().into(), from: Some(t.from), to: Some(t.to), detail, by: t.by.clone(), policy_version: Some(policy_version) }
+    NewEvent {
+        kind: t.step.as_str().into(),
+        from: Some(t.from),
+        to: Some(t.to),
+        detail,
+        by: t.by.clone(),
+        policy_version: Some(policy_version),
+    }
 }
 
-fn notify(event: &str, request_id: i64, line: &Line, language: &str, customer: i64, params: serde_json::Value, at: Timestamp) -> OutboxMessage {
+fn notify(
+    event: &str,
+    request_id: i64,
+    line: &Line,
+    language: &str,
+    customer: i64,
+    params: serde_json::Value,
+    at: Timestamp,
+) -> OutboxMessage {
     OutboxMessage {
         kind: "notify".into(),
         idempotency_key: format!("notify:{event}:{request_id}:{}", customer),
@@ -222,51 +291,102 @@ fn network(op: &str, request_id: i64, line: &Line, at: Timestamp) -> OutboxMessa
 
 /// Adds what approval brings to a change: the line goes to pending termination, is barred if the
 /// policy says so, and the customer is told the effective date.
-async fn on_approval(desk: &Desk, change: &mut RequestChange, line: &Line, policy: &EffectivePolicy<'_>, version: i64, by: &Attribution) -> ServiceResult<()> {
+async fn on_approval(
+    desk: &Desk,
+    change: &mut RequestChange,
+    line: &Line,
+    policy: &EffectivePolicy<'_>,
+    version: i64,
+    by: &Attribution,
+) -> ServiceResult<()> {
     let (pending, t) = line.begin_termination(by.clone())?;
-    let date = change.request.effective_date.map(|d| d.to_string()).unwrap_or_default();
-    change.line = Some(LineChange::new(pending, line_event(&t, format!("cancellation effective {date}"), version)));
+    let date = change
+        .request
+        .effective_date
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    change.line = Some(LineChange::new(
+        pending,
+        line_event(&t, format!("cancellation effective {date}"), version),
+    ));
     let customer = line.holder.unwrap_or_default();
     let language = language_of(desk, line).await?;
     let id = change.request.id;
     if policy.cancellation().bar_while_pending {
         change.outbox.push(network("bar", id, line, by.at));
     }
-    change.outbox.push(notify("cancellation_approved", id, line, &language, customer, json!({ "effective_date": date }), by.at));
+    change.outbox.push(notify(
+        "cancellation_approved",
+        id,
+        line,
+        &language,
+        customer,
+        json!({ "effective_date": date }),
+        by.at,
+    ));
     Ok(())
 }
 
 async fn language_of(desk: &Desk, line: &Line) -> ServiceResult<String> {
     Ok(match line.holder {
-        Some(h) => desk.s().customer(h).await?.map(|c| c.language).unwrap_or_else(|| "en".into()),
+        Some(h) => desk
+            .s()
+            .customer(h)
+            .await?
+            .map(|c| c.language)
+            .unwrap_or_else(|| "en".into()),
         None => "en".into(),
     })
 }
 
 /// Opens a cancellation request (or returns the open one).
-pub async fn submit(desk: &Desk, key: &LineKey, channel: Channel, knowledge: Option<Knowledge>, by: Attribution) -> ServiceResult<Submitted> {
+pub async fn submit(
+    desk: &Desk,
+    key: &LineKey,
+    channel: Channel,
+    knowledge: Option<Knowledge>,
+    by: Attribution,
+) -> ServiceResult<Submitted> {
     let line = find_line(desk.s(), key).await?;
     if let Some(open) = desk.s().open_request_for_line(line.id).await? {
-        return Ok(Submitted { request: open, created: false });
+        return Ok(Submitted {
+            request: open,
+            created: false,
+        });
     }
     let (policy, version) = desk.book.for_line(&line)?;
     let required = identity::required_checks(policy.identity(), channel);
-    let (mut request, t) = CancellationRequest::submit(&line, channel, required, version, by.clone())?;
+    let (mut request, t) =
+        CancellationRequest::submit(&line, channel, required, version, by.clone())?;
     let mut events = vec![t];
     if let Some(k) = &knowledge {
         if !request.required.contains(&IdentityCheck::Knowledge) {
-            return Err(ServiceError::Invalid(format!("a {channel} cancellation does not ask for name and passport; leave them out")));
+            return Err(ServiceError::Invalid(format!(
+                "a {channel} cancellation does not ask for name and passport; leave them out"
+            )));
         }
-        let holder = line.holder.ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-        let customer = desk.s().customer(holder).await?.ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
+        let holder = line
+            .holder
+            .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
+        let customer = desk
+            .s()
+            .customer(holder)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
         if !identity::knowledge_matches(&customer.personal, &k.name, &k.passport) {
             return Err(ServiceError::Identity("the name and passport number do not match the registration; check them with the caller".into()));
         }
-        let (next, steps) = request.pass_check(IdentityCheck::Knowledge, policy.cancellation(), &policy.calendar(), by.clone())?;
+        let (next, steps) = request.pass_check(
+            IdentityCheck::Knowledge,
+            policy.cancellation(),
+            &policy.calendar(),
+            by.clone(),
+        )?;
         request = next;
         events.extend(steps);
     } else {
-        let (next, steps) = request.approve_if_verified(policy.cancellation(), &policy.calendar(), by.clone())?;
+        let (next, steps) =
+            request.approve_if_verified(policy.cancellation(), &policy.calendar(), by.clone())?;
         request = next;
         events.extend(steps);
     }
@@ -286,12 +406,20 @@ pub async fn submit(desk: &Desk, key: &LineKey, channel: Channel, knowledge: Opt
         rekey_for_line(&mut change, line.id, by.at);
     }
     match desk.s().apply_request(&change).await {
-        Ok(applied) => Ok(Submitted { request: load(desk, applied.id).await?, created: true }),
+        Ok(applied) => Ok(Submitted {
+            request: load(desk, applied.id).await?,
+            created: true,
+        }),
         // Another channel opened one a moment ago: that one is the answer.
-        Err(StoreError::Duplicate(_)) | Err(StoreError::Conflict) => match desk.s().open_request_for_line(line.id).await? {
-            Some(open) => Ok(Submitted { request: open, created: false }),
-            None => Err(ServiceError::Busy),
-        },
+        Err(StoreError::Duplicate(_)) | Err(StoreError::Conflict) => {
+            match desk.s().open_request_for_line(line.id).await? {
+                Some(open) => Ok(Submitted {
+                    request: open,
+                    created: false,
+                }),
+                None => Err(ServiceError::Busy),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -300,20 +428,37 @@ pub async fn submit(desk: &Desk, key: &LineKey, channel: Channel, knowledge: Opt
 fn rekey_for_line(change: &mut RequestChange, line_id: i64, at: Timestamp) {
     for m in &mut change.outbox {
         if m.idempotency_key.ends_with(":0") || m.idempotency_key.contains(":0:") {
-            m.idempotency_key = format!("{}@line{line_id}:{}", m.idempotency_key, at.as_microsecond());
+            m.idempotency_key = format!(
+                "{}@line{line_id}:{}",
+                m.idempotency_key,
+                at.as_microsecond()
+            );
         }
     }
 }
 
 pub async fn load(desk: &Desk, id: i64) -> ServiceResult<RequestRecord> {
-    desk.s().request(id).await?.ok_or_else(|| ServiceError::NotFound(format!("cancellation request {id}")))
+    desk.s()
+        .request(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("cancellation request {id}")))
 }
 
 /// Records a passed identity check and, if it was the last one, approves the request.
-async fn pass(desk: &Desk, record: &RequestRecord, check: IdentityCheck, by: Attribution, consume_code: Option<i64>, review: Option<DocumentReview>) -> ServiceResult<RequestRecord> {
+async fn pass(
+    desk: &Desk,
+    record: &RequestRecord,
+    check: IdentityCheck,
+    by: Attribution,
+    consume_code: Option<i64>,
+    review: Option<DocumentReview>,
+) -> ServiceResult<RequestRecord> {
     let line = find_line(desk.s(), &LineKey::Id(record.request.line_id)).await?;
     let (policy, version) = desk.book.for_line(&line)?;
-    let (request, steps) = record.request.pass_check(check, policy.cancellation(), &policy.calendar(), by.clone())?;
+    let (request, steps) =
+        record
+            .request
+            .pass_check(check, policy.cancellation(), &policy.calendar(), by.clone())?;
     let mut change = RequestChange::new(request.clone(), &record.carrier);
     change.events = steps;
     change.consume_code = consume_code;
@@ -323,7 +468,12 @@ async fn pass(desk: &Desk, record: &RequestRecord, check: IdentityCheck, by: Att
     }
     if change.events.is_empty() {
         // A check passed but others remain: record it on the request's history all the same.
-        change.events.push(RequestTransition { from: Some(request.state), to: request.state, by, note: format!("{} check passed", cancellation::check_name(&check)) });
+        change.events.push(RequestTransition {
+            from: Some(request.state),
+            to: request.state,
+            by,
+            note: format!("{} check passed", cancellation::check_name(&check)),
+        });
     }
     desk.s().apply_request(&change).await?;
     load(desk, record.request.id).await
@@ -331,23 +481,44 @@ async fn pass(desk: &Desk, record: &RequestRecord, check: IdentityCheck, by: Att
 
 fn require_open_for_checks(record: &RequestRecord, check: IdentityCheck) -> ServiceResult<()> {
     if record.request.state != RequestState::Submitted {
-        return Err(ServiceError::Cancellation(cancellation::CancellationError::NotAllowed { state: record.request.state, action: "verified again" }));
+        return Err(ServiceError::Cancellation(
+            cancellation::CancellationError::NotAllowed {
+                state: record.request.state,
+                action: "verified again",
+            },
+        ));
     }
     if !record.request.required.contains(&check) {
-        return Err(ServiceError::Cancellation(cancellation::CancellationError::CheckNotRequired(check)));
+        return Err(ServiceError::Cancellation(
+            cancellation::CancellationError::CheckNotRequired(check),
+        ));
     }
     Ok(())
 }
 
 /// Knowledge check: name and passport number against the registration.
-pub async fn verify_knowledge(desk: &Desk, id: i64, name: &str, passport: &str, by: Attribution) -> ServiceResult<RequestRecord> {
+pub async fn verify_knowledge(
+    desk: &Desk,
+    id: i64,
+    name: &str,
+    passport: &str,
+    by: Attribution,
+) -> ServiceResult<RequestRecord> {
     let record = load(desk, id).await?;
     require_open_for_checks(&record, IdentityCheck::Knowledge)?;
     let line = find_line(desk.s(), &LineKey::Id(record.request.line_id)).await?;
-    let holder = line.holder.ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-    let customer = desk.s().customer(holder).await?.ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
+    let holder = line
+        .holder
+        .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
+    let customer = desk
+        .s()
+        .customer(holder)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
     if !identity::knowledge_matches(&customer.personal, name, passport) {
-        return Err(ServiceError::Identity("the name and passport number do not match the registration".into()));
+        return Err(ServiceError::Identity(
+            "the name and passport number do not match the registration".into(),
+        ));
     }
     pass(desk, &record, IdentityCheck::Knowledge, by, None, None).await
 }
@@ -360,50 +531,112 @@ pub struct CodeSent {
 }
 
 /// Sends a 6-digit code to the line (SMS) or the registered e-mail. Rate-limited per line.
-pub async fn send_code(desk: &Desk, id: i64, to_email: bool, now: Timestamp) -> ServiceResult<CodeSent> {
+pub async fn send_code(
+    desk: &Desk,
+    id: i64,
+    to_email: bool,
+    now: Timestamp,
+) -> ServiceResult<CodeSent> {
     let record = load(desk, id).await?;
     require_open_for_checks(&record, IdentityCheck::Possession)?;
     let line = find_line(desk.s(), &LineKey::Id(record.request.line_id)).await?;
     let rules = OtpRules::default();
-    let earlier = desk.s().code_sends_since(line.id, now - jiff::SignedDuration::from_hours(1)).await?;
-    rules.may_send(&earlier, now).map_err(|e| ServiceError::RateLimited(e.to_string()))?;
-    let holder = line.holder.ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-    let customer = desk.s().customer(holder).await?.ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
-    let destination = if to_email { CodeDestination::Email(customer.personal.email.clone()) } else { CodeDestination::Line(line.msisdn.to_string()) };
+    let earlier = desk
+        .s()
+        .code_sends_since(line.id, now - jiff::SignedDuration::from_hours(1))
+        .await?;
+    rules
+        .may_send(&earlier, now)
+        .map_err(|e| ServiceError::RateLimited(e.to_string()))?;
+    let holder = line
+        .holder
+        .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
+    let customer = desk
+        .s()
+        .customer(holder)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
+    let destination = if to_email {
+        CodeDestination::Email(customer.personal.email.clone())
+    } else {
+        CodeDestination::Line(line.msisdn.to_string())
+    };
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
     let hash = desk.keys.hash_code(line.id, &code);
     let kind = if to_email { "email" } else { "line" };
-    desk.s().insert_code(line.id, Some(id), kind, &hash, now).await?;
-    desk.codes.send_code(&destination, &code, &customer.language).await.map_err(|e| ServiceError::Unavailable(e.to_string()))?;
-    Ok(CodeSent { to: destination.masked(), expires_at: now + rules.ttl })
+    desk.s()
+        .insert_code(line.id, Some(id), kind, &hash, now)
+        .await?;
+    desk.codes
+        .send_code(&destination, &code, &customer.language)
+        .await
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    Ok(CodeSent {
+        to: destination.masked(),
+        expires_at: now + rules.ttl,
+    })
 }
 
 /// Checks a one-time code: expires in 10 minutes, single use, locked after 5 wrong tries.
-pub async fn check_code(desk: &Desk, id: i64, code: &str, by: Attribution) -> ServiceResult<RequestRecord> {
+pub async fn check_code(
+    desk: &Desk,
+    id: i64,
+    code: &str,
+    by: Attribution,
+) -> ServiceResult<RequestRecord> {
     let record = load(desk, id).await?;
     require_open_for_checks(&record, IdentityCheck::Possession)?;
     let stored = desk
         .s()
         .latest_code(record.request.line_id, Some(id))
         .await?
-        .ok_or_else(|| ServiceError::Identity("no code was sent for this request; ask for one first".into()))?;
+        .ok_or_else(|| {
+            ServiceError::Identity("no code was sent for this request; ask for one first".into())
+        })?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    let matches = constant_time_eq(desk.keys.hash_code(record.request.line_id, &code).as_bytes(), stored.code_hash.as_bytes());
-    let state = OtpState { issued_at: stored.issued_at, attempts: u32::try_from(stored.attempts).unwrap_or(u32::MAX), used: stored.used_at.is_some() };
+    let matches = constant_time_eq(
+        desk.keys
+            .hash_code(record.request.line_id, &code)
+            .as_bytes(),
+        stored.code_hash.as_bytes(),
+    );
+    let state = OtpState {
+        issued_at: stored.issued_at,
+        attempts: u32::try_from(stored.attempts).unwrap_or(u32::MAX),
+        used: stored.used_at.is_some(),
+    };
     match OtpRules::default().check(&state, matches, by.at) {
-        OtpOutcome::Accepted => pass(desk, &record, IdentityCheck::Possession, by, Some(stored.id), None).await,
+        OtpOutcome::Accepted => {
+            pass(
+                desk,
+                &record,
+                IdentityCheck::Possession,
+                by,
+                Some(stored.id),
+                None,
+            )
+            .await
+        }
         OtpOutcome::Wrong { attempts_left } => {
             desk.s().count_code_attempt(stored.id).await?;
-            Err(ServiceError::Identity(format!("the code is not right; {attempts_left} tries left")))
+            Err(ServiceError::Identity(format!(
+                "the code is not right; {attempts_left} tries left"
+            )))
         }
         OtpOutcome::Locked => {
             if !matches {
                 desk.s().count_code_attempt(stored.id).await?;
             }
-            Err(ServiceError::Identity("too many wrong codes; ask for a new code".into()))
+            Err(ServiceError::Identity(
+                "too many wrong codes; ask for a new code".into(),
+            ))
         }
-        OtpOutcome::Expired => Err(ServiceError::Identity("the code has expired (codes last 10 minutes); ask for a new one".into())),
-        OtpOutcome::AlreadyUsed => Err(ServiceError::Identity("the code was already used; ask for a new one".into())),
+        OtpOutcome::Expired => Err(ServiceError::Identity(
+            "the code has expired (codes last 10 minutes); ask for a new one".into(),
+        )),
+        OtpOutcome::AlreadyUsed => Err(ServiceError::Identity(
+            "the code was already used; ask for a new one".into(),
+        )),
     }
 }
 
@@ -412,50 +645,111 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Stores a photo or scan of the identity document for an agent to review.
-pub async fn upload_document(desk: &Desk, id: i64, content: Vec<u8>, by: Attribution) -> ServiceResult<i64> {
+pub async fn upload_document(
+    desk: &Desk,
+    id: i64,
+    content: Vec<u8>,
+    by: Attribution,
+) -> ServiceResult<i64> {
     let record = load(desk, id).await?;
     require_open_for_checks(&record, IdentityCheck::Document)?;
-    let content_type = documents::sniff(&content).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let content_type =
+        documents::sniff(&content).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     use sha2::Digest;
     let sha256 = hex::encode(sha2::Sha256::digest(&content));
     Ok(desk
         .s()
-        .insert_document(&NewDocument { request_id: id, content_type: content_type.into(), content, sha256, uploaded_at: by.at, uploaded_by: by.actor.to_string() })
+        .insert_document(&NewDocument {
+            request_id: id,
+            content_type: content_type.into(),
+            content,
+            sha256,
+            uploaded_at: by.at,
+            uploaded_by: by.actor.to_string(),
+        })
         .await?)
 }
 
 /// An agent's review of the uploaded document: approval passes the document check; rejection
 /// rejects the request with the reason, which the customer is told.
-pub async fn review_document(desk: &Desk, id: i64, approve: bool, reason: Option<&str>, by: Attribution) -> ServiceResult<RequestRecord> {
+pub async fn review_document(
+    desk: &Desk,
+    id: i64,
+    approve: bool,
+    reason: Option<&str>,
+    by: Attribution,
+) -> ServiceResult<RequestRecord> {
     let record = load(desk, id).await?;
     require_open_for_checks(&record, IdentityCheck::Document)?;
-    let pending = desk.s().documents(id).await?.into_iter().rev().find(|d| d.review == "pending");
-    let document = pending.ok_or_else(|| ServiceError::Invalid("no document is waiting for review on this request".into()))?;
-    let review = DocumentReview { document_id: document.id, approved: approve, reason: reason.map(str::to_string), by: by.clone() };
+    let pending = desk
+        .s()
+        .documents(id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|d| d.review == "pending");
+    let document = pending.ok_or_else(|| {
+        ServiceError::Invalid("no document is waiting for review on this request".into())
+    })?;
+    let review = DocumentReview {
+        document_id: document.id,
+        approved: approve,
+        reason: reason.map(str::to_string),
+        by: by.clone(),
+    };
     if approve {
-        return pass(desk, &record, IdentityCheck::Document, by, None, Some(review)).await;
+        return pass(
+            desk,
+            &record,
+            IdentityCheck::Document,
+            by,
+            None,
+            Some(review),
+        )
+        .await;
     }
     let reason = reason.unwrap_or("").trim();
     if reason.is_empty() {
-        return Err(ServiceError::Invalid("say why the document is rejected, so the customer can fix it".into()));
+        return Err(ServiceError::Invalid(
+            "say why the document is rejected, so the customer can fix it".into(),
+        ));
     }
     reject_with(desk, &record, reason, by, Some(review)).await
 }
 
 /// Rejects a request with a reason the customer can act on.
-pub async fn reject(desk: &Desk, id: i64, reason: &str, by: Attribution) -> ServiceResult<RequestRecord> {
+pub async fn reject(
+    desk: &Desk,
+    id: i64,
+    reason: &str,
+    by: Attribution,
+) -> ServiceResult<RequestRecord> {
     let record = load(desk, id).await?;
     reject_with(desk, &record, reason, by, None).await
 }
 
-async fn reject_with(desk: &Desk, record: &RequestRecord, reason: &str, by: Attribution, review: Option<DocumentReview>) -> ServiceResult<RequestRecord> {
+async fn reject_with(
+    desk: &Desk,
+    record: &RequestRecord,
+    reason: &str,
+    by: Attribution,
+    review: Option<DocumentReview>,
+) -> ServiceResult<RequestRecord> {
     let (request, t) = record.request.reject(reason, by.clone())?;
     let line = find_line(desk.s(), &LineKey::Id(request.line_id)).await?;
     let mut change = RequestChange::new(request.clone(), &record.carrier);
     change.events.push(t);
     change.document_review = review;
     let language = language_of(desk, &line).await?;
-    change.outbox.push(notify("cancellation_rejected", request.id, &line, &language, line.holder.unwrap_or_default(), json!({ "reason": reason }), by.at));
+    change.outbox.push(notify(
+        "cancellation_rejected",
+        request.id,
+        &line,
+        &language,
+        line.holder.unwrap_or_default(),
+        json!({ "reason": reason }),
+        by.at,
+    ));
     desk.s().apply_request(&change).await?;
     load(desk, request.id).await
 }
@@ -470,13 +764,26 @@ pub async fn withdraw(desk: &Desk, id: i64, by: Attribution) -> ServiceResult<Re
     change.events.push(t);
     if line.state == LineState::PendingTermination {
         let (back, lt) = line.withdraw_termination(by.clone())?;
-        change.line = Some(LineChange::new(back, line_event(&lt, "cancellation withdrawn".into(), version)));
+        change.line = Some(LineChange::new(
+            back,
+            line_event(&lt, "cancellation withdrawn".into(), version),
+        ));
         if policy.cancellation().bar_while_pending {
-            change.outbox.push(network("unbar", request.id, &line, by.at));
+            change
+                .outbox
+                .push(network("unbar", request.id, &line, by.at));
         }
     }
     let language = language_of(desk, &line).await?;
-    change.outbox.push(notify("cancellation_withdrawn", request.id, &line, &language, line.holder.unwrap_or_default(), json!({}), by.at));
+    change.outbox.push(notify(
+        "cancellation_withdrawn",
+        request.id,
+        &line,
+        &language,
+        line.holder.unwrap_or_default(),
+        json!({}),
+        by.at,
+    ));
     desk.s().apply_request(&change).await?;
     load(desk, request.id).await
 }
@@ -516,26 +823,51 @@ pub async fn complete_due(desk: &Desk, now: Timestamp) -> ServiceResult<Completi
     Ok(report)
 }
 
-async fn complete_one(desk: &Desk, record: &RequestRecord, now: Timestamp) -> ServiceResult<AppliedRequest> {
+async fn complete_one(
+    desk: &Desk,
+    record: &RequestRecord,
+    now: Timestamp,
+) -> ServiceResult<AppliedRequest> {
     let by = Attribution::system("cancellation", now, "effective date reached");
     let (request, t) = record.request.complete(by.clone())?;
     let line = find_line(desk.s(), &LineKey::Id(request.line_id)).await?;
     let (policy, version) = desk.book.for_line(&line)?;
     let buckets = desk.s().buckets(line.id).await?;
-    let bound: Vec<_> = desk.s().addons(line.id).await?.into_iter().filter(|a| a.unbound_at.is_none()).collect();
+    let bound: Vec<_> = desk
+        .s()
+        .addons(line.id)
+        .await?
+        .into_iter()
+        .filter(|a| a.unbound_at.is_none())
+        .collect();
     let effective_at = request.effective_at.unwrap_or(now);
     let money = live_money(&buckets, policy.carrier.currency, effective_at);
-    let refund = refund::compute(policy.refund(), &refund_basis(&line, &policy, money, effective_at))?;
+    let refund = refund::compute(
+        policy.refund(),
+        &refund_basis(&line, &policy, money, effective_at),
+    )?;
 
     let (terminated, lt) = line.terminate(by.clone())?;
-    let mut line_change = LineChange::new(terminated, line_event(&lt, format!("cancellation request {}", request.id), version));
+    let mut line_change = LineChange::new(
+        terminated,
+        line_event(&lt, format!("cancellation request {}", request.id), version),
+    );
     for a in &bound {
-        line_change.events.push(NewEvent { kind: "addon_unbind".into(), from: None, to: None, detail: format!("unbound {} at cancellation", a.code), by: by.clone(), policy_version: Some(version) });
+        line_change.events.push(NewEvent {
+            kind: "addon_unbind".into(),
+            from: None,
+            to: None,
+            detail: format!("unbound {} at cancellation", a.code),
+            by: by.clone(),
+            policy_version: Some(version),
+        });
     }
     line_change.unbind = bound.iter().map(|a| a.id).collect();
     line_change.balance = balance::close_all(&buckets);
 
-    let customer = line.holder.ok_or_else(|| ServiceError::Invalid(format!("line {} has no holder", line.iccid)))?;
+    let customer = line
+        .holder
+        .ok_or_else(|| ServiceError::Invalid(format!("line {} has no holder", line.iccid)))?;
     let language = language_of(desk, &line).await?;
     let mut change = RequestChange::new(request.clone(), &record.carrier);
     change.events.push(t);
@@ -544,9 +876,13 @@ async fn complete_one(desk: &Desk, record: &RequestRecord, now: Timestamp) -> Se
     if refund.total.is_positive() {
         change.wallet = Some(WalletEntry {
             customer,
-            movement: wallet::refund_credit(customer, &line.carrier, refund.total).map_err(|e| ServiceError::Invalid(e.to_string()))?,
+            movement: wallet::refund_credit(customer, &line.carrier, refund.total)
+                .map_err(|e| ServiceError::Invalid(e.to_string()))?,
             idempotency_key: format!("refund:{}", request.id),
-            note: format!("refund for cancellation {} of line {}", request.id, line.msisdn),
+            note: format!(
+                "refund for cancellation {} of line {}",
+                request.id, line.msisdn
+            ),
             at: now,
         });
     }
@@ -557,17 +893,40 @@ async fn complete_one(desk: &Desk, record: &RequestRecord, now: Timestamp) -> Se
         effective_date: request.effective_date.unwrap_or_else(|| japan_date(now)),
         request_id: request.id,
         channel: request.channel.as_str().into(),
-        line: ReceiptLine { iccid: line.iccid.to_string(), msisdn: line.msisdn.to_string(), plan: policy.plan.code.clone(), plan_name: policy.plan.name.clone() },
+        line: ReceiptLine {
+            iccid: line.iccid.to_string(),
+            msisdn: line.msisdn.to_string(),
+            plan: policy.plan.code.clone(),
+            plan_name: policy.plan.name.clone(),
+        },
         customer: pseudonym(desk, customer),
         unbound_addons: bound
             .iter()
-            .map(|a| ReceiptAddon { code: a.code.clone(), name: policy.carrier.addon(&a.code).map(|o| o.name.clone()).unwrap_or_else(|| a.code.clone()) })
+            .map(|a| ReceiptAddon {
+                code: a.code.clone(),
+                name: policy
+                    .carrier
+                    .addon(&a.code)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_else(|| a.code.clone()),
+            })
             .collect(),
         refund: ReceiptRefund {
             rule: refund.rule.to_string(),
-            items: refund.items.iter().map(|i| ReceiptItem { label: i.label.clone(), amount: i.amount }).collect(),
+            items: refund
+                .items
+                .iter()
+                .map(|i| ReceiptItem {
+                    label: i.label.clone(),
+                    amount: i.amount,
+                })
+                .collect(),
             total: refund.total,
-            credited_to: if refund.total.is_positive() { "e-wallet".into() } else { "nothing due".into() },
+            credited_to: if refund.total.is_positive() {
+                "e-wallet".into()
+            } else {
+                "nothing due".into()
+            },
         },
         policy_version: record.request.policy_version,
         language: language.clone(),
@@ -582,10 +941,28 @@ async fn complete_one(desk: &Desk, record: &RequestRecord, now: Timestamp) -> Se
             serde_json::to_string_pretty(&keys.receipts.sign(&content)).unwrap_or_default()
         }),
     });
-    change.outbox.push(network("deprovision", request.id, &line, now));
-    change.outbox.push(notify("cancellation_completed", request.id, &line, &language, customer, json!({ "refund": refund.total }), now));
+    change
+        .outbox
+        .push(network("deprovision", request.id, &line, now));
+    change.outbox.push(notify(
+        "cancellation_completed",
+        request.id,
+        &line,
+        &language,
+        customer,
+        json!({ "refund": refund.total }),
+        now,
+    ));
     if refund.total.is_positive() {
-        change.outbox.push(notify("refund_credited", request.id, &line, &language, customer, json!({ "amount": refund.total }), now));
+        change.outbox.push(notify(
+            "refund_credited",
+            request.id,
+            &line,
+            &language,
+            customer,
+            json!({ "amount": refund.total }),
+            now,
+        ));
     }
     match desk.s().apply_request(&change).await {
         Ok(applied) => Ok(applied),

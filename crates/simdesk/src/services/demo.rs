@@ -1,8 +1,14 @@
 //! Demo data: the example carriers and about a thousand fictional lines in every state.
 
+use super::cancellation::{self, Desk, Knowledge};
 use super::import::ImportRequest;
+use super::outbox::Peers;
 use super::policies::{load_policies, PolicyBook};
 use super::{import, jobs, lines, ServiceResult};
+use crate::adapters::messages::RecordingCodeSender;
+use crate::adapters::network::RecordingNetwork;
+use crate::adapters::payouts::RecordingPayouts;
+use crate::keys::Keys;
 use crate::store::{LineKey, Store};
 use jiff::{SignedDuration, Timestamp};
 use rand::rngs::StdRng;
@@ -13,6 +19,7 @@ use simdesk_domain::ids::{Eid, Iccid};
 use simdesk_domain::line::{LineKind, LineState};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Fictional travellers: names from the countries visitors come from, reserved example domains
 /// and drama-reserved phone ranges, so nothing here can reach a real person.
@@ -64,12 +71,20 @@ pub struct DemoSummary {
 
 /// Loads the example policies from `policies_dir` and fills the store with demo lines as of `now`.
 pub async fn seed(
-    store: &dyn Store,
+    shared: Arc<dyn Store>,
+    keys: Keys,
     policies_dir: &Path,
     now: Timestamp,
 ) -> ServiceResult<DemoSummary> {
+    let store = shared.as_ref();
     load_policies(store, policies_dir, now).await?;
     let book = PolicyBook::load(store).await?;
+    let desk = Desk {
+        store: shared.clone(),
+        book: Arc::new(book.clone()),
+        keys: Arc::new(keys),
+        codes: Arc::new(RecordingCodeSender::default()),
+    };
     let mut rng = StdRng::seed_from_u64(20261125);
     let total: usize = PLAN.iter().map(|(_, n)| n).sum();
     let carriers: Vec<String> = book.carrier_codes().map(str::to_string).collect();
@@ -163,6 +178,8 @@ pub async fn seed(
                 rng.random_range(0..validity_days.max(1))
             }
             LineState::Expired => validity_days + rng.random_range(0..grace.max(1)),
+            // Cancelled two weeks ago while still valid.
+            LineState::Terminated => 15 + rng.random_range(0..validity_days.clamp(1, 5)),
             _ => validity_days + grace + rng.random_range(2..40),
         };
         let sold_at = now - days(activated_days_ago + rng.random_range(1..5));
@@ -246,47 +263,45 @@ pub async fn seed(
             target,
             LineState::PendingTermination | LineState::Terminated
         ) {
-            let line = lines::find_line(store, key).await?;
-            let asked_at = (now - SignedDuration::from_hours(rng.random_range(1..48)))
-                .max(activated_at + SignedDuration::from_hours(1));
-            let by = Attribution::new(
-                Actor {
+            let (asked_at, channel, knowledge) = if target == LineState::Terminated {
+                // Submitted by an operator two weeks ago: it has taken effect by now.
+                (
+                    now - SignedDuration::from_hours(24 * 14),
+                    Channel::Operator,
+                    None,
+                )
+            } else {
+                let asked_at = (now - SignedDuration::from_mins(rng.random_range(10..600)))
+                    .max(activated_at + SignedDuration::from_hours(1));
+                (
+                    asked_at,
+                    Channel::Hotline,
+                    Some(Knowledge {
+                        name: form.full_name.clone(),
+                        passport: form.passport_number.clone(),
+                    }),
+                )
+            };
+            let actor = match channel {
+                Channel::Hotline => Actor {
                     kind: ActorKind::Agent,
                     id: "demo-agent".into(),
                 },
-                Channel::Hotline,
-                asked_at,
-                "customer is leaving Japan",
-            );
-            let (pending, t) = line.begin_termination(by)?;
-            let mut change = crate::store::LineChange::new(pending.clone(), lines_event(&t));
-            if target == LineState::Terminated {
-                let (done, t2) = pending.terminate(Attribution::system(
-                    "cancellation",
-                    asked_at + SignedDuration::from_mins(5),
-                    "effective date reached",
-                ))?;
-                change.line = done;
-                change.events.push(lines_event(&t2));
-            }
-            store.apply(&change).await?;
+                _ => Actor::operator("demo"),
+            };
+            let by = Attribution::new(actor, channel, asked_at, "customer is leaving Japan");
+            cancellation::submit(&desk, key, channel, knowledge, by).await?;
         }
     }
-    jobs::run_once(store, now).await?;
+    // Let the system catch up to now: expiry, closing, cancellations taking effect, side effects.
+    let peers = Peers {
+        network: Arc::new(RecordingNetwork::new(shared.clone())),
+        payouts: Arc::new(RecordingPayouts::new(shared.clone())),
+    };
+    jobs::run_due(&desk, &peers, now).await?;
     Ok(DemoSummary {
         lines: total as u64,
         example_line,
         by_state: store.count_lines_by_state().await?,
     })
-}
-
-fn lines_event(t: &simdesk_domain::line::Transition) -> crate::store::NewEvent {
-    crate::store::NewEvent {
-        kind: t.step.as_str().into(),
-        from: Some(t.from),
-        to: Some(t.to),
-        detail: String::new(),
-        by: t.by.clone(),
-        policy_version: None,
-    }
 }

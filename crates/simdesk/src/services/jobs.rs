@@ -100,9 +100,17 @@ pub struct DueReport {
     pub outbox: super::outbox::DeliveryReport,
 }
 
-pub async fn run_due(desk: &super::cancellation::Desk, peers: &super::outbox::Peers, now: Timestamp) -> ServiceResult<DueReport> {
+pub async fn run_due(
+    desk: &super::cancellation::Desk,
+    peers: &super::outbox::Peers,
+    now: Timestamp,
+) -> ServiceResult<DueReport> {
     let lines = run_once(desk.store.as_ref(), now).await?;
     let cancellations = super::cancellation::complete_due(desk, now).await?;
     let outbox = super::outbox::deliver(desk.store.as_ref(), peers, now).await?;
-    Ok(DueReport { lines, cancellations, outbox })
+    Ok(DueReport {
+        lines,
+        cancellations,
+        outbox,
+    })
 }

@@ -71,7 +71,10 @@ impl From<StoreError> for ServiceError {
 impl ServiceError {
     /// Whether the caller made a mistake (as opposed to the system failing).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, ServiceError::Store(_) | ServiceError::Busy | ServiceError::Unavailable(_))
+        !matches!(
+            self,
+            ServiceError::Store(_) | ServiceError::Busy | ServiceError::Unavailable(_)
+        )
     }
 }
 

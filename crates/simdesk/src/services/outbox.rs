@@ -23,7 +23,12 @@ pub struct Peers {
 
 /// Kinds this release delivers. Customer notifications wait in the outbox for the messaging
 /// adapters (SMS, e-mail), which deliver them from the same rows.
-pub const DELIVERED_KINDS: [&str; 4] = ["network.bar", "network.unbar", "network.deprovision", "payout"];
+pub const DELIVERED_KINDS: [&str; 4] = [
+    "network.bar",
+    "network.unbar",
+    "network.deprovision",
+    "payout",
+];
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
@@ -37,10 +42,16 @@ fn backoff(attempts: i64) -> SignedDuration {
     SignedDuration::from_secs(secs.min(3600))
 }
 
-pub async fn deliver(store: &dyn Store, peers: &Peers, now: Timestamp) -> ServiceResult<DeliveryReport> {
+pub async fn deliver(
+    store: &dyn Store,
+    peers: &Peers,
+    now: Timestamp,
+) -> ServiceResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
     loop {
-        let rows = store.claim_outbox(&DELIVERED_KINDS, now, now + LEASE, 100).await?;
+        let rows = store
+            .claim_outbox(&DELIVERED_KINDS, now, now + LEASE, 100)
+            .await?;
         if rows.is_empty() {
             break;
         }
@@ -57,7 +68,9 @@ pub async fn deliver(store: &dyn Store, peers: &Peers, now: Timestamp) -> Servic
                 }
                 Err(error) => {
                     tracing::warn!(kind = %row.kind, key = %row.idempotency_key, %error, "delivery failed; will retry");
-                    store.outbox_failed(row.id, &error, Some(now + backoff(row.attempts))).await?;
+                    store
+                        .outbox_failed(row.id, &error, Some(now + backoff(row.attempts)))
+                        .await?;
                     report.retried += 1;
                 }
             }
@@ -67,15 +80,42 @@ pub async fn deliver(store: &dyn Store, peers: &Peers, now: Timestamp) -> Servic
 }
 
 async fn deliver_one(peers: &Peers, row: &OutboxRow) -> Result<(), String> {
-    let text = |field: &str| row.payload.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let text = |field: &str| {
+        row.payload
+            .get(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     let key = &row.idempotency_key;
     let result = match row.kind.as_str() {
-        "network.bar" => peers.network.bar(key, &text("imsi"), &text("msisdn")).await.map_err(|e| e.to_string()),
-        "network.unbar" => peers.network.unbar(key, &text("imsi"), &text("msisdn")).await.map_err(|e| e.to_string()),
-        "network.deprovision" => peers.network.deprovision(key, &text("imsi"), &text("msisdn")).await.map_err(|e| e.to_string()),
+        "network.bar" => peers
+            .network
+            .bar(key, &text("imsi"), &text("msisdn"))
+            .await
+            .map_err(|e| e.to_string()),
+        "network.unbar" => peers
+            .network
+            .unbar(key, &text("imsi"), &text("msisdn"))
+            .await
+            .map_err(|e| e.to_string()),
+        "network.deprovision" => peers
+            .network
+            .deprovision(key, &text("imsi"), &text("msisdn"))
+            .await
+            .map_err(|e| e.to_string()),
         "payout" => {
-            let amount = row.payload.get("amount").and_then(|v| v.as_i64()).unwrap_or_default();
-            peers.payouts.send(key, &text("destination"), amount, &text("currency")).await.map(|_| ()).map_err(|e| e.to_string())
+            let amount = row
+                .payload
+                .get("amount")
+                .and_then(|v| v.as_i64())
+                .unwrap_or_default();
+            peers
+                .payouts
+                .send(key, &text("destination"), amount, &text("currency"))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
         other => Err(format!("no delivery for outbox kind {other}")),
     };

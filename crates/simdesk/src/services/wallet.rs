@@ -23,38 +23,84 @@ pub async fn show(store: &dyn Store, customer: i64) -> ServiceResult<WalletView>
         return Err(ServiceError::NotFound(format!("customer {customer}")));
     }
     let account = wallet::Account::Wallet { customer }.to_string();
-    let history: Vec<WalletPostingRow> = store.wallet_postings(customer).await?.into_iter().filter(|p| p.account == account).collect();
+    let history: Vec<WalletPostingRow> = store
+        .wallet_postings(customer)
+        .await?
+        .into_iter()
+        .filter(|p| p.account == account)
+        .collect();
     let mut totals: BTreeMap<&'static str, Money> = BTreeMap::new();
     for p in &history {
-        let entry = totals.entry(p.amount.currency().code()).or_insert(Money::zero(p.amount.currency()));
+        let entry = totals
+            .entry(p.amount.currency().code())
+            .or_insert(Money::zero(p.amount.currency()));
         *entry = entry.checked_add(p.amount)?;
     }
-    Ok(WalletView { customer, balance: totals.into_values().collect(), history })
+    Ok(WalletView {
+        customer,
+        balance: totals.into_values().collect(),
+        history,
+    })
 }
 
 /// Pays wallet money out to a card or bank reference; the same key pays once.
-pub async fn payout(store: &dyn Store, customer: i64, amount: Money, destination: &str, key: &str, now: Timestamp) -> ServiceResult<i64> {
+pub async fn payout(
+    store: &dyn Store,
+    customer: i64,
+    amount: Money,
+    destination: &str,
+    key: &str,
+    now: Timestamp,
+) -> ServiceResult<i64> {
     let destination = destination.trim();
     if destination.is_empty() || destination.len() > 100 {
-        return Err(ServiceError::Invalid("give the card or bank reference the money goes to (up to 100 characters)".into()));
+        return Err(ServiceError::Invalid(
+            "give the card or bank reference the money goes to (up to 100 characters)".into(),
+        ));
     }
     let key = key.trim();
     if key.is_empty() || key.len() > 100 {
-        return Err(ServiceError::Invalid("a payout needs an idempotency key (up to 100 characters) so that a retry pays once".into()));
+        return Err(ServiceError::Invalid(
+            "a payout needs an idempotency key (up to 100 characters) so that a retry pays once"
+                .into(),
+        ));
     }
     let view = show(store, customer).await?;
-    let available = view.balance.iter().copied().find(|m| m.currency() == amount.currency()).unwrap_or(Money::zero(amount.currency()));
-    let movement = wallet::payout(customer, available, amount).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    let entry = WalletEntry { customer, movement, idempotency_key: format!("payout:{key}"), note: format!("payout to {destination}"), at: now };
+    let available = view
+        .balance
+        .iter()
+        .copied()
+        .find(|m| m.currency() == amount.currency())
+        .unwrap_or(Money::zero(amount.currency()));
+    let movement = wallet::payout(customer, available, amount)
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let entry = WalletEntry {
+        customer,
+        movement,
+        idempotency_key: format!("payout:{key}"),
+        note: format!("payout to {destination}"),
+        at: now,
+    };
     let outbox = OutboxMessage {
         kind: "payout".into(),
         idempotency_key: format!("payout:{key}"),
         payload: json!({ "destination": destination, "amount": amount.minor(), "currency": amount.currency().code(), "customer": customer }),
         available_at: now,
     };
-    match store.record_payout(&NewPayout { wallet: entry, destination: destination.to_string() }, &outbox).await {
+    match store
+        .record_payout(
+            &NewPayout {
+                wallet: entry,
+                destination: destination.to_string(),
+            },
+            &outbox,
+        )
+        .await
+    {
         Ok(id) => Ok(id),
-        Err(crate::store::StoreError::Duplicate(_)) => Err(ServiceError::Invalid(format!("payout {key} was already requested; it is paid once"))),
+        Err(crate::store::StoreError::Duplicate(_)) => Err(ServiceError::Invalid(format!(
+            "payout {key} was already requested; it is paid once"
+        ))),
         Err(e) => Err(e.into()),
     }
 }

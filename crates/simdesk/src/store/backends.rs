@@ -48,7 +48,11 @@ fn duplicate_or(e: sqlx::Error, what: &str) -> StoreError {
 }
 
 fn checks_text(checks: &[simdesk_domain::policy::IdentityCheck]) -> String {
-    checks.iter().map(simdesk_domain::cancellation::check_name).collect::<Vec<_>>().join(",")
+    checks
+        .iter()
+        .map(simdesk_domain::cancellation::check_name)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn parse_checks(text: &str) -> StoreResult<Vec<simdesk_domain::policy::IdentityCheck>> {

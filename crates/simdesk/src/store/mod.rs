@@ -87,11 +87,30 @@ pub trait Store: Send + Sync + 'static {
     async fn requests_for_line(&self, line_id: i64) -> StoreResult<Vec<RequestRecord>>;
     async fn request_events(&self, id: i64) -> StoreResult<Vec<RequestEventRow>>;
     /// Approved requests whose effective instant has come.
-    async fn requests_due(&self, now: jiff::Timestamp, limit: i64) -> StoreResult<Vec<RequestRecord>>;
+    async fn requests_due(
+        &self,
+        now: jiff::Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<RequestRecord>>;
 
-    async fn insert_code(&self, line_id: i64, request_id: Option<i64>, destination: &str, code_hash: &str, at: jiff::Timestamp) -> StoreResult<i64>;
-    async fn code_sends_since(&self, line_id: i64, since: jiff::Timestamp) -> StoreResult<Vec<jiff::Timestamp>>;
-    async fn latest_code(&self, line_id: i64, request_id: Option<i64>) -> StoreResult<Option<CodeRow>>;
+    async fn insert_code(
+        &self,
+        line_id: i64,
+        request_id: Option<i64>,
+        destination: &str,
+        code_hash: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<i64>;
+    async fn code_sends_since(
+        &self,
+        line_id: i64,
+        since: jiff::Timestamp,
+    ) -> StoreResult<Vec<jiff::Timestamp>>;
+    async fn latest_code(
+        &self,
+        line_id: i64,
+        request_id: Option<i64>,
+    ) -> StoreResult<Option<CodeRow>>;
     /// Counts a wrong attempt; returns the attempts so far.
     async fn count_code_attempt(&self, id: i64) -> StoreResult<i64>;
 
@@ -102,17 +121,40 @@ pub trait Store: Send + Sync + 'static {
     /// Sum of every posting in the ledger, per currency (always zero when the ledger is sound).
     async fn ledger_totals(&self) -> StoreResult<Vec<(String, i64)>>;
     async fn record_payout(&self, payout: &NewPayout, outbox: &OutboxMessage) -> StoreResult<i64>;
-    async fn mark_payout_sent(&self, idempotency_key: &str, external_ref: &str, at: jiff::Timestamp) -> StoreResult<()>;
+    async fn mark_payout_sent(
+        &self,
+        idempotency_key: &str,
+        external_ref: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<()>;
     async fn receipt(&self, number: &str) -> StoreResult<Option<String>>;
     async fn receipt_numbers(&self, carrier: &str) -> StoreResult<Vec<(i64, i64)>>;
 
     /// Leases up to `limit` deliverable outbox rows of these kinds until `lease_until`.
-    async fn claim_outbox(&self, kinds: &[&str], now: jiff::Timestamp, lease_until: jiff::Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>>;
+    async fn claim_outbox(
+        &self,
+        kinds: &[&str],
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxRow>>;
     async fn outbox_done(&self, id: i64, at: jiff::Timestamp) -> StoreResult<()>;
-    async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<jiff::Timestamp>) -> StoreResult<()>;
+    async fn outbox_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<jiff::Timestamp>,
+    ) -> StoreResult<()>;
     async fn outbox_pending(&self) -> StoreResult<i64>;
     /// The recording network's journal: records a call once per key; false if already recorded.
-    async fn record_network_call(&self, key: &str, operation: &str, imsi: &str, msisdn: &str, at: jiff::Timestamp) -> StoreResult<bool>;
+    async fn record_network_call(
+        &self,
+        key: &str,
+        operation: &str,
+        imsi: &str,
+        msisdn: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<bool>;
     async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>>;
 
     /// Lines whose validity or grace has run out at `now`.

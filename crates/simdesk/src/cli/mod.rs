@@ -1,5 +1,7 @@
 //! The `simdesk` command line: every use case an operator reaches from a terminal.
 
+mod cancel;
+
 use crate::config::{redact_url, Settings};
 use crate::services::import::{import_lines, ImportRequest, Progress};
 use crate::services::lines::{self, parse_line_key, LineReport, Usage};
@@ -85,6 +87,18 @@ pub enum Command {
     /// Carriers
     #[command(subcommand)]
     Carriers(CarriersCommand),
+    /// Cancel lines: quote, submit, verify, review, withdraw
+    #[command(subcommand)]
+    Cancel(cancel::CancelCommand),
+    /// Customers' e-wallets
+    #[command(subcommand)]
+    Wallet(cancel::WalletCommand),
+    /// Cancellation receipts
+    #[command(subcommand)]
+    Receipt(cancel::ReceiptCommand),
+    /// Keys: the receipt verification key
+    #[command(subcommand)]
+    Keys(cancel::KeysCommand),
 }
 
 #[derive(Subcommand)]
@@ -192,8 +206,14 @@ pub enum AddonCommand {
 
 #[derive(Subcommand)]
 pub enum JobsCommand {
-    /// Run all due work once at --now (default: the current time)
+    /// Run all due work once at --now (default: the current time): expiry, closing after grace,
+    /// cancellations taking effect, outbox delivery
     RunOnce,
+    /// Keep running due work, every --every seconds, until stopped
+    Work {
+        #[arg(long, default_value_t = 10)]
+        every: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -496,26 +516,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Jobs(JobsCommand::RunOnce) => {
-            let store = open_store(&cli.settings()?).await?;
-            let report = jobs::run_once(store.as_ref(), now).await?;
+            let tools = cancel::context(&cli.settings()?).await?;
+            let report = jobs::run_due(&tools.desk, &tools.peers, now).await?;
             out!(
-                "expired {} lines, closed {} lines (at {})",
-                report.expired,
-                report.closed,
-                format_jst(now)
+                "at {}: expired {} lines, closed {}; completed {} cancellations; delivered {} side effects ({} to retry, {} dead)",
+                format_jst(now),
+                report.lines.expired,
+                report.lines.closed,
+                report.cancellations.completed,
+                report.outbox.delivered,
+                report.outbox.retried,
+                report.outbox.dead
             );
-            if report.skipped > 0 {
-                out!(
-                    "{} lines changed meanwhile; they are picked up on the next run",
-                    report.skipped
-                );
+            if report.lines.skipped + report.cancellations.skipped > 0 {
+                out!("some work was taken by another worker meanwhile; it is not lost");
             }
         }
+        Command::Jobs(JobsCommand::Work { every }) => {
+            let tools = cancel::context(&cli.settings()?).await?;
+            out!("working every {every} s; Ctrl-C to stop");
+            loop {
+                let now = cli.now.unwrap_or_else(Timestamp::now);
+                match jobs::run_due(&tools.desk, &tools.peers, now).await {
+                    Ok(r)
+                        if r.cancellations.completed
+                            + r.lines.expired
+                            + r.lines.closed
+                            + r.outbox.delivered
+                            > 0 =>
+                    {
+                        tracing::info!(?r, "due work done")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "due work failed; retrying"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs((*every).max(1))) => {}
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
+        }
+        Command::Cancel(cmd) => cancel::run_cancel(&cli.settings()?, cmd, now).await?,
+        Command::Wallet(cmd) => cancel::run_wallet(&cli.settings()?, cmd, now).await?,
+        Command::Receipt(cmd) => cancel::run_receipt(&cli.settings()?, cmd).await?,
+        Command::Keys(cmd) => cancel::run_keys(&cli.settings()?, cmd)?,
         Command::Serve { listen } => {
             let settings = cli.settings()?;
             let addr = listen.unwrap_or(settings.listen);
-            let store = open_store(&settings).await?;
-            serve(store, addr, None).await?;
+            let tools = cancel::context(&settings).await?;
+            serve(tools, addr, None).await?;
         }
         Command::Demo { port, data } => {
             let dir = prepare_demo_dir(data)?;
@@ -526,13 +575,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let policies = dir.join("policies");
             crate::examples::write_to(&policies).context("writing the example policies")?;
             eprintln!("creating demo data in {} …", dir.display());
-            let summary = demo::seed(store.as_ref(), &policies, now).await?;
+            let keys = crate::keys::Keys::load_or_create(&dir.join("keys"))?;
+            let summary = demo::seed(store.clone(), keys, &policies, now).await?;
             eprintln!("{} lines:", summary.lines);
             for (carrier, state, n) in &summary.by_state {
                 eprintln!("  {carrier:<10} {state:<20} {n}");
             }
+            let tools = cancel::context(&Settings {
+                data_dir: dir.clone(),
+                db: Some(url.clone()),
+                ..Settings::default()
+            })
+            .await?;
             serve(
-                store,
+                tools,
                 SocketAddr::from(([127, 0, 0, 1], *port)),
                 Some((&dir, summary.example_line.as_deref())),
             )
@@ -566,23 +622,24 @@ fn prepare_demo_dir(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 async fn serve(
-    store: Arc<dyn Store>,
+    tools: cancel::Tools,
     addr: SocketAddr,
     demo: Option<(&Path, Option<&str>)>,
 ) -> anyhow::Result<()> {
-    let book = PolicyBook::load(store.as_ref()).await?;
+    let store = tools.desk.store.clone();
+    let book = (*tools.desk.book).clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
-    // Background expiry, so a running server keeps lines honest without an external scheduler.
-    let jobs_store = store.clone();
+    // Due work runs beside the server, so a single node needs no external scheduler; on several
+    // nodes each runs it and the database keeps every step to exactly once.
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             tick.tick().await;
-            if let Err(e) = jobs::run_once(jobs_store.as_ref(), Timestamp::now()).await {
-                tracing::warn!(error = %e, "due work failed; retrying next minute");
+            if let Err(e) = jobs::run_due(&tools.desk, &tools.peers, Timestamp::now()).await {
+                tracing::warn!(error = %e, "due work failed; retrying shortly");
             }
         }
     });
@@ -599,8 +656,9 @@ async fn serve(
                 line.replace('+', "%2B")
             );
             out!(
-                " or: simdesk --db sqlite://{} lines show {line}",
-                dir.join("simdesk.db").display()
+                " or: simdesk --db sqlite://{} --data-dir {} lines show {line}",
+                dir.join("simdesk.db").display(),
+                dir.display()
             );
         }
     }
