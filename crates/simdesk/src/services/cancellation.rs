@@ -144,9 +144,11 @@ pub async fn quote(desk: &Desk, key: &LineKey, now: Timestamp) -> ServiceResult<
     let refund = match effective {
         Some(date) => {
             let at = cancellation::start_of_day_jst(date);
+            // What remains at the effective instant, as completion computes it.
+            let remaining = live_money(&buckets, currency, at);
             Some(refund::compute(
                 policy.refund(),
-                &refund_basis(&line, &policy, money, at),
+                &refund_basis(&line, &policy, remaining, at),
             )?)
         }
         None => None,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// Attempts before a message is parked as dead for an operator to look at.
 pub const MAX_ATTEMPTS: i64 = 10;
 /// How long a worker holds a claimed row before another may take it over.
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
+const LEASE: SignedDuration = SignedDuration::from_secs(30);
 
 /// The peers the outbox delivers to.
 #[derive(Clone)]
@@ -49,8 +49,11 @@ pub async fn deliver(
 ) -> ServiceResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
     loop {
+        // Leases run on the real clock: a worker that died holding one must not block delivery
+        // for as long as simdesk's own clock (moved with --now) takes to pass it.
+        let wall = Timestamp::now();
         let rows = store
-            .claim_outbox(&DELIVERED_KINDS, now, now + LEASE, 100)
+            .claim_outbox(&DELIVERED_KINDS, now, wall, wall + LEASE, 100)
             .await?;
         if rows.is_empty() {
             break;

@@ -1120,16 +1120,16 @@ macro_rules! shared_store {
                     .await?)
             }
 
-            async fn claim_outbox(&self, kinds: &[&str], now: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+            async fn claim_outbox(&self, kinds: &[&str], due: Timestamp, wall: Timestamp, lease_until: Timestamp, limit: i64) -> StoreResult<Vec<OutboxRow>> {
                 if kinds.is_empty() {
                     return Ok(Vec::new());
                 }
                 // Claim by conditional update: a row leased by another worker is skipped, so two
                 // workers never deliver the same row at the same time.
                 let mut q = QueryBuilder::<$db>::new("SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ");
-                q.push_bind(micros(now));
+                q.push_bind(micros(due));
                 q.push(" AND (leased_until IS NULL OR leased_until <= ");
-                q.push_bind(micros(now));
+                q.push_bind(micros(wall));
                 q.push(") AND kind IN (");
                 let mut sep = q.separated(", ");
                 for k in kinds {
@@ -1147,7 +1147,7 @@ macro_rules! shared_store {
                     )
                     .bind(micros(lease_until))
                     .bind(id)
-                    .bind(micros(now))
+                    .bind(micros(wall))
                     .fetch_optional(&self.pool)
                     .await?;
                     if let Some(r) = row {

@@ -130,11 +130,13 @@ pub trait Store: Send + Sync + 'static {
     async fn receipt(&self, number: &str) -> StoreResult<Option<String>>;
     async fn receipt_numbers(&self, carrier: &str) -> StoreResult<Vec<(i64, i64)>>;
 
-    /// Leases up to `limit` deliverable outbox rows of these kinds until `lease_until`.
+    /// Leases up to `limit` outbox rows of these kinds that are due at `due` (simdesk's clock,
+    /// which `--now` may move) and not leased at `wall` (the real clock) until `lease_until`.
     async fn claim_outbox(
         &self,
         kinds: &[&str],
-        now: jiff::Timestamp,
+        due: jiff::Timestamp,
+        wall: jiff::Timestamp,
         lease_until: jiff::Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<OutboxRow>>;
