@@ -1259,3 +1259,156 @@ fn demo_serves_health_readiness_and_line_status() {
         );
     }
 }
+
+#[test]
+fn a_hotline_agent_cancels_and_the_receipt_verifies() {
+    let env = TestEnv::new();
+    env.load_example_policies();
+    let file = write_csv(&env, "one.csv", &[HEADER.to_string(), good_row(41)]);
+    env.ok(&["import", "lines", &file, "--carrier", "EX-SAKURA"]);
+    let line = iccid(41);
+    let l = line.as_str();
+    env.ok(&register_args(l, "TR7654321", "2026-11-24T10:00:00Z"));
+    env.ok(&["lines", "activate", l, "--now", "2026-11-24T11:00:00Z"]);
+    env.ok(&["lines", "top-up", l, "700", "--now", "2026-11-24T12:00:00Z"]);
+    env.ok(&[
+        "lines",
+        "addon",
+        "bind",
+        l,
+        "ROAMING",
+        "--now",
+        "2026-11-24T12:30:00Z",
+    ]);
+
+    // The quote says where the line stands and never refuses for time left.
+    let quote = env.ok(&["cancel", "quote", l, "--now", "2026-11-25T01:00:00Z"]);
+    assert!(
+        quote.contains("Note       The line is valid until"),
+        "{quote}"
+    );
+    let quote: Value = serde_json::from_str(&env.ok(&[
+        "cancel",
+        "quote",
+        l,
+        "--json",
+        "--now",
+        "2026-11-25T01:00:00Z",
+    ]))
+    .unwrap();
+    assert_eq!(quote["can_cancel"], true, "{quote}");
+    assert_eq!(quote["effective_date_if_submitted_now"], "2026-11-26");
+    assert_eq!(
+        quote["refund"]["total"]["value"],
+        1000 + 700 - 500,
+        "{quote}"
+    );
+    assert_eq!(quote["bound_addons"][0]["code"], "ROAMING");
+
+    // The caller's passport is checked against the registration.
+    let wrong = env.fail(&[
+        "cancel",
+        "submit",
+        l,
+        "--channel",
+        "hotline",
+        "--actor",
+        "agent-3",
+        "--verify",
+        "knowledge",
+        "--name",
+        "Alex Example",
+        "--passport",
+        "TR0000000",
+        "--now",
+        "2026-11-25T01:00:00Z",
+    ]);
+    assert!(wrong.contains("do not match the registration"), "{wrong}");
+    let out = env.ok(&[
+        "cancel",
+        "submit",
+        l,
+        "--channel",
+        "hotline",
+        "--actor",
+        "agent-3",
+        "--verify",
+        "knowledge",
+        "--name",
+        "example alex",
+        "--passport",
+        "tr 765 4321",
+        "--reason",
+        "caller flies home tonight",
+        "--now",
+        "2026-11-25T01:00:00Z",
+    ]);
+    assert!(
+        out.contains("(approved)") && out.contains("Effective  2026-11-26"),
+        "{out}"
+    );
+    let id: String = out.split_whitespace().nth(1).unwrap().to_string();
+    // A second submission from another channel gets the same request.
+    let again = env.ok(&[
+        "cancel",
+        "submit",
+        l,
+        "--channel",
+        "store",
+        "--actor",
+        "clerk-1",
+        "--now",
+        "2026-11-25T02:00:00Z",
+    ]);
+    assert!(
+        again.contains("already exists") && again.contains(&format!("Request    {id} ")),
+        "{again}"
+    );
+    let shown = show_json(&env, l, "2026-11-25T02:00:00Z");
+    assert_eq!(shown["state"], "pending_termination");
+
+    // Not due before 00:00 JST on the effective date; done after.
+    let early = env.ok(&["jobs", "run-once", "--now", "2026-11-25T14:59:59Z"]);
+    assert!(early.contains("completed 0 cancellations"), "{early}");
+    let done = env.ok(&["jobs", "run-once", "--now", "2026-11-25T15:00:00Z"]);
+    assert!(done.contains("completed 1 cancellations"), "{done}");
+    let request: Value = serde_json::from_str(&env.ok(&["cancel", "show", &id, "--json"])).unwrap();
+    assert_eq!(request["state"], "completed");
+    assert_eq!(request["line"]["state"], "terminated");
+    let number = request["receipt"].as_str().unwrap().to_string();
+    assert_eq!(number, "EX-SAKURA-2026-000001");
+
+    let wallet = env.ok(&["wallet", "show", l]);
+    assert!(wallet.contains("Balance    1,200 JPY"), "{wallet}");
+
+    let receipt = env.ok(&["receipt", "show", &number, "--format", "json"]);
+    let path = env.path("receipt.json");
+    std::fs::write(&path, &receipt).unwrap();
+    let verdict = env.ok(&["receipt", "verify", path.to_str().unwrap()]);
+    assert!(
+        verdict.starts_with("valid: receipt EX-SAKURA-2026-000001"),
+        "{verdict}"
+    );
+    std::fs::write(&path, receipt.replacen("1200", "1300", 1)).unwrap();
+    let tampered = env.fail(&["receipt", "verify", path.to_str().unwrap()]);
+    assert!(
+        tampered.contains("changed after it was signed"),
+        "{tampered}"
+    );
+    let html = env.ok(&["receipt", "show", &number, "--format", "html"]);
+    assert!(
+        html.contains("ROAMING") && html.contains("1,200 JPY"),
+        "{html}"
+    );
+    assert!(env
+        .ok(&["keys", "show"])
+        .starts_with("receipt verification key: ed25519:"));
+
+    // After: nothing brings the line back.
+    let reactivate = env.fail(&["lines", "activate", l]);
+    assert!(reactivate.contains("never be used again"), "{reactivate}");
+    let topup = env.fail(&["lines", "top-up", l, "500"]);
+    assert!(topup.contains("terminated"), "{topup}");
+    let again = env.fail(&["cancel", "submit", l, "--channel", "web"]);
+    assert!(again.contains("nothing left to cancel"), "{again}");
+}

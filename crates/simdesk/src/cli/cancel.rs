@@ -435,8 +435,11 @@ fn print_quote(q: &Quote) -> std::io::Result<()> {
 }
 
 async fn customer_id(desk: &Desk, text: &str) -> anyhow::Result<i64> {
-    if let Ok(id) = text.parse::<i64>() {
-        return Ok(id);
+    // Customer ids are short numbers; anything longer is an ICCID or a phone number.
+    if text.len() <= 12 && !text.starts_with('0') {
+        if let Ok(id) = text.parse::<i64>() {
+            return Ok(id);
+        }
     }
     let line = find_line(desk.store.as_ref(), &parse_line_key(text)?).await?;
     line.holder
