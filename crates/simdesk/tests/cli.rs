@@ -1033,7 +1033,7 @@ fn line_lifecycle_from_registration_to_closing() {
     // Valid through 23:59:59 JST on 4 December (14:59:59 UTC), expired after.
     assert_eq!(
         env.ok(&["jobs", "run-once", "--now", "2026-12-04T14:59:59Z"]),
-        "expired 0 lines, closed 0 lines (at 2026-12-04 23:59:59 JST)\n"
+        "at 2026-12-04 23:59:59 JST: expired 0 lines, closed 0; completed 0 cancellations; delivered 0 side effects (0 to retry, 0 dead)\n"
     );
     assert_eq!(
         show_json(&env, l, "2026-12-04T14:59:59Z")["state"],
@@ -1041,7 +1041,7 @@ fn line_lifecycle_from_registration_to_closing() {
     );
     assert_eq!(
         env.ok(&["jobs", "run-once", "--now", "2026-12-05T00:00:00Z"]),
-        "expired 1 lines, closed 0 lines (at 2026-12-05 09:00:00 JST)\n"
+        "at 2026-12-05 09:00:00 JST: expired 1 lines, closed 0; completed 0 cancellations; delivered 0 side effects (0 to retry, 0 dead)\n"
     );
     assert_eq!(
         show_json(&env, l, "2026-12-05T00:00:00Z")["state"],
@@ -1051,7 +1051,7 @@ fn line_lifecycle_from_registration_to_closing() {
     // EX-SAKURA keeps an expired line 3 days: closed from 2026-12-07T15:00:00Z.
     assert_eq!(
         env.ok(&["jobs", "run-once", "--now", "2026-12-07T14:59:59Z"]),
-        "expired 0 lines, closed 0 lines (at 2026-12-07 23:59:59 JST)\n"
+        "at 2026-12-07 23:59:59 JST: expired 0 lines, closed 0; completed 0 cancellations; delivered 0 side effects (0 to retry, 0 dead)\n"
     );
     assert_eq!(
         show_json(&env, l, "2026-12-07T14:59:59Z")["state"],
@@ -1059,7 +1059,7 @@ fn line_lifecycle_from_registration_to_closing() {
     );
     assert_eq!(
         env.ok(&["jobs", "run-once", "--now", "2026-12-07T15:00:00Z"]),
-        "expired 0 lines, closed 1 lines (at 2026-12-08 00:00:00 JST)\n"
+        "at 2026-12-08 00:00:00 JST: expired 0 lines, closed 1; completed 0 cancellations; delivered 0 side effects (0 to retry, 0 dead)\n"
     );
     let report = show_json(&env, l, "2026-12-08T00:00:00Z");
     assert_eq!(report["state"], "closed", "{report}");
