@@ -200,7 +200,7 @@ impl CancellationRequest {
     }
 
     /// Records a passed check; when the last one passes the request is verified and approved,
-    /// its effective date counted from the moment it was submitted.
+    /// its effective date counted from that moment.
     pub fn pass_check(
         &self,
         check: IdentityCheck,
@@ -247,7 +247,9 @@ impl CancellationRequest {
         calendar: &BusinessCalendar,
         by: Attribution,
     ) -> Result<(CancellationRequest, Vec<RequestTransition>), CancellationError> {
-        let date = effective_date(self.submitted.at, policy, calendar)?;
+        // Counted from when identity is confirmed: a slow document review must not leave the
+        // customer an effective date already past, with no time to withdraw.
+        let date = effective_date(by.at.max(self.submitted.at), policy, calendar)?;
         let checks: Vec<&str> = self.passed.iter().map(check_name).collect();
         let verified = RequestTransition {
             from: Some(RequestState::Submitted),
@@ -510,6 +512,30 @@ mod tests {
                 CancellationError::LineEnded(state)
             );
         }
+    }
+
+    #[test]
+    fn a_late_verification_counts_from_when_identity_was_confirmed() {
+        let cal = BusinessCalendar::japan();
+        let (r, _) = CancellationRequest::submit(
+            &active_line(),
+            Channel::Store,
+            vec![IdentityCheck::Document],
+            1,
+            by("2026-11-16T01:00:00Z"),
+        )
+        .unwrap();
+        // The document is approved on Friday 11-20: effective the next business day, Tuesday 11-24
+        // (11-23 is a holiday falling on Monday: Labour Thanksgiving Day).
+        let (r, _) = r
+            .pass_check(
+                IdentityCheck::Document,
+                &policy(1),
+                &cal,
+                by("2026-11-20T01:00:00Z"),
+            )
+            .unwrap();
+        assert_eq!(r.effective_date, Some(date(2026, 11, 24)));
     }
 
     #[test]

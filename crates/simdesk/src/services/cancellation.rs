@@ -384,6 +384,14 @@ pub async fn submit(
             &policy.calendar(),
             by.clone(),
         )?;
+        if steps.is_empty() {
+            events.push(RequestTransition {
+                from: Some(next.state),
+                to: next.state,
+                by: by.clone(),
+                note: "knowledge check passed".into(),
+            });
+        }
         request = next;
         events.extend(steps);
     } else {
@@ -602,12 +610,33 @@ pub async fn check_code(
             .as_bytes(),
         stored.code_hash.as_bytes(),
     );
+    let rules = OtpRules::default();
+    if stored.used_at.is_some() {
+        return Err(ServiceError::Identity(
+            "the code was already used; ask for a new one".into(),
+        ));
+    }
+    if by.at >= stored.issued_at + rules.ttl {
+        return Err(ServiceError::Identity(
+            "the code has expired (codes last 10 minutes); ask for a new one".into(),
+        ));
+    }
+    // The attempt is counted before it is judged, so concurrent guesses share the same five.
+    let Some(attempts) = desk
+        .s()
+        .claim_code_attempt(stored.id, i64::from(rules.max_attempts))
+        .await?
+    else {
+        return Err(ServiceError::Identity(
+            "too many wrong codes; ask for a new code".into(),
+        ));
+    };
     let state = OtpState {
         issued_at: stored.issued_at,
-        attempts: u32::try_from(stored.attempts).unwrap_or(u32::MAX),
-        used: stored.used_at.is_some(),
+        attempts: u32::try_from(attempts - 1).unwrap_or(u32::MAX),
+        used: false,
     };
-    match OtpRules::default().check(&state, matches, by.at) {
+    match rules.check(&state, matches, by.at) {
         OtpOutcome::Accepted => {
             pass(
                 desk,
@@ -619,20 +648,12 @@ pub async fn check_code(
             )
             .await
         }
-        OtpOutcome::Wrong { attempts_left } => {
-            desk.s().count_code_attempt(stored.id).await?;
-            Err(ServiceError::Identity(format!(
-                "the code is not right; {attempts_left} tries left"
-            )))
-        }
-        OtpOutcome::Locked => {
-            if !matches {
-                desk.s().count_code_attempt(stored.id).await?;
-            }
-            Err(ServiceError::Identity(
-                "too many wrong codes; ask for a new code".into(),
-            ))
-        }
+        OtpOutcome::Wrong { attempts_left } => Err(ServiceError::Identity(format!(
+            "the code is not right; {attempts_left} tries left"
+        ))),
+        OtpOutcome::Locked => Err(ServiceError::Identity(
+            "too many wrong codes; ask for a new code".into(),
+        )),
         OtpOutcome::Expired => Err(ServiceError::Identity(
             "the code has expired (codes last 10 minutes); ask for a new one".into(),
         )),

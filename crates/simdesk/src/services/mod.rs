@@ -63,6 +63,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict => ServiceError::Busy,
             StoreError::NotFound(what) => ServiceError::NotFound(what),
             StoreError::Duplicate(what) => ServiceError::Invalid(format!("{what} already exists")),
+            StoreError::Refused(why) => ServiceError::Invalid(why),
             other => ServiceError::Store(other),
         }
     }

@@ -65,6 +65,12 @@ pub async fn payout(
                 .into(),
         ));
     }
+    // A retry is recognised by its key before anything else, whatever the balance is now.
+    if store.payout_requested(&format!("payout:{key}")).await? {
+        return Err(ServiceError::Invalid(format!(
+            "payout {key} was already requested; it is paid once"
+        )));
+    }
     let view = show(store, customer).await?;
     let available = view
         .balance

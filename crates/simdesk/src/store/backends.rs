@@ -990,11 +990,22 @@ macro_rules! shared_store {
                 .transpose()
             }
 
-            async fn count_code_attempt(&self, id: i64) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar("UPDATE one_time_codes SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts")
-                    .bind(id)
-                    .fetch_one(&self.pool)
-                    .await?)
+            async fn claim_code_attempt(&self, id: i64, max_attempts: i64) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar(
+                    "UPDATE one_time_codes SET attempts = attempts + 1 WHERE id = $1 AND used_at IS NULL AND attempts < $2 RETURNING attempts",
+                )
+                .bind(id)
+                .bind(max_attempts)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn payout_requested(&self, idempotency_key: &str) -> StoreResult<bool> {
+                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM payouts WHERE idempotency_key = $1")
+                    .bind(idempotency_key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(found.is_some())
             }
 
             async fn insert_document(&self, doc: &NewDocument) -> StoreResult<i64> {
@@ -1071,6 +1082,44 @@ macro_rules! shared_store {
 
             async fn record_payout(&self, payout: &NewPayout, outbox: &OutboxMessage) -> StoreResult<i64> {
                 let mut tx = self.pool.begin().await?;
+                // Touching the customer's row takes its lock (PostgreSQL) or the write lock
+                // (SQLite) before the balance is read, so concurrent payouts queue up here.
+                let locked = sqlx::query("UPDATE customers SET id = id WHERE id = $1")
+                    .bind(payout.wallet.customer)
+                    .execute(&mut *tx)
+                    .await?;
+                if locked.rows_affected() != 1 {
+                    return Err(StoreError::NotFound(format!("customer {}", payout.wallet.customer)));
+                }
+                let already: Option<i64> = sqlx::query_scalar("SELECT id FROM payouts WHERE idempotency_key = $1")
+                    .bind(&payout.wallet.idempotency_key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if already.is_some() {
+                    return Err(StoreError::Duplicate("a payout with this idempotency key".into()));
+                }
+                let out = payout
+                    .wallet
+                    .movement
+                    .postings
+                    .iter()
+                    .find(|p| p.amount.is_positive())
+                    .map(|p| p.amount)
+                    .ok_or_else(|| StoreError::Corrupt("a payout without an amount".into()))?;
+                let wallet_account = simdesk_domain::wallet::Account::Wallet { customer: payout.wallet.customer }.to_string();
+                let held: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM wallet_postings WHERE account = $1 AND currency = $2",
+                )
+                .bind(&wallet_account)
+                .bind(out.currency().code())
+                .fetch_one(&mut *tx)
+                .await?;
+                if held < out.minor() {
+                    return Err(StoreError::Refused(format!(
+                        "the wallet holds {}; a payout of {out} is more than that",
+                        Money::new(held, out.currency())
+                    )));
+                }
                 let movement = Self::insert_movement(&mut tx, &payout.wallet, None).await?;
                 let amount = payout
                     .wallet

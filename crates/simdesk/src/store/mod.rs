@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub enum StoreError {
     #[error("the line was changed by someone else meanwhile; try again")]
     Conflict,
+    #[error("{0}")]
+    Refused(String),
     #[error("{0} already exists")]
     Duplicate(String),
     #[error("{0} was not found")]
@@ -111,8 +113,11 @@ pub trait Store: Send + Sync + 'static {
         line_id: i64,
         request_id: Option<i64>,
     ) -> StoreResult<Option<CodeRow>>;
-    /// Counts a wrong attempt; returns the attempts so far.
-    async fn count_code_attempt(&self, id: i64) -> StoreResult<i64>;
+    /// Takes one of a code's attempts before it is judged, so concurrent guesses cannot exceed
+    /// the limit; `None` when none is left or the code was used. Returns the attempts so far.
+    async fn claim_code_attempt(&self, id: i64, max_attempts: i64) -> StoreResult<Option<i64>>;
+    /// Whether a payout with this idempotency key was already requested.
+    async fn payout_requested(&self, idempotency_key: &str) -> StoreResult<bool>;
 
     async fn insert_document(&self, doc: &NewDocument) -> StoreResult<i64>;
     async fn documents(&self, request_id: i64) -> StoreResult<Vec<DocumentRow>>;
