@@ -1156,10 +1156,15 @@ fn http_agent() -> ureq::Agent {
 }
 
 fn get(agent: &ureq::Agent, url: &str) -> (u16, String) {
-    let mut response = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    get_as(agent, url, None)
+}
+
+fn get_as(agent: &ureq::Agent, url: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = agent.get(url);
+    if let Some(t) = token {
+        request = request.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut response = request.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     let body = response
         .body_mut()
@@ -1205,6 +1210,7 @@ fn demo_serves_health_readiness_and_line_status() {
     });
     let mut base = None;
     let mut example = None;
+    let mut demo_token: Option<String> = None;
     let mut seen = Vec::new();
     while example.is_none() {
         let line = rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|e| {
@@ -1212,12 +1218,14 @@ fn demo_serves_health_readiness_and_line_status() {
         });
         if let Some(url) = line.strip_prefix("simdesk is serving on ") {
             base = Some(url.trim().to_string());
-        } else if let Some(url) = line.strip_prefix("try: curl ") {
+        } else if let Some(rest) = line.strip_prefix("try: curl -H 'Authorization: Bearer ") {
             assert!(
                 base.is_some(),
                 "the example came before the address: {seen:?}"
             );
+            let (token, url) = rest.split_once("' ").expect("token then URL");
             example = Some(url.trim().to_string());
+            demo_token = Some(token.to_string());
         } else if line.starts_with("press Ctrl-C") {
             panic!(
                 "simdesk demo printed no example line to try: {seen:?}\nstderr:\n{}",
@@ -1242,7 +1250,10 @@ fn demo_serves_health_readiness_and_line_status() {
     let (status, body) = get(&agent, &format!("{base}/readyz"));
     assert_eq!(status, 200, "readyz: {body}");
 
+    let token = demo_token.expect("the demo's API token");
     let (status, body) = get(&agent, &example);
+    assert_eq!(status, 401, "the API needs a token: {body}");
+    let (status, body) = get_as(&agent, &example, Some(&token));
     assert_eq!(status, 200, "{example}: {body}");
     let line: Value = serde_json::from_str(&body)
         .unwrap_or_else(|e| panic!("{example} is not JSON ({e}): {body}"));

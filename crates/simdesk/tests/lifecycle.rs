@@ -681,35 +681,69 @@ async fn expiry_moves_each_due_line_once_even_when_run_twice() {
 async fn the_line_status_endpoint_answers_over_http() {
     let (db, book) = setup().await;
     stock(db.store.as_ref(), &book, &[(70, "JP10-DV")]).await;
-    let state = simdesk::web::AppState {
+    let token = simdesk::web::api::new_token();
+    let hash = simdesk::web::api::hash_token(&token);
+    db.store
+        .insert_api_token(
+            "EX-SAKURA",
+            "test",
+            &hash,
+            "test",
+            at("2026-11-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let foreign = simdesk::web::api::new_token();
+    db.store
+        .insert_api_token(
+            "EX-KOI",
+            "other carrier",
+            &simdesk::web::api::hash_token(&foreign),
+            "test",
+            at("2026-11-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let desk = simdesk::services::cancellation::Desk {
         store: db.store.clone(),
-        book: std::sync::Arc::new(tokio::sync::RwLock::new(book)),
+        book: std::sync::Arc::new(book),
+        keys: std::sync::Arc::new(simdesk::keys::Keys::ephemeral()),
+        codes: std::sync::Arc::new(simdesk::adapters::messages::RecordingCodeSender::default()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(simdesk::web::serve(listener, state));
+    tokio::spawn(simdesk::web::serve(
+        listener,
+        simdesk::web::AppState { desk },
+    ));
     let base = format!("http://{addr}");
     let result = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        let get = |path: &str| {
-            let mut r = agent.get(&format!("{base}{path}")).call().unwrap();
+        let get = |path: &str, token: Option<&str>| {
+            let mut request = agent.get(&format!("{base}{path}"));
+            if let Some(t) = token {
+                request = request.header("Authorization", &format!("Bearer {t}"));
+            }
+            let mut r = request.call().unwrap();
             let status = r.status().as_u16();
             (status, r.body_mut().read_to_string().unwrap())
         };
         (
-            get("/healthz"),
-            get("/readyz"),
-            get("/api/v1/lines/%2B819000000070"),
-            get("/api/v1/lines/12345"),
-            get("/api/v1/lines/09099999999"),
+            get("/healthz", None),
+            get("/readyz", None),
+            get("/api/v1/lines/%2B819000000070", Some(&token)),
+            get("/api/v1/lines/12345", Some(&token)),
+            get("/api/v1/lines/09099999999", Some(&token)),
+            get("/api/v1/lines/%2B819000000070", None),
+            get("/api/v1/lines/%2B819000000070", Some(&foreign)),
         )
     })
     .await
     .unwrap();
-    let (health, ready, found, bad, missing) = result;
+    let (health, ready, found, bad, missing, anonymous, other_carrier) = result;
     assert_eq!(health, (200, "ok".to_string()));
     assert_eq!(ready.0, 200);
     assert_eq!(found.0, 200);
@@ -725,4 +759,9 @@ async fn the_line_status_endpoint_answers_over_http() {
     assert_eq!(missing.0, 404);
     let json: serde_json::Value = serde_json::from_str(&missing.1).unwrap();
     assert_eq!(json["code"], "NOT_FOUND");
+    assert_eq!(anonymous.0, 401);
+    assert_eq!(
+        other_carrier.0, 404,
+        "another carrier's line does not exist for this caller"
+    );
 }

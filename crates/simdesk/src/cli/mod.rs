@@ -22,7 +22,6 @@ use simdesk_domain::validity::format_jst;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::RwLock;
 
 /// Prints a line to standard output; a closed pipe (`simdesk … | head`) ends the command quietly
 /// instead of panicking.
@@ -99,6 +98,9 @@ pub enum Command {
     /// Keys: the receipt verification key
     #[command(subcommand)]
     Keys(cancel::KeysCommand),
+    /// API tokens for operator systems (scoped to one carrier)
+    #[command(subcommand)]
+    Tokens(TokensCommand),
 }
 
 #[derive(Subcommand)]
@@ -239,6 +241,24 @@ pub enum CalendarCommand {
 pub enum PoliciesCommand {
     /// Validate and load a folder of policies (one folder per carrier); changes become new versions
     Load { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Create a token for one carrier; it is shown once and stored only hashed
+    Create {
+        #[arg(long)]
+        carrier: String,
+        /// What the token is for, e.g. the calling system's name
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// List tokens (never their secrets)
+    List,
+    /// Revoke a token at once
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -556,6 +576,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Tokens(cmd) => {
+            let store = open_store(&cli.settings()?).await?;
+            match cmd {
+                TokensCommand::Create {
+                    carrier,
+                    name,
+                    actor,
+                } => {
+                    let name = name.trim();
+                    if name.is_empty() {
+                        bail!("give the token a --name saying what it is for");
+                    }
+                    let by = actor
+                        .clone()
+                        .or_else(|| std::env::var("USER").ok())
+                        .unwrap_or_else(|| "operator".into());
+                    let secret = web::api::new_token();
+                    let id = store
+                        .insert_api_token(carrier, name, &web::api::hash_token(&secret), &by, now)
+                        .await
+                        .map_err(ServiceError::from)?;
+                    out!("token {id} for {carrier} ({name}): {secret}");
+                    out!("keep it now: simdesk stores only its hash and cannot show it again");
+                }
+                TokensCommand::List => {
+                    for t in store.api_tokens().await? {
+                        let state = match t.revoked_at {
+                            Some(at) => format!("revoked {}", format_jst(at)),
+                            None => "live".into(),
+                        };
+                        out!(
+                            "{}\t{}\t{}\tcreated {} by {}\t{state}",
+                            t.id,
+                            t.carrier,
+                            t.name,
+                            format_jst(t.created_at),
+                            t.created_by
+                        );
+                    }
+                }
+                TokensCommand::Revoke { id } => {
+                    if store.revoke_api_token(*id, now).await? {
+                        out!("token {id} revoked");
+                    } else {
+                        bail!("no live token {id}");
+                    }
+                }
+            }
+        }
         Command::Cancel(cmd) => cancel::run_cancel(&cli.settings()?, cmd, now).await?,
         Command::Wallet(cmd) => cancel::run_wallet(&cli.settings()?, cmd, now).await?,
         Command::Receipt(cmd) => cancel::run_receipt(&cli.settings()?, cmd).await?,
@@ -587,10 +656,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Settings::default()
             })
             .await?;
+            // A token for the example line's carrier, so the API can be tried at once.
+            let mut token = None;
+            if let Some(line) = &summary.example_line {
+                let line =
+                    lines::find_line(tools.desk.store.as_ref(), &parse_line_key(line)?).await?;
+                let secret = web::api::new_token();
+                tools
+                    .desk
+                    .store
+                    .insert_api_token(
+                        &line.carrier,
+                        "demo",
+                        &web::api::hash_token(&secret),
+                        "demo",
+                        now,
+                    )
+                    .await?;
+                token = Some(secret);
+            }
             serve(
                 tools,
                 SocketAddr::from(([127, 0, 0, 1], *port)),
-                Some((&dir, summary.example_line.as_deref())),
+                Some(DemoInfo {
+                    dir: &dir,
+                    line: summary.example_line.clone(),
+                    token,
+                }),
             )
             .await?;
         }
@@ -621,13 +713,19 @@ fn prepare_demo_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
 }
 
+/// What the demo prints so a newcomer can try things at once.
+struct DemoInfo<'a> {
+    dir: &'a Path,
+    line: Option<String>,
+    token: Option<String>,
+}
+
 async fn serve(
     tools: cancel::Tools,
     addr: SocketAddr,
-    demo: Option<(&Path, Option<&str>)>,
+    demo: Option<DemoInfo<'_>>,
 ) -> anyhow::Result<()> {
-    let store = tools.desk.store.clone();
-    let book = (*tools.desk.book).clone();
+    let desk = tools.desk.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -644,33 +742,28 @@ async fn serve(
         }
     });
     out!("simdesk is serving on http://{local}");
-    if let Some((dir, example)) = demo {
+    if let Some(info) = demo {
+        let db = info.dir.join("simdesk.db");
         out!(
             "demo data: {} (SQLite: {})",
-            dir.display(),
-            dir.join("simdesk.db").display()
+            info.dir.display(),
+            db.display()
         );
-        if let Some(line) = example {
+        out!("API description: http://{local}/openapi.json");
+        if let (Some(line), Some(token)) = (&info.line, &info.token) {
             out!(
-                "try: curl http://{local}/api/v1/lines/{}",
+                "try: curl -H 'Authorization: Bearer {token}' http://{local}/api/v1/lines/{}",
                 line.replace('+', "%2B")
             );
             out!(
                 " or: simdesk --db sqlite://{} --data-dir {} lines show {line}",
-                dir.join("simdesk.db").display(),
-                dir.display()
+                db.display(),
+                info.dir.display()
             );
         }
     }
     out!("press Ctrl-C to stop");
-    web::serve(
-        listener,
-        AppState {
-            store,
-            book: Arc::new(RwLock::new(book)),
-        },
-    )
-    .await?;
+    web::serve(listener, AppState { desk }).await?;
     Ok(())
 }
 

@@ -1260,6 +1260,116 @@ macro_rules! shared_store {
                 Ok(sqlx::query_scalar("SELECT operation FROM network_calls WHERE imsi = $1 ORDER BY id").bind(imsi).fetch_all(&self.pool).await?)
             }
 
+            async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT DISTINCT carrier_code FROM lines WHERE holder_id = $1 ORDER BY carrier_code")
+                    .bind(customer)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_api_token(&self, carrier: &str, name: &str, token_hash: &str, created_by: &str, at: Timestamp) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO api_tokens (carrier_code, name, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(carrier)
+                .bind(name)
+                .bind(token_hash)
+                .bind(created_by)
+                .bind(micros(at))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound(format!("carrier {carrier}")),
+                    _ => StoreError::Database(e),
+                })?)
+            }
+
+            async fn api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, String, String)>> {
+                Ok(sqlx::query_as("SELECT id, carrier_code, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn api_tokens(&self) -> StoreResult<Vec<ApiTokenRow>> {
+                let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id").fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(ApiTokenRow {
+                            id: r.try_get("id")?,
+                            carrier: r.try_get("carrier_code")?,
+                            name: r.try_get("name")?,
+                            created_by: r.try_get("created_by")?,
+                            created_at: from_micros(r.try_get("created_at")?)?,
+                            revoked_at: opt_ts(r.try_get("revoked_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn revoke_api_token(&self, id: i64, at: Timestamp) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(micros(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn reserve_idempotency_key(&self, caller: &str, key: &str, request_hash: &str, at: Timestamp) -> StoreResult<Option<(String, Option<i64>, Option<String>)>> {
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency_keys (caller, idempotency_key, request_hash, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (caller, idempotency_key) DO NOTHING",
+                )
+                .bind(caller)
+                .bind(key)
+                .bind(request_hash)
+                .bind(micros(at))
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    return Ok(None);
+                }
+                Ok(sqlx::query_as("SELECT request_hash, status, response FROM idempotency_keys WHERE caller = $1 AND idempotency_key = $2")
+                    .bind(caller)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn complete_idempotency_key(&self, caller: &str, key: &str, status: i64, response: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE idempotency_keys SET status = $1, response = $2 WHERE caller = $3 AND idempotency_key = $4")
+                    .bind(status)
+                    .bind(response)
+                    .bind(caller)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn release_idempotency_key(&self, caller: &str, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND idempotency_key = $2 AND status IS NULL")
+                    .bind(caller)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn lines_page(&self, carrier: &str, state: Option<&str>, after: i64, limit: i64) -> StoreResult<Vec<Line>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM lines WHERE carrier_code = $1 AND ($2 IS NULL OR state = $2) AND id > $3 ORDER BY id LIMIT $4",
+                )
+                .bind(carrier)
+                .bind(state)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::line_from_row).collect()
+            }
+
             async fn lines_due(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<Line>> {
                 let rows = sqlx::query(
                     "SELECT * FROM lines WHERE (state = 'active' AND validity_ends_at <= $1)

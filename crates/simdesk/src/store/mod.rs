@@ -164,6 +164,48 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>>;
 
+    /// The carriers whose lines a customer holds.
+    async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>>;
+    async fn insert_api_token(
+        &self,
+        carrier: &str,
+        name: &str,
+        token_hash: &str,
+        created_by: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<i64>;
+    /// The live (not revoked) token with this hash: (id, carrier, name).
+    async fn api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, String, String)>>;
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiTokenRow>>;
+    async fn revoke_api_token(&self, id: i64, at: jiff::Timestamp) -> StoreResult<bool>;
+
+    /// Reserves an idempotency key for a request; returns what was stored before if the key is
+    /// known: (request hash, status, response) — status `None` while the first is in progress.
+    async fn reserve_idempotency_key(
+        &self,
+        caller: &str,
+        key: &str,
+        request_hash: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<Option<(String, Option<i64>, Option<String>)>>;
+    async fn complete_idempotency_key(
+        &self,
+        caller: &str,
+        key: &str,
+        status: i64,
+        response: &str,
+    ) -> StoreResult<()>;
+    /// Forgets a reservation whose request failed in a way worth retrying.
+    async fn release_idempotency_key(&self, caller: &str, key: &str) -> StoreResult<()>;
+    /// Lines of a carrier, filtered, after the cursor (line id), in id order.
+    async fn lines_page(
+        &self,
+        carrier: &str,
+        state: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Line>>;
+
     /// Lines whose validity or grace has run out at `now`.
     async fn lines_due(&self, now: jiff::Timestamp, limit: i64) -> StoreResult<Vec<Line>>;
 }

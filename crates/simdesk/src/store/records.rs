@@ -334,3 +334,13 @@ pub struct NewPayout {
     pub wallet: WalletEntry,
     pub destination: String,
 }
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiTokenRow {
+    pub id: i64,
+    pub carrier: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}

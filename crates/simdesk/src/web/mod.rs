@@ -1,85 +1,42 @@
-//! The HTTP edge: health, readiness and read-only line status, with errors in one JSON shape.
+//! The HTTP edge: operations endpoints, the REST API (TM Forum names plus simdesk's own), and
+//! errors in one JSON shape.
 
-use crate::services::lines::{parse_line_key, report};
-use crate::services::policies::PolicyBook;
-use crate::services::ServiceError;
-use crate::store::Store;
-use axum::extract::{Path, State};
+pub mod api;
+pub mod error;
+
+pub use error::ApiError;
+
+use crate::services::cancellation::Desk;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde::Serialize;
-use std::sync::Arc;
-use tokio::sync::RwLock;
+use axum::Router;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub book: Arc<RwLock<PolicyBook>>,
+    pub desk: Desk,
 }
 
 pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api::router().split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/lines/{line}", get(line_status))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(api.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::idempotency_layer,
+        )))
         .fallback(not_found)
         .with_state(state)
-}
-
-/// The one error shape every client sees (TM Forum style).
-#[derive(Debug, Serialize)]
-pub struct ApiError {
-    pub code: String,
-    pub reason: String,
-    pub message: String,
-    #[serde(skip)]
-    pub status: StatusCode,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status;
-        (status, Json(self)).into_response()
-    }
-}
-
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
-        let (status, code, reason) = match &e {
-            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND", "not found"),
-            ServiceError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "BUSY", "try again"),
-            ServiceError::Store(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UNAVAILABLE",
-                "temporarily unavailable",
-            ),
-            ServiceError::Line(_) => (
-                StatusCode::CONFLICT,
-                "LINE_STATE",
-                "not allowed in the line's state",
-            ),
-            _ => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "INVALID",
-                "invalid request",
-            ),
-        };
-        let message = if e.is_client_error() {
-            e.to_string()
-        } else {
-            // Internal details go to the log, never to the client.
-            tracing::error!(error = %e, "request failed");
-            "simdesk cannot answer right now; try again shortly".to_string()
-        };
-        ApiError {
-            code: code.into(),
-            reason: reason.into(),
-            message,
-            status,
-        }
-    }
 }
 
 async fn healthz() -> &'static str {
@@ -87,7 +44,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.desk.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "database not ready");
@@ -96,23 +53,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn line_status(
-    State(state): State<AppState>,
-    Path(line): Path<String>,
-) -> Result<Response, ApiError> {
-    let key = parse_line_key(&line)?;
-    let book = state.book.read().await;
-    let report = report(state.store.as_ref(), &book, &key, jiff::Timestamp::now()).await?;
-    Ok(Json(report).into_response())
-}
-
 async fn not_found() -> ApiError {
-    ApiError {
-        code: "NOT_FOUND".into(),
-        reason: "no such resource".into(),
-        message: "no such resource; see /api/v1/lines/{ICCID or MSISDN}".into(),
-        status: StatusCode::NOT_FOUND,
-    }
+    ApiError::not_found("no such resource; the API is described at /openapi.json")
 }
 
 /// Serves until Ctrl-C or SIGTERM.

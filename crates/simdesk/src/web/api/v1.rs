@@ -1,0 +1,391 @@
+//! simdesk's own resources, for what TM Forum does not cover: status, history, quotes, identity
+//! steps, documents, the e-wallet and payouts, receipts and their verification.
+
+use super::dto::*;
+use super::tmf::{order, owned_line, owned_request};
+use super::{ApiJson, Operator};
+use crate::receipts;
+use crate::services::cancellation;
+use crate::services::lines::report;
+use crate::services::{wallet, ServiceError};
+use crate::web::{ApiError, AppState};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use simdesk_domain::money::Money;
+
+/// A line's state, plan, validity (JST), balance, add-ons and history.
+#[utoipa::path(get, path = "/api/v1/lines/{line}", tag = "simdesk", params(("line" = String, Path, description = "ICCID or MSISDN")),
+    responses((status = 200, description = "the line's status", body = Object), (status = 404, body = ApiError)))]
+pub async fn line_status(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(line): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let l = owned_line(&state, &operator, &line).await?;
+    let r = report(
+        state.desk.store.as_ref(),
+        &state.desk.book,
+        &crate::store::LineKey::Id(l.id),
+        jiff::Timestamp::now(),
+    )
+    .await?;
+    Ok(Json(serde_json::to_value(r).unwrap_or_default()))
+}
+
+/// The audit trail of a line: every step with who, channel, when and why, and its cancellation requests.
+#[utoipa::path(get, path = "/api/v1/lines/{line}/history", tag = "simdesk", params(("line" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+pub async fn line_history(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(line): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let l = owned_line(&state, &operator, &line).await?;
+    let store = state.desk.store.as_ref();
+    let events = store.events(l.id).await.map_err(ServiceError::from)?;
+    let mut requests = Vec::new();
+    for r in store
+        .requests_for_line(l.id)
+        .await
+        .map_err(ServiceError::from)?
+    {
+        let steps = store
+            .request_events(r.request.id)
+            .await
+            .map_err(ServiceError::from)?;
+        requests.push(json!({ "order": order(&r, &l), "history": steps }));
+    }
+    Ok(Json(
+        json!({ "line": l.iccid.as_str(), "stocked": store.import_batch_of(l.id).await.map_err(ServiceError::from)?, "history": events, "cancellations": requests }),
+    ))
+}
+
+/// Where the line stands before cancelling: validity, balance, add-ons, the refund and the effective date.
+#[utoipa::path(get, path = "/api/v1/lines/{line}/quote", tag = "simdesk", params(("line" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+pub async fn quote(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(line): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let l = owned_line(&state, &operator, &line).await?;
+    let q = cancellation::quote(
+        &state.desk,
+        &crate::store::LineKey::Id(l.id),
+        jiff::Timestamp::now(),
+    )
+    .await?;
+    Ok(Json(serde_json::to_value(q).unwrap_or_default()))
+}
+
+/// A cancellation request with its steps.
+#[utoipa::path(get, path = "/api/v1/cancellations/{id}", tag = "simdesk", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+pub async fn get_cancellation(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (record, line) = owned_request(&state, &operator, &id).await?;
+    let steps = state
+        .desk
+        .store
+        .request_events(record.request.id)
+        .await
+        .map_err(ServiceError::from)?;
+    let documents = state
+        .desk
+        .store
+        .documents(record.request.id)
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(Json(
+        json!({ "order": order(&record, &line), "refund": record.refund_detail, "documents": documents, "history": steps }),
+    ))
+}
+
+async fn respond(
+    state: &AppState,
+    record: crate::store::RequestRecord,
+) -> Result<Json<ProductOrder>, ApiError> {
+    let line = crate::services::lines::find_line(
+        state.desk.store.as_ref(),
+        &crate::store::LineKey::Id(record.request.line_id),
+    )
+    .await?;
+    Ok(Json(order(&record, &line)))
+}
+
+/// Sends a 6-digit one-time code to the line (SMS) or the registered e-mail.
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code", tag = "simdesk", params(("id" = String, Path)), request_body = SendCode,
+    responses((status = 202, body = Object), (status = 409, body = ApiError), (status = 429, body = ApiError)))]
+pub async fn send_code(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SendCode>,
+) -> Result<Response, ApiError> {
+    let (record, _) = owned_request(&state, &operator, &id).await?;
+    let to_email = match body.to.as_deref() {
+        None | Some("line") => false,
+        Some("email") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "to {other:?} is neither \"line\" nor \"email\""
+            )))
+        }
+    };
+    let sent = cancellation::send_code(
+        &state.desk,
+        record.request.id,
+        to_email,
+        jiff::Timestamp::now(),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "sentTo": sent.to, "expiresAt": sent.expires_at.to_string() })),
+    )
+        .into_response())
+}
+
+/// Checks the one-time code; the last passed check approves the request.
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code/check", tag = "simdesk", params(("id" = String, Path)), request_body = CheckCode,
+    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
+pub async fn check_code(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CheckCode>,
+) -> Result<Json<ProductOrder>, ApiError> {
+    let (record, _) = owned_request(&state, &operator, &id).await?;
+    let record = cancellation::check_code(
+        &state.desk,
+        record.request.id,
+        &body.code,
+        operator.attribution("one-time code entered"),
+    )
+    .await?;
+    respond(&state, record).await
+}
+
+/// Knowledge check: name and passport number against the registration.
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/knowledge", tag = "simdesk", params(("id" = String, Path)), request_body = KnowledgeCheck,
+    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
+pub async fn verify_knowledge(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<KnowledgeCheck>,
+) -> Result<Json<ProductOrder>, ApiError> {
+    let (record, _) = owned_request(&state, &operator, &id).await?;
+    let record = cancellation::verify_knowledge(
+        &state.desk,
+        record.request.id,
+        &body.name,
+        &body.passport,
+        operator.attribution("name and passport checked"),
+    )
+    .await?;
+    respond(&state, record).await
+}
+
+/// Uploads a photo or scan of the identity document (JPEG, PNG or PDF, up to 10 MB) as the raw body.
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents", tag = "simdesk", params(("id" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Created), (status = 422, body = ApiError)))]
+pub async fn upload_document(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (record, _) = owned_request(&state, &operator, &id).await?;
+    let doc = cancellation::upload_document(
+        &state.desk,
+        record.request.id,
+        body.to_vec(),
+        operator.attribution("identity document uploaded"),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(Created { id: doc })).into_response())
+}
+
+/// An agent's review of the uploaded document: approve, or reject with a reason the customer can act on.
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents/review", tag = "simdesk", params(("id" = String, Path)), request_body = DocumentReview,
+    responses((status = 200, body = ProductOrder), (status = 422, body = ApiError)))]
+pub async fn review_document(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DocumentReview>,
+) -> Result<Json<ProductOrder>, ApiError> {
+    let (record, _) = owned_request(&state, &operator, &id).await?;
+    let record = cancellation::review_document(
+        &state.desk,
+        record.request.id,
+        body.approve,
+        body.reason.as_deref(),
+        operator.attribution("identity document reviewed"),
+    )
+    .await?;
+    respond(&state, record).await
+}
+
+/// Rejects a request with a reason the customer can act on.
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/reject", tag = "simdesk", params(("id" = String, Path)), request_body = Rejection,
+    responses((status = 200, body = ProductOrder), (status = 409, body = ApiError)))]
+pub async fn reject_cancellation(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Rejection>,
+) -> Result<Json<ProductOrder>, ApiError> {
+    let (record, _) = owned_request(&state, &operator, &id).await?;
+    let record = cancellation::reject(
+        &state.desk,
+        record.request.id,
+        &body.reason,
+        operator.attribution("rejected"),
+    )
+    .await?;
+    respond(&state, record).await
+}
+
+/// Withdraws a request before it takes effect.
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/withdraw", tag = "simdesk", params(("id" = String, Path)),
+    responses((status = 200, body = ProductOrder), (status = 409, body = ApiError)))]
+pub async fn withdraw_cancellation(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<ProductOrder>, ApiError> {
+    let (record, _) = owned_request(&state, &operator, &id).await?;
+    let record = cancellation::withdraw(
+        &state.desk,
+        record.request.id,
+        operator.attribution("withdrawn"),
+    )
+    .await?;
+    respond(&state, record).await
+}
+
+async fn owned_customer(state: &AppState, operator: &Operator, id: &str) -> Result<i64, ApiError> {
+    let missing = || ApiError::not_found(format!("no customer {id}"));
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    let carriers = state
+        .desk
+        .store
+        .customer_carriers(id)
+        .await
+        .map_err(ServiceError::from)?;
+    if carriers.contains(&operator.carrier) {
+        Ok(id)
+    } else {
+        Err(missing())
+    }
+}
+
+/// A customer's e-wallet: balance and history.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/wallet", tag = "simdesk", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+pub async fn wallet(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = owned_customer(&state, &operator, &id).await?;
+    let view = wallet::show(state.desk.store.as_ref(), id).await?;
+    Ok(Json(serde_json::to_value(view).unwrap_or_default()))
+}
+
+/// Pays wallet money out to a card or bank reference. Requires `Idempotency-Key`: a retry pays once.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/payouts", tag = "simdesk", params(("id" = String, Path), ("Idempotency-Key" = String, Header)),
+    request_body = PayoutCreate, responses((status = 201, body = Created), (status = 422, body = ApiError)))]
+pub async fn payout(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PayoutCreate>,
+) -> Result<Response, ApiError> {
+    let id = owned_customer(&state, &operator, &id).await?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "a payout needs an Idempotency-Key header so that a retry pays once",
+            )
+        })?;
+    let currency = body
+        .amount
+        .unit
+        .parse()
+        .map_err(|e: simdesk_domain::money::MoneyError| ApiError::bad_request(e.to_string()))?;
+    let amount = Money::new(body.amount.value, currency);
+    let payout = wallet::payout(
+        state.desk.store.as_ref(),
+        id,
+        amount,
+        &body.destination,
+        &format!("{}:{key}", operator.token_id),
+        jiff::Timestamp::now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(Created { id: payout })).into_response())
+}
+
+/// A receipt: the signed document.
+#[utoipa::path(get, path = "/api/v1/receipts/{number}", tag = "simdesk", params(("number" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+pub async fn receipt(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found(format!("no receipt {number}"));
+    let document = state
+        .desk
+        .store
+        .receipt(&number)
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(missing)?;
+    let signed = receipts::SignedReceipt::parse_unverified(&document).map_err(|_| missing())?;
+    operator
+        .owns(&signed.receipt.carrier)
+        .map_err(|_| missing())?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        document,
+    )
+        .into_response())
+}
+
+/// Verifies a receipt document against this installation's key: valid, or exactly why not.
+#[utoipa::path(post, path = "/api/v1/receipts/verify", tag = "simdesk", request_body(content = Object, description = "the receipt document"),
+    responses((status = 200, body = Verdict)))]
+pub async fn verify_receipt(
+    State(state): State<AppState>,
+    _operator: Operator,
+    body: Bytes,
+) -> Json<Verdict> {
+    let text = String::from_utf8_lossy(&body);
+    match receipts::verify(&text, &state.desk.keys.receipts.verifying_key()) {
+        Ok(content) => Json(Verdict {
+            valid: true,
+            reason: None,
+            number: Some(content.number),
+        }),
+        Err(e) => Json(Verdict {
+            valid: false,
+            reason: Some(e.to_string()),
+            number: None,
+        }),
+    }
+}
