@@ -1260,6 +1260,32 @@ macro_rules! shared_store {
                 Ok(sqlx::query_scalar("SELECT operation FROM network_calls WHERE imsi = $1 ORDER BY id").bind(imsi).fetch_all(&self.pool).await?)
             }
 
+            async fn gauges(&self, now: Timestamp) -> StoreResult<Gauges> {
+                let lines_by_state = self.count_lines_by_state().await?;
+                let requests_by_state: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT state, COUNT(*) FROM cancellation_requests GROUP BY state ORDER BY state").fetch_all(&self.pool).await?;
+                let (pending, dead): (i64, i64) = sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                            CAST(COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM outbox",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let oldest_outbox: Option<i64> =
+                    sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?;
+                let oldest_due: Option<i64> = sqlx::query_scalar("SELECT MIN(effective_at) FROM cancellation_requests WHERE state = 'approved' AND effective_at <= $1")
+                    .bind(micros(now))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(Gauges {
+                    lines_by_state,
+                    requests_by_state,
+                    outbox_pending: pending,
+                    outbox_dead: dead,
+                    oldest_pending_outbox: opt_ts(oldest_outbox)?,
+                    oldest_due_cancellation: opt_ts(oldest_due)?,
+                })
+            }
+
             async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar("SELECT DISTINCT carrier_code FROM lines WHERE holder_id = $1 ORDER BY carrier_code")
                     .bind(customer)

@@ -164,6 +164,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>>;
 
+    async fn gauges(&self, now: jiff::Timestamp) -> StoreResult<Gauges>;
     /// The carriers whose lines a customer holds.
     async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>>;
     async fn insert_api_token(

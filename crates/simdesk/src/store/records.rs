@@ -344,3 +344,14 @@ pub struct ApiTokenRow {
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
+
+/// What operations watch: how much is where, and how late the due work runs.
+#[derive(Debug, Clone, Default)]
+pub struct Gauges {
+    pub lines_by_state: Vec<(String, String, i64)>,
+    pub requests_by_state: Vec<(String, i64)>,
+    pub outbox_pending: i64,
+    pub outbox_dead: i64,
+    pub oldest_pending_outbox: Option<Timestamp>,
+    pub oldest_due_cancellation: Option<Timestamp>,
+}

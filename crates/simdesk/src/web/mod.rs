@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod error;
+pub mod ops;
 
 pub use error::ApiError;
 
@@ -19,11 +20,14 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    // Installed before the first request, so that request is counted too.
+    ops::metrics_handle();
     let (api, openapi) = api::router().split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(ops::metrics_endpoint))
         .route(
             "/openapi.json",
             get(move || {
@@ -37,6 +41,14 @@ pub fn router(state: AppState) -> Router {
         )))
         .fallback(not_found)
         .with_state(state)
+        .layer(axum::middleware::from_fn(ops::track))
+        // Outermost last: the id is set first, then the span that logs it, then echoed back.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
 }
 
 async fn healthz() -> &'static str {
