@@ -739,11 +739,12 @@ async fn the_line_status_endpoint_answers_over_http() {
             get("/api/v1/lines/09099999999", Some(&token)),
             get("/api/v1/lines/%2B819000000070", None),
             get("/api/v1/lines/%2B819000000070", Some(&foreign)),
+            get("/metrics", None),
         )
     })
     .await
     .unwrap();
-    let (health, ready, found, bad, missing, anonymous, other_carrier) = result;
+    let (health, ready, found, bad, missing, anonymous, other_carrier, metrics) = result;
     assert_eq!(health, (200, "ok".to_string()));
     assert_eq!(ready.0, 200);
     assert_eq!(found.0, 200);
