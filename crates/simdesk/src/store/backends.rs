@@ -241,6 +241,18 @@ macro_rules! shared_store {
                 }
                 Ok(())
             }
+            fn staff_from_row(r: &$row) -> StoreResult<StaffRow> {
+                let disabled: Option<i64> = r.try_get("disabled_at")?;
+                Ok(StaffRow {
+                    id: r.try_get("id")?,
+                    username: r.try_get("username")?,
+                    password_hash: r.try_get("password_hash")?,
+                    role: r.try_get("role")?,
+                    carrier: r.try_get("carrier_code")?,
+                    disabled: disabled.is_some(),
+                })
+            }
+
             fn request_from_row(row: &$row) -> StoreResult<RequestRecord> {
                 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
                 use simdesk_domain::cancellation::{CancellationRequest, RequestState};
@@ -331,10 +343,11 @@ macro_rules! shared_store {
                     let personal = serde_json::to_string(&reg.personal).map_err(corrupt("personal data"))?;
                     let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
                     let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO customers (language, personal_data, created_at) VALUES ($1, $2, $3) RETURNING id",
+                        "INSERT INTO customers (language, personal_data, created_at, email_lookup) VALUES ($1, $2, $3, $4) RETURNING id",
                     )
                     .bind(reg.language.tag())
                     .bind(personal)
+                    .bind(email_lookup(&reg.personal.email))
                     .bind(micros(at))
                     .fetch_one(&mut **tx)
                     .await?;
@@ -1284,6 +1297,87 @@ macro_rules! shared_store {
                     oldest_pending_outbox: opt_ts(oldest_outbox)?,
                     oldest_due_cancellation: opt_ts(oldest_due)?,
                 })
+            }
+
+            async fn insert_staff(&self, username: &str, password_hash: &str, role: &str, carrier: &str, at: Timestamp) -> StoreResult<i64> {
+                sqlx::query_scalar("INSERT INTO staff (username, password_hash, role, carrier_code, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                    .bind(username)
+                    .bind(password_hash)
+                    .bind(role)
+                    .bind(carrier)
+                    .bind(micros(at))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| match &e {
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound(format!("carrier {carrier}")),
+                        _ => duplicate_or(e, &format!("staff member {username}")),
+                    })
+            }
+
+            async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRow>> {
+                let row = sqlx::query("SELECT * FROM staff WHERE username = $1").bind(username).fetch_optional(&self.pool).await?;
+                row.as_ref().map(Self::staff_from_row).transpose()
+            }
+
+            async fn staff(&self, id: i64) -> StoreResult<Option<StaffRow>> {
+                let row = sqlx::query("SELECT * FROM staff WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(Self::staff_from_row).transpose()
+            }
+
+            async fn insert_session(&self, s: &SessionRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, kind, subject, carrier_code, csrf_token, language, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&s.token_hash)
+                .bind(&s.kind)
+                .bind(s.subject)
+                .bind(&s.carrier)
+                .bind(&s.csrf_token)
+                .bind(&s.language)
+                .bind(micros(s.created_at))
+                .bind(micros(s.expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<SessionRow>> {
+                let row = sqlx::query("SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                    .bind(token_hash)
+                    .bind(micros(now))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(SessionRow {
+                        token_hash: r.try_get("token_hash")?,
+                        kind: r.try_get("kind")?,
+                        subject: r.try_get("subject")?,
+                        carrier: r.try_get("carrier_code")?,
+                        csrf_token: r.try_get("csrf_token")?,
+                        language: r.try_get("language")?,
+                        created_at: from_micros(r.try_get("created_at")?)?,
+                        expires_at: from_micros(r.try_get("expires_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn customer_by_email(&self, email: &str) -> StoreResult<Option<i64>> {
+                Ok(sqlx::query_scalar("SELECT id FROM customers WHERE email_lookup = $1 ORDER BY id DESC LIMIT 1")
+                    .bind(email_lookup(email))
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn lines_of_customer(&self, customer: i64) -> StoreResult<Vec<Line>> {
+                let rows = sqlx::query("SELECT * FROM lines WHERE holder_id = $1 ORDER BY id").bind(customer).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::line_from_row).collect()
             }
 
             async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>> {

@@ -355,3 +355,32 @@ pub struct Gauges {
     pub oldest_pending_outbox: Option<Timestamp>,
     pub oldest_due_cancellation: Option<Timestamp>,
 }
+
+#[derive(Debug, Clone)]
+pub struct StaffRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub carrier: String,
+    pub disabled: bool,
+}
+
+/// A signed-in browser: a traveller (subject = customer id) or staff (subject = staff id).
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub kind: String,
+    pub subject: i64,
+    pub carrier: Option<String>,
+    pub csrf_token: String,
+    pub language: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// The lookup value for a customer's e-mail address.
+pub fn email_lookup(email: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()))
+}
