@@ -765,4 +765,22 @@ async fn the_line_status_endpoint_answers_over_http() {
         other_carrier.0, 404,
         "another carrier's line does not exist for this caller"
     );
+    assert_eq!(metrics.0, 200);
+    assert!(
+        metrics
+            .1
+            .contains(r#"simdesk_lines{carrier="EX-SAKURA",state="in_stock"} 1"#),
+        "{}",
+        metrics.1
+    );
+    assert!(
+        metrics.1.contains("simdesk_http_requests_total{"),
+        "{}",
+        metrics.1
+    );
+    assert!(
+        metrics.1.contains("simdesk_cancellation_job_lag_seconds"),
+        "{}",
+        metrics.1
+    );
 }

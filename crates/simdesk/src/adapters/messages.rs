@@ -78,3 +78,42 @@ impl CodeSender for RecordingCodeSender {
         Ok(())
     }
 }
+
+/// Appends every code to a file: the demo's stand-in for an SMS gateway and a mailbox, so a
+/// person trying the demo can read the code "sent" to a fictional traveller. Never for real lines.
+pub struct DemoOutbox {
+    path: std::path::PathBuf,
+}
+
+impl DemoOutbox {
+    pub fn new(path: std::path::PathBuf) -> Self {
+        DemoOutbox { path }
+    }
+}
+
+#[async_trait]
+impl CodeSender for DemoOutbox {
+    async fn send_code(
+        &self,
+        to: &CodeDestination,
+        code: &str,
+        language: &str,
+    ) -> Result<(), DeliveryError> {
+        use std::io::Write;
+        let to = match to {
+            CodeDestination::Line(n) => format!("SMS to {n}"),
+            CodeDestination::Email(e) => format!("e-mail to {e}"),
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| DeliveryError(e.to_string()))?;
+        writeln!(
+            file,
+            "{} {to} ({language}): your simdesk code is {code}",
+            jiff::Timestamp::now()
+        )
+        .map_err(|e| DeliveryError(e.to_string()))
+    }
+}

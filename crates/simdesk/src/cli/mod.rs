@@ -650,12 +650,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for (carrier, state, n) in &summary.by_state {
                 eprintln!("  {carrier:<10} {state:<20} {n}");
             }
-            let tools = cancel::context(&Settings {
+            let mut tools = cancel::context(&Settings {
                 data_dir: dir.clone(),
                 db: Some(url.clone()),
                 ..Settings::default()
             })
             .await?;
+            // Demo travellers are fictional: the codes they are "sent" land in a file to read.
+            let codes_file = dir.join("messages-sent.txt");
+            tools.desk.codes = Arc::new(crate::adapters::messages::DemoOutbox::new(
+                codes_file.clone(),
+            ));
             // A token for the example line's carrier, so the API can be tried at once.
             let mut token = None;
             if let Some(line) = &summary.example_line {
@@ -750,6 +755,10 @@ async fn serve(
             db.display()
         );
         out!("API description: http://{local}/openapi.json");
+        out!(
+            "self-service portal: http://{local}/ (codes sent to demo travellers appear in {})",
+            info.dir.join("messages-sent.txt").display()
+        );
         if let (Some(line), Some(token)) = (&info.line, &info.token) {
             out!(
                 "try: curl -H 'Authorization: Bearer {token}' http://{local}/api/v1/lines/{}",

@@ -1368,6 +1368,15 @@ macro_rules! shared_store {
                 Ok(())
             }
 
+            async fn use_code(&self, id: i64, at: Timestamp) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE one_time_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+                    .bind(micros(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn customer_by_email(&self, email: &str) -> StoreResult<Option<i64>> {
                 Ok(sqlx::query_scalar("SELECT id FROM customers WHERE email_lookup = $1 ORDER BY id DESC LIMIT 1")
                     .bind(email_lookup(email))

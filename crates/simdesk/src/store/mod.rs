@@ -165,13 +165,26 @@ pub trait Store: Send + Sync + 'static {
     async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>>;
 
     async fn gauges(&self, now: jiff::Timestamp) -> StoreResult<Gauges>;
-    async fn insert_staff(&self, username: &str, password_hash: &str, role: &str, carrier: &str, at: jiff::Timestamp) -> StoreResult<i64>;
+    async fn insert_staff(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: &str,
+        carrier: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<i64>;
     async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRow>>;
     async fn staff(&self, id: i64) -> StoreResult<Option<StaffRow>>;
     async fn insert_session(&self, session: &SessionRow) -> StoreResult<()>;
     /// A session that has not expired at `now`.
-    async fn session(&self, token_hash: &str, now: jiff::Timestamp) -> StoreResult<Option<SessionRow>>;
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: jiff::Timestamp,
+    ) -> StoreResult<Option<SessionRow>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Marks a sign-in code used; false if it already was.
+    async fn use_code(&self, id: i64, at: jiff::Timestamp) -> StoreResult<bool>;
     async fn customer_by_email(&self, email: &str) -> StoreResult<Option<i64>>;
     async fn lines_of_customer(&self, customer: i64) -> StoreResult<Vec<Line>>;
     /// The carriers whose lines a customer holds.

@@ -114,3 +114,78 @@ impl From<ServiceError> for ApiError {
         ApiError::new(status, code, reason, message)
     }
 }
+
+/// Answers that no handler made — an extractor's rejection (a query string, path or body that
+/// cannot be read, a body over the limit) or a method the route does not accept — come back in
+/// the one error shape too, with their status and headers (`Allow`, …) kept.
+pub async fn shape_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("client error")
+        .to_lowercase();
+    let message = if text.is_empty() {
+        reason.clone()
+    } else {
+        text.clone()
+    };
+    let error = match status {
+        // The router adds `Allow` once this answer leaves the route.
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "METHOD_NOT_ALLOWED",
+            "method not allowed",
+            format!(
+                "{method} is not allowed on this resource; the Allow header lists what is, and /openapi.json describes the API"
+            ),
+        ),
+        s if s.is_server_error() => {
+            tracing::error!(status = %s, detail = %text, "request failed");
+            ApiError::new(
+                s,
+                "UNAVAILABLE",
+                "temporarily unavailable",
+                "simdesk cannot answer right now; try again shortly",
+            )
+        }
+        StatusCode::BAD_REQUEST => ApiError::bad_request(message),
+        StatusCode::NOT_FOUND => ApiError::not_found(message),
+        StatusCode::UNAUTHORIZED => ApiError::unauthorized(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "TOO_LARGE", "body too large", message)
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::new(status, "UNSUPPORTED_MEDIA_TYPE", &reason, message)
+        }
+        _ => ApiError::new(status, "INVALID", &reason, message),
+    };
+    let mut shaped = error.into_response();
+    for name in parts.headers.keys() {
+        if name == axum::http::header::CONTENT_TYPE || name == axum::http::header::CONTENT_LENGTH {
+            continue;
+        }
+        shaped.headers_mut().remove(name);
+        for value in parts.headers.get_all(name) {
+            shaped.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    shaped
+}

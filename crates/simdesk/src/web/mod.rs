@@ -4,6 +4,7 @@
 pub mod api;
 pub mod error;
 pub mod ops;
+pub mod pages;
 
 pub use error::ApiError;
 
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(pages::router())
         .merge(api.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::idempotency_layer,

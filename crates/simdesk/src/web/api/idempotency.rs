@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 /// Bodies are read whole to be hashed; identity documents are the largest thing sent.
-const MAX_BODY: usize = 12 * 1024 * 1024;
+pub(super) const MAX_BODY: usize = 12 * 1024 * 1024;
 
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {

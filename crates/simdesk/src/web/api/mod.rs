@@ -13,7 +13,7 @@ pub use auth::{hash_token, new_token, Operator};
 
 use super::{ApiError, AppState};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -61,7 +61,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::send_code))
         .routes(routes!(v1::check_code))
         .routes(routes!(v1::verify_knowledge))
-        .routes(routes!(v1::upload_document))
+        .routes({
+            // Identity documents may be up to 10 MB, beyond axum's default body limit; larger
+            // ones reach the upload's own check, which says what the limit is.
+            let (schemas, paths, method) = routes!(v1::upload_document);
+            (
+                schemas,
+                paths,
+                method.layer(DefaultBodyLimit::max(idempotency::MAX_BODY)),
+            )
+        })
         .routes(routes!(v1::review_document))
         .routes(routes!(v1::reject_cancellation))
         .routes(routes!(v1::withdraw_cancellation))
@@ -69,6 +78,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::payout))
         .routes(routes!(v1::receipt))
         .routes(routes!(v1::verify_receipt))
+        // Inside the idempotency layer, so a remembered answer has the shape too.
+        .layer(axum::middleware::from_fn(super::error::shape_errors))
 }
 
 /// JSON bodies whose rejections come back in the API's error shape.

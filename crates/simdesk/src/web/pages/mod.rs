@@ -1,0 +1,54 @@
+//! Server-rendered pages: the travellers' self-service portal (works without JavaScript, fits a
+//! phone, in ja, en, zh-Hans, zh-Hant and ko).
+
+pub mod i18n;
+mod portal;
+pub mod session;
+
+use super::AppState;
+use axum::routing::{get, post};
+use axum::Router;
+use simdesk_domain::customer::Language;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(portal::home))
+        .route("/signin", post(portal::sign_in))
+        .route("/signin/code", post(portal::sign_in_code))
+        .route("/signout", post(portal::sign_out))
+        .route("/my", get(portal::my_lines))
+        .route(
+            "/my/lines/{iccid}/cancel",
+            get(portal::quote_page).post(portal::confirm_cancel),
+        )
+        .route("/my/requests/{id}", get(portal::request_page))
+        .route("/my/requests/{id}/code", post(portal::request_send_code))
+        .route(
+            "/my/requests/{id}/code/check",
+            post(portal::request_check_code),
+        )
+        .route("/my/requests/{id}/document", post(portal::request_upload))
+        .route("/my/requests/{id}/withdraw", post(portal::request_withdraw))
+        .route("/my/receipts/{number}", get(portal::receipt_page))
+        .route("/my/wallet", get(portal::wallet_page))
+        .route("/my/wallet/payout", post(portal::wallet_payout))
+        .route("/my/data", get(portal::data_page))
+}
+
+/// What every page needs: language, CSRF token, where it is (for the language switcher).
+pub struct Page {
+    pub lang: Language,
+    pub csrf: String,
+    pub path: String,
+    pub signed_in: bool,
+}
+
+impl Page {
+    pub fn t(&self, key: &str) -> String {
+        i18n::t(self.lang, key)
+    }
+
+    pub fn t1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        i18n::t1(self.lang, key, name, &value.to_string())
+    }
+}

@@ -1,0 +1,1178 @@
+//! The traveller's pages: sign in with a code, my lines, cancel (quote → confirm → identity →
+//! status), withdraw, receipts, e-wallet and payout, and what happens to my data.
+
+use super::session::{self, Visitor, FORM_COOKIE, LANG_COOKIE, SESSION_COOKIE};
+use super::{i18n, Page};
+use crate::adapters::messages::CodeDestination;
+use crate::receipts;
+use crate::services::cancellation;
+use crate::services::lines::{find_line, parse_line_key};
+use crate::services::{wallet, ServiceError};
+use crate::store::LineKey;
+use crate::web::AppState;
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use jiff::Timestamp;
+use serde::Deserialize;
+use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::balance::{self, BucketUnit};
+use simdesk_domain::customer::Language;
+use simdesk_domain::identity::{OtpOutcome, OtpRules, OtpState};
+use simdesk_domain::line::{Line, LineKind};
+use simdesk_domain::money::Money;
+use simdesk_domain::policy::{IdentityCheck, Service};
+use simdesk_domain::validity::{format_jst, last_valid_second};
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+    format: Option<String>,
+    csrf: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    page: Page,
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    page: Page,
+    sent_to: String,
+    line_id: i64,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    page: Page,
+    message: String,
+    back: String,
+}
+
+struct LineView {
+    iccid: String,
+    msisdn: String,
+    plan: String,
+    state_key: String,
+    valid_until: Option<String>,
+    balance: String,
+    data_mb: i64,
+    addons: Vec<String>,
+    can_cancel: bool,
+    open_request: Option<i64>,
+    receipts: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "lines.html")]
+struct LinesPage {
+    page: Page,
+    lines: Vec<LineView>,
+}
+
+#[derive(Template)]
+#[template(path = "quote.html")]
+struct QuotePage {
+    page: Page,
+    iccid: String,
+    msisdn: String,
+    plan: String,
+    cannot: Option<String>,
+    valid_until: Option<String>,
+    effective: String,
+    refund_items: Vec<(String, String)>,
+    refund_total: String,
+    bars: bool,
+    has_addons: bool,
+    checks: String,
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    page: Page,
+    id: i64,
+    msisdn: String,
+    state: String,
+    state_key: String,
+    effective: Option<String>,
+    rejected: Option<String>,
+    receipt: Option<String>,
+    needs_code: bool,
+    needs_document: bool,
+    document_waiting: bool,
+    open: bool,
+    flash: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "wallet.html")]
+struct WalletPage {
+    page: Page,
+    balance: Vec<String>,
+    history: Vec<(String, String, String)>,
+    payout_key: String,
+    flash: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "data.html")]
+struct DataPage {
+    page: Page,
+    voice: bool,
+    kept_until: Vec<String>,
+}
+
+fn page(visitor: &Visitor, path: &str) -> Page {
+    Page {
+        lang: visitor.language,
+        csrf: visitor.csrf(),
+        path: path.to_string(),
+        signed_in: visitor.traveller().is_some(),
+    }
+}
+
+fn render(
+    template: impl Template,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    lang_param: Option<&str>,
+) -> Response {
+    let html = match template.render() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response();
+        }
+    };
+    let mut response = Html(html).into_response();
+    security_headers(response.headers_mut());
+    // Remember a language picked with ?lang= on every page after.
+    if let Some(l) = lang_param.and_then(|l| l.parse::<Language>().ok()) {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(headers, LANG_COOKIE, l.tag(), 31_536_000),
+        );
+    }
+    // Anonymous forms need their double-submit token.
+    if visitor.session.is_none() && visitor.form_token.is_none() {
+        // Set by the caller through `with_form_token`.
+    }
+    response
+}
+
+fn security_headers(h: &mut HeaderMap) {
+    h.insert("content-security-policy", header::HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"));
+    h.insert(
+        "x-content-type-options",
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "referrer-policy",
+        header::HeaderValue::from_static("same-origin"),
+    );
+    h.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
+}
+
+fn error_page(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: String,
+    back: &str,
+) -> Response {
+    let mut r = render(
+        ErrorPage {
+            page: page(visitor, back),
+            message,
+            back: back.to_string(),
+        },
+        headers,
+        visitor,
+        None,
+    );
+    *r.status_mut() = status;
+    r
+}
+
+fn service_error(visitor: &Visitor, headers: &HeaderMap, e: ServiceError, back: &str) -> Response {
+    let status = if e.is_client_error() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let message = if e.is_client_error() {
+        e.to_string()
+    } else {
+        tracing::error!(error = %e, "page request failed");
+        "simdesk cannot answer right now; try again shortly".into()
+    };
+    error_page(visitor, headers, status, message, back)
+}
+
+fn to_sign_in() -> Response {
+    Redirect::to("/").into_response()
+}
+
+/// Sign-in page, or my lines when already signed in.
+pub async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let mut visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    if visitor.traveller().is_some() {
+        return Redirect::to("/my").into_response();
+    }
+    let fresh = visitor.form_token.is_none().then(session::random_token);
+    if let Some(t) = &fresh {
+        visitor.form_token = Some(t.clone());
+    }
+    let mut r = render(
+        SignInPage {
+            page: page(&visitor, "/"),
+        },
+        &headers,
+        &visitor,
+        q.lang.as_deref(),
+    );
+    if let Some(t) = fresh {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(&headers, FORM_COOKIE, &t, 7200),
+        );
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    identifier: String,
+}
+
+/// Finds the traveller by phone number or e-mail and sends a code.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    if !visitor.csrf_ok(&form.csrf) {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            "/",
+        );
+    }
+    let store = state.desk.store.as_ref();
+    let identifier = form.identifier.trim();
+    let not_found = || {
+        error_page(
+            &visitor,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            i18n::t(visitor.language, "sign-in-intro"),
+            "/",
+        )
+    };
+    // By e-mail the code goes to that address; by number, to the line itself.
+    let (line, destination) = if identifier.contains('@') {
+        let Ok(Some(customer)) = store.customer_by_email(identifier).await else {
+            return not_found();
+        };
+        let Ok(lines) = store.lines_of_customer(customer).await else {
+            return not_found();
+        };
+        let Some(line) = lines.into_iter().next() else {
+            return not_found();
+        };
+        (line, CodeDestination::Email(identifier.to_string()))
+    } else {
+        let Ok(key) = parse_line_key(identifier) else {
+            return not_found();
+        };
+        let Ok(line) = find_line(store, &key).await else {
+            return not_found();
+        };
+        if line.holder.is_none() {
+            return not_found();
+        }
+        let to = CodeDestination::Line(line.msisdn.to_string());
+        (line, to)
+    };
+    let now = Timestamp::now();
+    let rules = OtpRules::default();
+    let earlier = store
+        .code_sends_since(line.id, now - jiff::SignedDuration::from_hours(1))
+        .await
+        .unwrap_or_default();
+    if let Err(e) = rules.may_send(&earlier, now) {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            e.to_string(),
+            "/",
+        );
+    }
+    let code = format!("{:06}", rand::random_range(0..1_000_000u32));
+    if let Err(e) = store
+        .insert_code(
+            line.id,
+            None,
+            "sign-in",
+            &state.desk.keys.hash_code(line.id, &code),
+            now,
+        )
+        .await
+    {
+        return service_error(&visitor, &headers, e.into(), "/");
+    }
+    if let Err(e) = state
+        .desk
+        .codes
+        .send_code(&destination, &code, visitor.language.tag())
+        .await
+    {
+        return service_error(
+            &visitor,
+            &headers,
+            ServiceError::Unavailable(e.to_string()),
+            "/",
+        );
+    }
+    render(
+        CodePage {
+            page: page(&visitor, "/"),
+            sent_to: destination.masked(),
+            line_id: line.id,
+        },
+        &headers,
+        &visitor,
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    line: i64,
+    code: String,
+}
+
+/// Checks the sign-in code and starts a fresh session.
+pub async fn sign_in_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    if !visitor.csrf_ok(&form.csrf) {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            "/",
+        );
+    }
+    let store = state.desk.store.as_ref();
+    let wrong = |visitor: &Visitor, message: String| {
+        error_page(visitor, &headers, StatusCode::FORBIDDEN, message, "/")
+    };
+    let Ok(Some(stored)) = store.latest_code(form.line, None).await else {
+        return wrong(&visitor, "ask for a code first".into());
+    };
+    let rules = OtpRules::default();
+    let now = Timestamp::now();
+    if stored.used_at.is_some() || now >= stored.issued_at + rules.ttl {
+        return wrong(
+            &visitor,
+            "the code has expired or was used; ask for a new one".into(),
+        );
+    }
+    let Ok(Some(attempts)) = store
+        .claim_code_attempt(stored.id, i64::from(rules.max_attempts))
+        .await
+    else {
+        return wrong(&visitor, "too many wrong codes; ask for a new code".into());
+    };
+    let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
+    let matches = state.desk.keys.hash_code(form.line, &code) == stored.code_hash;
+    let st = OtpState {
+        issued_at: stored.issued_at,
+        attempts: u32::try_from(attempts - 1).unwrap_or(u32::MAX),
+        used: false,
+    };
+    match rules.check(&st, matches, now) {
+        OtpOutcome::Accepted => {}
+        OtpOutcome::Wrong { attempts_left } => {
+            return wrong(
+                &visitor,
+                format!("the code is not right; {attempts_left} tries left"),
+            )
+        }
+        _ => return wrong(&visitor, "too many wrong codes; ask for a new code".into()),
+    }
+    if !store.use_code(stored.id, now).await.unwrap_or(false) {
+        return wrong(
+            &visitor,
+            "the code was already used; ask for a new one".into(),
+        );
+    }
+    let Ok(line) = find_line(store, &LineKey::Id(form.line)).await else {
+        return wrong(&visitor, "line not found".into());
+    };
+    let Some(customer) = line.holder else {
+        return wrong(&visitor, "line not found".into());
+    };
+    match session::start(
+        &state,
+        "traveller",
+        customer,
+        Some(line.carrier.clone()),
+        visitor.language,
+    )
+    .await
+    {
+        Ok(token) => {
+            if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
+                let _ = store.delete_session(&session::hash(&old)).await;
+            }
+            let mut r = Redirect::to("/my").into_response();
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
+            );
+            r
+        }
+        Err(e) => service_error(&visitor, &headers, e.into(), "/"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    if visitor.session.is_some() && visitor.csrf_ok(&form.csrf) {
+        if let Some(s) = &visitor.session {
+            let _ = state.desk.store.delete_session(&s.token_hash).await;
+        }
+    }
+    let mut r = Redirect::to("/").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&headers, SESSION_COOKIE, "", 0),
+    );
+    r
+}
+
+/// The traveller's own line, or nothing: another person's line does not exist for them.
+async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Option<Line> {
+    let key = parse_line_key(iccid).ok()?;
+    let line = find_line(state.desk.store.as_ref(), &key).await.ok()?;
+    (line.holder == Some(customer)).then_some(line)
+}
+
+pub async fn my_lines(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let store = state.desk.store.as_ref();
+    let now = Timestamp::now();
+    let lines = match store.lines_of_customer(customer).await {
+        Ok(l) => l,
+        Err(e) => return service_error(&visitor, &headers, e.into(), "/my"),
+    };
+    let mut views = Vec::new();
+    for line in lines {
+        let buckets = store.buckets(line.id).await.unwrap_or_default();
+        let addons = store.addons(line.id).await.unwrap_or_default();
+        let requests = store.requests_for_line(line.id).await.unwrap_or_default();
+        let currency = state
+            .desk
+            .book
+            .carrier(&line.carrier)
+            .map(|c| c.currency)
+            .unwrap_or(simdesk_domain::money::Currency::Jpy);
+        let plan = state
+            .desk
+            .book
+            .plan(&line.carrier, &line.plan)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|_| line.plan.clone());
+        let open_request = requests
+            .iter()
+            .find(|r| r.request.state.is_open())
+            .map(|r| r.request.id);
+        views.push(LineView {
+            iccid: line.iccid.to_string(),
+            msisdn: line.msisdn.national(),
+            plan,
+            state_key: format!("state-{}", line.state.as_str()),
+            valid_until: line
+                .validity_ends_at
+                .map(|e| format_jst(last_valid_second(e))),
+            balance: Money::new(
+                balance::remaining(&buckets, BucketUnit::Money(currency), now),
+                currency,
+            )
+            .to_string(),
+            data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
+            addons: addons
+                .iter()
+                .filter(|a| a.unbound_at.is_none())
+                .map(|a| a.code.clone())
+                .collect(),
+            can_cancel: open_request.is_none()
+                && matches!(line.state.as_str(), "registered" | "active" | "expired"),
+            open_request,
+            receipts: requests
+                .iter()
+                .filter_map(|r| r.receipt_number.clone())
+                .collect(),
+        });
+    }
+    render(
+        LinesPage {
+            page: page(&visitor, "/my"),
+            lines: views,
+        },
+        &headers,
+        &visitor,
+        q.lang.as_deref(),
+    )
+}
+
+fn check_words(lang: Language, checks: &[IdentityCheck]) -> String {
+    checks
+        .iter()
+        .map(|c| {
+            i18n::t(
+                lang,
+                &format!("check-{}", simdesk_domain::cancellation::check_name(c)),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+pub async fn quote_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(iccid): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let path = format!("/my/lines/{iccid}/cancel");
+    let Some(line) = own_line(&state, customer, &iccid).await else {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::NOT_FOUND,
+            "no such line".into(),
+            "/my",
+        );
+    };
+    let quote =
+        match cancellation::quote(&state.desk, &LineKey::Id(line.id), Timestamp::now()).await {
+            Ok(q) => q,
+            Err(e) => return service_error(&visitor, &headers, e, "/my"),
+        };
+    let checks = state
+        .desk
+        .book
+        .for_line(&line)
+        .map(|(p, _)| simdesk_domain::identity::required_checks(p.identity(), Channel::Web))
+        .unwrap_or_default();
+    let bars = state
+        .desk
+        .book
+        .for_line(&line)
+        .map(|(p, _)| p.cancellation().bar_while_pending)
+        .unwrap_or(false);
+    let refund = quote.refund.as_ref();
+    let template = QuotePage {
+        page: page(&visitor, &path),
+        iccid: line.iccid.to_string(),
+        msisdn: line.msisdn.national(),
+        plan: state
+            .desk
+            .book
+            .plan(&line.carrier, &line.plan)
+            .map(|p| p.name.clone())
+            .unwrap_or_default(),
+        cannot: quote.cannot_because.clone(),
+        valid_until: quote
+            .time_left_notice
+            .as_ref()
+            .and(quote.valid_until_jst.clone()),
+        effective: quote
+            .effective_date_if_submitted_now
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        refund_items: refund
+            .map(|r| {
+                r.items
+                    .iter()
+                    .map(|i| {
+                        (
+                            i18n::t(visitor.language, &format!("refund-{}", i.key)),
+                            i.amount.to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        refund_total: refund.map(|r| r.total.to_string()).unwrap_or_default(),
+        bars,
+        has_addons: !quote.bound_addons.is_empty(),
+        checks: check_words(visitor.language, &checks),
+    };
+    render(template, &headers, &visitor, q.lang.as_deref())
+}
+
+fn traveller_attribution(customer: i64, why: &str) -> Attribution {
+    Attribution::new(
+        Actor {
+            kind: ActorKind::Customer,
+            id: format!("customer:{customer}"),
+        },
+        Channel::Web,
+        Timestamp::now(),
+        why,
+    )
+}
+
+pub async fn confirm_cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(iccid): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    if !visitor.csrf_ok(&form.csrf) {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            "/my",
+        );
+    }
+    let Some(line) = own_line(&state, customer, &iccid).await else {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::NOT_FOUND,
+            "no such line".into(),
+            "/my",
+        );
+    };
+    match cancellation::submit(
+        &state.desk,
+        &LineKey::Id(line.id),
+        Channel::Web,
+        None,
+        traveller_attribution(customer, "cancelled on the self-service portal"),
+    )
+    .await
+    {
+        Ok(s) => Redirect::to(&format!("/my/requests/{}", s.request.request.id)).into_response(),
+        Err(e) => service_error(&visitor, &headers, e, &format!("/my/lines/{iccid}/cancel")),
+    }
+}
+
+/// The traveller's own request and its line.
+async fn own_request(
+    state: &AppState,
+    customer: i64,
+    id: i64,
+) -> Option<(crate::store::RequestRecord, Line)> {
+    let record = state.desk.store.request(id).await.ok()??;
+    let line = find_line(
+        state.desk.store.as_ref(),
+        &LineKey::Id(record.request.line_id),
+    )
+    .await
+    .ok()?;
+    (line.holder == Some(customer)).then_some((record, line))
+}
+
+async fn show_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    id: i64,
+    flash: Option<String>,
+    lang: Option<&str>,
+) -> Response {
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let Some((record, line)) = own_request(state, customer, id).await else {
+        return error_page(
+            visitor,
+            headers,
+            StatusCode::NOT_FOUND,
+            "no such request".into(),
+            "/my",
+        );
+    };
+    let r = &record.request;
+    let documents = state.desk.store.documents(id).await.unwrap_or_default();
+    let template = RequestPage {
+        page: page(visitor, &format!("/my/requests/{id}")),
+        id,
+        msisdn: line.msisdn.national(),
+        state: r.state.as_str().into(),
+        state_key: format!("rstate-{}", r.state.as_str()),
+        effective: r.effective_date.map(|d| d.to_string()),
+        rejected: r.reject_reason.clone(),
+        receipt: record.receipt_number.clone(),
+        needs_code: r.required.contains(&IdentityCheck::Possession)
+            && !r.passed.contains(&IdentityCheck::Possession),
+        needs_document: r.required.contains(&IdentityCheck::Document)
+            && !r.passed.contains(&IdentityCheck::Document),
+        document_waiting: documents.iter().any(|d| d.review == "pending"),
+        open: r.state.is_open(),
+        flash,
+    };
+    render(template, headers, visitor, lang)
+}
+
+pub async fn request_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let flash = q.done.as_deref().map(|d| match d {
+        "code" => i18n::t(visitor.language, "code-title"),
+        _ => String::new(),
+    });
+    show_request(
+        &state,
+        &headers,
+        &visitor,
+        id,
+        flash.filter(|f| !f.is_empty()),
+        q.lang.as_deref(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SendCodeForm {
+    csrf: String,
+    to: String,
+}
+
+pub async fn request_send_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<SendCodeForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let back = format!("/my/requests/{id}");
+    if !visitor.csrf_ok(&form.csrf) || own_request(&state, customer, id).await.is_none() {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            &back,
+        );
+    }
+    match cancellation::send_code(&state.desk, id, form.to == "email", Timestamp::now()).await {
+        Ok(sent) => {
+            show_request(
+                &state,
+                &headers,
+                &visitor,
+                id,
+                Some(i18n::t1(visitor.language, "code-sent", "to", &sent.to)),
+                None,
+            )
+            .await
+        }
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CheckForm {
+    csrf: String,
+    code: String,
+}
+
+pub async fn request_check_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CheckForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let back = format!("/my/requests/{id}");
+    if !visitor.csrf_ok(&form.csrf) || own_request(&state, customer, id).await.is_none() {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            &back,
+        );
+    }
+    match cancellation::check_code(
+        &state.desk,
+        id,
+        &form.code,
+        traveller_attribution(customer, "one-time code entered"),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}
+
+pub async fn request_upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+    mut multipart: Multipart,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let back = format!("/my/requests/{id}");
+    if !visitor.csrf_ok(q.csrf.as_deref().unwrap_or(""))
+        || own_request(&state, customer, id).await.is_none()
+    {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            &back,
+        );
+    }
+    let mut content = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some("document") {
+            match field.bytes().await {
+                Ok(b) => content = Some(b.to_vec()),
+                Err(_) => {
+                    return error_page(
+                        &visitor,
+                        &headers,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the file is too large; the limit is 10 MB".into(),
+                        &back,
+                    )
+                }
+            }
+        }
+    }
+    let Some(content) = content else {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            i18n::t(visitor.language, "request-upload-label"),
+            &back,
+        );
+    };
+    match cancellation::upload_document(
+        &state.desk,
+        id,
+        content,
+        traveller_attribution(customer, "identity document uploaded"),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}
+
+pub async fn request_withdraw(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let back = format!("/my/requests/{id}");
+    if !visitor.csrf_ok(&form.csrf) || own_request(&state, customer, id).await.is_none() {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            &back,
+        );
+    }
+    match cancellation::withdraw(
+        &state.desk,
+        id,
+        traveller_attribution(customer, "withdrawn on the self-service portal"),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}
+
+pub async fn receipt_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let missing = || {
+        error_page(
+            &visitor,
+            &headers,
+            StatusCode::NOT_FOUND,
+            "no such receipt".into(),
+            "/my",
+        )
+    };
+    let Ok(Some(document)) = state.desk.store.receipt(&number).await else {
+        return missing();
+    };
+    let Ok(signed) = receipts::SignedReceipt::parse_unverified(&document) else {
+        return missing();
+    };
+    let owner = own_request(&state, customer, signed.receipt.request_id).await;
+    if owner.is_none() {
+        return missing();
+    }
+    if q.format.as_deref() == Some("json") {
+        let disposition = format!("attachment; filename=\"{number}.json\"");
+        return (
+            [
+                (header::CONTENT_TYPE, "application/json".to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            document,
+        )
+            .into_response();
+    }
+    let mut r = Html(receipts::render_html(&signed)).into_response();
+    security_headers(r.headers_mut());
+    r
+}
+
+pub async fn wallet_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    wallet_view(
+        &state,
+        &headers,
+        &visitor,
+        customer,
+        q.done
+            .as_deref()
+            .map(|_| i18n::t(visitor.language, "wallet-payout-done")),
+        q.lang.as_deref(),
+    )
+    .await
+}
+
+async fn wallet_view(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    customer: i64,
+    flash: Option<String>,
+    lang: Option<&str>,
+) -> Response {
+    let view = match wallet::show(state.desk.store.as_ref(), customer).await {
+        Ok(v) => v,
+        Err(e) => return service_error(visitor, headers, e, "/my"),
+    };
+    let template = WalletPage {
+        page: page(visitor, "/my/wallet"),
+        balance: view
+            .balance
+            .iter()
+            .filter(|m| !m.is_zero())
+            .map(|m| m.to_string())
+            .collect(),
+        history: view
+            .history
+            .iter()
+            .map(|p| (format_jst(p.at), p.note.clone(), p.amount.to_string()))
+            .collect(),
+        payout_key: session::random_token(),
+        flash,
+    };
+    render(template, headers, visitor, lang)
+}
+
+#[derive(Deserialize)]
+pub struct PayoutForm {
+    csrf: String,
+    key: String,
+    amount: String,
+    destination: String,
+}
+
+pub async fn wallet_payout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<PayoutForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    if !visitor.csrf_ok(&form.csrf) {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the page again".into(),
+            "/my/wallet",
+        );
+    }
+    let view = wallet::show(state.desk.store.as_ref(), customer).await.ok();
+    let currency = view
+        .and_then(|v| v.balance.first().map(|m| m.currency()))
+        .unwrap_or(simdesk_domain::money::Currency::Jpy);
+    let amount =
+        match Money::parse(&form.amount).or_else(|_| Money::parse_in(&form.amount, currency)) {
+            Ok(a) => a,
+            Err(e) => {
+                return error_page(
+                    &visitor,
+                    &headers,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    e.to_string(),
+                    "/my/wallet",
+                )
+            }
+        };
+    match wallet::payout(
+        state.desk.store.as_ref(),
+        customer,
+        amount,
+        &form.destination,
+        &format!("web:{customer}:{}", form.key),
+        Timestamp::now(),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to("/my/wallet?done=payout").into_response(),
+        Err(e) => service_error(&visitor, &headers, e, "/my/wallet"),
+    }
+}
+
+pub async fn data_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let lines = state
+        .desk
+        .store
+        .lines_of_customer(customer)
+        .await
+        .unwrap_or_default();
+    // Voice lines fall under the Mobile Phone Improper Use Prevention Act: 3 years after the end.
+    let mut voice = false;
+    let mut kept_until = Vec::new();
+    for line in &lines {
+        let is_voice = state
+            .desk
+            .book
+            .plan(&line.carrier, &line.plan)
+            .map(|p| p.services.contains(&Service::Voice))
+            .unwrap_or(false);
+        if is_voice {
+            voice = true;
+            if let Some(end) = line.ended_at {
+                let until = end
+                    .to_zoned(simdesk_domain::validity::japan())
+                    .date()
+                    .checked_add(jiff::Span::new().years(3))
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                kept_until.push(format!("{} — {until}", line.msisdn.national()));
+            }
+        }
+        let _ = line.kind == LineKind::Esim;
+    }
+    render(
+        DataPage {
+            page: page(&visitor, "/my/data"),
+            voice,
+            kept_until,
+        },
+        &headers,
+        &visitor,
+        q.lang.as_deref(),
+    )
+}

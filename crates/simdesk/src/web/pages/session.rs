@@ -1,0 +1,153 @@
+//! Browser sessions in a secure cookie (random token, only its hash stored; HttpOnly, SameSite,
+//! Secure behind TLS), renewed at every sign-in, with a CSRF token checked on every form.
+
+use crate::store::SessionRow;
+use crate::web::AppState;
+use axum::http::{header, HeaderMap, HeaderValue};
+use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
+use simdesk_domain::customer::Language;
+
+pub const SESSION_COOKIE: &str = "sd_session";
+pub const LANG_COOKIE: &str = "sd_lang";
+/// For forms shown before anyone is signed in (double-submit: cookie and field must agree).
+pub const FORM_COOKIE: &str = "sd_form";
+const LIFETIME: SignedDuration = SignedDuration::from_hours(2);
+
+pub fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether the browser reached us over TLS (directly or through a proxy that says so).
+fn behind_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+pub fn set_cookie(headers: &HeaderMap, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if behind_tls(headers) { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Who the browser is.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub language: Language,
+    pub session: Option<SessionRow>,
+    /// The anonymous form token (from its cookie), if any.
+    pub form_token: Option<String>,
+}
+
+impl Visitor {
+    pub async fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+        lang_param: Option<&str>,
+    ) -> Visitor {
+        let session = match cookie(headers, SESSION_COOKIE) {
+            Some(token) => state
+                .desk
+                .store
+                .session(&hash(&token), Timestamp::now())
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let language = lang_param
+            .and_then(|l| l.parse().ok())
+            .or_else(|| cookie(headers, LANG_COOKIE).and_then(|l| l.parse().ok()))
+            .or_else(|| session.as_ref().and_then(|s| s.language.parse().ok()))
+            .or_else(|| {
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(super::i18n::from_accept_language)
+            })
+            .unwrap_or(Language::En);
+        Visitor {
+            language,
+            session,
+            form_token: cookie(headers, FORM_COOKIE),
+        }
+    }
+
+    /// The signed-in traveller's customer id.
+    pub fn traveller(&self) -> Option<i64> {
+        self.session
+            .as_ref()
+            .filter(|s| s.kind == "traveller")
+            .map(|s| s.subject)
+    }
+
+    /// The token a form must carry back.
+    pub fn csrf(&self) -> String {
+        match &self.session {
+            Some(s) => s.csrf_token.clone(),
+            None => self.form_token.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Whether a submitted form's token is this visitor's.
+    pub fn csrf_ok(&self, submitted: &str) -> bool {
+        let expected = self.csrf();
+        !expected.is_empty()
+            && expected.len() == submitted.len()
+            && expected
+                .bytes()
+                .zip(submitted.bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0
+    }
+}
+
+/// Starts a fresh session (a new token at every sign-in, so a planted one is useless).
+pub async fn start(
+    state: &AppState,
+    kind: &str,
+    subject: i64,
+    carrier: Option<String>,
+    language: Language,
+) -> Result<String, crate::store::StoreError> {
+    let token = random_token();
+    let now = Timestamp::now();
+    state
+        .desk
+        .store
+        .insert_session(&SessionRow {
+            token_hash: hash(&token),
+            kind: kind.into(),
+            subject,
+            carrier,
+            csrf_token: random_token(),
+            language: language.tag().into(),
+            created_at: now,
+            expires_at: now + LIFETIME,
+        })
+        .await?;
+    Ok(token)
+}
+
+pub fn lifetime_secs() -> i64 {
+    LIFETIME.as_secs()
+}
