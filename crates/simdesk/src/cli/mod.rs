@@ -101,6 +101,9 @@ pub enum Command {
     /// API tokens for operator systems (scoped to one carrier)
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Staff accounts for the hotline console and the store counter
+    #[command(subcommand)]
+    Staff(StaffCommand),
 }
 
 #[derive(Subcommand)]
@@ -241,6 +244,19 @@ pub enum CalendarCommand {
 pub enum PoliciesCommand {
     /// Validate and load a folder of policies (one folder per carrier); changes become new versions
     Load { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member; the password is read from SIMDESK_STAFF_PASSWORD or the first line of standard input
+    Add {
+        username: String,
+        #[arg(long)]
+        carrier: String,
+        /// agent, clerk, supervisor or admin
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -576,6 +592,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Staff(StaffCommand::Add {
+            username,
+            carrier,
+            role,
+        }) => {
+            let store = open_store(&cli.settings()?).await?;
+            let password = match std::env::var("SIMDESK_STAFF_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let id = crate::services::staff::add(
+                store.as_ref(),
+                username,
+                &password,
+                role,
+                carrier,
+                now,
+            )
+            .await?;
+            out!("staff member {id}: {username} ({role}) for {carrier}");
+        }
         Command::Tokens(cmd) => {
             let store = open_store(&cli.settings()?).await?;
             match cmd {
@@ -663,6 +706,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ));
             // A token for the example line's carrier, so the API can be tried at once.
             let mut token = None;
+            let mut demo_carrier = None;
             if let Some(line) = &summary.example_line {
                 let line =
                     lines::find_line(tools.desk.store.as_ref(), &parse_line_key(line)?).await?;
@@ -679,6 +723,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                     .await?;
                 token = Some(secret);
+                // Fictional staff for the console and the counter; the password is printed because it is a demo.
+                for (name, role) in [("demo-agent", "agent"), ("demo-clerk", "clerk")] {
+                    crate::services::staff::add(
+                        tools.desk.store.as_ref(),
+                        name,
+                        DEMO_STAFF_PASSWORD,
+                        role,
+                        &line.carrier,
+                        now,
+                    )
+                    .await?;
+                }
+                demo_carrier = Some(line.carrier.clone());
             }
             serve(
                 tools,
@@ -687,6 +744,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     dir: &dir,
                     line: summary.example_line.clone(),
                     token,
+                    carrier: demo_carrier,
                 }),
             )
             .await?;
@@ -723,7 +781,11 @@ struct DemoInfo<'a> {
     dir: &'a Path,
     line: Option<String>,
     token: Option<String>,
+    carrier: Option<String>,
 }
+
+/// The demo's staff password: printed on start, fine for fictional data only.
+const DEMO_STAFF_PASSWORD: &str = "demo-password-123";
 
 async fn serve(
     tools: cancel::Tools,
@@ -759,6 +821,12 @@ async fn serve(
             "self-service portal: http://{local}/ (codes sent to demo travellers appear in {})",
             info.dir.join("messages-sent.txt").display()
         );
+        if let Some(carrier) = &info.carrier {
+            out!("staff: http://{local}/staff as demo-agent or demo-clerk, password {DEMO_STAFF_PASSWORD}");
+            out!(
+                "store: kiosk http://{local}/kiosk/{carrier}, board http://{local}/board/{carrier}"
+            );
+        }
         if let (Some(line), Some(token)) = (&info.line, &info.token) {
             out!(
                 "try: curl -H 'Authorization: Bearer {token}' http://{local}/api/v1/lines/{}",

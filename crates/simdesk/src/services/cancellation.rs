@@ -999,3 +999,20 @@ pub fn pseudonym(desk: &Desk, customer: i64) -> String {
     let h = desk.keys.hash_code(customer, "customer-pseudonym");
     format!("C-{}", &h[..12])
 }
+
+/// A store clerk who has the passport in hand meets the document check in person.
+pub async fn attest_document_in_person(
+    desk: &Desk,
+    id: i64,
+    by: Attribution,
+) -> ServiceResult<RequestRecord> {
+    let record = load(desk, id).await?;
+    require_open_for_checks(&record, IdentityCheck::Document)?;
+    if by.channel != Channel::Store {
+        return Err(ServiceError::Invalid(
+            "only a store clerk sees the document in person; elsewhere, upload it for review"
+                .into(),
+        ));
+    }
+    pass(desk, &record, IdentityCheck::Document, by, None, None).await
+}

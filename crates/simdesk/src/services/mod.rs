@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod lines;
 pub mod outbox;
 pub mod policies;
+pub mod staff;
 pub mod wallet;
 
 use crate::store::StoreError;

@@ -1389,6 +1389,123 @@ macro_rules! shared_store {
                 rows.iter().map(Self::line_from_row).collect()
             }
 
+            async fn take_ticket(&self, carrier: &str, day: &str, at: Timestamp) -> StoreResult<TicketRow> {
+                // Retried on the rare collision of two kiosks taking a number at the same instant.
+                for _ in 0..5 {
+                    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM queue_tickets WHERE carrier_code = $1 AND day = $2")
+                        .bind(carrier)
+                        .bind(day)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    let inserted = sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO queue_tickets (carrier_code, day, number, created_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (carrier_code, day, number) DO NOTHING RETURNING id",
+                    )
+                    .bind(carrier)
+                    .bind(day)
+                    .bind(next)
+                    .bind(micros(at))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    if let Some(id) = inserted {
+                        return Ok(TicketRow { id, number: next, state: "waiting".into(), counter: None, called_at: None });
+                    }
+                }
+                Err(StoreError::Conflict)
+            }
+
+            async fn call_next_ticket(&self, carrier: &str, day: &str, counter: &str, by: &str, at: Timestamp) -> StoreResult<Option<TicketRow>> {
+                for _ in 0..5 {
+                    let next: Option<(i64, i64)> = sqlx::query_as(
+                        "SELECT id, number FROM queue_tickets WHERE carrier_code = $1 AND day = $2 AND state = 'waiting' ORDER BY number LIMIT 1",
+                    )
+                    .bind(carrier)
+                    .bind(day)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let Some((id, number)) = next else { return Ok(None) };
+                    // Two clerks pressing at once: only one gets each ticket.
+                    let done = sqlx::query("UPDATE queue_tickets SET state = 'called', counter = $1, called_by = $2, called_at = $3 WHERE id = $4 AND state = 'waiting'")
+                        .bind(counter)
+                        .bind(by)
+                        .bind(micros(at))
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    if done.rows_affected() == 1 {
+                        return Ok(Some(TicketRow { id, number, state: "called".into(), counter: Some(counter.into()), called_at: Some(at) }));
+                    }
+                }
+                Err(StoreError::Conflict)
+            }
+
+            async fn finish_ticket(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+                sqlx::query("UPDATE queue_tickets SET state = 'done', done_at = $1 WHERE id = $2").bind(micros(at)).bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn queue_board(&self, carrier: &str, day: &str) -> StoreResult<(Vec<TicketRow>, i64)> {
+                let rows = sqlx::query(
+                    "SELECT id, number, state, counter, called_at FROM queue_tickets WHERE carrier_code = $1 AND day = $2 AND state = 'called'
+                     ORDER BY called_at DESC LIMIT 8",
+                )
+                .bind(carrier)
+                .bind(day)
+                .fetch_all(&self.pool)
+                .await?;
+                let called = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(TicketRow {
+                            id: r.try_get("id")?,
+                            number: r.try_get("number")?,
+                            state: r.try_get("state")?,
+                            counter: r.try_get("counter")?,
+                            called_at: opt_ts(r.try_get("called_at")?)?,
+                        })
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue_tickets WHERE carrier_code = $1 AND day = $2 AND state = 'waiting'")
+                    .bind(carrier)
+                    .bind(day)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok((called, waiting))
+            }
+
+            async fn lines_by_holder_name(&self, carrier: &str, name: &str, limit: i64) -> StoreResult<Vec<Line>> {
+                // Personal data is one document per customer; a substring match on it finds the name.
+                let pattern = format!("%\"full_name\":\"%{}%", name.replace(['%', '_', '"', '\\'], ""));
+                let rows = sqlx::query(
+                    "SELECT l.* FROM lines l JOIN customers c ON c.id = l.holder_id
+                     WHERE l.carrier_code = $1 AND LOWER(c.personal_data) LIKE LOWER($2) ORDER BY l.id LIMIT $3",
+                )
+                .bind(carrier)
+                .bind(pattern)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::line_from_row).collect()
+            }
+
+            async fn requests_awaiting_review(&self, carrier: &str) -> StoreResult<Vec<RequestRecord>> {
+                let rows = sqlx::query(
+                    "SELECT r.* FROM cancellation_requests r WHERE r.carrier_code = $1 AND r.state = 'submitted'
+                     AND EXISTS (SELECT 1 FROM identity_documents d WHERE d.request_id = r.id AND d.review = 'pending') ORDER BY r.id",
+                )
+                .bind(carrier)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::request_from_row).collect()
+            }
+
+            async fn document_content(&self, id: i64) -> StoreResult<Option<(i64, String, Vec<u8>)>> {
+                Ok(sqlx::query_as("SELECT request_id, content_type, content FROM identity_documents WHERE id = $1 AND content IS NOT NULL")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
             async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar("SELECT DISTINCT carrier_code FROM lines WHERE holder_id = $1 ORDER BY carrier_code")
                     .bind(customer)

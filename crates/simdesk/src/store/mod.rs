@@ -165,6 +165,35 @@ pub trait Store: Send + Sync + 'static {
     async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>>;
 
     async fn gauges(&self, now: jiff::Timestamp) -> StoreResult<Gauges>;
+    /// Issues the next ticket number of the day (Japan time) for a carrier's store.
+    async fn take_ticket(
+        &self,
+        carrier: &str,
+        day: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<TicketRow>;
+    /// Calls the lowest waiting ticket to a counter; `None` when nobody waits.
+    async fn call_next_ticket(
+        &self,
+        carrier: &str,
+        day: &str,
+        counter: &str,
+        by: &str,
+        at: jiff::Timestamp,
+    ) -> StoreResult<Option<TicketRow>>;
+    async fn finish_ticket(&self, id: i64, at: jiff::Timestamp) -> StoreResult<()>;
+    /// Tickets called most recently, and how many wait.
+    async fn queue_board(&self, carrier: &str, day: &str) -> StoreResult<(Vec<TicketRow>, i64)>;
+    /// Registered lines of a carrier whose holder's name contains `name` (case-insensitive).
+    async fn lines_by_holder_name(
+        &self,
+        carrier: &str,
+        name: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<Line>>;
+    /// A carrier's requests with an identity document waiting for review.
+    async fn requests_awaiting_review(&self, carrier: &str) -> StoreResult<Vec<RequestRecord>>;
+    async fn document_content(&self, id: i64) -> StoreResult<Option<(i64, String, Vec<u8>)>>;
     async fn insert_staff(
         &self,
         username: &str,

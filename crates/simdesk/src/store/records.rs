@@ -384,3 +384,12 @@ pub fn email_lookup(email: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()))
 }
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketRow {
+    pub id: i64,
+    pub number: i64,
+    pub state: String,
+    pub counter: Option<String>,
+    pub called_at: Option<Timestamp>,
+}

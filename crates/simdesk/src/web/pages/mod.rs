@@ -1,9 +1,10 @@
 //! Server-rendered pages: the travellers' self-service portal (works without JavaScript, fits a
-//! phone, in ja, en, zh-Hans, zh-Hant and ko).
+//! phone, in ja, en, zh-Hans, zh-Hant and ko), the hotline console and the store counter.
 
 pub mod i18n;
 mod portal;
 pub mod session;
+mod staff;
 
 use super::AppState;
 use axum::routing::{get, post};
@@ -33,6 +34,25 @@ pub fn router() -> Router<AppState> {
         .route("/my/wallet", get(portal::wallet_page))
         .route("/my/wallet/payout", post(portal::wallet_payout))
         .route("/my/data", get(portal::data_page))
+        .route("/staff", get(staff::sign_in_page))
+        .route("/staff/signin", post(staff::sign_in))
+        .route("/staff/signout", post(staff::sign_out))
+        .route("/console", get(staff::console))
+        .route("/console/lines/{iccid}", get(staff::console_line))
+        .route("/console/lines/{iccid}/cancel", post(staff::console_cancel))
+        .route("/console/requests/{id}", get(staff::console_request))
+        .route("/console/requests/{id}/review", post(staff::console_review))
+        .route("/console/reviews", get(staff::reviews))
+        .route("/console/documents/{id}", get(staff::document))
+        .route("/console/receipts/{number}", get(staff::staff_receipt))
+        .route(
+            "/kiosk/{carrier}",
+            get(staff::kiosk).post(staff::take_ticket),
+        )
+        .route("/board/{carrier}", get(staff::board))
+        .route("/counter", get(staff::counter))
+        .route("/counter/next", post(staff::call_next))
+        .route("/counter/cancel", post(staff::counter_cancel))
 }
 
 /// What every page needs: language, CSRF token, where it is (for the language switcher).

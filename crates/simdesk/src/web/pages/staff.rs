@@ -1,0 +1,1059 @@
+//! Staff pages: sign-in, the hotline console (find, verify, open business, cancel for a caller,
+//! review documents) and the store counter (kiosk, board, clerk). Every page is limited to the
+//! staff member's carrier and role.
+
+use super::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
+use crate::receipts;
+use crate::services::cancellation::{self, Knowledge};
+use crate::services::lines::{find_line, parse_line_key};
+use crate::services::staff::{self, Role};
+use crate::services::{wallet, ServiceError};
+use crate::store::{LineKey, SessionRow};
+use crate::web::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use jiff::Timestamp;
+use serde::Deserialize;
+use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::balance::{self, BucketUnit};
+use simdesk_domain::cancellation::check_name;
+use simdesk_domain::customer::Language;
+use simdesk_domain::money::Money;
+use simdesk_domain::policy::IdentityCheck;
+use simdesk_domain::validity::{format_jst, japan_date, last_valid_second};
+
+/// The signed-in staff member.
+struct StaffSession {
+    session: SessionRow,
+    id: i64,
+    username: String,
+    role: Role,
+    carrier: String,
+}
+
+impl StaffSession {
+    fn label(&self) -> String {
+        format!(
+            "{} ({}, {})",
+            self.username,
+            self.role.as_str(),
+            self.carrier
+        )
+    }
+
+    fn attribution(&self, channel: Channel, why: &str) -> Attribution {
+        let kind = if channel == Channel::Store {
+            ActorKind::Clerk
+        } else {
+            ActorKind::Agent
+        };
+        Attribution::new(
+            Actor {
+                kind,
+                id: format!("staff:{}:{}", self.id, self.username),
+            },
+            channel,
+            Timestamp::now(),
+            why,
+        )
+    }
+}
+
+async fn staff_of(state: &AppState, visitor: &Visitor) -> Option<StaffSession> {
+    let session = visitor.session.clone().filter(|s| s.kind == "staff")?;
+    let row = state.desk.store.staff(session.subject).await.ok()??;
+    if row.disabled {
+        return None;
+    }
+    let role = Role::parse(&row.role).ok()?;
+    Some(StaffSession {
+        id: row.id,
+        username: row.username,
+        role,
+        carrier: row.carrier,
+        session,
+    })
+}
+
+fn html(template: impl Template) -> Response {
+    match template.render() {
+        Ok(h) => {
+            let mut r = Html(h).into_response();
+            let headers = r.headers_mut();
+            headers.insert("content-security-policy", header::HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; form-action 'self'"));
+            headers.insert(
+                "x-content-type-options",
+                header::HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                "referrer-policy",
+                header::HeaderValue::from_static("same-origin"),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn to_sign_in() -> Response {
+    Redirect::to("/staff").into_response()
+}
+
+fn forbidden(message: &str) -> Response {
+    (StatusCode::FORBIDDEN, Html(format!("<!doctype html><title>Not allowed</title><p id=\"error-message\">{}</p><p><a href=\"/staff\">Sign in</a></p>", escape(message)))).into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[derive(Template)]
+#[template(path = "staff_signin.html")]
+struct SignInPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+}
+
+pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    if staff_of(&state, &visitor).await.is_some() {
+        return Redirect::to("/console").into_response();
+    }
+    let token = visitor
+        .form_token
+        .clone()
+        .unwrap_or_else(session::random_token);
+    let mut r = html(SignInPage {
+        staff: None,
+        csrf: token.clone(),
+        flash: None,
+    });
+    if visitor.form_token.is_none() {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(&headers, FORM_COOKIE, &token, 7200),
+        );
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    if !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the form expired; open the sign-in page again");
+    }
+    match staff::authenticate(state.desk.store.as_ref(), &form.username, &form.password).await {
+        Ok(Some((row, role))) => match session::start(
+            &state,
+            "staff",
+            row.id,
+            Some(row.carrier.clone()),
+            Language::En,
+        )
+        .await
+        {
+            Ok(token) => {
+                if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
+                    let _ = state.desk.store.delete_session(&session::hash(&old)).await;
+                }
+                let home = if role.works_hotline() {
+                    "/console"
+                } else {
+                    "/counter"
+                };
+                let mut r = Redirect::to(home).into_response();
+                r.headers_mut().append(
+                    header::SET_COOKIE,
+                    session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
+                );
+                r
+            }
+            Err(e) => forbidden(&e.to_string()),
+        },
+        Ok(None) => {
+            let token = visitor.form_token.clone().unwrap_or_default();
+            let mut r = html(SignInPage {
+                staff: None,
+                csrf: token,
+                flash: Some("Username or password is not right.".into()),
+            });
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => forbidden(&e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    if let Some(s) = visitor
+        .session
+        .as_ref()
+        .filter(|_| visitor.csrf_ok(&form.csrf))
+    {
+        let _ = state.desk.store.delete_session(&s.token_hash).await;
+    }
+    let mut r = Redirect::to("/staff").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&headers, SESSION_COOKIE, "", 0),
+    );
+    r
+}
+
+#[derive(Template)]
+#[template(path = "console.html")]
+struct ConsolePage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    query: String,
+    results: Vec<(String, String, String, String)>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    q: Option<String>,
+}
+
+pub async fn console(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_hotline() {
+        return forbidden("the hotline console is for agents and supervisors");
+    }
+    let query = q.q.unwrap_or_default().trim().to_string();
+    let store = state.desk.store.as_ref();
+    let mut lines = Vec::new();
+    if !query.is_empty() {
+        if let Ok(key) = parse_line_key(&query) {
+            if let Ok(line) = find_line(store, &key).await {
+                lines.push(line);
+            }
+        } else if query.chars().count() >= 2 {
+            lines = store
+                .lines_by_holder_name(&me.carrier, &query, 50)
+                .await
+                .unwrap_or_default();
+        }
+    }
+    // Another carrier's lines do not exist for this agent.
+    let results = lines
+        .into_iter()
+        .filter(|l| l.carrier == me.carrier)
+        .map(|l| {
+            (
+                l.iccid.to_string(),
+                l.msisdn.national(),
+                l.plan.clone(),
+                l.state.as_str().to_string(),
+            )
+        })
+        .collect();
+    html(ConsolePage {
+        staff: Some(me.label()),
+        csrf: me.session.csrf_token.clone(),
+        flash: None,
+        query,
+        results,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "console_line.html")]
+struct LinePage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    iccid: String,
+    msisdn: String,
+    plan: String,
+    state: String,
+    valid_until: String,
+    holder: String,
+    language: String,
+    balance: String,
+    data_mb: i64,
+    addons: Vec<String>,
+    wallet: Option<String>,
+    requests: Vec<(i64, String, String)>,
+    can_cancel: bool,
+}
+
+async fn carrier_line(
+    state: &AppState,
+    me: &StaffSession,
+    iccid: &str,
+) -> Option<simdesk_domain::line::Line> {
+    let line = find_line(state.desk.store.as_ref(), &parse_line_key(iccid).ok()?)
+        .await
+        .ok()?;
+    (line.carrier == me.carrier).then_some(line)
+}
+
+async fn line_page(
+    state: &AppState,
+    me: &StaffSession,
+    iccid: &str,
+    flash: Option<String>,
+) -> Response {
+    let Some(line) = carrier_line(state, me, iccid).await else {
+        return (StatusCode::NOT_FOUND, "no such line").into_response();
+    };
+    let store = state.desk.store.as_ref();
+    let now = Timestamp::now();
+    let buckets = store.buckets(line.id).await.unwrap_or_default();
+    let currency = state
+        .desk
+        .book
+        .carrier(&line.carrier)
+        .map(|c| c.currency)
+        .unwrap_or(simdesk_domain::money::Currency::Jpy);
+    let customer = match line.holder {
+        Some(h) => store.customer(h).await.ok().flatten(),
+        None => None,
+    };
+    let wallet = match line.holder {
+        Some(h) => wallet::show(store, h).await.ok().and_then(|w| {
+            let held: Vec<String> = w
+                .balance
+                .iter()
+                .filter(|m| m.is_positive())
+                .map(|m| m.to_string())
+                .collect();
+            (!held.is_empty()).then(|| held.join(", "))
+        }),
+        None => None,
+    };
+    let requests = store.requests_for_line(line.id).await.unwrap_or_default();
+    let open = requests.iter().any(|r| r.request.state.is_open());
+    html(LinePage {
+        staff: Some(me.label()),
+        csrf: me.session.csrf_token.clone(),
+        flash,
+        iccid: line.iccid.to_string(),
+        msisdn: line.msisdn.national(),
+        plan: state
+            .desk
+            .book
+            .plan(&line.carrier, &line.plan)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|_| line.plan.clone()),
+        state: line.state.as_str().into(),
+        valid_until: line
+            .validity_ends_at
+            .map(|e| format_jst(last_valid_second(e)))
+            .unwrap_or_else(|| "—".into()),
+        holder: customer
+            .as_ref()
+            .map(|c| c.personal.full_name.clone())
+            .unwrap_or_else(|| "—".into()),
+        language: customer
+            .as_ref()
+            .map(|c| c.language.clone())
+            .unwrap_or_default(),
+        balance: Money::new(
+            balance::remaining(&buckets, BucketUnit::Money(currency), now),
+            currency,
+        )
+        .to_string(),
+        data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
+        addons: store
+            .addons(line.id)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|a| a.unbound_at.is_none())
+            .map(|a| format!("{} ({})", a.code, a.charge))
+            .collect(),
+        wallet,
+        requests: requests
+            .iter()
+            .map(|r| {
+                (
+                    r.request.id,
+                    r.request.state.as_str().to_string(),
+                    r.request
+                        .effective_date
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+        can_cancel: !open && matches!(line.state.as_str(), "registered" | "active" | "expired"),
+    })
+}
+
+pub async fn console_line(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(iccid): Path<String>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_hotline() {
+        return forbidden("the hotline console is for agents and supervisors");
+    }
+    line_page(&state, &me, &iccid, None).await
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    csrf: String,
+    name: String,
+    passport: String,
+}
+
+pub async fn console_cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(iccid): Path<String>,
+    Form(form): Form<CancelForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_hotline() || !visitor.csrf_ok(&form.csrf) {
+        return forbidden("not allowed, or the form expired");
+    }
+    let Some(line) = carrier_line(&state, &me, &iccid).await else {
+        return (StatusCode::NOT_FOUND, "no such line").into_response();
+    };
+    let knowledge = Knowledge {
+        name: form.name,
+        passport: form.passport,
+    };
+    match cancellation::submit(
+        &state.desk,
+        &LineKey::Id(line.id),
+        Channel::Hotline,
+        Some(knowledge),
+        me.attribution(Channel::Hotline, "cancelled on the caller's behalf"),
+    )
+    .await
+    {
+        Ok(s) => {
+            Redirect::to(&format!("/console/requests/{}", s.request.request.id)).into_response()
+        }
+        Err(e) => {
+            let message = if e.is_client_error() {
+                e.to_string()
+            } else {
+                "simdesk cannot answer right now; try again".into()
+            };
+            let mut r = line_page(&state, &me, &iccid, Some(message)).await;
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            r
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console_request.html")]
+struct RequestPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    id: i64,
+    msisdn: String,
+    iccid: String,
+    state: String,
+    channel: String,
+    required: String,
+    passed: String,
+    effective: String,
+    receipt: Option<String>,
+    documents: Vec<(i64, String, String)>,
+    history: Vec<(String, String, String, String)>,
+}
+
+async fn request_page(
+    state: &AppState,
+    me: &StaffSession,
+    id: i64,
+    flash: Option<String>,
+) -> Response {
+    let store = state.desk.store.as_ref();
+    let Some(record) = store
+        .request(id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|r| r.carrier == me.carrier)
+    else {
+        return (StatusCode::NOT_FOUND, "no such request").into_response();
+    };
+    let Ok(line) = find_line(store, &LineKey::Id(record.request.line_id)).await else {
+        return (StatusCode::NOT_FOUND, "no such line").into_response();
+    };
+    let names = |c: &[IdentityCheck]| c.iter().map(check_name).collect::<Vec<_>>().join(", ");
+    html(RequestPage {
+        staff: Some(me.label()),
+        csrf: me.session.csrf_token.clone(),
+        flash,
+        id,
+        msisdn: line.msisdn.national(),
+        iccid: line.iccid.to_string(),
+        state: record.request.state.as_str().into(),
+        channel: record.request.channel.as_str().into(),
+        required: names(&record.request.required),
+        passed: names(&record.request.passed),
+        effective: record
+            .request
+            .effective_date
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "—".into()),
+        receipt: record.receipt_number.clone(),
+        documents: store
+            .documents(id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| (d.id, d.content_type, d.review))
+            .collect(),
+        history: store
+            .request_events(id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                (
+                    format_jst(e.at),
+                    format!("{} → {}", e.from_state.unwrap_or_default(), e.to_state),
+                    format!("{}:{} via {}", e.actor_kind, e.actor_id, e.channel),
+                    e.note,
+                )
+            })
+            .collect(),
+    })
+}
+
+pub async fn console_request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    request_page(&state, &me, id, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    decision: String,
+    reason: Option<String>,
+}
+
+pub async fn console_review(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<ReviewForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_hotline() || !visitor.csrf_ok(&form.csrf) {
+        return forbidden("document reviews are for agents and supervisors");
+    }
+    let Some(_) = state
+        .desk
+        .store
+        .request(id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|r| r.carrier == me.carrier)
+    else {
+        return (StatusCode::NOT_FOUND, "no such request").into_response();
+    };
+    let approve = form.decision == "approve";
+    let result = cancellation::review_document(
+        &state.desk,
+        id,
+        approve,
+        form.reason.as_deref(),
+        me.attribution(Channel::Hotline, "identity document reviewed"),
+    )
+    .await;
+    let flash = match result {
+        Ok(_) if approve => "Document approved.".to_string(),
+        Ok(_) => "Document rejected; the customer is told why.".to_string(),
+        Err(e) => e.to_string(),
+    };
+    request_page(&state, &me, id, Some(flash)).await
+}
+
+#[derive(Template)]
+#[template(path = "reviews.html")]
+struct ReviewsPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    items: Vec<(i64, String, String, String)>,
+}
+
+pub async fn reviews(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_hotline() {
+        return forbidden("document reviews are for agents and supervisors");
+    }
+    let store = state.desk.store.as_ref();
+    let mut items = Vec::new();
+    for r in store
+        .requests_awaiting_review(&me.carrier)
+        .await
+        .unwrap_or_default()
+    {
+        let msisdn = find_line(store, &LineKey::Id(r.request.line_id))
+            .await
+            .map(|l| l.msisdn.national())
+            .unwrap_or_default();
+        items.push((
+            r.request.id,
+            msisdn,
+            r.request.channel.as_str().to_string(),
+            format_jst(r.request.submitted.at),
+        ));
+    }
+    html(ReviewsPage {
+        staff: Some(me.label()),
+        csrf: me.session.csrf_token.clone(),
+        flash: None,
+        items,
+    })
+}
+
+pub async fn document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    let store = state.desk.store.as_ref();
+    let Some((request_id, content_type, content)) = store.document_content(id).await.ok().flatten()
+    else {
+        return (StatusCode::NOT_FOUND, "no such document").into_response();
+    };
+    if store
+        .request(request_id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|r| r.carrier == me.carrier)
+        .is_none()
+    {
+        return (StatusCode::NOT_FOUND, "no such document").into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        content,
+    )
+        .into_response()
+}
+
+pub async fn staff_receipt(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    let Some(document) = state.desk.store.receipt(&number).await.ok().flatten() else {
+        return (StatusCode::NOT_FOUND, "no such receipt").into_response();
+    };
+    match receipts::SignedReceipt::parse_unverified(&document) {
+        Ok(signed) if signed.receipt.carrier == me.carrier => {
+            Html(receipts::render_html(&signed)).into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, "no such receipt").into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "kiosk.html")]
+struct KioskPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    carrier: String,
+    number: Option<i64>,
+}
+
+fn today() -> String {
+    japan_date(Timestamp::now()).to_string()
+}
+
+async fn known_carrier(state: &AppState, carrier: &str) -> bool {
+    state.desk.book.carrier(carrier).is_ok()
+}
+
+/// The kiosk in the shop: a walk-in takes a numbered ticket.
+pub async fn kiosk(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
+    if !known_carrier(&state, &carrier).await {
+        return (StatusCode::NOT_FOUND, "no such store").into_response();
+    }
+    html(KioskPage {
+        staff: None,
+        csrf: String::new(),
+        flash: None,
+        carrier,
+        number: None,
+    })
+}
+
+pub async fn take_ticket(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
+    if !known_carrier(&state, &carrier).await {
+        return (StatusCode::NOT_FOUND, "no such store").into_response();
+    }
+    match state
+        .desk
+        .store
+        .take_ticket(&carrier, &today(), Timestamp::now())
+        .await
+    {
+        Ok(t) => html(KioskPage {
+            staff: None,
+            csrf: String::new(),
+            flash: None,
+            carrier,
+            number: Some(t.number),
+        }),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::from(e).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct BoardPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    called: Vec<(i64, String)>,
+    waiting: i64,
+}
+
+/// The board over the counters: numbers being called, refreshing by itself.
+pub async fn board(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
+    if !known_carrier(&state, &carrier).await {
+        return (StatusCode::NOT_FOUND, "no such store").into_response();
+    }
+    let (called, waiting) = state
+        .desk
+        .store
+        .queue_board(&carrier, &today())
+        .await
+        .unwrap_or_default();
+    html(BoardPage {
+        staff: None,
+        csrf: String::new(),
+        flash: None,
+        called: called
+            .into_iter()
+            .map(|t| (t.number, t.counter.unwrap_or_default()))
+            .collect(),
+        waiting,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "counter.html")]
+struct CounterPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    counter: String,
+    serving: Option<i64>,
+    ticket_id: i64,
+    waiting: i64,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CounterQuery {
+    counter: Option<String>,
+}
+
+async fn counter_page(
+    state: &AppState,
+    me: &StaffSession,
+    counter: String,
+    serving: Option<(i64, i64)>,
+    flash: Option<String>,
+) -> Response {
+    let (_, waiting) = state
+        .desk
+        .store
+        .queue_board(&me.carrier, &today())
+        .await
+        .unwrap_or_default();
+    html(CounterPage {
+        staff: Some(me.label()),
+        csrf: me.session.csrf_token.clone(),
+        flash,
+        counter,
+        serving: serving.map(|(n, _)| n),
+        ticket_id: serving.map(|(_, id)| id).unwrap_or_default(),
+        waiting,
+    })
+}
+
+pub async fn counter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CounterQuery>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_counter() {
+        return forbidden("the store counter is for clerks and supervisors");
+    }
+    counter_page(
+        &state,
+        &me,
+        q.counter.unwrap_or_else(|| "1".into()),
+        None,
+        None,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct NextForm {
+    csrf: String,
+    counter: String,
+}
+
+pub async fn call_next(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<NextForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_counter() || !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the store counter is for clerks and supervisors");
+    }
+    let counter: String = form.counter.trim().chars().take(16).collect();
+    match state
+        .desk
+        .store
+        .call_next_ticket(
+            &me.carrier,
+            &today(),
+            &counter,
+            &me.username,
+            Timestamp::now(),
+        )
+        .await
+    {
+        Ok(Some(t)) => counter_page(&state, &me, counter, Some((t.number, t.id)), None).await,
+        Ok(None) => {
+            counter_page(
+                &state,
+                &me,
+                counter,
+                None,
+                Some("Nobody is waiting.".into()),
+            )
+            .await
+        }
+        Err(e) => forbidden(&ServiceError::from(e).to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CounterCancelForm {
+    csrf: String,
+    ticket: i64,
+    iccid: String,
+    name: String,
+    passport: String,
+}
+
+#[derive(Template)]
+#[template(path = "slip.html")]
+struct SlipPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    id: i64,
+    msisdn: String,
+    iccid: String,
+    effective: String,
+    refund: String,
+    clerk: String,
+    at: String,
+}
+
+/// The clerk has the passport and the SIM in hand: checks them against the registration and
+/// submits; the slip is printed for the customer.
+pub async fn counter_cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CounterCancelForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(me) = staff_of(&state, &visitor).await else {
+        return to_sign_in();
+    };
+    if !me.role.works_counter() || !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the store counter is for clerks and supervisors");
+    }
+    macro_rules! retry {
+        ($message:expr) => {
+            return counter_page(&state, &me, "1".into(), None, Some($message)).await
+        };
+    }
+    let Some(line) = carrier_line(&state, &me, &form.iccid).await else {
+        retry!(
+            "No line of this carrier has that ICCID; check the number printed on the SIM.".into()
+        );
+    };
+    let store = state.desk.store.as_ref();
+    let registered = match line.holder {
+        Some(h) => store.customer(h).await.ok().flatten(),
+        None => None,
+    };
+    let Some(holder) = registered else {
+        retry!("The line has no registered holder.".into())
+    };
+    if !simdesk_domain::identity::knowledge_matches(&holder.personal, &form.name, &form.passport) {
+        retry!("The passport does not match the registration of this SIM.".into());
+    }
+    let quote = cancellation::quote(&state.desk, &LineKey::Id(line.id), Timestamp::now())
+        .await
+        .ok();
+    let by = me.attribution(
+        Channel::Store,
+        "walk-in at the counter; passport and SIM checked by the clerk",
+    );
+    let submitted = match cancellation::submit(
+        &state.desk,
+        &LineKey::Id(line.id),
+        Channel::Store,
+        None,
+        by.clone(),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => retry!(e.to_string()),
+    };
+    let mut record = submitted.request;
+    // The clerk saw the document itself: the store's document check is met in person.
+    if record.request.required.contains(&IdentityCheck::Document)
+        && record.request.state == simdesk_domain::cancellation::RequestState::Submitted
+    {
+        match cancellation::attest_document_in_person(&state.desk, record.request.id, by.clone())
+            .await
+        {
+            Ok(r) => record = r,
+            Err(e) => retry!(e.to_string()),
+        }
+    }
+    if record.request.required.contains(&IdentityCheck::Knowledge)
+        && record.request.state == simdesk_domain::cancellation::RequestState::Submitted
+    {
+        match cancellation::verify_knowledge(
+            &state.desk,
+            record.request.id,
+            &form.name,
+            &form.passport,
+            by.clone(),
+        )
+        .await
+        {
+            Ok(r) => record = r,
+            Err(e) => retry!(e.to_string()),
+        }
+    }
+    let _ = store.finish_ticket(form.ticket, Timestamp::now()).await;
+    let refund = record
+        .refund_total
+        .or_else(|| quote.and_then(|q| q.refund.map(|r| r.total)))
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| "as the carrier's terms say".into());
+    html(SlipPage {
+        staff: Some(me.label()),
+        csrf: me.session.csrf_token.clone(),
+        flash: None,
+        id: record.request.id,
+        msisdn: line.msisdn.national(),
+        iccid: line.iccid.to_string(),
+        effective: record
+            .request
+            .effective_date
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "after identity review".into()),
+        refund,
+        clerk: me.username.clone(),
+        at: format_jst(Timestamp::now()),
+    })
+}
