@@ -1,0 +1,445 @@
+//! Who may see which page: travellers only their own lines, staff only their carrier's and only
+//! what their role allows; forms without the CSRF token change nothing. Run on both backends.
+
+mod support;
+
+use jiff::Timestamp;
+use simdesk::adapters::messages::RecordingCodeSender;
+use simdesk::adapters::network::RecordingNetwork;
+use simdesk::adapters::payouts::RecordingPayouts;
+use simdesk::keys::Keys;
+use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::import::{import_lines, ImportRequest, Progress};
+use simdesk::services::outbox::Peers;
+use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::{jobs, lines, staff};
+use simdesk::store::{LineKey, SessionRow, Store};
+use simdesk::web::pages::session::hash;
+use simdesk_domain::attribution::{Actor, Attribution, Channel};
+use simdesk_domain::customer::RegistrationForm;
+use simdesk_domain::ids::Iccid;
+use std::sync::Arc;
+use support::{fresh_db, policies_dir};
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn ops(why: &str) -> Attribution {
+    Attribution::new(
+        Actor::operator("test"),
+        Channel::Operator,
+        Timestamp::now(),
+        why,
+    )
+}
+
+fn iccid(n: u64) -> String {
+    Iccid::from_body(&format!("89811055{n:010}"))
+        .unwrap()
+        .to_string()
+}
+
+async fn stock_and_sell(
+    store: &dyn Store,
+    book: &PolicyBook,
+    carrier: &str,
+    n: u64,
+    passport: &str,
+) -> simdesk_domain::line::Line {
+    let plan = if carrier == "EX-KOI" { "JP15-D" } else { "JP10-DV" };
+    let csv = format!(
+        "iccid,imsi,msisdn,plan\n{},44010{:010},070{:08},{plan}\n",
+        iccid(n),
+        5_000_000 + n,
+        50_000_000 + n
+    );
+    let quiet = |_: u64| {};
+    let request = ImportRequest {
+        carrier,
+        source_name: "t.csv",
+        input: csv.as_bytes(),
+        skip_invalid: false,
+        by: ops("stock"),
+    };
+    import_lines(
+        store,
+        book,
+        request,
+        Progress {
+            checked: &quiet,
+            written: &quiet,
+        },
+    )
+    .await
+    .unwrap();
+    let key = LineKey::Iccid(iccid(n).parse().unwrap());
+    let form = RegistrationForm {
+        full_name: format!("Holder {n}"),
+        passport_number: passport.into(),
+        nationality: "GB".into(),
+        birth_date: "1990-01-01".into(),
+        phone: "+44 7700 900123".into(),
+        email: format!("h{n}@example.com"),
+        language: "en".into(),
+    };
+    lines::register(store, book, &key, &form, ops("sale"))
+        .await
+        .unwrap();
+    lines::activate(store, book, &key, ops("first use"))
+        .await
+        .unwrap();
+    lines::find_line(store, &key).await.unwrap()
+}
+
+async fn session(
+    store: &dyn Store,
+    kind: &str,
+    subject: i64,
+    carrier: &str,
+) -> (&'static str, String) {
+    let token = format!("{kind}-{subject}-{carrier}-token");
+    let csrf = format!("csrf-{kind}-{subject}");
+    let now = Timestamp::now();
+    store
+        .insert_session(&SessionRow {
+            token_hash: hash(&token),
+            kind: kind.into(),
+            subject,
+            carrier: Some(carrier.into()),
+            csrf_token: csrf.clone(),
+            language: "en".into(),
+            created_at: now,
+            expires_at: now + jiff::SignedDuration::from_hours(1),
+        })
+        .await
+        .unwrap();
+    // Test sessions live for the whole test run.
+    (Box::leak(token.into_boxed_str()), csrf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_refuses_the_wrong_identity() {
+    let db = fresh_db().await;
+    let store = db.store.clone();
+    let s = store.as_ref();
+    load_policies(s, &policies_dir(), at("2026-11-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let book = PolicyBook::load(s).await.unwrap();
+    let a = stock_and_sell(s, &book, "EX-SAKURA", 1, "AA1111111").await;
+    let b = stock_and_sell(s, &book, "EX-SAKURA", 2, "BB2222222").await;
+    let k = stock_and_sell(s, &book, "EX-KOI", 3, "KK3333333").await;
+    let desk = Desk {
+        store: store.clone(),
+        book: Arc::new(book),
+        keys: Arc::new(Keys::ephemeral()),
+        codes: Arc::new(RecordingCodeSender::default()),
+    };
+    let peers = Peers {
+        network: Arc::new(RecordingNetwork::new(store.clone())),
+        payouts: Arc::new(RecordingPayouts::new(store.clone())),
+    };
+
+    // A's line: cancelled by an operator and completed, so it has a request and a receipt.
+    let done = cancellation::submit(
+        &desk,
+        &LineKey::Id(a.id),
+        Channel::Operator,
+        None,
+        ops("test"),
+    )
+    .await
+    .unwrap();
+    let effective = done.request.request.effective_at.unwrap();
+    jobs::run_due(&desk, &peers, effective).await.unwrap();
+    let done = cancellation::load(&desk, done.request.request.id)
+        .await
+        .unwrap();
+    let receipt = done.receipt_number.clone().unwrap();
+    // B's line: a store request with a document waiting for review.
+    let open = cancellation::submit(
+        &desk,
+        &LineKey::Id(b.id),
+        Channel::Store,
+        None,
+        ops("walk-in"),
+    )
+    .await
+    .unwrap();
+    let doc = cancellation::upload_document(
+        &desk,
+        open.request.request.id,
+        b"\x89PNG\r\n\x1a\nfake".to_vec(),
+        ops("scan"),
+    )
+    .await
+    .unwrap();
+
+    let agent = staff::add(
+        s,
+        "agent-sakura",
+        "a-long-password-1",
+        "agent",
+        "EX-SAKURA",
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let clerk = staff::add(
+        s,
+        "clerk-sakura",
+        "a-long-password-2",
+        "clerk",
+        "EX-SAKURA",
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let foreign = staff::add(
+        s,
+        "agent-koi",
+        "a-long-password-3",
+        "agent",
+        "EX-KOI",
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let (ta, _) = session(s, "traveller", a.holder.unwrap(), "EX-SAKURA").await;
+    let (tb, csrf_b) = session(s, "traveller", b.holder.unwrap(), "EX-SAKURA").await;
+    let (tk, _) = session(s, "traveller", k.holder.unwrap(), "EX-KOI").await;
+    let (sa, csrf_agent) = session(s, "staff", agent, "EX-SAKURA").await;
+    let (sc, _) = session(s, "staff", clerk, "EX-SAKURA").await;
+    let (sf, _) = session(s, "staff", foreign, "EX-KOI").await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(simdesk::web::serve(
+        listener,
+        simdesk::web::AppState { desk },
+    ));
+
+    let a_iccid = a.iccid.to_string();
+    let req_a = done.request.id;
+    let req_b = open.request.request.id;
+    let table: Vec<(String, Vec<(&str, Option<&str>, u16)>)> = vec![
+        // (path, [(who, session token, expected status)])
+        (
+            format!("/my/lines/{a_iccid}/cancel"),
+            vec![
+                ("nobody", None, 303),
+                ("owner", Some(ta), 200),
+                ("other traveller", Some(tb), 404),
+                ("other carrier's traveller", Some(tk), 404),
+                ("agent", Some(sa), 303),
+            ],
+        ),
+        (
+            format!("/my/requests/{req_a}"),
+            vec![
+                ("nobody", None, 303),
+                ("owner", Some(ta), 200),
+                ("other traveller", Some(tb), 404),
+                ("other carrier's traveller", Some(tk), 404),
+            ],
+        ),
+        (
+            format!("/my/receipts/{receipt}"),
+            vec![
+                ("nobody", None, 303),
+                ("owner", Some(ta), 200),
+                ("other traveller", Some(tb), 404),
+                ("other carrier's traveller", Some(tk), 404),
+            ],
+        ),
+        (
+            "/my/wallet".into(),
+            vec![("nobody", None, 303), ("owner", Some(ta), 200)],
+        ),
+        (
+            "/my/data".into(),
+            vec![("nobody", None, 303), ("owner", Some(ta), 200)],
+        ),
+        (
+            "/console".into(),
+            vec![
+                ("nobody", None, 303),
+                ("traveller", Some(ta), 303),
+                ("agent", Some(sa), 200),
+                ("clerk", Some(sc), 403),
+                ("other carrier's agent", Some(sf), 200),
+            ],
+        ),
+        (
+            format!("/console/lines/{a_iccid}"),
+            vec![
+                ("nobody", None, 303),
+                ("agent", Some(sa), 200),
+                ("clerk", Some(sc), 403),
+                ("other carrier's agent", Some(sf), 404),
+            ],
+        ),
+        (
+            format!("/console/requests/{req_b}"),
+            vec![
+                ("nobody", None, 303),
+                ("agent", Some(sa), 200),
+                ("other carrier's agent", Some(sf), 404),
+            ],
+        ),
+        (
+            "/console/reviews".into(),
+            vec![
+                ("nobody", None, 303),
+                ("agent", Some(sa), 200),
+                ("clerk", Some(sc), 403),
+            ],
+        ),
+        (
+            format!("/console/documents/{doc}"),
+            vec![
+                ("nobody", None, 303),
+                ("traveller", Some(tb), 303),
+                ("agent", Some(sa), 200),
+                ("other carrier's agent", Some(sf), 404),
+            ],
+        ),
+        (
+            format!("/console/receipts/{receipt}"),
+            vec![
+                ("agent", Some(sa), 200),
+                ("other carrier's agent", Some(sf), 404),
+            ],
+        ),
+        (
+            "/counter".into(),
+            vec![
+                ("nobody", None, 303),
+                ("clerk", Some(sc), 200),
+                ("agent", Some(sa), 403),
+            ],
+        ),
+        ("/kiosk/EX-SAKURA".into(), vec![("anyone", None, 200)]),
+        ("/kiosk/NOPE".into(), vec![("anyone", None, 404)]),
+    ];
+    let owner_msisdn = a.msisdn.national();
+    let base2 = base.clone();
+    let failures = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let mut failures = Vec::new();
+        for (path, cases) in &table {
+            for (who, token, expected) in cases {
+                let mut request = agent.get(&format!("{base2}{path}"));
+                if let Some(t) = token {
+                    request = request.header("Cookie", &format!("sd_session={t}"));
+                }
+                let mut response = request.call().unwrap();
+                let status = response.status().as_u16();
+                let body = response.body_mut().read_to_string().unwrap_or_default();
+                if status != *expected {
+                    failures.push(format!(
+                        "GET {path} as {who}: {status}, expected {expected}"
+                    ));
+                }
+                // Nobody else ever sees the owner's number.
+                if status == 200
+                    && *who != "owner"
+                    && *who != "agent"
+                    && *who != "anyone"
+                    && body.contains(&owner_msisdn)
+                {
+                    failures.push(format!("GET {path} as {who} shows the owner's number"));
+                }
+            }
+        }
+        // The other carrier's agent searching for the line finds nothing.
+        let mut r = agent
+            .get(&format!("{base2}/console?q={owner_msisdn}"))
+            .header("Cookie", &format!("sd_session={sf}"))
+            .call()
+            .unwrap();
+        if r.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("/console/lines/")
+        {
+            failures.push("another carrier's agent found the line by number".into());
+        }
+        // Forms without the session's CSRF token are refused and change nothing.
+        let post = |path: &str, token: &str, body: &str| {
+            let mut r = agent
+                .post(&format!("{base2}{path}"))
+                .header("Cookie", &format!("sd_session={token}"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(body)
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.body_mut().read_to_string().unwrap_or_default(),
+            )
+        };
+        let (status, _) = post(
+            &format!("/my/requests/{req_b}/withdraw"),
+            &tb,
+            "csrf=forged",
+        );
+        if status != 403 {
+            failures.push(format!("withdraw with a forged token: {status}"));
+        }
+        let (status, _) = post(
+            &format!("/console/requests/{req_b}/review"),
+            &sa,
+            "csrf=forged&decision=approve",
+        );
+        if status != 403 {
+            failures.push(format!("review with a forged token: {status}"));
+        }
+        let (status, _) = post(
+            &format!("/console/requests/{req_b}/review"),
+            &sf,
+            "csrf=whatever&decision=approve",
+        );
+        if status != 403 && status != 404 {
+            failures.push(format!("review by another carrier's agent: {status}"));
+        }
+        // With the right token the owner may withdraw.
+        let (status, _) = post(
+            &format!("/my/requests/{req_b}/withdraw"),
+            &tb,
+            &format!("csrf={csrf_b}"),
+        );
+        if status != 303 {
+            failures.push(format!("withdraw with the right token: {status}"));
+        }
+        let _ = csrf_agent;
+        failures
+    })
+    .await
+    .unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let after = cancellation::load(
+        &Desk {
+            store: store.clone(),
+            book: Arc::new(PolicyBook::load(s).await.unwrap()),
+            keys: Arc::new(Keys::ephemeral()),
+            codes: Arc::new(RecordingCodeSender::default()),
+        },
+        req_b,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        after.request.state.as_str(),
+        "withdrawn",
+        "only the genuine form changed the request"
+    );
+    assert!(
+        after.request.passed.is_empty(),
+        "the forged review approved nothing"
+    );
+}
