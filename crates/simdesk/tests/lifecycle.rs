@@ -282,6 +282,15 @@ async fn a_line_lives_from_stock_to_closed_with_every_step_attributed() {
     let holder = s.customer(line.holder.unwrap()).await.unwrap().unwrap();
     assert_eq!(holder.personal.passport_number, "TZ1234567");
     assert_eq!(holder.language, "en");
+    // Travellers sign in by e-mail: the lookup ignores case and finds the holder.
+    assert_eq!(
+        s.customer_by_email(" ALEX@Example.com ").await.unwrap(),
+        Some(holder.id)
+    );
+    assert_eq!(
+        s.customer_by_email("someone@example.com").await.unwrap(),
+        None
+    );
 
     let line = lines::activate(s, &book, &key, clerk("2026-11-25T03:00:00Z", "first use"))
         .await

@@ -47,7 +47,11 @@ async fn stock_and_sell(
     n: u64,
     passport: &str,
 ) -> simdesk_domain::line::Line {
-    let plan = if carrier == "EX-KOI" { "JP15-D" } else { "JP10-DV" };
+    let plan = if carrier == "EX-KOI" {
+        "JP15-D"
+    } else {
+        "JP10-DV"
+    };
     let csv = format!(
         "iccid,imsi,msisdn,plan\n{},44010{:010},070{:08},{plan}\n",
         iccid(n),
@@ -223,7 +227,9 @@ async fn every_page_refuses_the_wrong_identity() {
     let a_iccid = a.iccid.to_string();
     let req_a = done.request.id;
     let req_b = open.request.request.id;
-    let table: Vec<(String, Vec<(&str, Option<&str>, u16)>)> = vec![
+    // (path, [(who, session token, expected status)])
+    type Case<'a> = (&'a str, Option<&'a str>, u16);
+    let table: Vec<(String, Vec<Case>)> = vec![
         // (path, [(who, session token, expected status)])
         (
             format!("/my/lines/{a_iccid}/cancel"),
@@ -383,17 +389,13 @@ async fn every_page_refuses_the_wrong_identity() {
                 r.body_mut().read_to_string().unwrap_or_default(),
             )
         };
-        let (status, _) = post(
-            &format!("/my/requests/{req_b}/withdraw"),
-            &tb,
-            "csrf=forged",
-        );
+        let (status, _) = post(&format!("/my/requests/{req_b}/withdraw"), tb, "csrf=forged");
         if status != 403 {
             failures.push(format!("withdraw with a forged token: {status}"));
         }
         let (status, _) = post(
             &format!("/console/requests/{req_b}/review"),
-            &sa,
+            sa,
             "csrf=forged&decision=approve",
         );
         if status != 403 {
@@ -401,7 +403,7 @@ async fn every_page_refuses_the_wrong_identity() {
         }
         let (status, _) = post(
             &format!("/console/requests/{req_b}/review"),
-            &sf,
+            sf,
             "csrf=whatever&decision=approve",
         );
         if status != 403 && status != 404 {
@@ -410,7 +412,7 @@ async fn every_page_refuses_the_wrong_identity() {
         // With the right token the owner may withdraw.
         let (status, _) = post(
             &format!("/my/requests/{req_b}/withdraw"),
-            &tb,
+            tb,
             &format!("csrf={csrf_b}"),
         );
         if status != 303 {

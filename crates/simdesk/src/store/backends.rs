@@ -343,7 +343,7 @@ macro_rules! shared_store {
                     let personal = serde_json::to_string(&reg.personal).map_err(corrupt("personal data"))?;
                     let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
                     let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO customers (language, personal_data, created_at, email_lookup) VALUES ($1, $2, $3, $4) RETURNING id",
+                        "INSERT INTO customers (language, personal_data, email_lookup, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
                     )
                     .bind(reg.language.tag())
                     .bind(personal)
