@@ -1,6 +1,8 @@
 //! Test support: a fresh database per test — SQLite always, PostgreSQL when SIMDESK_TEST_PG is set.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use simdesk::store::{self, Store};
 use std::sync::Arc;
 
