@@ -1562,7 +1562,7 @@ macro_rules! shared_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn reserve_idempotency_key(&self, caller: &str, key: &str, request_hash: &str, at: Timestamp) -> StoreResult<Option<(String, Option<i64>, Option<String>)>> {
+            async fn reserve_idempotency_key(&self, caller: &str, key: &str, request_hash: &str, at: Timestamp) -> StoreResult<Option<(String, Option<i64>, Option<String>, Option<String>)>> {
                 let inserted = sqlx::query(
                     "INSERT INTO idempotency_keys (caller, idempotency_key, request_hash, created_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (caller, idempotency_key) DO NOTHING",
@@ -1576,19 +1576,20 @@ macro_rules! shared_store {
                 if inserted.rows_affected() == 1 {
                     return Ok(None);
                 }
-                Ok(sqlx::query_as("SELECT request_hash, status, response FROM idempotency_keys WHERE caller = $1 AND idempotency_key = $2")
+                Ok(sqlx::query_as("SELECT request_hash, status, response, location FROM idempotency_keys WHERE caller = $1 AND idempotency_key = $2")
                     .bind(caller)
                     .bind(key)
                     .fetch_optional(&self.pool)
                     .await?)
             }
 
-            async fn complete_idempotency_key(&self, caller: &str, key: &str, status: i64, response: &str) -> StoreResult<()> {
-                sqlx::query("UPDATE idempotency_keys SET status = $1, response = $2 WHERE caller = $3 AND idempotency_key = $4")
+            async fn complete_idempotency_key(&self, caller: &str, key: &str, status: i64, response: &str, location: Option<&str>) -> StoreResult<()> {
+                sqlx::query("UPDATE idempotency_keys SET status = $1, response = $2, location = $5 WHERE caller = $3 AND idempotency_key = $4")
                     .bind(status)
                     .bind(response)
                     .bind(caller)
                     .bind(key)
+                    .bind(location)
                     .execute(&self.pool)
                     .await?;
                 Ok(())

@@ -232,20 +232,22 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_api_token(&self, id: i64, at: jiff::Timestamp) -> StoreResult<bool>;
 
     /// Reserves an idempotency key for a request; returns what was stored before if the key is
-    /// known: (request hash, status, response) — status `None` while the first is in progress.
+    /// known: (request hash, status, response, location) — status `None` while the first is in
+    /// progress.
     async fn reserve_idempotency_key(
         &self,
         caller: &str,
         key: &str,
         request_hash: &str,
         at: jiff::Timestamp,
-    ) -> StoreResult<Option<(String, Option<i64>, Option<String>)>>;
+    ) -> StoreResult<Option<(String, Option<i64>, Option<String>, Option<String>)>>;
     async fn complete_idempotency_key(
         &self,
         caller: &str,
         key: &str,
         status: i64,
         response: &str,
+        location: Option<&str>,
     ) -> StoreResult<()>;
     /// Forgets a reservation whose request failed in a way worth retrying.
     async fn release_idempotency_key(&self, caller: &str, key: &str) -> StoreResult<()>;

@@ -9,10 +9,6 @@ pub mod pages;
 pub use error::ApiError;
 
 use crate::services::cancellation::Desk;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 
 #[derive(Clone)]
@@ -24,18 +20,8 @@ pub fn router(state: AppState) -> Router {
     // Installed before the first request, so that request is counted too.
     ops::metrics_handle();
     let (api, openapi) = api::router().split_for_parts();
-    let openapi = std::sync::Arc::new(openapi);
+    ops::set_openapi(openapi);
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(ops::metrics_endpoint))
-        .route(
-            "/openapi.json",
-            get(move || {
-                let doc = openapi.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
         .merge(pages::router())
         .merge(api.layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -51,20 +37,6 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
         }))
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    match state.desk.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-    }
 }
 
 async fn not_found() -> ApiError {

@@ -41,7 +41,46 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "ok", content_type = "text/plain")))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+    responses((status = 200, description = "ready", content_type = "text/plain"), (status = 503, description = "database unavailable", content_type = "text/plain")))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.desk.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            r
+        }
+    }
+}
+
+static OPENAPI: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+
+/// Keeps the generated document for `/openapi.json`.
+pub fn set_openapi(doc: utoipa::openapi::OpenApi) {
+    let _ = OPENAPI.set(doc);
+}
+
+/// This API's OpenAPI 3.1 description, generated from the handlers.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()), responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
+pub async fn openapi_document() -> Response {
+    match OPENAPI.get() {
+        Some(doc) => axum::Json(doc).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response(),
+    }
+}
+
 /// `/metrics` in the Prometheus text format; database gauges are read at scrape time.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
     let handle = metrics_handle();
     let now = jiff::Timestamp::now();

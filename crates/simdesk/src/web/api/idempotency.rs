@@ -54,7 +54,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let store = state.desk.store.clone();
     match store.reserve_idempotency_key(&caller, &key, &request_hash, jiff::Timestamp::now()).await {
         Ok(None) => {}
-        Ok(Some((hash, _, _))) if hash != request_hash => {
+        Ok(Some((hash, _, _, _))) if hash != request_hash => {
             return ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "IDEMPOTENCY_KEY_REUSED",
@@ -63,7 +63,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             )
             .into_response()
         }
-        Ok(Some((_, Some(status), Some(body)))) => return replay(status, body),
+        Ok(Some((_, Some(status), Some(body), location))) => return replay(status, body, location),
         Ok(Some(_)) => {
             return ApiError::new(StatusCode::CONFLICT, "IN_PROGRESS", "request in progress", "the first request with this Idempotency-Key is still being served; retry shortly")
                 .into_response()
@@ -84,6 +84,10 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             &key,
             i64::from(parts.status.as_u16()),
             &String::from_utf8_lossy(&bytes),
+            parts
+                .headers
+                .get(axum::http::header::LOCATION)
+                .and_then(|v| v.to_str().ok()),
         )
         .await
     {
@@ -92,7 +96,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn replay(status: i64, body: String) -> Response {
+fn replay(status: i64, body: String, location: Option<String>) -> Response {
     let status = u16::try_from(status)
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
@@ -105,5 +109,10 @@ fn replay(status: i64, body: String) -> Response {
     response
         .headers_mut()
         .insert("idempotency-replayed", HeaderValue::from_static("true"));
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, v);
+    }
     response
 }

@@ -29,6 +29,7 @@ use utoipa_axum::routes;
         (name = "TMF622 product ordering"),
         (name = "TMF654 prepay balance"),
         (name = "simdesk"),
+        (name = "operations"),
     )
 )]
 struct ApiDoc;
@@ -78,6 +79,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::payout))
         .routes(routes!(v1::receipt))
         .routes(routes!(v1::verify_receipt))
+        .routes(routes!(crate::web::ops::healthz))
+        .routes(routes!(crate::web::ops::readyz))
+        .routes(routes!(crate::web::ops::metrics_endpoint))
+        .routes(routes!(crate::web::ops::openapi_document))
         // Inside the idempotency layer, so a remembered answer has the shape too.
         .layer(axum::middleware::from_fn(super::error::shape_errors))
 }

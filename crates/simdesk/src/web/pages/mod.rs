@@ -78,7 +78,10 @@ impl Page {
 async fn htmx() -> impl axum::response::IntoResponse {
     (
         [
-            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
             (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         include_str!("../../../static/htmx-2.0.11.min.js"),
