@@ -553,7 +553,7 @@ pub async fn send_code(
     let rules = OtpRules::default();
     let earlier = desk
         .s()
-        .code_sends_since(line.id, now - jiff::SignedDuration::from_hours(1))
+        .code_sends_since(line.id, true, now - jiff::SignedDuration::from_hours(1))
         .await?;
     rules
         .may_send(&earlier, now)

@@ -973,10 +973,13 @@ macro_rules! shared_store {
                 .await?)
             }
 
-            async fn code_sends_since(&self, line_id: i64, since: Timestamp) -> StoreResult<Vec<Timestamp>> {
-                let rows: Vec<(i64,)> = sqlx::query_as("SELECT issued_at FROM one_time_codes WHERE line_id = $1 AND issued_at > $2")
+            async fn code_sends_since(&self, line_id: i64, for_request: bool, since: Timestamp) -> StoreResult<Vec<Timestamp>> {
+                let rows: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT issued_at FROM one_time_codes WHERE line_id = $1 AND issued_at > $2 AND (request_id IS NOT NULL) = $3",
+                )
                     .bind(line_id)
                     .bind(micros(since))
+                    .bind(for_request)
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map(|(t,)| from_micros(t)).collect()

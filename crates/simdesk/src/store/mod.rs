@@ -103,9 +103,13 @@ pub trait Store: Send + Sync + 'static {
         code_hash: &str,
         at: jiff::Timestamp,
     ) -> StoreResult<i64>;
+    /// When codes of one purpose were sent to a line since `since`: sign-in codes
+    /// (`for_request` false) and cancellation codes are limited separately, so signing in does
+    /// not hold up the code that confirms a cancellation.
     async fn code_sends_since(
         &self,
         line_id: i64,
+        for_request: bool,
         since: jiff::Timestamp,
     ) -> StoreResult<Vec<jiff::Timestamp>>;
     async fn latest_code(

@@ -146,6 +146,8 @@ impl Browser {
         if !Path::new(&chromium).exists() {
             missing(&chromium, "chromium");
         }
+        // A screenshot of an earlier failure would mislead once this run passes.
+        let _ = std::fs::remove_file(artifacts_dir().join(format!("{}-failed.png", options.name)));
         let mut profile = tempfile::Builder::new()
             .prefix("simdesk-chromium-")
             .tempdir()
@@ -552,7 +554,10 @@ impl Browser {
             return;
         };
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
             else {
                 continue;
             };

@@ -317,7 +317,7 @@ pub async fn sign_in(
     let now = Timestamp::now();
     let rules = OtpRules::default();
     let earlier = store
-        .code_sends_since(line.id, now - jiff::SignedDuration::from_hours(1))
+        .code_sends_since(line.id, false, now - jiff::SignedDuration::from_hours(1))
         .await
         .unwrap_or_default();
     if let Err(e) = rules.may_send(&earlier, now) {
