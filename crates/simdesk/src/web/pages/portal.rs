@@ -221,6 +221,33 @@ fn service_error(visitor: &Visitor, headers: &HeaderMap, e: ServiceError, back: 
     error_page(visitor, headers, status, message, back)
 }
 
+/// A rate-limit refusal in the traveller's language, keeping the exact wait in English only as a detail.
+fn too_soon(visitor: &Visitor, detail: &str) -> String {
+    match visitor.language {
+        Language::En => detail.to_string(),
+        lang => i18n::t(lang, "err-too-soon"),
+    }
+}
+
+/// The identity service speaks English; the outcomes travellers meet most are said in their language.
+fn identity_message(lang: Language, detail: &str) -> String {
+    if let Some(left) = detail
+        .split("; ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        return i18n::t1(lang, "err-code-wrong", "left", &left.to_string());
+    }
+    if detail.contains("too many") {
+        i18n::t(lang, "err-code-locked")
+    } else if detail.contains("expired") || detail.contains("already used") {
+        i18n::t(lang, "err-code-expired")
+    } else {
+        detail.to_string()
+    }
+}
+
 fn to_sign_in() -> Response {
     Redirect::to("/").into_response()
 }
@@ -274,7 +301,7 @@ pub async fn sign_in(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             "/",
         );
     }
@@ -386,7 +413,7 @@ pub async fn sign_in_code(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             "/",
         );
     }
@@ -395,7 +422,7 @@ pub async fn sign_in_code(
         error_page(visitor, &headers, StatusCode::FORBIDDEN, message, "/")
     };
     let Ok(Some(stored)) = store.latest_code(form.line, None).await else {
-        return wrong(&visitor, "ask for a code first".into());
+        return wrong(&visitor, i18n::t(visitor.language, "err-code-expired"));
     };
     let rules = OtpRules::default();
     let now = Timestamp::now();
@@ -409,7 +436,7 @@ pub async fn sign_in_code(
         .claim_code_attempt(stored.id, i64::from(rules.max_attempts))
         .await
     else {
-        return wrong(&visitor, "too many wrong codes; ask for a new code".into());
+        return wrong(&visitor, i18n::t(visitor.language, "err-code-locked"));
     };
     let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let matches = state.desk.keys.hash_code(form.line, &code) == stored.code_hash;
@@ -426,7 +453,7 @@ pub async fn sign_in_code(
                 format!("the code is not right; {attempts_left} tries left"),
             )
         }
-        _ => return wrong(&visitor, "too many wrong codes; ask for a new code".into()),
+        _ => return wrong(&visitor, i18n::t(visitor.language, "err-code-locked")),
     }
     if !store.use_code(stored.id, now).await.unwrap_or(false) {
         return wrong(
@@ -435,10 +462,10 @@ pub async fn sign_in_code(
         );
     }
     let Ok(line) = find_line(store, &LineKey::Id(form.line)).await else {
-        return wrong(&visitor, "line not found".into());
+        return wrong(&visitor, i18n::t(visitor.language, "err-no-line"));
     };
     let Some(customer) = line.holder else {
-        return wrong(&visitor, "line not found".into());
+        return wrong(&visitor, i18n::t(visitor.language, "err-no-line"));
     };
     match session::start(
         &state,
@@ -599,7 +626,7 @@ pub async fn quote_page(
             &visitor,
             &headers,
             StatusCode::NOT_FOUND,
-            "no such line".into(),
+            i18n::t(visitor.language, "err-not-yours"),
             "/my",
         );
     };
@@ -688,7 +715,7 @@ pub async fn confirm_cancel(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             "/my",
         );
     }
@@ -697,7 +724,7 @@ pub async fn confirm_cancel(
             &visitor,
             &headers,
             StatusCode::NOT_FOUND,
-            "no such line".into(),
+            i18n::t(visitor.language, "err-not-yours"),
             "/my",
         );
     };
@@ -747,7 +774,7 @@ async fn show_request(
             visitor,
             headers,
             StatusCode::NOT_FOUND,
-            "no such request".into(),
+            i18n::t(visitor.language, "err-not-yours"),
             "/my",
         );
     };
@@ -817,7 +844,7 @@ pub async fn request_send_code(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             &back,
         );
     }
@@ -859,7 +886,7 @@ pub async fn request_check_code(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             &back,
         );
     }
@@ -895,7 +922,7 @@ pub async fn request_upload(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             &back,
         );
     }
@@ -909,7 +936,7 @@ pub async fn request_upload(
                         &visitor,
                         &headers,
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "the file is too large; the limit is 10 MB".into(),
+                        i18n::t(visitor.language, "err-file-too-large"),
                         &back,
                     )
                 }
@@ -954,7 +981,7 @@ pub async fn request_withdraw(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             &back,
         );
     }
@@ -985,7 +1012,7 @@ pub async fn receipt_page(
             &visitor,
             &headers,
             StatusCode::NOT_FOUND,
-            "no such receipt".into(),
+            i18n::t(visitor.language, "err-not-yours"),
             "/my",
         )
     };
@@ -1090,7 +1117,7 @@ pub async fn wallet_payout(
             &visitor,
             &headers,
             StatusCode::FORBIDDEN,
-            "the form expired; open the page again".into(),
+            i18n::t(visitor.language, "err-form-expired"),
             "/my/wallet",
         );
     }
