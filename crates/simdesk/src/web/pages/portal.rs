@@ -212,11 +212,15 @@ fn service_error(visitor: &Visitor, headers: &HeaderMap, e: ServiceError, back: 
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let message = if e.is_client_error() {
-        e.to_string()
-    } else {
-        tracing::error!(error = %e, "page request failed");
-        "simdesk cannot answer right now; try again shortly".into()
+    let lang = visitor.language;
+    let message = match &e {
+        ServiceError::RateLimited(detail) => too_soon(visitor, detail),
+        ServiceError::Identity(detail) => identity_message(lang, detail),
+        _ if e.is_client_error() => e.to_string(),
+        _ => {
+            tracing::error!(error = %e, "page request failed");
+            i18n::t(lang, "err-unavailable")
+        }
     };
     error_page(visitor, headers, status, message, back)
 }
