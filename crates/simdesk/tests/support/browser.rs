@@ -456,6 +456,42 @@ impl Browser {
         }
     }
 
+    /// Chooses a file in the `input[type=file]` the selector matches, as a person picking it
+    /// in the file dialog would: WebDriver sends the file's path to the input as keys.
+    pub fn choose_file(&self, selector: &str, file: &Path) {
+        assert!(
+            file.is_absolute() && file.is_file(),
+            "{} is not an absolute path to a file",
+            file.display()
+        );
+        self.type_into(selector, &file.to_string_lossy());
+    }
+
+    /// Waits until no element matches the selector.
+    pub fn wait_for_gone(&self, selector: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.find_all(selector).is_empty() {
+            if Instant::now() > deadline {
+                self.fail(&format!("{selector:?} did not go away"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Reloads the page shown, as the browser's reload button does.
+    pub fn refresh(&self) {
+        if let Err(e) = self.post("/refresh", json!({})) {
+            self.fail(&format!("reloading failed: {e}"));
+        }
+    }
+
+    /// Runs a script in the page (WebDriver's Execute Script) and returns what it returns: for
+    /// asking the browser what the DOM cannot say as text, e.g. whether an image was decoded.
+    pub fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": args }))
+            .unwrap_or_else(|e| self.fail(&format!("the script failed: {e}")))
+    }
+
     /// Clicks the element the selector matches (a link or a button); when that loads another
     /// page, returns once it has loaded.
     pub fn click(&self, selector: &str) {

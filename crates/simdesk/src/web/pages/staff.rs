@@ -932,6 +932,9 @@ pub async fn call_next(
 pub struct CounterCancelForm {
     csrf: String,
     ticket: i64,
+    /// The ticket's number and the counter, so that a mistyped form comes back still serving it.
+    number: Option<i64>,
+    counter: Option<String>,
     iccid: String,
     name: String,
     passport: String,
@@ -966,9 +969,18 @@ pub async fn counter_cancel(
     if !me.role.works_counter() || !visitor.csrf_ok(&form.csrf) {
         return forbidden("the store counter is for clerks and supervisors");
     }
+    let counter: String = form
+        .counter
+        .as_deref()
+        .unwrap_or("1")
+        .trim()
+        .chars()
+        .take(16)
+        .collect();
+    let serving = form.number.map(|n| (n, form.ticket));
     macro_rules! retry {
         ($message:expr) => {
-            return counter_page(&state, &me, "1".into(), None, Some($message)).await
+            return counter_page(&state, &me, counter, serving, Some($message)).await
         };
     }
     let Some(line) = carrier_line(&state, &me, &form.iccid).await else {
