@@ -940,7 +940,8 @@ async fn complete_one(
                 .items
                 .iter()
                 .map(|i| ReceiptItem {
-                    label: i.label.clone(),
+                    // Written in the customer's language: the receipt is theirs.
+                    label: receipt_label(&language, &i.key, &i.label),
                     amount: i.amount,
                 })
                 .collect(),
@@ -1015,4 +1016,41 @@ pub async fn attest_document_in_person(
         ));
     }
     pass(desk, &record, IdentityCheck::Document, by, None, None).await
+}
+
+/// A refund item's label in the customer's language, falling back to the English computation text.
+fn receipt_label(language: &str, key: &str, english: &str) -> String {
+    match language.parse::<simdesk_domain::customer::Language>() {
+        Ok(simdesk_domain::customer::Language::En) | Err(_) => english.to_string(),
+        Ok(lang) => {
+            let translated = crate::web::pages::i18n::t(lang, &format!("refund-{key}"));
+            if translated.starts_with("refund-") {
+                english.to_string()
+            } else {
+                translated
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::receipt_label;
+
+    #[test]
+    fn receipt_items_speak_the_customers_language() {
+        assert_eq!(receipt_label("ja", "fee", "Cancellation fee"), "解約手数料");
+        assert_eq!(
+            receipt_label("ko", "prepaid_balance", "Remaining prepaid balance"),
+            "남은 선불 잔액"
+        );
+        assert_eq!(
+            receipt_label("en", "fee", "Cancellation fee"),
+            "Cancellation fee"
+        );
+        assert_eq!(
+            receipt_label("ja", "something_new", "Something new"),
+            "Something new"
+        );
+    }
 }
