@@ -569,64 +569,8 @@ mod tests {
     use jiff::civil::date;
     use proptest::prelude::*;
 
-    /// Copied verbatim from /work/shared/data/jp-holidays-2025-2027.csv.
-    const REFERENCE_CSV: &str = "\
-date,name_ja,name_en
-2025-01-01,元日,New Year's Day
-2025-01-13,成人の日,Coming of Age Day
-2025-02-11,建国記念の日,National Foundation Day
-2025-02-23,天皇誕生日,Emperor's Birthday
-2025-02-24,休日,Substitute holiday
-2025-03-20,春分の日,Vernal Equinox Day
-2025-04-29,昭和の日,Showa Day
-2025-05-03,憲法記念日,Constitution Memorial Day
-2025-05-04,みどりの日,Greenery Day
-2025-05-05,こどもの日,Children's Day
-2025-05-06,休日,Substitute holiday
-2025-07-21,海の日,Marine Day
-2025-08-11,山の日,Mountain Day
-2025-09-15,敬老の日,Respect for the Aged Day
-2025-09-23,秋分の日,Autumnal Equinox Day
-2025-10-13,スポーツの日,Sports Day
-2025-11-03,文化の日,Culture Day
-2025-11-23,勤労感謝の日,Labour Thanksgiving Day
-2025-11-24,休日,Substitute holiday
-2026-01-01,元日,New Year's Day
-2026-01-12,成人の日,Coming of Age Day
-2026-02-11,建国記念の日,National Foundation Day
-2026-02-23,天皇誕生日,Emperor's Birthday
-2026-03-20,春分の日,Vernal Equinox Day
-2026-04-29,昭和の日,Showa Day
-2026-05-03,憲法記念日,Constitution Memorial Day
-2026-05-04,みどりの日,Greenery Day
-2026-05-05,こどもの日,Children's Day
-2026-05-06,休日,Substitute holiday
-2026-07-20,海の日,Marine Day
-2026-08-11,山の日,Mountain Day
-2026-09-21,敬老の日,Respect for the Aged Day
-2026-09-22,休日,Citizens' holiday
-2026-09-23,秋分の日,Autumnal Equinox Day
-2026-10-12,スポーツの日,Sports Day
-2026-11-03,文化の日,Culture Day
-2026-11-23,勤労感謝の日,Labour Thanksgiving Day
-2027-01-01,元日,New Year's Day
-2027-01-11,成人の日,Coming of Age Day
-2027-02-11,建国記念の日,National Foundation Day
-2027-02-23,天皇誕生日,Emperor's Birthday
-2027-03-21,春分の日,Vernal Equinox Day
-2027-03-22,休日,Substitute holiday
-2027-04-29,昭和の日,Showa Day
-2027-05-03,憲法記念日,Constitution Memorial Day
-2027-05-04,みどりの日,Greenery Day
-2027-05-05,こどもの日,Children's Day
-2027-07-19,海の日,Marine Day
-2027-08-11,山の日,Mountain Day
-2027-09-20,敬老の日,Respect for the Aged Day
-2027-09-23,秋分の日,Autumnal Equinox Day
-2027-10-11,スポーツの日,Sports Day
-2027-11-03,文化の日,Culture Day
-2027-11-23,勤労感謝の日,Labour Thanksgiving Day
-";
+    /// The official list (Cabinet Office) for 2025–2027: date,name_ja,name_en.
+    const REFERENCE_CSV: &str = include_str!("../data/jp-holidays-2025-2027.csv");
 
     fn names_on(year: i16) -> Vec<(String, &'static str, &'static str)> {
         holidays(year)
