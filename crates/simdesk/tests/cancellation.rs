@@ -1951,3 +1951,44 @@ async fn concurrent_wrong_codes_are_still_limited_to_five() {
         "after 20 wrong guesses the code must be locked: {right:?}"
     );
 }
+
+#[tokio::test]
+async fn a_request_still_waiting_for_identity_is_rejected_when_its_line_ends_on_its_own() {
+    let w = world().await;
+    w.stock("EX-SAKURA", &[(95, "JP10-DV")]).await;
+    let key = w.sell(95, "TZ9595959", "ja").await;
+    // A web request that never gets its code: still waiting when validity and grace run out.
+    let submitted = cancellation::submit(&w.desk, &key, Channel::Web, None, clerk(at(ACTIVATED)))
+        .await
+        .unwrap();
+    assert_eq!(submitted.request.request.state, RequestState::Submitted);
+    let line = w.line(&key).await;
+    let grace_end = line.grace_ends_at.unwrap();
+    w.run_due(grace_end).await;
+    let line = w.line(&key).await;
+    assert_eq!(line.state.as_str(), "closed");
+    let record = w.request(submitted.request.request.id).await;
+    assert_eq!(
+        record.request.state,
+        RequestState::Rejected,
+        "nothing is left open"
+    );
+    assert!(record
+        .request
+        .reject_reason
+        .unwrap()
+        .contains("nothing remains to cancel"));
+    let told: Vec<_> = w
+        .notifications()
+        .await
+        .into_iter()
+        .filter(|(event, _)| event == "cancellation_rejected")
+        .collect();
+    assert_eq!(told.len(), 1, "the traveller is told, once");
+    assert!(w
+        .s()
+        .open_request_for_line(line.id)
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -74,11 +74,15 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
                 .count() as u64;
             let mut change = LineChange::new(current, events.remove(0));
             change.events.extend(events);
+            let line_id = change.line.id;
             match store.apply(&change).await {
                 Ok(()) => {
                     report.expired += expired;
                     report.closed += closed;
                     progressed = true;
+                    if closed > 0 {
+                        reject_orphaned_request(store, line_id, now).await?;
+                    }
                 }
                 Err(StoreError::Conflict) => report.skipped += 1,
                 Err(e) => return Err(e.into()),
@@ -113,4 +117,51 @@ pub async fn run_due(
         cancellations,
         outbox,
     })
+}
+
+/// A request still waiting for identity when its line ends on its own has nothing left to
+/// cancel: it is rejected with a reason, so it does not stay open for ever.
+async fn reject_orphaned_request(
+    store: &dyn Store,
+    line_id: i64,
+    now: Timestamp,
+) -> ServiceResult<()> {
+    let Some(open) = store.open_request_for_line(line_id).await? else {
+        return Ok(());
+    };
+    let by = Attribution::system(
+        "expiry",
+        now,
+        "the line ended before the cancellation was approved",
+    );
+    let reason = "the line reached the end of its validity and grace before identity was confirmed; it has ended and nothing remains to cancel";
+    let Ok((request, t)) = open.request.reject(reason, by) else {
+        return Ok(());
+    };
+    let mut change = crate::store::RequestChange::new(request, &open.carrier);
+    change.events.push(t);
+    if let Some(line) = store.line(&crate::store::LineKey::Id(line_id)).await? {
+        let (customer, language) = match line.holder {
+            Some(h) => (
+                h,
+                store
+                    .customer(h)
+                    .await?
+                    .map(|c| c.language)
+                    .unwrap_or_else(|| "en".into()),
+            ),
+            None => (0, "en".into()),
+        };
+        change.outbox.push(crate::store::OutboxMessage {
+            kind: "notify".into(),
+            idempotency_key: format!("notify:cancellation_rejected:{}:{customer}", open.request.id),
+            payload: serde_json::json!({ "event": "cancellation_rejected", "language": language, "customer": customer,
+                "msisdn": line.msisdn.as_str(), "request": open.request.id, "params": { "reason": reason } }),
+            available_at: now,
+        });
+    }
+    match store.apply_request(&change).await {
+        Ok(_) | Err(StoreError::Conflict) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
