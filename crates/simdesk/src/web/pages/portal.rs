@@ -172,7 +172,7 @@ fn render(
     response
 }
 
-fn security_headers(h: &mut HeaderMap) {
+pub(super) fn security_headers(h: &mut HeaderMap) {
     h.insert("content-security-policy", header::HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"));
     h.insert(
         "x-content-type-options",
@@ -762,6 +762,31 @@ async fn own_request(
     (line.holder == Some(customer)).then_some((record, line))
 }
 
+/// A form posted about a request: the traveller must be signed in, own the request and send the
+/// session's CSRF token; otherwise the answer to give instead.
+async fn own_request_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    id: i64,
+    csrf: &str,
+) -> Result<i64, Response> {
+    let Some(customer) = visitor.traveller() else {
+        return Err(to_sign_in());
+    };
+    if !visitor.csrf_ok(csrf) || own_request(state, customer, id).await.is_none() {
+        let back = format!("/my/requests/{id}");
+        return Err(error_page(
+            visitor,
+            headers,
+            StatusCode::FORBIDDEN,
+            i18n::t(visitor.language, "err-form-expired"),
+            &back,
+        ));
+    }
+    Ok(customer)
+}
+
 async fn show_request(
     state: &AppState,
     headers: &HeaderMap,
@@ -839,18 +864,9 @@ pub async fn request_send_code(
     Form(form): Form<SendCodeForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let back = format!("/my/requests/{id}");
-    if !visitor.csrf_ok(&form.csrf) || own_request(&state, customer, id).await.is_none() {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            &back,
-        );
+    if let Err(refused) = own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
+        return refused;
     }
     match cancellation::send_code(&state.desk, id, form.to == "email", Timestamp::now()).await {
         Ok(sent) => {
@@ -881,19 +897,11 @@ pub async fn request_check_code(
     Form(form): Form<CheckForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let back = format!("/my/requests/{id}");
-    if !visitor.csrf_ok(&form.csrf) || own_request(&state, customer, id).await.is_none() {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            &back,
-        );
-    }
+    let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     match cancellation::check_code(
         &state.desk,
         id,
@@ -915,21 +923,19 @@ pub async fn request_upload(
     mut multipart: Multipart,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let back = format!("/my/requests/{id}");
-    if !visitor.csrf_ok(q.csrf.as_deref().unwrap_or(""))
-        || own_request(&state, customer, id).await.is_none()
+    let customer = match own_request_form(
+        &state,
+        &headers,
+        &visitor,
+        id,
+        q.csrf.as_deref().unwrap_or(""),
+    )
+    .await
     {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            &back,
-        );
-    }
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let mut content = None;
     while let Ok(Some(field)) = multipart.next_field().await {
         if field.name() == Some("document") {
@@ -976,19 +982,11 @@ pub async fn request_withdraw(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let back = format!("/my/requests/{id}");
-    if !visitor.csrf_ok(&form.csrf) || own_request(&state, customer, id).await.is_none() {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            &back,
-        );
-    }
+    let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     match cancellation::withdraw(
         &state.desk,
         id,

@@ -82,16 +82,8 @@ fn html(template: impl Template) -> Response {
     match template.render() {
         Ok(h) => {
             let mut r = Html(h).into_response();
-            let headers = r.headers_mut();
-            headers.insert("content-security-policy", header::HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; form-action 'self'"));
-            headers.insert(
-                "x-content-type-options",
-                header::HeaderValue::from_static("nosniff"),
-            );
-            headers.insert(
-                "referrer-policy",
-                header::HeaderValue::from_static("same-origin"),
-            );
+            // The same protections as the travellers' pages.
+            super::portal::security_headers(r.headers_mut());
             r
         }
         Err(e) => {
