@@ -175,7 +175,13 @@ impl World {
 
     async fn network(&self, key: &LineKey) -> Vec<String> {
         let line = self.line(key).await;
-        self.s().network_calls(line.imsi.as_str()).await.unwrap()
+        self.s()
+            .network_calls(line.imsi.as_str())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(op, _)| op)
+            .collect()
     }
 
     /// The customer notifications waiting in the outbox, oldest first: (event, payload).

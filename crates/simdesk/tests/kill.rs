@@ -227,7 +227,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
             .await
             .unwrap()
             .iter()
-            .filter(|op| *op == "deprovision")
+            .filter(|(op, _)| op == "deprovision")
             .count();
         assert_eq!(deprovisions, 1, "line {n} deprovisioned once");
     }
@@ -274,7 +274,7 @@ async fn all_deprovisioned(desk: &Desk) -> bool {
             .await
             .unwrap()
             .iter()
-            .any(|op| op == "deprovision")
+            .any(|(op, _)| op == "deprovision")
         {
             return false;
         }

@@ -1,31 +1,44 @@
-//! The network's subscriber database: bar, unbar and deprovision a line.
+//! The network's subscriber database: provision, bar, unbar and delete a line's subscriber.
 
-use crate::store::{Store, StoreError};
+use super::PeerError;
+use crate::store::Store;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use std::sync::Arc;
 
-/// A call to the network failed; the outbox retries it later.
-#[derive(Debug, thiserror::Error)]
-pub enum NetworkError {
-    #[error("the subscriber database is unreachable: {0}")]
-    Unreachable(String),
-    #[error("the subscriber database refused: {0}")]
-    Refused(String),
+/// A call to the network failed.
+pub type NetworkError = PeerError;
+
+/// What the subscriber database holds for one IMSI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    /// The MSISDN digits (no `+`), if one is set.
+    pub msisdn: Option<String>,
+    /// Packet-switched (data) service allowed.
+    pub ps_enabled: bool,
+    /// Circuit-switched (voice/SMS) service allowed.
+    pub cs_enabled: bool,
 }
 
-impl From<StoreError> for NetworkError {
-    fn from(e: StoreError) -> Self {
-        NetworkError::Unreachable(e.to_string())
+impl Subscriber {
+    /// Barred means no service of either kind.
+    pub fn is_barred(&self) -> bool {
+        !self.ps_enabled && !self.cs_enabled
     }
 }
 
-/// Provisioning operations. Every call carries an idempotency key and must be safe to repeat.
+/// Provisioning operations. Every call carries an idempotency key and must be safe to repeat:
+/// provisioning an existing subscriber or deleting a missing one succeeds.
 #[async_trait]
 pub trait Network: Send + Sync {
+    /// Creates the subscriber if missing, sets its MSISDN and allows service.
+    async fn provision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
     async fn bar(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
     async fn unbar(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
+    /// Deletes the subscriber; a missing one is already deleted.
     async fn deprovision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
+    /// What the subscriber database holds for `imsi`; `None` when it has no such subscriber.
+    async fn subscriber(&self, imsi: &str) -> Result<Option<Subscriber>, NetworkError>;
 }
 
 /// Records what would be sent to the subscriber database in simdesk's own journal, once per key.
@@ -55,6 +68,9 @@ impl RecordingNetwork {
 
 #[async_trait]
 impl Network for RecordingNetwork {
+    async fn provision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
+        self.record(key, "provision", imsi, msisdn).await
+    }
     async fn bar(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
         self.record(key, "bar", imsi, msisdn).await
     }
@@ -63,5 +79,63 @@ impl Network for RecordingNetwork {
     }
     async fn deprovision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
         self.record(key, "deprovision", imsi, msisdn).await
+    }
+    /// Replays the journal: the state the calls recorded so far would have left.
+    async fn subscriber(&self, imsi: &str) -> Result<Option<Subscriber>, NetworkError> {
+        let calls = self.store.network_calls(imsi).await?;
+        Ok(replay(&calls))
+    }
+}
+
+/// The subscriber a sequence of recorded operations leaves behind.
+fn replay(operations: &[(String, String)]) -> Option<Subscriber> {
+    let mut current: Option<Subscriber> = None;
+    for (operation, msisdn) in operations {
+        let digits = msisdn.trim_start_matches('+').to_string();
+        current = match (operation.as_str(), current) {
+            ("provision", _) => Some(Subscriber {
+                msisdn: Some(digits),
+                ps_enabled: true,
+                cs_enabled: true,
+            }),
+            ("bar", Some(s)) => Some(Subscriber {
+                ps_enabled: false,
+                cs_enabled: false,
+                ..s
+            }),
+            ("unbar", Some(s)) => Some(Subscriber {
+                ps_enabled: true,
+                cs_enabled: true,
+                ..s
+            }),
+            ("deprovision", _) => None,
+            (_, other) => other,
+        };
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(list: &[&str]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|o| (o.to_string(), "+819012345678".to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_journal_replays_to_the_subscriber_it_would_have_left() {
+        assert_eq!(replay(&ops(&[])), None);
+        let barred = replay(&ops(&["provision", "bar"])).unwrap();
+        assert!(barred.is_barred());
+        assert_eq!(barred.msisdn.as_deref(), Some("819012345678"));
+        assert!(!replay(&ops(&["provision", "bar", "unbar"]))
+            .unwrap()
+            .is_barred());
+        assert_eq!(replay(&ops(&["provision", "bar", "deprovision"])), None);
+        // Barring a subscriber that was never provisioned leaves nothing.
+        assert_eq!(replay(&ops(&["bar"])), None);
     }
 }

@@ -1272,8 +1272,8 @@ macro_rules! shared_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>> {
-                Ok(sqlx::query_scalar("SELECT operation FROM network_calls WHERE imsi = $1 ORDER BY id").bind(imsi).fetch_all(&self.pool).await?)
+            async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as("SELECT operation, msisdn FROM network_calls WHERE imsi = $1 ORDER BY id").bind(imsi).fetch_all(&self.pool).await?)
             }
 
             async fn gauges(&self, now: Timestamp) -> StoreResult<Gauges> {

@@ -166,7 +166,8 @@ pub trait Store: Send + Sync + 'static {
         msisdn: &str,
         at: jiff::Timestamp,
     ) -> StoreResult<bool>;
-    async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<String>>;
+    /// The journal's calls for an IMSI, oldest first: (operation, msisdn).
+    async fn network_calls(&self, imsi: &str) -> StoreResult<Vec<(String, String)>>;
 
     async fn gauges(&self, now: jiff::Timestamp) -> StoreResult<Gauges>;
     /// Issues the next ticket number of the day (Japan time) for a carrier's store.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod peers;
 
 use simdesk::store::{self, Store};
 use std::sync::Arc;

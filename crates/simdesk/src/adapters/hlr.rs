@@ -1,0 +1,1 @@
+//! OsmoHLR's CTRL interface as the network port.

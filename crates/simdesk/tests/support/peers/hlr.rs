@@ -1,0 +1,1 @@
+//! OsmoHLR on its own loopback address, with its own database file.

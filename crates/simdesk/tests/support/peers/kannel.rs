@@ -1,0 +1,1 @@
+//! Kannel bearerbox + smsbox with fakesmsc as the SMSC, on free loopback ports.
