@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod examples;
 pub mod keys;
+pub mod messages;
 pub mod receipts;
 pub mod services;
 pub mod store;

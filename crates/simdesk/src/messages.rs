@@ -1,0 +1,1 @@
+//! Messages to travellers: one template per event in every language simdesk speaks.
