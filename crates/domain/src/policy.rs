@@ -115,6 +115,8 @@ pub struct CarrierPolicy {
     pub example: bool,
     pub currency: Currency,
     pub grace_days: u32,
+    /// How many hours before a line's validity ends its holder is reminded (0: never).
+    pub reminder_hours_before: u32,
     pub closures: Vec<Closure>,
     pub cancellation: CancellationPolicy,
     pub refund: RefundPolicy,
@@ -231,6 +233,15 @@ impl CarrierPolicy {
                 ),
             ));
         }
+        if raw.reminder_hours_before > 24 * 30 {
+            return Err(err(
+                "reminder_hours_before",
+                format!(
+                    "{} hours is more than the 720 (30 days) allowed; use 0 for no reminder",
+                    raw.reminder_hours_before
+                ),
+            ));
+        }
         let mut closures = Vec::new();
         for (i, c) in raw.closures.iter().enumerate() {
             closures.push(
@@ -286,6 +297,7 @@ impl CarrierPolicy {
             example: raw.example,
             currency,
             grace_days: raw.grace_days,
+            reminder_hours_before: raw.reminder_hours_before,
             closures,
             cancellation,
             refund,
@@ -537,6 +549,10 @@ mod raw {
         "23:59".into()
     }
 
+    fn default_reminder_hours() -> u32 {
+        24
+    }
+
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Carrier {
@@ -548,6 +564,8 @@ mod raw {
         pub currency: String,
         #[serde(default)]
         pub grace_days: u32,
+        #[serde(default = "default_reminder_hours")]
+        pub reminder_hours_before: u32,
         #[serde(default)]
         pub closures: Vec<String>,
         pub cancellation: Cancellation,

@@ -13,8 +13,6 @@ mod support;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
-use simdesk::adapters::network::RecordingNetwork;
-use simdesk::adapters::payouts::RecordingPayouts;
 use simdesk::keys::Keys;
 use simdesk::services::cancellation::{self, Desk, Knowledge};
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
@@ -487,10 +485,7 @@ async fn world() -> World {
         keys: Arc::new(Keys::ephemeral()),
         codes: codes.clone(),
     };
-    let peers = Peers {
-        network: Arc::new(RecordingNetwork::new(db.store.clone())),
-        payouts: Arc::new(RecordingPayouts::new(db.store.clone())),
-    };
+    let peers = Peers::recording(db.store.clone(), "http://127.0.0.1:8080");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(

@@ -9,8 +9,6 @@ mod support;
 
 use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
-use simdesk::adapters::network::RecordingNetwork;
-use simdesk::adapters::payouts::RecordingPayouts;
 use simdesk::keys::Keys;
 use simdesk::services::cancellation::{self, Desk};
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
@@ -730,10 +728,7 @@ async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
     )
     .await
     .unwrap();
-    let peers = Peers {
-        network: Arc::new(RecordingNetwork::new(store.clone())),
-        payouts: Arc::new(RecordingPayouts::new(store.clone())),
-    };
+    let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
     let base = serve(desk.clone()).await;
     let name = format!("counter-receipt-{}", backend());
     let runtime = tokio::runtime::Handle::current();

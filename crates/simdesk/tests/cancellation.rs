@@ -7,8 +7,6 @@ mod support;
 use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
-use simdesk::adapters::network::RecordingNetwork;
-use simdesk::adapters::payouts::RecordingPayouts;
 use simdesk::keys::Keys;
 use simdesk::receipts::{self, ReceiptContent};
 use simdesk::services::cancellation::{self, Desk, Knowledge};
@@ -294,10 +292,7 @@ async fn world() -> World {
         keys: Arc::new(Keys::ephemeral()),
         codes: codes.clone(),
     };
-    let peers = Peers {
-        network: Arc::new(RecordingNetwork::new(db.store.clone())),
-        payouts: Arc::new(RecordingPayouts::new(db.store.clone())),
-    };
+    let peers = Peers::recording(db.store.clone(), "http://127.0.0.1:8080");
     World {
         db,
         desk,

@@ -5,8 +5,6 @@ mod support;
 
 use jiff::Timestamp;
 use simdesk::adapters::messages::RecordingCodeSender;
-use simdesk::adapters::network::RecordingNetwork;
-use simdesk::adapters::payouts::RecordingPayouts;
 use simdesk::keys::Keys;
 use simdesk::services::cancellation::{self, Desk};
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
@@ -140,10 +138,7 @@ async fn every_page_refuses_the_wrong_identity() {
         keys: Arc::new(Keys::ephemeral()),
         codes: Arc::new(RecordingCodeSender::default()),
     };
-    let peers = Peers {
-        network: Arc::new(RecordingNetwork::new(store.clone())),
-        payouts: Arc::new(RecordingPayouts::new(store.clone())),
-    };
+    let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
 
     // A's line: cancelled by an operator and completed, so it has a request and a receipt.
     let done = cancellation::submit(

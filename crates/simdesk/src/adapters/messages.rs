@@ -117,3 +117,95 @@ impl CodeSender for DemoOutbox {
         .map_err(|e| DeliveryError(e.to_string()))
     }
 }
+
+/// Keeps every SMS and e-mail in memory: the messaging peers of an installation that has none
+/// configured yet (their messages stay readable in `simdesk outbox list`) and of tests.
+#[derive(Default)]
+pub struct RecordingMessages {
+    sms: Mutex<Vec<(String, String)>>,
+    mail: Mutex<Vec<super::email::Mail>>,
+}
+
+impl RecordingMessages {
+    /// SMS sent so far: (to, text).
+    pub fn sms(&self) -> Vec<(String, String)> {
+        self.sms.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+    pub fn mail(&self) -> Vec<super::email::Mail> {
+        self.mail.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl super::sms::SmsGateway for RecordingMessages {
+    async fn send_sms(
+        &self,
+        _message_id: &str,
+        to: &str,
+        text: &str,
+    ) -> Result<(), super::PeerError> {
+        self.sms
+            .lock()
+            .map_err(|_| super::PeerError::Unavailable("recorder poisoned".into()))?
+            .push((to.to_string(), text.to_string()));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl super::email::Mailer for RecordingMessages {
+    async fn send_mail(&self, mail: &super::email::Mail) -> Result<(), super::PeerError> {
+        self.mail
+            .lock()
+            .map_err(|_| super::PeerError::Unavailable("recorder poisoned".into()))?
+            .push(mail.clone());
+        Ok(())
+    }
+}
+
+impl DemoOutbox {
+    fn append(&self, entry: &str) -> Result<(), super::PeerError> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| super::PeerError::Unavailable(e.to_string()))?;
+        writeln!(file, "{} {entry}", jiff::Timestamp::now())
+            .map_err(|e| super::PeerError::Unavailable(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl super::sms::SmsGateway for DemoOutbox {
+    async fn send_sms(
+        &self,
+        _message_id: &str,
+        to: &str,
+        text: &str,
+    ) -> Result<(), super::PeerError> {
+        self.append(&format!("SMS to {to}: {text}"))
+    }
+}
+
+#[async_trait]
+impl super::email::Mailer for DemoOutbox {
+    async fn send_mail(&self, mail: &super::email::Mail) -> Result<(), super::PeerError> {
+        let attached: Vec<&str> = mail
+            .attachments
+            .iter()
+            .map(|a| a.filename.as_str())
+            .collect();
+        self.append(&format!(
+            "e-mail to {}: {}\n{}\n(attached: {})\n",
+            mail.to,
+            mail.subject,
+            mail.text,
+            if attached.is_empty() {
+                "nothing".to_string()
+            } else {
+                attached.join(", ")
+            }
+        ))
+    }
+}

@@ -1,21 +1,13 @@
 //! Paying e-wallet money out to a card or bank reference.
 
-use crate::store::{Store, StoreError};
+use super::PeerError;
+use crate::store::Store;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use std::sync::Arc;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PayoutError {
-    #[error("the payment provider is unreachable: {0}")]
-    Unreachable(String),
-}
-
-impl From<StoreError> for PayoutError {
-    fn from(e: StoreError) -> Self {
-        PayoutError::Unreachable(e.to_string())
-    }
-}
+/// A payout could not be sent.
+pub type PayoutError = PeerError;
 
 /// A payment provider. `key` is the payout's idempotency key: sending twice pays once.
 #[async_trait]

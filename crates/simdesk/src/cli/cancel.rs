@@ -2,8 +2,6 @@
 
 use super::{attribution, open_store, Who};
 use crate::adapters::messages::RecordingCodeSender;
-use crate::adapters::network::RecordingNetwork;
-use crate::adapters::payouts::RecordingPayouts;
 use crate::config::Settings;
 use crate::keys::Keys;
 use crate::receipts::{self, SignedReceipt, VerifyingKeyText};
@@ -172,10 +170,7 @@ pub(super) async fn tools(
         keys: Arc::new(keys),
         codes: Arc::new(RecordingCodeSender::default()),
     };
-    let peers = Peers {
-        network: Arc::new(RecordingNetwork::new(store.clone())),
-        payouts: Arc::new(RecordingPayouts::new(store)),
-    };
+    let peers = Peers::recording(store, "http://127.0.0.1:8080");
     Ok(Tools { desk, peers })
 }
 

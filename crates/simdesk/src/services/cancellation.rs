@@ -787,11 +787,13 @@ pub async fn withdraw(desk: &Desk, id: i64, by: Attribution) -> ServiceResult<Re
     change.events.push(t);
     if line.state == LineState::PendingTermination {
         let (back, lt) = line.withdraw_termination(by.clone())?;
+        // A line that went back to grace stays barred: only an active line gets service back.
+        let unbar = policy.cancellation().bar_while_pending && back.state == LineState::Active;
         change.line = Some(LineChange::new(
             back,
             line_event(&lt, "cancellation withdrawn".into(), version),
         ));
-        if policy.cancellation().bar_while_pending {
+        if unbar {
             change
                 .outbox
                 .push(network("unbar", request.id, &line, by.at));

@@ -6,8 +6,6 @@ use super::outbox::Peers;
 use super::policies::{load_policies, PolicyBook};
 use super::{import, jobs, lines, ServiceResult};
 use crate::adapters::messages::RecordingCodeSender;
-use crate::adapters::network::RecordingNetwork;
-use crate::adapters::payouts::RecordingPayouts;
 use crate::keys::Keys;
 use crate::store::{LineKey, Store};
 use jiff::{SignedDuration, Timestamp};
@@ -294,10 +292,7 @@ pub async fn seed(
         }
     }
     // Let the system catch up to now: expiry, closing, cancellations taking effect, side effects.
-    let peers = Peers {
-        network: Arc::new(RecordingNetwork::new(shared.clone())),
-        payouts: Arc::new(RecordingPayouts::new(shared.clone())),
-    };
+    let peers = Peers::recording(shared.clone(), "http://127.0.0.1:8080");
     jobs::run_due(&desk, &peers, now).await?;
     Ok(DemoSummary {
         lines: total as u64,

@@ -1,6 +1,7 @@
 //! Due work run at a given instant: lines whose validity ends expire, lines past grace close.
 
-use super::ServiceResult;
+use super::{effects, ServiceResult};
+use simdesk_domain::validity::{format_jst, last_valid_second};
 use crate::store::{LineChange, NewEvent, Store, StoreError};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -72,8 +73,33 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
                 .iter()
                 .filter(|e| e.to == Some(LineState::Closed))
                 .count() as u64;
-            let mut change = LineChange::new(current, events.remove(0));
+            let mut change = LineChange::new(current.clone(), events.remove(0));
             change.events.extend(events);
+            // Out of validity the line may not be used: barred in grace, deleted once closed.
+            if closed > 0 {
+                change
+                    .outbox
+                    .push(effects::network("deprovision", "closed", &current, now));
+            } else if expired > 0 {
+                change
+                    .outbox
+                    .push(effects::network("bar", "expired", &current, now));
+                if let Some(holder) = current.holder {
+                    let grace_until = current
+                        .grace_ends_at
+                        .map(|t| format_jst(last_valid_second(t)))
+                        .unwrap_or_default();
+                    change.outbox.push(effects::notice(
+                        "expired",
+                        "validity",
+                        &current,
+                        holder,
+                        &language_of(store, holder).await?,
+                        serde_json::json!({ "grace_until": grace_until }),
+                        now,
+                    ));
+                }
+            }
             let line_id = change.line.id;
             match store.apply(&change).await {
                 Ok(()) => {
@@ -95,6 +121,66 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
     Ok(report)
 }
 
+async fn language_of(store: &dyn Store, customer: i64) -> ServiceResult<String> {
+    Ok(store
+        .customer(customer)
+        .await?
+        .map(|c| c.language)
+        .unwrap_or_else(|| "en".into()))
+}
+
+/// Queues a reminder for every active line whose validity ends within its carrier's reminder
+/// window. Keyed on the line and its end of validity: a line is reminded once per validity.
+pub async fn queue_reminders(
+    store: &dyn Store,
+    book: &super::policies::PolicyBook,
+    now: Timestamp,
+) -> ServiceResult<u64> {
+    let widest = book.widest_reminder_hours();
+    if widest == 0 {
+        return Ok(0);
+    }
+    let horizon = now + jiff::SignedDuration::from_hours(i64::from(widest));
+    let mut after = 0;
+    let mut queued = 0;
+    loop {
+        let lines = store
+            .lines_ending_between(now, horizon, after, BATCH)
+            .await?;
+        let Some(last) = lines.last() else { break };
+        after = last.id;
+        let mut messages = Vec::new();
+        for line in lines {
+            let (Some(holder), Some(ends)) = (line.holder, line.validity_ends_at) else {
+                continue;
+            };
+            let Ok((policy, _)) = book.for_line(&line) else {
+                continue;
+            };
+            let hours = policy.carrier.reminder_hours_before;
+            if hours == 0 || ends > now + jiff::SignedDuration::from_hours(i64::from(hours)) {
+                continue;
+            }
+            let left = ends.duration_since(now).as_secs().max(0) / 3600;
+            messages.push(effects::notice(
+                "validity_reminder",
+                &ends.as_microsecond().to_string(),
+                &line,
+                holder,
+                &language_of(store, holder).await?,
+                serde_json::json!({
+                    "valid_until": format_jst(last_valid_second(ends)),
+                    "hours": left.max(1).to_string(),
+                }),
+                now,
+            ));
+        }
+        queued += messages.len() as u64;
+        store.enqueue(&messages).await?;
+    }
+    Ok(queued)
+}
+
 /// Everything due at `now`, in order: lines expire and close, cancellations take effect, and the
 /// outbox delivers their side effects.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,6 +196,7 @@ pub async fn run_due(
     now: Timestamp,
 ) -> ServiceResult<DueReport> {
     let lines = run_once(desk.store.as_ref(), now).await?;
+    queue_reminders(desk.store.as_ref(), &desk.book, now).await?;
     let cancellations = super::cancellation::complete_due(desk, now).await?;
     let outbox = super::outbox::deliver(desk.store.as_ref(), peers, now).await?;
     Ok(DueReport {

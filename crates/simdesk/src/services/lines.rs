@@ -142,12 +142,29 @@ pub async fn register(
             ),
         );
         change.new_holder = Some(registration.clone());
+        let customer = if claimant == NEW_HOLDER { 0 } else { claimant };
+        change.outbox.push(super::effects::notice(
+            "registration",
+            "first",
+            &line,
+            customer,
+            registration.language.tag(),
+            serde_json::json!({ "plan": plan_name(book, &line) }),
+            by.at,
+        ));
         match store.apply(&change).await {
             Ok(()) => return find_line(store, &LineKey::Id(line.id)).await,
             Err(StoreError::Conflict) if attempts < ATTEMPTS => continue,
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// The plan's name as travellers know it.
+fn plan_name(book: &PolicyBook, line: &Line) -> String {
+    book.for_line(line)
+        .map(|(p, _)| p.plan.name.clone())
+        .unwrap_or_else(|_| line.plan.clone())
 }
 
 /// Stands for the holder registration is about to create (real ids are positive).
@@ -165,15 +182,39 @@ pub async fn activate(
         let by = by.clone();
         Box::pin(async move {
             let (policy, version) = book.for_line(&line)?;
+            let at = by.at;
             let (next, t) = line.activate(policy.plan.validity, policy.grace_days(), by)?;
             let ends = next.validity_ends_at.unwrap_or(Timestamp::MAX);
-            let detail = format!("valid until {}", format_jst(last_valid_second(ends)));
-            let mut change = LineChange::new(next, transition_event(&t, detail, Some(version)));
+            let valid_until = format_jst(last_valid_second(ends));
+            let detail = format!("valid until {valid_until}");
+            let mut change = LineChange::new(
+                next.clone(),
+                transition_event(&t, detail, Some(version)),
+            );
             change.balance = balance::activation_grants(
                 policy.plan.data_allowance_mb,
                 policy.plan.initial_credit,
                 ends,
             );
+            change
+                .outbox
+                .push(super::effects::network("provision", "activation", &next, at));
+            if let Some(holder) = line.holder {
+                let language = store
+                    .customer(holder)
+                    .await?
+                    .map(|c| c.language)
+                    .unwrap_or_else(|| "en".into());
+                change.outbox.push(super::effects::notice(
+                    "activation",
+                    "first",
+                    &next,
+                    holder,
+                    &language,
+                    serde_json::json!({ "valid_until": valid_until }),
+                    at,
+                ));
+            }
             Ok(change)
         })
     })

@@ -2,9 +2,12 @@
 
 pub mod cancellation;
 pub mod demo;
+pub mod effects;
 pub mod import;
 pub mod jobs;
 pub mod lines;
+pub mod notify;
+
 pub mod outbox;
 pub mod policies;
 pub mod staff;

@@ -1,33 +1,61 @@
 //! Delivering the outbox: each side effect once per idempotency key, retried with backoff, and
-//! parked as dead after too many failures.
+//! parked as dead after too many failures or a refusal that retrying cannot change.
 
-use super::ServiceResult;
+use super::{notify, ServiceResult};
+use crate::adapters::email::Mailer;
 use crate::adapters::network::Network;
 use crate::adapters::payouts::Payouts;
-use crate::store::{OutboxRow, Store};
+use crate::adapters::sms::SmsGateway;
+use crate::adapters::PeerError;
+use crate::store::{OutboxMessage, OutboxRow, Store};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Attempts before a message is parked as dead for an operator to look at.
+/// Attempts before a customer message or payout is parked as dead for an operator to look at.
 pub const MAX_ATTEMPTS: i64 = 10;
+/// Network calls keep trying for about a day (backoff tops out at an hour): an HLR outage delays
+/// provisioning, it must not need an operator to revive every call afterwards.
+pub const MAX_NETWORK_ATTEMPTS: i64 = 30;
 /// How long a worker holds a claimed row before another may take it over.
-const LEASE: SignedDuration = SignedDuration::from_secs(30);
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
-/// The peers the outbox delivers to.
+/// The peers the outbox delivers to, and where travellers reach simdesk for links in messages.
 #[derive(Clone)]
 pub struct Peers {
     pub network: Arc<dyn Network>,
     pub payouts: Arc<dyn Payouts>,
+    pub sms: Arc<dyn SmsGateway>,
+    pub mail: Arc<dyn Mailer>,
+    /// Base URL of the portal (no trailing slash), for links in messages.
+    pub public_url: String,
 }
 
-/// Kinds this release delivers. Customer notifications wait in the outbox for the messaging
-/// adapters (SMS, e-mail), which deliver them from the same rows.
-pub const DELIVERED_KINDS: [&str; 4] = [
+impl Peers {
+    /// Peers that record instead of calling anything: the network journal, payouts marked as
+    /// sent, messages kept in memory.
+    pub fn recording(store: Arc<dyn Store>, public_url: &str) -> Peers {
+        let messages = Arc::new(crate::adapters::messages::RecordingMessages::default());
+        Peers {
+            network: Arc::new(crate::adapters::network::RecordingNetwork::new(store.clone())),
+            payouts: Arc::new(crate::adapters::payouts::RecordingPayouts::new(store)),
+            sms: messages.clone(),
+            mail: messages,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+/// Every kind the outbox delivers.
+pub const DELIVERED_KINDS: [&str; 8] = [
+    "network.provision",
     "network.bar",
     "network.unbar",
     "network.deprovision",
     "payout",
+    "notify",
+    "sms",
+    "email",
 ];
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,9 +70,27 @@ fn backoff(attempts: i64) -> SignedDuration {
     SignedDuration::from_secs(secs.min(3600))
 }
 
+fn max_attempts(kind: &str) -> i64 {
+    if kind.starts_with("network.") {
+        MAX_NETWORK_ATTEMPTS
+    } else {
+        MAX_ATTEMPTS
+    }
+}
+
 pub async fn deliver(
     store: &dyn Store,
     peers: &Peers,
+    now: Timestamp,
+) -> ServiceResult<DeliveryReport> {
+    deliver_kinds(store, peers, &DELIVERED_KINDS, now).await
+}
+
+/// Delivers what is due of some kinds only.
+pub async fn deliver_kinds(
+    store: &dyn Store,
+    peers: &Peers,
+    kinds: &[&str],
     now: Timestamp,
 ) -> ServiceResult<DeliveryReport> {
     let mut report = DeliveryReport::default();
@@ -53,36 +99,67 @@ pub async fn deliver(
         // for as long as simdesk's own clock (moved with --now) takes to pass it.
         let wall = Timestamp::now();
         let rows = store
-            .claim_outbox(&DELIVERED_KINDS, now, wall, wall + LEASE, 100)
+            .claim_outbox(kinds, now, wall, wall + LEASE, 100)
             .await?;
         if rows.is_empty() {
             break;
         }
+        let mut progressed = false;
         for row in rows {
-            match deliver_one(peers, &row).await {
-                Ok(()) => {
+            match deliver_one(store, peers, &row, now).await {
+                Ok(Delivered::Done) => {
                     store.outbox_done(row.id, now).await?;
+                    metrics::counter!("simdesk_outbox_delivered_total", "kind" => row.kind.clone()).increment(1);
                     report.delivered += 1;
+                    progressed = true;
                 }
-                Err(error) if row.attempts >= MAX_ATTEMPTS => {
-                    tracing::error!(kind = %row.kind, key = %row.idempotency_key, %error, "outbox message is dead after {} attempts", row.attempts);
-                    store.outbox_failed(row.id, &error, None).await?;
+                Ok(Delivered::FannedOut(messages)) => {
+                    store.outbox_fan_out(row.id, &messages, now).await?;
+                    metrics::counter!("simdesk_outbox_delivered_total", "kind" => row.kind.clone()).increment(1);
+                    report.delivered += 1;
+                    progressed = true;
+                }
+                Err(error) if error.is_permanent() || row.attempts >= max_attempts(&row.kind) => {
+                    tracing::error!(kind = %row.kind, key = %row.idempotency_key, %error, attempts = row.attempts, "outbox message is dead");
+                    metrics::counter!("simdesk_outbox_failures_total", "kind" => row.kind.clone()).increment(1);
+                    store.outbox_failed(row.id, &error.to_string(), None).await?;
                     report.dead += 1;
                 }
                 Err(error) => {
                     tracing::warn!(kind = %row.kind, key = %row.idempotency_key, %error, "delivery failed; will retry");
+                    metrics::counter!("simdesk_outbox_failures_total", "kind" => row.kind.clone()).increment(1);
                     store
-                        .outbox_failed(row.id, &error, Some(now + backoff(row.attempts)))
+                        .outbox_failed(
+                            row.id,
+                            &error.to_string(),
+                            Some(now + backoff(row.attempts)),
+                        )
                         .await?;
                     report.retried += 1;
                 }
             }
         }
+        // Rows fanned out just now are due at once; anything else failing waits for its backoff.
+        if !progressed {
+            break;
+        }
     }
     Ok(report)
 }
 
-async fn deliver_one(peers: &Peers, row: &OutboxRow) -> Result<(), String> {
+/// What delivering one row came to.
+pub(super) enum Delivered {
+    Done,
+    /// The row became these rows (a notification becomes one message per channel).
+    FannedOut(Vec<OutboxMessage>),
+}
+
+async fn deliver_one(
+    store: &dyn Store,
+    peers: &Peers,
+    row: &OutboxRow,
+    now: Timestamp,
+) -> Result<Delivered, PeerError> {
     let text = |field: &str| {
         row.payload
             .get(field)
@@ -91,36 +168,35 @@ async fn deliver_one(peers: &Peers, row: &OutboxRow) -> Result<(), String> {
             .to_string()
     };
     let key = &row.idempotency_key;
-    let result = match row.kind.as_str() {
-        "network.bar" => peers
-            .network
-            .bar(key, &text("imsi"), &text("msisdn"))
-            .await
-            .map_err(|e| e.to_string()),
-        "network.unbar" => peers
-            .network
-            .unbar(key, &text("imsi"), &text("msisdn"))
-            .await
-            .map_err(|e| e.to_string()),
-        "network.deprovision" => peers
-            .network
-            .deprovision(key, &text("imsi"), &text("msisdn"))
-            .await
-            .map_err(|e| e.to_string()),
+    let (imsi, msisdn) = (text("imsi"), text("msisdn"));
+    match row.kind.as_str() {
+        "network.provision" => peers.network.provision(key, &imsi, &msisdn).await?,
+        "network.bar" => peers.network.bar(key, &imsi, &msisdn).await?,
+        "network.unbar" => peers.network.unbar(key, &imsi, &msisdn).await?,
+        "network.deprovision" => peers.network.deprovision(key, &imsi, &msisdn).await?,
         "payout" => {
             let amount = row
                 .payload
                 .get("amount")
                 .and_then(|v| v.as_i64())
                 .unwrap_or_default();
-            peers
+            let currency = text("currency");
+            let reference = peers
                 .payouts
-                .send(key, &text("destination"), amount, &text("currency"))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+                .send(key, &text("destination"), amount, &currency)
+                .await?;
+            return Ok(Delivered::FannedOut(notify::payout_sent(
+                row, &reference, amount, &currency, now,
+            )));
         }
-        other => Err(format!("no delivery for outbox kind {other}")),
-    };
-    result
+        "notify" => return notify::fan_out(store, row, now).await.map(Delivered::FannedOut),
+        "sms" => notify::send_sms(store, peers, row).await?,
+        "email" => notify::send_email(store, peers, row).await?,
+        other => {
+            return Err(PeerError::Refused(format!(
+                "no delivery for outbox kind {other}"
+            )))
+        }
+    }
+    Ok(Delivered::Done)
 }

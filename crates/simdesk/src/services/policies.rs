@@ -207,6 +207,15 @@ impl PolicyBook {
         })
     }
 
+    /// The longest reminder window of any carrier, in hours.
+    pub fn widest_reminder_hours(&self) -> u32 {
+        self.carriers
+            .values()
+            .map(|(c, _)| c.reminder_hours_before)
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn carrier_codes(&self) -> impl Iterator<Item = &str> {
         self.carriers.keys().map(String::as_str)
     }

@@ -323,14 +323,21 @@ macro_rules! shared_store {
 
             async fn insert_outbox(tx: &mut sqlx::Transaction<'_, $db>, m: &OutboxMessage) -> StoreResult<()> {
                 // The key makes a repeated decision harmless: the side effect is queued once.
+                // Calls to the network about one subscriber must reach it in order.
+                let subject = m
+                    .kind
+                    .starts_with("network.")
+                    .then(|| m.payload.get("imsi").and_then(|v| v.as_str()).map(|imsi| format!("imsi:{imsi}")))
+                    .flatten();
                 sqlx::query(
-                    "INSERT INTO outbox (kind, idempotency_key, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $4)
+                    "INSERT INTO outbox (kind, idempotency_key, payload, next_attempt_at, created_at, subject) VALUES ($1, $2, $3, $4, $4, $5)
                      ON CONFLICT (idempotency_key) DO NOTHING",
                 )
                 .bind(&m.kind)
                 .bind(&m.idempotency_key)
                 .bind(m.payload.to_string())
                 .bind(micros(m.available_at))
+                .bind(subject)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -394,6 +401,15 @@ macro_rules! shared_store {
                     .execute(&mut **tx)
                     .await
                     .map_err(|e| duplicate_or(e, &format!("add-on {} on this line", bind.code)))?;
+                }
+                for m in &change.outbox {
+                    let mut m = m.clone();
+                    if m.payload.get("customer").and_then(|c| c.as_i64()) == Some(0) {
+                        if let (Some(h), Some(obj)) = (holder, m.payload.as_object_mut()) {
+                            obj.insert("customer".into(), h.into());
+                        }
+                    }
+                    Self::insert_outbox(tx, &m).await?;
                 }
                 for binding in change.unbind.iter().copied() {
                     let done = sqlx::query(
@@ -1200,7 +1216,8 @@ macro_rules! shared_store {
                 for k in kinds {
                     sep.push_bind(*k);
                 }
-                q.push(") ORDER BY id LIMIT ");
+                q.push(") AND (subject IS NULL OR NOT EXISTS (SELECT 1 FROM outbox earlier WHERE earlier.subject = outbox.subject AND earlier.state = 'pending' AND earlier.id < outbox.id))");
+                q.push(" ORDER BY id LIMIT ");
                 q.push_bind(limit);
                 let candidates: Vec<(i64,)> = q.build_query_as().fetch_all(&self.pool).await?;
                 let mut claimed = Vec::new();
@@ -1257,6 +1274,68 @@ macro_rules! shared_store {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?)
             }
 
+            async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for m in messages {
+                    Self::insert_outbox(&mut tx, m).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn outbox_fan_out(&self, id: i64, messages: &[OutboxMessage], at: Timestamp) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for m in messages {
+                    Self::insert_outbox(&mut tx, m).await?;
+                }
+                sqlx::query("UPDATE outbox SET state = 'done', done_at = $1, leased_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(micros(at))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn outbox_entries(&self, state: Option<&str>, kind: Option<&str>, limit: i64) -> StoreResult<Vec<OutboxEntry>> {
+                let rows = sqlx::query(
+                    "SELECT id, kind, idempotency_key, state, attempts, next_attempt_at, last_error, created_at, done_at FROM outbox
+                     WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) AND (CAST($2 AS TEXT) IS NULL OR kind = $2) ORDER BY id DESC LIMIT $3",
+                )
+                .bind(state)
+                .bind(kind)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| -> StoreResult<OutboxEntry> {
+                        Ok(OutboxEntry {
+                            id: r.try_get("id")?,
+                            kind: r.try_get("kind")?,
+                            idempotency_key: r.try_get("idempotency_key")?,
+                            state: r.try_get("state")?,
+                            attempts: r.try_get("attempts")?,
+                            next_attempt_at: from_micros(r.try_get("next_attempt_at")?)?,
+                            last_error: r.try_get("last_error")?,
+                            created_at: from_micros(r.try_get("created_at")?)?,
+                            done_at: opt_ts(r.try_get("done_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn outbox_retry(&self, id: Option<i64>, at: Timestamp) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $1, leased_until = NULL
+                     WHERE state = 'dead' AND (CAST($2 AS BIGINT) IS NULL OR id = $2)",
+                )
+                .bind(micros(at))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn record_network_call(&self, key: &str, operation: &str, imsi: &str, msisdn: &str, at: Timestamp) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "INSERT INTO network_calls (idempotency_key, operation, imsi, msisdn, at) VALUES ($1, $2, $3, $4, $5)
@@ -1280,14 +1359,29 @@ macro_rules! shared_store {
                 let lines_by_state = self.count_lines_by_state().await?;
                 let requests_by_state: Vec<(String, i64)> =
                     sqlx::query_as("SELECT state, COUNT(*) FROM cancellation_requests GROUP BY state ORDER BY state").fetch_all(&self.pool).await?;
-                let (pending, dead): (i64, i64) = sqlx::query_as(
-                    "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT),
-                            CAST(COALESCE(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM outbox",
+                // Only waiting and dead rows are counted: delivered rows pile up and do not matter here.
+                let by_kind: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT kind, state, COUNT(*), MIN(created_at) FROM outbox WHERE state IN ('pending', 'dead') GROUP BY kind, state ORDER BY kind",
                 )
-                .fetch_one(&self.pool)
+                .fetch_all(&self.pool)
                 .await?;
-                let oldest_outbox: Option<i64> =
-                    sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?;
+                let mut outbox_by_kind: Vec<OutboxDepth> = Vec::new();
+                for (kind, state, n, oldest) in by_kind {
+                    if outbox_by_kind.last().map(|d| d.kind != kind).unwrap_or(true) {
+                        outbox_by_kind.push(OutboxDepth { kind: kind.clone(), ..OutboxDepth::default() });
+                    }
+                    if let Some(depth) = outbox_by_kind.last_mut() {
+                        if state == "pending" {
+                            depth.pending = n;
+                            depth.oldest_pending = opt_ts(oldest)?;
+                        } else {
+                            depth.dead = n;
+                        }
+                    }
+                }
+                let pending = outbox_by_kind.iter().map(|d| d.pending).sum();
+                let dead = outbox_by_kind.iter().map(|d| d.dead).sum();
+                let oldest_outbox = outbox_by_kind.iter().filter_map(|d| d.oldest_pending).min();
                 let oldest_due: Option<i64> = sqlx::query_scalar("SELECT MIN(effective_at) FROM cancellation_requests WHERE state = 'approved' AND effective_at <= $1")
                     .bind(micros(now))
                     .fetch_one(&self.pool)
@@ -1297,8 +1391,9 @@ macro_rules! shared_store {
                     requests_by_state,
                     outbox_pending: pending,
                     outbox_dead: dead,
-                    oldest_pending_outbox: opt_ts(oldest_outbox)?,
+                    oldest_pending_outbox: oldest_outbox,
                     oldest_due_cancellation: opt_ts(oldest_due)?,
+                    outbox_by_kind,
                 })
             }
 
@@ -1613,6 +1708,20 @@ macro_rules! shared_store {
                 )
                 .bind(carrier)
                 .bind(state)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::line_from_row).collect()
+            }
+
+            async fn lines_ending_between(&self, from: Timestamp, to: Timestamp, after: i64, limit: i64) -> StoreResult<Vec<Line>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM lines WHERE state = 'active' AND validity_ends_at > $1 AND validity_ends_at <= $2 AND id > $3
+                     ORDER BY id LIMIT $4",
+                )
+                .bind(micros(from))
+                .bind(micros(to))
                 .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)

@@ -157,6 +157,25 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<jiff::Timestamp>,
     ) -> StoreResult<()>;
     async fn outbox_pending(&self) -> StoreResult<i64>;
+    /// Queues side effects outside any other change; a key already queued is left as it is.
+    async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()>;
+    /// Replaces a delivered row by the rows it fans out to, in one transaction.
+    async fn outbox_fan_out(
+        &self,
+        id: i64,
+        messages: &[OutboxMessage],
+        at: jiff::Timestamp,
+    ) -> StoreResult<()>;
+    /// Outbox rows, newest first, optionally of one state and kind.
+    async fn outbox_entries(
+        &self,
+        state: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxEntry>>;
+    /// Puts dead rows (one, or all when `id` is None) back to pending, due at `at`, with their
+    /// attempts reset; returns how many.
+    async fn outbox_retry(&self, id: Option<i64>, at: jiff::Timestamp) -> StoreResult<u64>;
     /// The recording network's journal: records a call once per key; false if already recorded.
     async fn record_network_call(
         &self,
@@ -265,6 +284,14 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<Line>>;
 
+    /// Active lines whose validity ends in `(from, to]`, after the cursor (line id), in id order.
+    async fn lines_ending_between(
+        &self,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Line>>;
     /// Lines whose validity or grace has run out at `now`.
     async fn lines_due(&self, now: jiff::Timestamp, limit: i64) -> StoreResult<Vec<Line>>;
 }

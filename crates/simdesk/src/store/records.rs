@@ -104,6 +104,9 @@ pub struct LineChange {
     pub bind: Option<NewAddonBinding>,
     /// Add-on bindings ended by this change.
     pub unbind: Vec<i64>,
+    /// Side effects of the change (network calls, notifications), queued in the same
+    /// transaction. A `customer` of 0 in a payload is the holder the change registers.
+    pub outbox: Vec<OutboxMessage>,
 }
 
 impl LineChange {
@@ -115,6 +118,7 @@ impl LineChange {
             balance: BalanceChange::default(),
             bind: None,
             unbind: Vec::new(),
+            outbox: Vec::new(),
         }
     }
 }
@@ -191,6 +195,29 @@ pub struct OutboxRow {
     pub idempotency_key: String,
     pub payload: serde_json::Value,
     pub attempts: i64,
+}
+
+/// An outbox row as an operator sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub kind: String,
+    pub idempotency_key: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub done_at: Option<Timestamp>,
+}
+
+/// The outbox of one kind: how much waits and for how long.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OutboxDepth {
+    pub kind: String,
+    pub pending: i64,
+    pub dead: i64,
+    pub oldest_pending: Option<Timestamp>,
 }
 
 /// A balanced e-wallet movement to record once.
@@ -354,6 +381,7 @@ pub struct Gauges {
     pub outbox_dead: i64,
     pub oldest_pending_outbox: Option<Timestamp>,
     pub oldest_due_cancellation: Option<Timestamp>,
+    pub outbox_by_kind: Vec<OutboxDepth>,
 }
 
 #[derive(Debug, Clone)]
