@@ -9,6 +9,7 @@ pub mod cancellation;
 pub mod customer;
 pub mod identity;
 pub mod ids;
+pub mod keyword;
 pub mod line;
 pub mod money;
 pub mod policy;

@@ -18,6 +18,16 @@ pub struct Settings {
     /// Where the receipt signing key and the code-hashing key live (never in the database);
     /// every node of one installation must share them. Defaults to `<data_dir>/keys`.
     pub keys_dir: Option<PathBuf>,
+    /// The address travellers reach the portal at, for links in messages; defaults to
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+    /// The network's subscriber database (OsmoHLR's CTRL interface). Without it, network calls
+    /// are written to simdesk's own journal.
+    pub hlr: Option<HlrSettings>,
+    /// The SMS gateway (Kannel). Without it, SMS are kept in memory and shown in the outbox.
+    pub sms: Option<SmsSettings>,
+    /// The SMTP relay. Without it, e-mails are kept in memory and shown in the outbox.
+    pub smtp: Option<crate::adapters::email::SmtpSettings>,
 }
 
 impl Default for Settings {
@@ -27,7 +37,52 @@ impl Default for Settings {
             db: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             keys_dir: None,
+            public_url: None,
+            hlr: None,
+            sms: None,
+            smtp: None,
         }
+    }
+}
+
+/// Where OsmoHLR's CTRL interface listens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HlrSettings {
+    /// `IP:PORT` of the CTRL interface (port 4259).
+    pub ctrl: SocketAddr,
+    /// Bounds each call, connection included (default 3000 ms).
+    pub timeout_ms: Option<u64>,
+}
+
+/// Kannel's HTTP interfaces.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SmsSettings {
+    /// smsbox's sendsms address, e.g. `http://127.0.0.1:13013/cgi-bin/sendsms`.
+    pub sendsms_url: String,
+    pub username: String,
+    pub password: String,
+    /// The sender travellers see.
+    pub from: String,
+    /// Bounds each request (default 5000 ms).
+    pub timeout_ms: Option<u64>,
+    /// The secret Kannel's sms-service puts in its get-url (`token=`) when it passes an inbound
+    /// SMS to simdesk; inbound SMS are refused when it is not set.
+    pub inbound_token: Option<String>,
+}
+
+impl fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("sendsms_url", &self.sendsms_url)
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .field("from", &self.from)
+            .field("timeout_ms", &self.timeout_ms)
+            .field(
+                "inbound_token",
+                &self.inbound_token.as_ref().map(|_| "<hidden>"),
+            )
+            .finish()
     }
 }
 
@@ -39,6 +94,10 @@ impl fmt::Debug for Settings {
             .field("db", &self.db.as_deref().map(redact_url))
             .field("listen", &self.listen)
             .field("keys_dir", &self.keys_dir)
+            .field("public_url", &self.public_url)
+            .field("hlr", &self.hlr)
+            .field("sms", &self.sms)
+            .field("smtp", &self.smtp)
             .finish()
     }
 }
@@ -58,14 +117,28 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Settings {
-    /// Reads `simdesk.toml` in the current directory (or `SIMDESK_CONFIG`), then `SIMDESK_*` variables.
+    /// Reads `simdesk.toml` in the current directory (or `SIMDESK_CONFIG`), then `SIMDESK_*`
+    /// variables; a double underscore reaches into a section (`SIMDESK_SMTP__PASSWORD`).
     pub fn load() -> Result<Settings, Box<figment::Error>> {
         let file = std::env::var("SIMDESK_CONFIG").unwrap_or_else(|_| "simdesk.toml".into());
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("SIMDESK_").only(&["data_dir", "db", "listen", "keys_dir"]))
+            .merge(
+                Env::prefixed("SIMDESK_")
+                    .split("__")
+                    .ignore(&["config", "test_pg"]),
+            )
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The portal's base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub fn keys_dir(&self) -> PathBuf {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod examples;
 pub mod keys;
 pub mod messages;
+pub mod peers;
 pub mod receipts;
 pub mod services;
 pub mod store;

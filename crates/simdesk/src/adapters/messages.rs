@@ -91,33 +91,6 @@ impl DemoOutbox {
     }
 }
 
-#[async_trait]
-impl CodeSender for DemoOutbox {
-    async fn send_code(
-        &self,
-        to: &CodeDestination,
-        code: &str,
-        language: &str,
-    ) -> Result<(), DeliveryError> {
-        use std::io::Write;
-        let to = match to {
-            CodeDestination::Line(n) => format!("SMS to {n}"),
-            CodeDestination::Email(e) => format!("e-mail to {e}"),
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| DeliveryError(e.to_string()))?;
-        writeln!(
-            file,
-            "{} {to} ({language}): your simdesk code is {code}",
-            jiff::Timestamp::now()
-        )
-        .map_err(|e| DeliveryError(e.to_string()))
-    }
-}
-
 /// Keeps every SMS and e-mail in memory: the messaging peers of an installation that has none
 /// configured yet (their messages stay readable in `simdesk outbox list`) and of tests.
 #[derive(Default)]
@@ -207,5 +180,68 @@ impl super::email::Mailer for DemoOutbox {
                 attached.join(", ")
             }
         ))
+    }
+}
+
+/// Sends one-time codes as the `one_time_code` message, by SMS to a line or by e-mail, in the
+/// traveller's language.
+pub struct MessageCodes {
+    sms: std::sync::Arc<dyn super::sms::SmsGateway>,
+    mail: std::sync::Arc<dyn super::email::Mailer>,
+}
+
+impl MessageCodes {
+    pub fn new(
+        sms: std::sync::Arc<dyn super::sms::SmsGateway>,
+        mail: std::sync::Arc<dyn super::email::Mailer>,
+    ) -> Self {
+        MessageCodes { sms, mail }
+    }
+}
+
+/// How long a code lasts, as the message states it.
+const CODE_MINUTES: &str = "10";
+
+#[async_trait]
+impl CodeSender for MessageCodes {
+    async fn send_code(
+        &self,
+        to: &CodeDestination,
+        code: &str,
+        language: &str,
+    ) -> Result<(), DeliveryError> {
+        use crate::messages::{render, Event};
+        let language = language
+            .parse()
+            .unwrap_or(simdesk_domain::customer::Language::En);
+        let params = [
+            ("code".to_string(), code.to_string()),
+            ("minutes".to_string(), CODE_MINUTES.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let message = render(Event::OneTimeCode, language, &params)
+            .map_err(|e| DeliveryError(e.to_string()))?;
+        // A code is never retried from a queue: each send is a fresh message id.
+        let id = format!("code:{}", rand::random::<u64>());
+        match to {
+            CodeDestination::Line(number) => self
+                .sms
+                .send_sms(&id, number, &message.sms)
+                .await
+                .map_err(|e| DeliveryError(e.to_string())),
+            CodeDestination::Email(address) => self
+                .mail
+                .send_mail(&super::email::Mail {
+                    message_id: id,
+                    to: address.clone(),
+                    subject: message.subject,
+                    text: message.text,
+                    html: message.html,
+                    attachments: Vec::new(),
+                })
+                .await
+                .map_err(|e| DeliveryError(e.to_string())),
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! Command-line access to cancellation, the e-wallet, receipts and keys — for agents and scripts.
 
 use super::{attribution, open_store, Who};
-use crate::adapters::messages::RecordingCodeSender;
 use crate::config::Settings;
 use crate::keys::Keys;
 use crate::receipts::{self, SignedReceipt, VerifyingKeyText};
@@ -156,21 +155,14 @@ pub(super) struct Tools {
 pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
     let store = open_store(settings).await?;
     let keys = load_keys(settings)?;
-    tools(store, keys).await
-}
-
-pub(super) async fn tools(
-    store: Arc<dyn crate::store::Store>,
-    keys: Keys,
-) -> anyhow::Result<Tools> {
     let book = PolicyBook::load(store.as_ref()).await?;
+    let (peers, codes) = crate::peers::from_settings(settings, store.clone())?;
     let desk = Desk {
-        store: store.clone(),
+        store,
         book: Arc::new(book),
         keys: Arc::new(keys),
-        codes: Arc::new(RecordingCodeSender::default()),
+        codes,
     };
-    let peers = Peers::recording(store, "http://127.0.0.1:8080");
     Ok(Tools { desk, peers })
 }
 

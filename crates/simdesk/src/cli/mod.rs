@@ -699,11 +699,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..Settings::default()
             })
             .await?;
-            // Demo travellers are fictional: the codes they are "sent" land in a file to read.
-            let codes_file = dir.join("messages-sent.txt");
-            tools.desk.codes = Arc::new(crate::adapters::messages::DemoOutbox::new(
-                codes_file.clone(),
+            // Demo travellers are fictional: their codes, SMS and e-mails land in a file to read.
+            let demo_outbox = Arc::new(crate::adapters::messages::DemoOutbox::new(
+                dir.join("messages-sent.txt"),
             ));
+            tools.desk.codes = Arc::new(crate::adapters::messages::MessageCodes::new(
+                demo_outbox.clone(),
+                demo_outbox.clone(),
+            ));
+            tools.peers.sms = demo_outbox.clone();
+            tools.peers.mail = demo_outbox;
+            tools.peers.public_url = format!("http://127.0.0.1:{port}");
             // A token for the example line's carrier, so the API can be tried at once.
             let mut token = None;
             let mut demo_carrier = None;

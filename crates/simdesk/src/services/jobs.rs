@@ -1,12 +1,12 @@
 //! Due work run at a given instant: lines whose validity ends expire, lines past grace close.
 
 use super::{effects, ServiceResult};
-use simdesk_domain::validity::{format_jst, last_valid_second};
 use crate::store::{LineChange, NewEvent, Store, StoreError};
 use jiff::Timestamp;
 use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::line::{LineError, LineState};
+use simdesk_domain::validity::{format_jst, last_valid_second};
 
 const BATCH: i64 = 500;
 

@@ -187,18 +187,19 @@ pub async fn activate(
             let ends = next.validity_ends_at.unwrap_or(Timestamp::MAX);
             let valid_until = format_jst(last_valid_second(ends));
             let detail = format!("valid until {valid_until}");
-            let mut change = LineChange::new(
-                next.clone(),
-                transition_event(&t, detail, Some(version)),
-            );
+            let mut change =
+                LineChange::new(next.clone(), transition_event(&t, detail, Some(version)));
             change.balance = balance::activation_grants(
                 policy.plan.data_allowance_mb,
                 policy.plan.initial_credit,
                 ends,
             );
-            change
-                .outbox
-                .push(super::effects::network("provision", "activation", &next, at));
+            change.outbox.push(super::effects::network(
+                "provision",
+                "activation",
+                &next,
+                at,
+            ));
             if let Some(holder) = line.holder {
                 let language = store
                     .customer(holder)

@@ -37,7 +37,9 @@ impl Peers {
     pub fn recording(store: Arc<dyn Store>, public_url: &str) -> Peers {
         let messages = Arc::new(crate::adapters::messages::RecordingMessages::default());
         Peers {
-            network: Arc::new(crate::adapters::network::RecordingNetwork::new(store.clone())),
+            network: Arc::new(crate::adapters::network::RecordingNetwork::new(
+                store.clone(),
+            )),
             payouts: Arc::new(crate::adapters::payouts::RecordingPayouts::new(store)),
             sms: messages.clone(),
             mail: messages,
@@ -109,25 +111,31 @@ pub async fn deliver_kinds(
             match deliver_one(store, peers, &row, now).await {
                 Ok(Delivered::Done) => {
                     store.outbox_done(row.id, now).await?;
-                    metrics::counter!("simdesk_outbox_delivered_total", "kind" => row.kind.clone()).increment(1);
+                    metrics::counter!("simdesk_outbox_delivered_total", "kind" => row.kind.clone())
+                        .increment(1);
                     report.delivered += 1;
                     progressed = true;
                 }
                 Ok(Delivered::FannedOut(messages)) => {
                     store.outbox_fan_out(row.id, &messages, now).await?;
-                    metrics::counter!("simdesk_outbox_delivered_total", "kind" => row.kind.clone()).increment(1);
+                    metrics::counter!("simdesk_outbox_delivered_total", "kind" => row.kind.clone())
+                        .increment(1);
                     report.delivered += 1;
                     progressed = true;
                 }
                 Err(error) if error.is_permanent() || row.attempts >= max_attempts(&row.kind) => {
                     tracing::error!(kind = %row.kind, key = %row.idempotency_key, %error, attempts = row.attempts, "outbox message is dead");
-                    metrics::counter!("simdesk_outbox_failures_total", "kind" => row.kind.clone()).increment(1);
-                    store.outbox_failed(row.id, &error.to_string(), None).await?;
+                    metrics::counter!("simdesk_outbox_failures_total", "kind" => row.kind.clone())
+                        .increment(1);
+                    store
+                        .outbox_failed(row.id, &error.to_string(), None)
+                        .await?;
                     report.dead += 1;
                 }
                 Err(error) => {
                     tracing::warn!(kind = %row.kind, key = %row.idempotency_key, %error, "delivery failed; will retry");
-                    metrics::counter!("simdesk_outbox_failures_total", "kind" => row.kind.clone()).increment(1);
+                    metrics::counter!("simdesk_outbox_failures_total", "kind" => row.kind.clone())
+                        .increment(1);
                     store
                         .outbox_failed(
                             row.id,
@@ -189,7 +197,11 @@ async fn deliver_one(
                 row, &reference, amount, &currency, now,
             )));
         }
-        "notify" => return notify::fan_out(store, row, now).await.map(Delivered::FannedOut),
+        "notify" => {
+            return notify::fan_out(store, row, now)
+                .await
+                .map(Delivered::FannedOut)
+        }
         "sms" => notify::send_sms(store, peers, row).await?,
         "email" => notify::send_email(store, peers, row).await?,
         other => {
