@@ -1971,7 +1971,22 @@ async fn a_payout_needs_a_key_and_one_key_pays_once() {
     let report = jobs::run_due(&w.desk, &w.peers, Timestamp::now())
         .await
         .unwrap();
-    assert_eq!(report.outbox.delivered, 2, "{report:?}");
+    let paid = w
+        .s()
+        .outbox_entries(Some("done"), Some("payout"), 10)
+        .await
+        .unwrap();
+    assert_eq!(paid.len(), 2, "{report:?}");
+    // Each payout also tells the traveller: one notification, fanned out to SMS and e-mail.
+    let told = w
+        .s()
+        .outbox_entries(Some("done"), Some("email"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.idempotency_key.starts_with("notify:payout_sent:"))
+        .count();
+    assert_eq!(told, 2, "{report:?}");
     let again = jobs::run_due(&w.desk, &w.peers, Timestamp::now())
         .await
         .unwrap();

@@ -171,7 +171,17 @@ impl World {
         jobs::run_due(&self.desk, &self.peers, now).await.unwrap()
     }
 
+    /// The network calls made about a line since activation provisioned it.
     async fn network(&self, key: &LineKey) -> Vec<String> {
+        self.network_journal(key)
+            .await
+            .into_iter()
+            .filter(|op| op != "provision")
+            .collect()
+    }
+
+    /// Every network call made about a line, oldest first.
+    async fn network_journal(&self, key: &LineKey) -> Vec<String> {
         let line = self.line(key).await;
         self.s()
             .network_calls(line.imsi.as_str())
@@ -182,9 +192,9 @@ impl World {
             .collect()
     }
 
-    /// The customer notifications waiting in the outbox, oldest first: (event, payload).
+    /// The customer notifications queued so far, delivered or not, oldest first: (event, payload).
     async fn notifications(&self) -> Vec<(String, serde_json::Value)> {
-        let sql = "SELECT payload FROM outbox WHERE kind = $1 AND state = 'pending' ORDER BY id";
+        let sql = "SELECT payload FROM outbox WHERE kind = $1 ORDER BY id";
         read::<(String,)>(&self.db, sql, "notify")
             .await
             .into_iter()
@@ -491,7 +501,14 @@ async fn the_hotline_approves_on_name_and_passport_and_bars_the_line_at_once() {
     }
     assert!(w.s().requests_for_line(line.id).await.unwrap().is_empty());
     assert_eq!(w.line(&key).await.state, LineState::Active);
-    assert_eq!(w.s().outbox_pending().await.unwrap(), 0, "nothing queued");
+    assert!(
+        w.notifications()
+            .await
+            .iter()
+            .all(|(event, _)| !event.starts_with("cancellation")),
+        "nothing queued"
+    );
+    assert!(w.network(&key).await.is_empty(), "nothing queued");
 
     // The web does not ask for name and passport; offering them there is a mistake, not a pass.
     let web = cancellation::submit(
@@ -540,7 +557,7 @@ async fn the_hotline_approves_on_name_and_passport_and_bars_the_line_at_once() {
     );
     let report = w.run_due(plus(ASKED, 5)).await;
     assert_eq!(report.cancellations.completed, 0);
-    assert_eq!(report.outbox.delivered, 1);
+    assert_eq!(report.outbox.dead, 0);
     assert_eq!(w.network(&key).await, ["bar"]);
     let again = w.run_due(plus(ASKED, 10)).await;
     assert_eq!(again.outbox.delivered, 0, "delivered once");
@@ -552,7 +569,15 @@ async fn the_hotline_approves_on_name_and_passport_and_bars_the_line_at_once() {
         .into_iter()
         .map(|(e, _)| e)
         .collect();
-    assert_eq!(told, ["cancellation_received", "cancellation_approved"]);
+    assert_eq!(
+        told,
+        [
+            "registration",
+            "activation",
+            "cancellation_received",
+            "cancellation_approved"
+        ]
+    );
 
     // A second call for the same line returns the open request.
     let second = cancellation::submit(
@@ -1095,17 +1120,20 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
     let edited = document.replacen("EX-SAKURA-2026-000001", "EX-SAKURA-2026-000002", 1);
     assert!(receipts::verify(&edited, &w.desk.keys.receipts.verifying_key()).is_err());
 
-    // The network was told; the customer is told in Japanese.
-    assert_eq!(w.network(&key).await, ["bar", "deprovision"]);
-    assert!(
-        w.s().outbox_pending().await.unwrap() > 0,
-        "notifications wait for their adapters"
+    // The network was told (the line was provisioned at activation); the customer is told in
+    // Japanese, and every side effect has left.
+    assert_eq!(
+        w.network_journal(&key).await,
+        ["provision", "bar", "deprovision"]
     );
+    assert_eq!(w.s().outbox_pending().await.unwrap(), 0);
     let told = w.notifications().await;
     let events: Vec<&str> = told.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(
         events,
         [
+            "registration",
+            "activation",
             "cancellation_received",
             "cancellation_approved",
             "cancellation_completed",
@@ -1127,7 +1155,7 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
         [(2026, 1)]
     );
     assert_eq!(w.network(&key).await, ["bar", "deprovision"]);
-    assert_eq!(w.notifications().await.len(), 4);
+    assert_eq!(w.notifications().await.len(), 6);
 
     let totals = w.s().ledger_totals().await.unwrap();
     assert_eq!(totals, [("JPY".to_string(), 0)]);
@@ -1541,7 +1569,7 @@ async fn a_withdrawal_before_the_effective_date_puts_the_line_back() {
     assert_eq!(line.state, LineState::Active);
     assert_eq!(line.state_before_pending, None);
     let report = w.run_due(at("2026-05-12T05:00:01Z")).await;
-    assert_eq!(report.outbox.delivered, 1);
+    assert_eq!(report.outbox.dead, 0);
     assert_eq!(w.network(&key).await, ["bar", "unbar"]);
     assert!(w
         .notifications()
@@ -1736,7 +1764,7 @@ async fn a_payout_leaves_the_wallet_once_per_key_and_never_more_than_it_holds() 
         ("requested".to_string(), None)
     );
     let report = w.run_due(plus("2026-05-13T02:00:00Z", 1)).await;
-    assert_eq!(report.outbox.delivered, 1);
+    assert_eq!(report.outbox.dead, 0);
     assert_eq!(
         payout_state(&w.db, "payout:po-1").await,
         ("sent".to_string(), Some("recorded:payout:po-1".to_string()))

@@ -977,7 +977,9 @@ fn line_lifecycle_from_registration_to_closing() {
     // Valid through 23:59:59 JST on 4 December (14:59:59 UTC), expired after.
     assert_eq!(
         env.ok(&["jobs", "run-once", "--now", "2026-12-04T14:59:59Z"]),
-        "at 2026-12-04 23:59:59 JST: expired 0 lines, closed 0; completed 0 cancellations; delivered 0 side effects (0 to retry, 0 dead)\n"
+        // Registration and activation notices (each one SMS and one e-mail), the provisioning,
+        // and the reminder that validity ends within a day.
+        "at 2026-12-04 23:59:59 JST: expired 0 lines, closed 0; completed 0 cancellations; delivered 10 side effects (0 to retry, 0 dead)\n"
     );
     assert_eq!(
         show_json(&env, l, "2026-12-04T14:59:59Z")["state"],
@@ -985,7 +987,8 @@ fn line_lifecycle_from_registration_to_closing() {
     );
     assert_eq!(
         env.ok(&["jobs", "run-once", "--now", "2026-12-05T00:00:00Z"]),
-        "at 2026-12-05 09:00:00 JST: expired 1 lines, closed 0; completed 0 cancellations; delivered 0 side effects (0 to retry, 0 dead)\n"
+        // Barred in grace, and the holder told (SMS and e-mail).
+        "at 2026-12-05 09:00:00 JST: expired 1 lines, closed 0; completed 0 cancellations; delivered 4 side effects (0 to retry, 0 dead)\n"
     );
     assert_eq!(
         show_json(&env, l, "2026-12-05T00:00:00Z")["state"],
@@ -1003,7 +1006,8 @@ fn line_lifecycle_from_registration_to_closing() {
     );
     assert_eq!(
         env.ok(&["jobs", "run-once", "--now", "2026-12-07T15:00:00Z"]),
-        "at 2026-12-08 00:00:00 JST: expired 0 lines, closed 1; completed 0 cancellations; delivered 0 side effects (0 to retry, 0 dead)\n"
+        // Closed: the subscriber is deleted from the network.
+        "at 2026-12-08 00:00:00 JST: expired 0 lines, closed 1; completed 0 cancellations; delivered 1 side effects (0 to retry, 0 dead)\n"
     );
     let report = show_json(&env, l, "2026-12-08T00:00:00Z");
     assert_eq!(report["state"], "closed", "{report}");
