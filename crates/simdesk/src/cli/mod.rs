@@ -1,6 +1,7 @@
 //! The `simdesk` command line: every use case an operator reaches from a terminal.
 
 mod cancel;
+mod delivery;
 
 use crate::config::{redact_url, Settings};
 use crate::services::import::{import_lines, ImportRequest, Progress};
@@ -104,6 +105,12 @@ pub enum Command {
     /// Staff accounts for the hotline console and the store counter
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Side effects waiting, delivered or dead: SMS, e-mail, network calls, payouts
+    #[command(subcommand)]
+    Outbox(delivery::OutboxCommand),
+    /// The network's subscriber database (HLR)
+    #[command(subcommand)]
+    Network(delivery::NetworkCommand),
 }
 
 #[derive(Subcommand)]
@@ -619,6 +626,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             out!("staff member {id}: {username} ({role}) for {carrier}");
         }
+        Command::Outbox(cmd) => delivery::run_outbox(&cli.settings()?, cmd, now).await?,
+        Command::Network(cmd) => delivery::run_network(&cli.settings()?, cmd, now).await?,
         Command::Tokens(cmd) => {
             let store = open_store(&cli.settings()?).await?;
             match cmd {

@@ -1274,6 +1274,14 @@ macro_rules! shared_store {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?)
             }
 
+            async fn outbox_waiting_for(&self, subject: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE subject = $1 AND state = 'pending'")
+                    .bind(subject)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
             async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 for m in messages {

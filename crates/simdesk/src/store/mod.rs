@@ -157,6 +157,8 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<jiff::Timestamp>,
     ) -> StoreResult<()>;
     async fn outbox_pending(&self) -> StoreResult<i64>;
+    /// Whether calls about a subject (`imsi:<IMSI>`) still wait in the outbox.
+    async fn outbox_waiting_for(&self, subject: &str) -> StoreResult<bool>;
     /// Queues side effects outside any other change; a key already queued is left as it is.
     async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()>;
     /// Replaces a delivered row by the rows it fans out to, in one transaction.

@@ -93,14 +93,21 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
                 metrics::gauge!("simdesk_cancellation_requests", "state" => request_state.clone())
                     .set(*n as f64);
             }
-            metrics::gauge!("simdesk_outbox_pending").set(g.outbox_pending as f64);
-            metrics::gauge!("simdesk_outbox_dead").set(g.outbox_dead as f64);
             let age = |t: Option<jiff::Timestamp>| {
                 t.map(|t| now.duration_since(t).as_secs_f64().max(0.0))
                     .unwrap_or(0.0)
             };
-            metrics::gauge!("simdesk_outbox_oldest_pending_seconds")
-                .set(age(g.oldest_pending_outbox));
+            // Per kind, so an unreachable HLR or SMTP relay shows as its own queue growing.
+            for kind in crate::services::outbox::DELIVERED_KINDS {
+                let depth = g.outbox_by_kind.iter().find(|d| d.kind == kind);
+                let pending = depth.map(|d| d.pending).unwrap_or(0);
+                let dead = depth.map(|d| d.dead).unwrap_or(0);
+                let oldest = depth.and_then(|d| d.oldest_pending);
+                metrics::gauge!("simdesk_outbox_pending", "kind" => kind).set(pending as f64);
+                metrics::gauge!("simdesk_outbox_dead", "kind" => kind).set(dead as f64);
+                metrics::gauge!("simdesk_outbox_oldest_pending_seconds", "kind" => kind)
+                    .set(age(oldest));
+            }
             // How far behind the effective date the oldest due cancellation is: the job lag.
             metrics::gauge!("simdesk_cancellation_job_lag_seconds")
                 .set(age(g.oldest_due_cancellation));
