@@ -490,7 +490,7 @@ async fn world() -> World {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState { desk: desk.clone() },
+        simdesk::web::AppState::new(desk.clone()),
     ));
     let mut w = World {
         db,

@@ -156,7 +156,7 @@ async fn serve(desk: Desk) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState { desk },
+        simdesk::web::AppState::new(desk),
     ));
     format!("http://{addr}")
 }

@@ -723,7 +723,7 @@ async fn the_line_status_endpoint_answers_over_http() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState { desk },
+        simdesk::web::AppState::new(desk),
     ));
     let base = format!("http://{addr}");
     let result = tokio::task::spawn_blocking(move || {

@@ -216,7 +216,7 @@ async fn every_page_refuses_the_wrong_identity() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState { desk },
+        simdesk::web::AppState::new(desk),
     ));
 
     let a_iccid = a.iccid.to_string();

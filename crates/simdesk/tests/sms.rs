@@ -281,3 +281,177 @@ async fn an_inbound_keyword_is_answered_in_its_language() {
         kannel.received()
     );
 }
+
+// ---------------------------------------------------------------------------
+// simdesk's own inbound endpoint behind the real Kannel
+// ---------------------------------------------------------------------------
+
+mod keywords {
+    use super::*;
+    use jiff::Timestamp;
+    use simdesk::adapters::messages::RecordingCodeSender;
+    use simdesk::keys::Keys;
+    use simdesk::services::cancellation::Desk;
+    use simdesk::services::import::{import_lines, ImportRequest, Progress};
+    use simdesk::services::lines;
+    use simdesk::services::policies::{load_policies, PolicyBook};
+    use simdesk::web::sms::SmsInbound;
+    use simdesk_domain::attribution::{Actor, Attribution, Channel};
+    use simdesk_domain::customer::RegistrationForm;
+    use simdesk_domain::ids::Iccid;
+    use support::{fresh_db, policies_dir};
+
+    fn by(kind: &str) -> Attribution {
+        Attribution::new(
+            Actor::operator(kind),
+            Channel::Operator,
+            Timestamp::now(),
+            "sold at the airport",
+        )
+    }
+
+    /// Stocks EX-SAKURA lines 1..=3 (090-0000-000N) and sells line 1 to a Japanese-speaking
+    /// and line 2 to a Korean-speaking traveller; line 3 stays in stock.
+    async fn desk() -> (support::TestDb, Desk) {
+        let db = fresh_db().await;
+        load_policies(db.store.as_ref(), &policies_dir(), Timestamp::now())
+            .await
+            .unwrap();
+        let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
+        let mut csv = String::from("iccid,imsi,msisdn,plan\n");
+        for n in 1..=3u64 {
+            let iccid = Iccid::from_body(&format!("89811001{n:010}")).unwrap();
+            csv.push_str(&format!("{iccid},44010{n:010},090{n:08},JP10-DV\n"));
+        }
+        static NOTHING: fn(u64) = |_| {};
+        import_lines(
+            db.store.as_ref(),
+            &book,
+            ImportRequest {
+                carrier: "EX-SAKURA",
+                source_name: "stock.csv",
+                input: csv.as_bytes(),
+                skip_invalid: false,
+                by: by("inventory"),
+            },
+            Progress {
+                checked: &NOTHING,
+                written: &NOTHING,
+            },
+        )
+        .await
+        .unwrap();
+        for (n, language, passport) in [(1u64, "ja", "TK1234567"), (2, "ko", "M12345678")] {
+            let key = lines::parse_line_key(&format!("090{n:08}")).unwrap();
+            let form = RegistrationForm {
+                full_name: "Traveller Example".into(),
+                passport_number: passport.into(),
+                nationality: "KR".into(),
+                birth_date: "1990-04-01".into(),
+                phone: "+82 10 1234 5678".into(),
+                email: format!("t{n}@example.com"),
+                language: language.into(),
+            };
+            lines::register(db.store.as_ref(), &book, &key, &form, by("clerk"))
+                .await
+                .unwrap();
+            lines::activate(db.store.as_ref(), &book, &key, by("clerk"))
+                .await
+                .unwrap();
+        }
+        let desk = Desk {
+            store: db.store.clone(),
+            book: Arc::new(book),
+            keys: Arc::new(Keys::ephemeral()),
+            codes: Arc::new(RecordingCodeSender::default()),
+        };
+        (db, desk)
+    }
+
+    async fn simdesk_behind(desk: Desk) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut state = simdesk::web::AppState::new(desk);
+        state.sms_inbound = Some(SmsInbound {
+            token: "T0KEN".into(),
+            public_url: "https://sim.example.jp".into(),
+        });
+        tokio::spawn(simdesk::web::serve(listener, state));
+        port
+    }
+
+    fn answer_to(kannel: &Kannel, phone: &str) -> String {
+        kannel
+            .wait_for(|m| m.to.trim_start_matches('+') == phone, ARRIVAL)
+            .unwrap_or_else(|| panic!("no answer to {phone}: {}", kannel.diagnostics()))
+            .text
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn simdesk_answers_keywords_from_its_lines_in_their_language() {
+        let (db, desk) = desk().await;
+        let book = desk.book.clone();
+        let port = simdesk_behind(desk).await;
+        let kannel = Kannel::start(Some(&format!(
+            "http://127.0.0.1:{port}/sms/inbound?token=T0KEN&from=%p&to=%P&text=%b&charset=%C&coding=%c"
+        )));
+
+        // 残高 from the Japanese traveller's line: balance and validity, in Japanese.
+        kannel.send_inbound("819000000001", "4444", "残高");
+        let text = answer_to(&kannel, "819000000001");
+        let report = lines::report(
+            db.store.as_ref(),
+            &book,
+            &lines::parse_line_key("09000000001").unwrap(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            text.starts_with("【simdesk】回線 +819000000001 の残高は"),
+            "{text}"
+        );
+        assert!(text.contains("1,000 JPY"), "the plan's credit: {text}");
+        // The test SMSC takes one SMS (70 UCS-2 characters) and Kannel cuts the rest; the
+        // whole answer is what simdesk wrote for this line.
+        let whole = simdesk::messages::render_reply(
+            simdesk::messages::Reply::Balance,
+            Language::Ja,
+            &[
+                ("msisdn".to_string(), "+819000000001".to_string()),
+                ("balance".to_string(), "10240 MB + 1,000 JPY".to_string()),
+                (
+                    "valid_until".to_string(),
+                    report.valid_until_jst.clone().unwrap(),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .unwrap();
+        assert!(whole.starts_with(&text), "{text} / {whole}");
+
+        // CANCEL (no language of its own) from the Korean traveller's line: in Korean, with the
+        // portal's address.
+        kannel.send_inbound("819000000002", "4444", "cancel");
+        let text = answer_to(&kannel, "819000000002");
+        assert!(text.contains("https://sim.example.jp/"), "{text}");
+        assert!(
+            text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
+            "Korean: {text}"
+        );
+
+        // A line in stock is not one simdesk serves a traveller on; a stranger neither.
+        kannel.send_inbound("819000000003", "4444", "BAL");
+        let text = answer_to(&kannel, "819000000003");
+        assert_eq!(
+            text,
+            simdesk::messages::render_reply(
+                simdesk::messages::Reply::UnknownLine,
+                Language::En,
+                &Default::default()
+            )
+            .unwrap()
+        );
+    }
+}

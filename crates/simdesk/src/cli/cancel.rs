@@ -150,6 +150,7 @@ pub enum KeysCommand {
 pub(super) struct Tools {
     pub desk: Desk,
     pub peers: Peers,
+    pub sms_inbound: Option<crate::web::sms::SmsInbound>,
 }
 
 pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
@@ -163,7 +164,19 @@ pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
         keys: Arc::new(keys),
         codes,
     };
-    Ok(Tools { desk, peers })
+    let sms_inbound = settings
+        .sms
+        .as_ref()
+        .and_then(|s| s.inbound_token.clone())
+        .map(|token| crate::web::sms::SmsInbound {
+            token,
+            public_url: settings.public_url(),
+        });
+    Ok(Tools {
+        desk,
+        peers,
+        sms_inbound,
+    })
 }
 
 pub(super) fn load_keys(settings: &Settings) -> anyhow::Result<Keys> {

@@ -808,6 +808,7 @@ async fn serve(
     demo: Option<DemoInfo<'_>>,
 ) -> anyhow::Result<()> {
     let desk = tools.desk.clone();
+    let sms_inbound = tools.sms_inbound.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -855,7 +856,7 @@ async fn serve(
         }
     }
     out!("press Ctrl-C to stop");
-    web::serve(listener, AppState { desk }).await?;
+    web::serve(listener, AppState { desk, sms_inbound }).await?;
     Ok(())
 }
 

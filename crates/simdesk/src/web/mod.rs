@@ -5,6 +5,7 @@ pub mod api;
 pub mod error;
 pub mod ops;
 pub mod pages;
+pub mod sms;
 
 pub use error::ApiError;
 
@@ -14,6 +15,17 @@ use axum::Router;
 #[derive(Clone)]
 pub struct AppState {
     pub desk: Desk,
+    /// Set when Kannel passes inbound SMS to simdesk.
+    pub sms_inbound: Option<sms::SmsInbound>,
+}
+
+impl AppState {
+    pub fn new(desk: Desk) -> Self {
+        AppState {
+            desk,
+            sms_inbound: None,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -23,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     ops::set_openapi(openapi);
     Router::new()
         .merge(pages::router())
+        .route("/sms/inbound", axum::routing::get(sms::inbound))
         .merge(api.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::idempotency_layer,
