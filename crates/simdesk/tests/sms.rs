@@ -292,23 +292,10 @@ mod keywords {
     use simdesk::adapters::messages::RecordingCodeSender;
     use simdesk::keys::Keys;
     use simdesk::services::cancellation::Desk;
-    use simdesk::services::import::{import_lines, ImportRequest, Progress};
     use simdesk::services::lines;
     use simdesk::services::policies::{load_policies, PolicyBook};
     use simdesk::web::sms::SmsInbound;
-    use simdesk_domain::attribution::{Actor, Attribution, Channel};
-    use simdesk_domain::customer::RegistrationForm;
-    use simdesk_domain::ids::Iccid;
     use support::{fresh_db, policies_dir};
-
-    fn by(kind: &str) -> Attribution {
-        Attribution::new(
-            Actor::operator(kind),
-            Channel::Operator,
-            Timestamp::now(),
-            "sold at the airport",
-        )
-    }
 
     /// Stocks EX-SAKURA lines 1..=3 (090-0000-000N) and sells line 1 to a Japanese-speaking
     /// and line 2 to a Korean-speaking traveller; line 3 stays in stock.
@@ -318,46 +305,9 @@ mod keywords {
             .await
             .unwrap();
         let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
-        let mut csv = String::from("iccid,imsi,msisdn,plan\n");
-        for n in 1..=3u64 {
-            let iccid = Iccid::from_body(&format!("89811001{n:010}")).unwrap();
-            csv.push_str(&format!("{iccid},44010{n:010},090{n:08},JP10-DV\n"));
-        }
-        static NOTHING: fn(u64) = |_| {};
-        import_lines(
-            db.store.as_ref(),
-            &book,
-            ImportRequest {
-                carrier: "EX-SAKURA",
-                source_name: "stock.csv",
-                input: csv.as_bytes(),
-                skip_invalid: false,
-                by: by("inventory"),
-            },
-            Progress {
-                checked: &NOTHING,
-                written: &NOTHING,
-            },
-        )
-        .await
-        .unwrap();
-        for (n, language, passport) in [(1u64, "ja", "TK1234567"), (2, "ko", "M12345678")] {
-            let key = lines::parse_line_key(&format!("090{n:08}")).unwrap();
-            let form = RegistrationForm {
-                full_name: "Traveller Example".into(),
-                passport_number: passport.into(),
-                nationality: "KR".into(),
-                birth_date: "1990-04-01".into(),
-                phone: "+82 10 1234 5678".into(),
-                email: format!("t{n}@example.com"),
-                language: language.into(),
-            };
-            lines::register(db.store.as_ref(), &book, &key, &form, by("clerk"))
-                .await
-                .unwrap();
-            lines::activate(db.store.as_ref(), &book, &key, by("clerk"))
-                .await
-                .unwrap();
+        support::stock::stock(db.store.as_ref(), &book, &[1, 2, 3]).await;
+        for (n, language) in [(1u64, "ja"), (2, "ko")] {
+            support::stock::sell(db.store.as_ref(), &book, n, language, Timestamp::now()).await;
         }
         let desk = Desk {
             store: db.store.clone(),

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod peers;
+pub mod stock;
 
 use simdesk::store::{self, Store};
 use std::sync::Arc;
