@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(m.from, "+819000000001");
         assert_eq!(m.text, "残高");
         // 잔액 in UTF-16BE.
-        let m = parse_query("token=t&from=1&text=%C7%94%C5%A1&charset=UTF-16BE&coding=2");
+        let m = parse_query("token=t&from=1&text=%C7%94%C5%61&charset=UTF-16BE&coding=2");
         assert_eq!(m.text, "잔액");
         let m = parse_query("token=t&from=1&text=BAL+please&charset=UTF-8");
         assert_eq!(m.text, "BAL please");
