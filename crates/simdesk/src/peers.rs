@@ -38,7 +38,11 @@ pub fn from_settings(
     };
     let mail: Arc<dyn crate::adapters::email::Mailer> = match &settings.smtp {
         Some(smtp) => Arc::new(
-            SmtpMailer::new(smtp)
+            SmtpMailer::new(&crate::adapters::email::SmtpSettings {
+                // Bounded well inside the outbox's lease (lettre's own default is a minute).
+                timeout_secs: Some(smtp.timeout_secs.unwrap_or(10)),
+                ..smtp.clone()
+            })
                 .map_err(|e| anyhow::anyhow!("the [smtp] settings are not usable: {e}"))?,
         ),
         None => recorder,

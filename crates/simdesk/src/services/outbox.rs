@@ -18,7 +18,13 @@ pub const MAX_ATTEMPTS: i64 = 10;
 /// provisioning, it must not need an operator to revive every call afterwards.
 pub const MAX_NETWORK_ATTEMPTS: i64 = 30;
 /// How long a worker holds a claimed row before another may take it over.
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
+const LEASE: SignedDuration = SignedDuration::from_secs(30);
+/// A worker starts no delivery later than this into its lease, so every delivery it starts ends
+/// (peers' calls are bounded by their timeouts, 10 s at most by default) before the lease lapses
+/// and another worker could take the same row.
+const START_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+/// Rows claimed at a time: few, so a worker that dies strands little behind its leases.
+const CLAIM: i64 = 10;
 
 /// The peers the outbox delivers to, and where travellers reach simdesk for links in messages.
 #[derive(Clone)]
@@ -101,13 +107,18 @@ pub async fn deliver_kinds(
         // for as long as simdesk's own clock (moved with --now) takes to pass it.
         let wall = Timestamp::now();
         let rows = store
-            .claim_outbox(kinds, now, wall, wall + LEASE, 100)
+            .claim_outbox(kinds, now, wall, wall + LEASE, CLAIM)
             .await?;
         if rows.is_empty() {
             break;
         }
+        let claimed = std::time::Instant::now();
         let mut progressed = false;
         for row in rows {
+            // The rest stay leased and untouched; they go out once the lease lapses.
+            if claimed.elapsed() > START_WITHIN {
+                break;
+            }
             match deliver_one(store, peers, &row, now).await {
                 Ok(Delivered::Done) => {
                     store.outbox_done(row.id, now).await?;
