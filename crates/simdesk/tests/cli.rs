@@ -5,6 +5,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), a fresh database created on that server for the
 //! test (with the `psql` client) and dropped afterwards.
 
+mod support;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::hash_map::RandomState;
@@ -95,8 +97,8 @@ impl TestEnv {
     /// `SIMDESK_TEST_PG` is set.
     fn new() -> TestEnv {
         let dir = tempfile::tempdir().expect("creating a temp dir");
-        match std::env::var("SIMDESK_TEST_PG") {
-            Ok(admin_url) if !admin_url.trim().is_empty() => {
+        match support::pg_server() {
+            Some(admin_url) if !admin_url.trim().is_empty() => {
                 let admin_url = admin_url.trim().to_string();
                 let name = format!("simdesk_t_{}", unique_suffix());
                 let out = psql(&admin_url, &format!("CREATE DATABASE \"{name}\""));

@@ -38,10 +38,22 @@ pub fn backend() -> &'static str {
     }
 }
 
+/// The PostgreSQL server under test: `SIMDESK_TEST_PG` when it is a URL, the local server when
+/// it is set to anything else (`SIMDESK_TEST_PG=1`).
+pub fn pg_server() -> Option<String> {
+    std::env::var("SIMDESK_TEST_PG").ok().map(|v| {
+        if v.contains("://") {
+            v
+        } else {
+            "postgres://postgres@127.0.0.1:5432/test".to_string()
+        }
+    })
+}
+
 pub async fn fresh_db() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = match std::env::var("SIMDESK_TEST_PG") {
-        Ok(server) => {
+    let url = match pg_server() {
+        Some(server) => {
             use sqlx::Executor;
             let name = unique_name();
             let admin = sqlx::PgPool::connect(&server)
@@ -54,7 +66,7 @@ pub async fn fresh_db() -> TestDb {
             admin.close().await;
             replace_db_name(&server, &name)
         }
-        Err(_) => format!("sqlite://{}", dir.path().join("test.db").display()),
+        None => format!("sqlite://{}", dir.path().join("test.db").display()),
     };
     let store = store::open(&url).await.expect("open store");
     TestDb {
