@@ -43,7 +43,7 @@ pub fn from_settings(
                 timeout_secs: Some(smtp.timeout_secs.unwrap_or(10)),
                 ..smtp.clone()
             })
-                .map_err(|e| anyhow::anyhow!("the [smtp] settings are not usable: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("the [smtp] settings are not usable: {e}"))?,
         ),
         None => recorder,
     };

@@ -104,8 +104,10 @@ pub(super) async fn run_outbox(
                     },
                     r.idempotency_key
                 );
+                // A delivered row keeps the error that held it up, so an outage stays visible.
                 if let Some(e) = r.last_error {
-                    out!("{:>8}  last error: {e}", "");
+                    let label = if r.state == "done" { "held up by" } else { "last error" };
+                    out!("{:>8}  {label}: {e}", "");
                 }
             }
         }

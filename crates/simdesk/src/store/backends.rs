@@ -1247,7 +1247,7 @@ macro_rules! shared_store {
             }
 
             async fn outbox_done(&self, id: i64, at: Timestamp) -> StoreResult<()> {
-                sqlx::query("UPDATE outbox SET state = 'done', done_at = $1, leased_until = NULL, last_error = NULL WHERE id = $2")
+                sqlx::query("UPDATE outbox SET state = 'done', done_at = $1, leased_until = NULL WHERE id = $2")
                     .bind(micros(at))
                     .bind(id)
                     .execute(&self.pool)
@@ -1296,7 +1296,7 @@ macro_rules! shared_store {
                 for m in messages {
                     Self::insert_outbox(&mut tx, m).await?;
                 }
-                sqlx::query("UPDATE outbox SET state = 'done', done_at = $1, leased_until = NULL, last_error = NULL WHERE id = $2")
+                sqlx::query("UPDATE outbox SET state = 'done', done_at = $1, leased_until = NULL WHERE id = $2")
                     .bind(micros(at))
                     .bind(id)
                     .execute(&mut *tx)
