@@ -106,7 +106,11 @@ pub(super) async fn run_outbox(
                 );
                 // A delivered row keeps the error that held it up, so an outage stays visible.
                 if let Some(e) = r.last_error {
-                    let label = if r.state == "done" { "held up by" } else { "last error" };
+                    let label = if r.state == "done" {
+                        "held up by"
+                    } else {
+                        "last error"
+                    };
                     out!("{:>8}  {label}: {e}", "");
                 }
             }
