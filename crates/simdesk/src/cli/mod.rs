@@ -834,7 +834,7 @@ async fn serve(
         );
         out!("API description: http://{local}/openapi.json");
         out!(
-            "self-service portal: http://{local}/ (codes sent to demo travellers appear in {})",
+            "self-service portal: http://{local}/ (the SMS and e-mails demo travellers are sent from now on, codes included, appear in {})",
             info.dir.join("messages-sent.txt").display()
         );
         if let Some(carrier) = &info.carrier {
