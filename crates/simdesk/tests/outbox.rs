@@ -241,3 +241,64 @@ async fn calls_about_one_subscriber_wait_for_the_earlier_ones() {
     assert_eq!(calls, ["provision", "bar"]);
     assert!(w.rows("pending", "network.bar").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_is_reminded_once_the_day_before_its_validity_ends() {
+    let w = world().await;
+    let sold = Timestamp::now();
+    support::stock::sell(w.s(), &w.book, 1, "ja", sold).await;
+    let line = simdesk::services::lines::find_line(
+        w.s(),
+        &simdesk::services::lines::parse_line_key("09000000001").unwrap(),
+    )
+    .await
+    .unwrap();
+    let ends = line.validity_ends_at.unwrap();
+    let reminders = || async {
+        w.s()
+            .outbox_entries(None, Some("notify"), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.idempotency_key.starts_with("notify:validity_reminder:"))
+            .count()
+    };
+    // EX-SAKURA reminds 24 hours before: not 25 hours before, then once however often it runs.
+    let jobs = simdesk::services::jobs::queue_reminders;
+    assert_eq!(
+        jobs(w.s(), &w.book, ends - SignedDuration::from_hours(25))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(reminders().await, 0);
+    assert_eq!(
+        jobs(w.s(), &w.book, ends - SignedDuration::from_hours(23))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        jobs(w.s(), &w.book, ends - SignedDuration::from_hours(22))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        jobs(w.s(), &w.book, ends - SignedDuration::from_hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(reminders().await, 1);
+
+    w.deliver(ends - SignedDuration::from_hours(1)).await;
+    let reminder = w
+        .sms
+        .sent
+        .sms()
+        .into_iter()
+        .find(|(_, text)| text.contains("約23時間後"))
+        .expect("the reminder SMS says how many hours are left");
+    assert!(reminder.1.contains("simdesk"), "{reminder:?}");
+}

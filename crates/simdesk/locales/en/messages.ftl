@@ -37,7 +37,7 @@ activation-body =
 validity_reminder-sms = simdesk: line { $msisdn } expires in about { $hours } { $hours ->
         [one] hour
        *[other] hours
-    }, on { $valid_until } (Japan time). Top up to keep using it.
+    }, on { $valid_until } (Japan time). After that you can only check the balance and cancel.
 validity_reminder-subject = Your line { $msisdn } expires soon
 validity_reminder-body =
     Your line { $msisdn } is valid until { $valid_until } (Japan time), about { $hours } { $hours ->
@@ -45,7 +45,7 @@ validity_reminder-body =
        *[other] hours
     } from now.
 
-    To keep using it, please top up before then at a simdesk store or through the simdesk hotline. If you do not top up, the line expires at that time.
+    At that time the line stops working. During the grace period that follows you can still check your balance and cancel the line for a refund of what is left. Topping up does not extend the validity, so please use your balance before then.
 
     — simdesk Customer Desk
 

@@ -34,12 +34,12 @@ activation-body =
 
 ## validity_reminder: $msisdn, $valid_until, $hours
 
-validity_reminder-sms = 【simdesk】回線 { $msisdn } の有効期限は { $valid_until }（日本時間）、約{ $hours }時間後です。チャージで延長できます。
+validity_reminder-sms = 【simdesk】回線 { $msisdn } の有効期限は { $valid_until }（日本時間）、約{ $hours }時間後です。期限後は残高確認と解約のみ可能です。
 validity_reminder-subject = 【simdesk】有効期限が近づいています（{ $msisdn }）
 validity_reminder-body =
     回線 { $msisdn } の有効期限は { $valid_until }（日本時間）で、残り約{ $hours }時間です。
 
-    引き続きご利用になる場合は、期限までに simdesk の店舗またはサポートダイヤルでチャージしてください。チャージされない場合、期限をもって回線はご利用いただけなくなります。
+    期限を過ぎると回線はご利用いただけなくなります。猶予期間中は残高の確認と解約（残高の返金）が可能です。チャージ残高は有効期限を延長しませんので、期限までにご利用ください。
 
     — simdesk カスタマーデスク
 

@@ -35,12 +35,12 @@ activation-body =
 
 ## validity_reminder: $msisdn, $valid_until, $hours
 
-validity_reminder-sms = [simdesk] 회선 { $msisdn }의 유효기간은 { $valid_until }(일본 시간)까지이며, 약 { $hours }시간 남았습니다. 충전하시면 연장됩니다.
+validity_reminder-sms = [simdesk] 회선 { $msisdn }의 유효기간은 { $valid_until }(일본 시간)까지이며, 약 { $hours }시간 남았습니다. 만료 후에는 잔액 조회와 해지만 가능합니다.
 validity_reminder-subject = [simdesk] 유효기간 만료 예정 안내({ $msisdn })
 validity_reminder-body =
     회선 { $msisdn }의 유효기간은 { $valid_until }(일본 시간)까지이며, 약 { $hours }시간 남았습니다.
 
-    계속 이용하시려면 만료 전에 simdesk 매장 또는 상담 전화로 충전해 주십시오. 충전하지 않으시면 만료 시점에 회선 이용이 중지됩니다.
+    만료 시점에 회선 이용이 중지됩니다. 유예 기간에는 잔액을 조회하고 해지하여 남은 잔액을 환불받으실 수 있습니다. 충전으로 유효기간이 연장되지는 않으므로 만료 전에 이용해 주십시오.
 
     — simdesk 고객센터
 

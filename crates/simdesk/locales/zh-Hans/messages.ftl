@@ -34,12 +34,12 @@ activation-body =
 
 ## validity_reminder: $msisdn, $valid_until, $hours
 
-validity_reminder-sms = 【simdesk】您的号码 { $msisdn } 将于 { $valid_until }（日本时间）到期，剩余约 { $hours } 小时。请及时充值。
+validity_reminder-sms = 【simdesk】您的号码 { $msisdn } 将于 { $valid_until }（日本时间）到期，剩余约 { $hours } 小时。到期后仅可查询余额和注销。
 validity_reminder-subject = 【simdesk】号码即将到期（{ $msisdn }）
 validity_reminder-body =
     您的号码 { $msisdn } 有效期至 { $valid_until }（日本时间），距今约 { $hours } 小时。
 
-    如需继续使用，请在到期前通过 simdesk 门店或客服热线充值。未充值的号码将于到期时停止使用。
+    到期后号码将停止使用。宽限期内仍可查询余额，并可申请注销以退还剩余余额。充值不会延长有效期，请在到期前使用。
 
     — simdesk 客服中心
 

@@ -34,12 +34,12 @@ activation-body =
 
 ## validity_reminder: $msisdn, $valid_until, $hours
 
-validity_reminder-sms = 【simdesk】您的門號 { $msisdn } 將於 { $valid_until }（日本時間）到期，剩餘約 { $hours } 小時。請儘早儲值。
+validity_reminder-sms = 【simdesk】您的門號 { $msisdn } 將於 { $valid_until }（日本時間）到期，剩餘約 { $hours } 小時。到期後僅可查詢餘額及註銷。
 validity_reminder-subject = 【simdesk】門號即將到期（{ $msisdn }）
 validity_reminder-body =
     您的門號 { $msisdn } 有效期限至 { $valid_until }（日本時間），距今約 { $hours } 小時。
 
-    如需繼續使用，請於到期前透過 simdesk 門市或客服專線儲值。未儲值的門號將於到期時停止使用。
+    到期後門號將停止使用。寬限期內仍可查詢餘額，並可申請註銷以退還剩餘餘額。儲值不會延長有效期限，請於到期前使用。
 
     — simdesk 客服中心
 

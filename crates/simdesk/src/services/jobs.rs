@@ -130,7 +130,8 @@ async fn language_of(store: &dyn Store, customer: i64) -> ServiceResult<String> 
 }
 
 /// Queues a reminder for every active line whose validity ends within its carrier's reminder
-/// window. Keyed on the line and its end of validity: a line is reminded once per validity.
+/// window. Keyed on the line and its end of validity (the store skips lines whose key is already
+/// queued): a line is reminded once per validity.
 pub async fn queue_reminders(
     store: &dyn Store,
     book: &super::policies::PolicyBook,

@@ -1726,6 +1726,8 @@ macro_rules! shared_store {
             async fn lines_ending_between(&self, from: Timestamp, to: Timestamp, after: i64, limit: i64) -> StoreResult<Vec<Line>> {
                 let rows = sqlx::query(
                     "SELECT * FROM lines WHERE state = 'active' AND validity_ends_at > $1 AND validity_ends_at <= $2 AND id > $3
+                       AND NOT EXISTS (SELECT 1 FROM outbox WHERE idempotency_key =
+                           'notify:validity_reminder:' || CAST(lines.validity_ends_at AS TEXT) || ':' || CAST(lines.id AS TEXT))
                      ORDER BY id LIMIT $4",
                 )
                 .bind(micros(from))

@@ -286,7 +286,8 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<Line>>;
 
-    /// Active lines whose validity ends in `(from, to]`, after the cursor (line id), in id order.
+    /// Active lines whose validity ends in `(from, to]` and whose holder was not yet reminded of
+    /// it (no `notify:validity_reminder:<end µs>:<line>` row), after the cursor, in id order.
     async fn lines_ending_between(
         &self,
         from: jiff::Timestamp,
