@@ -50,6 +50,9 @@ pub enum NetworkCommand {
         /// List the disagreements without changing anything
         #[arg(long)]
         dry_run: bool,
+        /// Check lines in stock too (slow with a large inventory; none should be on the network)
+        #[arg(long)]
+        include_stock: bool,
         #[arg(long)]
         json: bool,
     },
@@ -156,6 +159,7 @@ pub(super) async fn run_network(
     let NetworkCommand::Reconcile {
         carrier,
         dry_run,
+        include_stock,
         json,
     } = cmd;
     let tools = cancel::context(settings).await?;
@@ -168,8 +172,11 @@ pub(super) async fn run_network(
         tools.desk.store.as_ref(),
         &tools.desk.book,
         &tools.peers,
-        carrier.as_deref(),
-        !*dry_run,
+        reconcile::Scope {
+            carrier: carrier.as_deref(),
+            include_stock: *include_stock,
+            apply: !*dry_run,
+        },
         now,
     )
     .await?;

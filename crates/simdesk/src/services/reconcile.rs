@@ -62,7 +62,8 @@ pub struct ReconcileReport {
     pub left_in_outbox: u64,
 }
 
-/// The states whose lines are checked: stock lines were never on the network.
+/// The states whose lines are checked by default. Stock lines are checked only when asked: there
+/// are many, and none should be on the network.
 const CHECKED: [LineState; 6] = [
     LineState::Registered,
     LineState::Active,
@@ -120,16 +121,31 @@ fn fix(expected: Expected, found: &Found, msisdn: &str) -> Vec<&'static str> {
     }
 }
 
-/// Checks every line that has been on the network; with `apply`, queues and delivers the calls
-/// that put the network right.
+/// Which lines to check, and whether to put them right.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// Only this carrier's lines.
+    pub carrier: Option<&'a str>,
+    /// Lines in stock too (none of them should be on the network).
+    pub include_stock: bool,
+    /// Queue and deliver the corrective calls; otherwise only list.
+    pub apply: bool,
+}
+
+/// Checks every line that has been on the network (and stock, if asked); with `apply`, queues
+/// and delivers the calls that put the network right.
 pub async fn reconcile(
     store: &dyn Store,
     book: &PolicyBook,
     peers: &Peers,
-    carrier: Option<&str>,
-    apply: bool,
+    scope: Scope<'_>,
     now: Timestamp,
 ) -> ServiceResult<ReconcileReport> {
+    let Scope {
+        carrier,
+        include_stock,
+        apply,
+    } = scope;
     let carriers: Vec<String> = match carrier {
         Some(c) => vec![c.to_string()],
         None => book.carrier_codes().map(str::to_string).collect(),
@@ -137,7 +153,8 @@ pub async fn reconcile(
     let mut report = ReconcileReport::default();
     let mut queued = Vec::new();
     for carrier in &carriers {
-        for state in CHECKED {
+        let stock = include_stock.then_some(LineState::InStock);
+        for state in CHECKED.into_iter().chain(stock) {
             let mut after = 0;
             loop {
                 let lines = store
