@@ -11,7 +11,9 @@ mod support;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 use simdesk::adapters::email::message_id_for;
+use simdesk::messages::{self, Event};
 use simdesk::services::outbox::MAX_ATTEMPTS;
+use simdesk_domain::customer::Language;
 use simdesk_domain::ids::Iccid;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
@@ -500,6 +502,47 @@ fn is_code(text: &str) -> bool {
     text.contains("验证码") && six_digits(text).is_some()
 }
 
+/// Stands for every value in a template; a private-use character, which no template contains.
+const VALUE: &str = "\u{E000}";
+
+/// The fixed pieces of `event`'s SMS in Simplified Chinese, in order, around the values.
+fn sms_template(event: Event) -> Vec<String> {
+    let params = event
+        .placeholders()
+        .iter()
+        .map(|name| (name.to_string(), VALUE.to_string()))
+        .collect();
+    let message = messages::render(event, Language::ZhHans, &params)
+        .unwrap_or_else(|e| panic!("{event} in Simplified Chinese: {e}"));
+    message.sms.split(VALUE).map(str::to_string).collect()
+}
+
+/// Whether `text` is the template `pieces` from its first character to its last, with a
+/// non-empty value in each gap: a message cut short or run together with another does not fit.
+fn fits(text: &str, pieces: &[String]) -> bool {
+    let Some((first, rest)) = pieces.split_first() else {
+        return text.is_empty();
+    };
+    let Some(mut tail) = text.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return tail.is_empty();
+    };
+    for piece in middle {
+        let mut value = tail.chars();
+        if value.next().is_none() {
+            return false;
+        }
+        let after_first = value.as_str();
+        match after_first.find(piece.as_str()) {
+            Some(at) => tail = &after_first[at + piece.len()..],
+            None => return false,
+        }
+    }
+    tail.len() > last.len() && tail.ends_with(last.as_str())
+}
+
 /// Whether `text` holds a CJK ideograph, i.e. is not the English fallback.
 fn has_hanzi(text: &str) -> bool {
     text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c))
@@ -775,7 +818,8 @@ async fn a_line_lives_and_ends_in_the_network_and_the_traveller_hears_in_chinese
     ]);
     assert!(verified.starts_with("valid:"), "{verified}");
 
-    // SMS: the code once, and one text per SMS row of the outbox.
+    // SMS: the code once, and one text per SMS row of the outbox, each whole however many SMS
+    // it took.
     let sms_rows = site.outbox(&["--kind", "sms"]);
     let expected_sms = sms_rows.len() + 1;
     let arrived = eventually(ARRIVAL, || kannel.received().len() >= expected_sms);
@@ -797,6 +841,68 @@ async fn a_line_lives_and_ends_in_the_network_and_the_traveller_hears_in_chinese
         assert_eq!(sms.from, SMS_FROM);
         assert!(has_hanzi(&sms.text), "every SMS in Chinese: {sms:?}");
     }
+    let mut expected = BTreeMap::from([(Event::OneTimeCode, 1)]);
+    for row in &sms_rows {
+        let key = row["idempotency_key"].as_str().unwrap_or_default();
+        // `notify:<event>:…:sms`
+        let event: Event = key
+            .split(':')
+            .nth(1)
+            .and_then(|e| e.parse().ok())
+            .unwrap_or_else(|| panic!("no event in the outbox key {key:?}"));
+        *expected.entry(event).or_default() += 1;
+    }
+    let templates: BTreeMap<Event, Vec<String>> = expected
+        .keys()
+        .map(|&event| (event, sms_template(event)))
+        .collect();
+    for (event, count) in &expected {
+        let arrived = texts
+            .iter()
+            .filter(|m| fits(&m.text, &templates[event]))
+            .count();
+        assert_eq!(
+            arrived, *count,
+            "{event} arrives once per outbox row, whole: {:?} in {texts:#?}",
+            templates[event]
+        );
+    }
+    for sms in &texts {
+        assert!(
+            templates.values().any(|t| fits(&sms.text, t)),
+            "a whole message simdesk sent: {sms:#?}"
+        );
+    }
+
+    // The completion SMS has its receipt: the number and the link to it on the portal.
+    let link = format!("{PUBLIC_URL}/my/receipts/{receipt}");
+    let completion_sms: Vec<_> = texts.iter().filter(|m| m.text.contains(&link)).collect();
+    assert_eq!(
+        completion_sms.len(),
+        1,
+        "one SMS links to receipt {receipt}: {texts:#?}"
+    );
+    let completion_sms = completion_sms[0];
+    assert!(
+        fits(
+            &completion_sms.text,
+            &templates[&Event::CancellationCompleted]
+        ),
+        "{completion_sms:#?}"
+    );
+    assert!(
+        completion_sms.text.contains("已注销"),
+        "{completion_sms:#?}"
+    );
+    assert_eq!(
+        completion_sms.to.trim_start_matches('+'),
+        "8613800138000",
+        "the line is gone, so the traveller's own phone gets it"
+    );
+    assert!(
+        completion_sms.text.replace(&link, "").contains(&receipt),
+        "the receipt number besides the link: {completion_sms:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,10 +73,48 @@ async fn texts_in_every_script_arrive_intact() {
             ReceivedSms {
                 from: "SIMDESK".into(),
                 to: to.into(),
-                text: text.into()
+                text: text.into(),
+                parts: 1
             }
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_longer_than_one_sms_arrive_whole() {
+    let kannel = Kannel::start(None);
+    let sms = gateway(&kannel);
+    let japanese = "【simdesk】回線 +819012345678 の解約が完了し、残額 1,234円を電子ウォレットに返金しました。\
+        証明書 R-2026-000123：https://sim.example.jp/my/receipts/R-2026-000123 \
+        SIMカードは破棄してください。ご利用ありがとうございました。";
+    let english = "[simdesk] Your line +819012345678 was cancelled on 2026-12-01 (JST). The remaining \
+        JPY 1,234 has been credited to your simdesk e-wallet; you can withdraw it from the portal at \
+        any time. Receipt R-2026-000123: https://sim.example.jp/my/receipts/R-2026-000123 {keep it} \
+        ~ you may now discard the SIM card or delete the eSIM. Questions? Call +81 3-1234-5678 or \
+        visit a store (fee: EUR 0 / € 0). Safe travels!";
+    // More than two SMS can carry even without the concatenation header: 2 x 70 UCS-2
+    // characters, 2 x 160 GSM septets.
+    assert!(needs_ucs2(japanese) && japanese.chars().count() > 140);
+    assert!(!needs_ucs2(english) && english.chars().count() > 320);
+    let messages = [("819020000001", japanese), ("819020000002", english)];
+    for (i, (to, text)) in messages.iter().enumerate() {
+        sms.send_sms(&format!("long{i}"), to, text)
+            .await
+            .unwrap_or_else(|e| panic!("{to}: {e}\n{}", kannel.diagnostics()));
+    }
+    for (to, text) in messages {
+        let got = kannel.wait_for(|m| m.to == to, ARRIVAL).unwrap_or_else(|| {
+            panic!(
+                "nothing whole reached {to}; received {:?}\n{}",
+                kannel.received(),
+                kannel.diagnostics()
+            )
+        });
+        assert_eq!(got.text, text, "{got:?}");
+        assert_eq!(got.from, "SIMDESK");
+        assert!(got.parts >= 3, "split into several SMS: {got:?}");
+    }
+    assert_eq!(kannel.received().len(), 2, "{:?}", kannel.received());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,7 +292,8 @@ async fn an_inbound_keyword_is_answered_in_its_language() {
             ReceivedSms {
                 from: "4444".into(),
                 to: phone.into(),
-                text: reply.into()
+                text: reply.into(),
+                parts: 1
             }
         );
         let calls = inbox.0.lock().unwrap().clone();
@@ -362,8 +401,8 @@ mod keywords {
             "{text}"
         );
         assert!(text.contains("1,000 JPY"), "the plan's credit: {text}");
-        // The test SMSC takes one SMS (70 UCS-2 characters) and Kannel cuts the rest; the
-        // whole answer is what simdesk wrote for this line.
+        // Longer than one SMS (70 UCS-2 characters), it arrives whole only as a concatenated
+        // message, exactly as simdesk wrote it for this line.
         let whole = simdesk::messages::render_reply(
             simdesk::messages::Reply::Balance,
             Language::Ja,
@@ -379,7 +418,7 @@ mod keywords {
             .collect(),
         )
         .unwrap();
-        assert!(whole.starts_with(&text), "{text} / {whole}");
+        assert_eq!(text, whole);
 
         // CANCEL (no language of its own) from the Korean traveller's line: in Korean, with the
         // portal's address.
@@ -389,6 +428,20 @@ mod keywords {
         assert!(
             text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
             "Korean: {text}"
+        );
+        assert_eq!(
+            text,
+            simdesk::messages::render_reply(
+                simdesk::messages::Reply::Cancel,
+                Language::Ko,
+                &[(
+                    "portal_url".to_string(),
+                    "https://sim.example.jp/".to_string()
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .unwrap()
         );
 
         // A line in stock is not one simdesk serves a traveller on; a stranger neither.

@@ -4,13 +4,30 @@
 //! its stdin, `SENDER RECEIVER TYPE DATA`, is delivered to bearerbox as an inbound SMS, and every
 //! SMS bearerbox hands to the SMSC is logged on its stderr as
 //! `Got message N: <SENDER RECEIVER TYPE DATA>`. TYPE is `text` (data as is, Kannel's internal
-//! UTF-8), `ucs-2` (URL-encoded UTF-16BE bytes), `data` (URL-encoded 8-bit) or `udh UDH data
-//! DATA`; the harness decodes all of them to a [`ReceivedSms`].
+//! UTF-8), `ucs-2` (URL-encoded UTF-16BE bytes) or `data` (URL-encoded 8-bit).
 //!
-//! Concatenation is left off (`max-messages` defaults to 1), so Kannel truncates a text longer
-//! than one SMS instead of splitting it: fakesmsc prints the parts of a split message without
-//! their coding, and they could not be decoded reliably here.
+//! The sendsms-user and the sms-service have `max-messages` and `concatenation = true`, as an
+//! operator's Kannel has them (README), so a long text reaches fakesmsc as several SMS, each
+//! printed as `SENDER RECEIVER udh UDH data DATA`: UDH and DATA URL-encoded, and no coding.
+//! The UDH carries the concatenation element (IEI 0x00: 8-bit reference, total, sequence; or IEI
+//! 0x08 with a 16-bit reference). Kannel splits a UCS-2 text into 134-byte parts of UTF-16BE,
+//! even inside a surrogate pair, and a 7-bit one into parts of at most 153 septets that it still
+//! holds as UTF-8 (nothing is packed or turned into GSM 03.38 on the way to fakesmsc). So the
+//! harness joins the parts' bytes in sequence order and decodes the whole message once.
+//!
+//! The coding of a message with a UDH is taken from Kannel rather than guessed: the bytes alone
+//! cannot tell, since ASCII read as UTF-16BE is valid CJK and hiragana in UTF-16BE is valid
+//! ASCII. bearerbox's access log records every message it sent, before splitting, with its coding
+//! (`%c`: 0 7-bit, 1 8-bit, 2 UCS-2) and body (`%b`: hex for 8-bit and UCS-2, else the text
+//! with bytes outside printable ASCII shown as `.`). A joined message takes the coding of the
+//! logged message with the same sender and receiver whose body is its bytes, an exact hex match
+//! winning over a text match; it is UTF-16BE for 2 and UTF-8 otherwise. Until that line is in
+//! the log, the message does not count as received.
+//!
+//! A 7-bit text sent as one SMS is printed raw, so a line break would split it across two log
+//! lines; simdesk's texts are single lines.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,21 +49,200 @@ const INBOUND_TAKEN: Duration = Duration::from_secs(10);
 /// fakesmsc reads each stdin line into a 256-byte buffer.
 const MAX_INBOUND_LINE: usize = 255;
 
-/// One SMS that reached the fake SMSC, i.e. would have gone to a phone.
+/// How many SMS Kannel may split one message into, for sendsms and for replies alike.
+const MAX_MESSAGES: u8 = 5;
+/// What bearerbox's access log records of each message; `%b` last, as it may hold spaces.
+const ACCESS_LOG_FORMAT: &str = "%l from=%p to=%P coding=%c body=%b";
+const SENT_MARKER: &str = "Sent SMS from=";
+
+/// One message that reached the fake SMSC whole, i.e. would have gone to a phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedSms {
     pub from: String,
     pub to: String,
     pub text: String,
+    /// How many SMS it travelled in: 1, or the parts Kannel split it into.
+    pub parts: usize,
 }
 
 #[derive(Default)]
 struct Output {
-    received: Vec<ReceivedSms>,
+    /// Whole messages, in the order their last part arrived.
+    messages: Vec<Arrival>,
+    /// Split messages still missing parts.
+    partial: Vec<Partial>,
     /// How many stdin lines fakesmsc has sent on as inbound SMS.
     inbound_taken: usize,
     /// fakesmsc's whole log, for failure messages.
     log: Vec<String>,
+}
+
+enum Arrival {
+    Decoded(ReceivedSms),
+    /// Sent with a UDH, so fakesmsc did not print its coding: it waits for the access log.
+    Undecoded {
+        from: String,
+        to: String,
+        bytes: Vec<u8>,
+        parts: usize,
+    },
+}
+
+/// The parts of one split message that arrived so far.
+struct Partial {
+    from: String,
+    to: String,
+    concat: Concat,
+    /// Sequence number → data.
+    parts: BTreeMap<u8, Vec<u8>>,
+}
+
+/// The concatenation element of a UDH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Concat {
+    /// An 8-bit and a 16-bit reference of the same value belong to different messages.
+    reference: (bool, u16),
+    total: u8,
+    seq: u8,
+}
+
+impl Output {
+    fn add(&mut self, got: Got) {
+        match got {
+            Got::Whole(sms) => self.messages.push(Arrival::Decoded(sms)),
+            Got::Part {
+                from,
+                to,
+                udh,
+                data,
+            } => match concatenation(&udh) {
+                None => self.messages.push(Arrival::Undecoded {
+                    from,
+                    to,
+                    bytes: data,
+                    parts: 1,
+                }),
+                Some(concat) => self.add_part(from, to, concat, data),
+            },
+        }
+    }
+
+    fn add_part(&mut self, from: String, to: String, concat: Concat, data: Vec<u8>) {
+        let same = |p: &Partial| {
+            p.from == from
+                && p.to == to
+                && p.concat.reference == concat.reference
+                && p.concat.total == concat.total
+        };
+        // A part already held means another message with the same reference (references wrap
+        // at 256), never a replacement.
+        let index = match self
+            .partial
+            .iter()
+            .position(|p| same(p) && !p.parts.contains_key(&concat.seq))
+        {
+            Some(i) => i,
+            None => {
+                self.partial.push(Partial {
+                    from: from.clone(),
+                    to: to.clone(),
+                    concat,
+                    parts: BTreeMap::new(),
+                });
+                self.partial.len() - 1
+            }
+        };
+        self.partial[index].parts.insert(concat.seq, data);
+        if self.partial[index].parts.len() == usize::from(concat.total) {
+            let whole = self.partial.remove(index);
+            self.messages.push(Arrival::Undecoded {
+                from,
+                to,
+                parts: whole.parts.len(),
+                bytes: whole.parts.into_values().flatten().collect(),
+            });
+        }
+    }
+
+    /// Decodes what the access log now tells the coding of.
+    fn decode_with(&mut self, sent: &[Sent]) {
+        for arrival in &mut self.messages {
+            let Arrival::Undecoded {
+                from,
+                to,
+                bytes,
+                parts,
+            } = arrival
+            else {
+                continue;
+            };
+            let logged = sent
+                .iter()
+                .filter(|s| s.from == *from && s.to == *to && s.matches(bytes))
+                .min_by_key(|s| !s.hex());
+            if let Some(logged) = logged {
+                let text = match logged.coding {
+                    2 => utf16be(bytes),
+                    _ => String::from_utf8_lossy(bytes).into_owned(),
+                };
+                *arrival = Arrival::Decoded(ReceivedSms {
+                    from: std::mem::take(from),
+                    to: std::mem::take(to),
+                    text,
+                    parts: *parts,
+                });
+            }
+        }
+    }
+}
+
+/// A `Sent SMS` line of bearerbox's access log.
+#[derive(Debug)]
+struct Sent {
+    from: String,
+    to: String,
+    coding: i32,
+    body: Vec<u8>,
+}
+
+impl Sent {
+    /// Whether the body is logged as hex, i.e. exactly.
+    fn hex(&self) -> bool {
+        matches!(self.coding, 1 | 2)
+    }
+
+    fn matches(&self, bytes: &[u8]) -> bool {
+        if self.hex() {
+            let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            return self.body.eq_ignore_ascii_case(hex.as_bytes());
+        }
+        // Whether a byte outside ASCII became `.` depends on the C library's locale.
+        self.body.len() == bytes.len()
+            && self
+                .body
+                .iter()
+                .zip(bytes)
+                .all(|(&logged, &b)| logged == b || (logged == b'.' && !(0x20..0x7f).contains(&b)))
+    }
+}
+
+/// `… Sent SMS from=F to=T coding=C body=B` per [`ACCESS_LOG_FORMAT`].
+fn parse_sent(line: &[u8]) -> Option<Sent> {
+    let marker = SENT_MARKER.as_bytes();
+    let start = line.windows(marker.len()).position(|w| w == marker)? + marker.len();
+    let rest = &line[start..];
+    // Sender, receiver and coding are single words; the body is the rest of the line.
+    let mut fields = rest.splitn(4, |&b| b == b' ');
+    let from = fields.next()?;
+    let to = fields.next()?.strip_prefix(b"to=")?;
+    let coding = fields.next()?.strip_prefix(b"coding=")?;
+    let body = fields.next()?.strip_prefix(b"body=")?;
+    Some(Sent {
+        from: String::from_utf8_lossy(from).into_owned(),
+        to: String::from_utf8_lossy(to).into_owned(),
+        coding: std::str::from_utf8(coding).ok()?.parse().ok()?,
+        body: body.to_vec(),
+    })
 }
 
 /// A running Kannel; every process is killed when it is dropped.
@@ -117,6 +313,8 @@ smsbox-interface = 127.0.0.1
 box-allow-ip = "127.0.0.1"
 log-file = "{logs}/bearerbox.log"
 log-level = 0
+access-log = "{logs}/access.log"
+access-log-format = "{ACCESS_LOG_FORMAT}"
 
 group = smsc
 smsc = fake
@@ -139,10 +337,14 @@ log-level = 0
 group = sendsms-user
 username = {USERNAME}
 password = {PASSWORD}
+max-messages = {MAX_MESSAGES}
+concatenation = true
 
 group = sms-service
 keyword = default
 catch-all = true
+max-messages = {MAX_MESSAGES}
+concatenation = true
 {service}"#
         );
         let conf_path = dir.path().join("kannel.conf");
@@ -195,9 +397,31 @@ catch-all = true
         PASSWORD
     }
 
-    /// Every SMS that reached the fake SMSC so far, oldest first.
+    /// Every message that reached the fake SMSC whole so far, in the order its last part
+    /// arrived; a split message counts once, when all its parts are in.
     pub fn received(&self) -> Vec<ReceivedSms> {
-        self.output.lock().expect("output lock").received.clone()
+        let mut output = self.output.lock().expect("output lock");
+        if output
+            .messages
+            .iter()
+            .any(|m| matches!(m, Arrival::Undecoded { .. }))
+        {
+            output.decode_with(&self.access_log());
+        }
+        output
+            .messages
+            .iter()
+            .filter_map(|m| match m {
+                Arrival::Decoded(sms) => Some(sms.clone()),
+                Arrival::Undecoded { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The `Sent SMS` lines of bearerbox's access log so far.
+    fn access_log(&self) -> Vec<Sent> {
+        let log = fs::read(self.dir.path().join("access.log")).unwrap_or_default();
+        log.split(|&b| b == b'\n').filter_map(parse_sent).collect()
     }
 
     /// The first SMS (already received or arriving within `timeout`) that `pred` accepts.
@@ -268,7 +492,13 @@ catch-all = true
     /// bearerbox's, smsbox's and fakesmsc's logs, for a failing assertion.
     pub fn diagnostics(&self) -> String {
         let mut text = String::new();
-        for name in ["bearerbox.log", "smsbox.log", "bearerbox.out", "smsbox.out"] {
+        for name in [
+            "bearerbox.log",
+            "smsbox.log",
+            "access.log",
+            "bearerbox.out",
+            "smsbox.out",
+        ] {
             let content = fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
             let lines: Vec<&str> = content.lines().collect();
             let tail = &lines[lines.len().saturating_sub(40)..];
@@ -283,6 +513,27 @@ catch-all = true
         for line in output.log.iter().rev().take(40).rev() {
             text.push_str(line);
             text.push('\n');
+        }
+        for p in &output.partial {
+            text.push_str(&format!(
+                "--- incomplete: {} -> {}, reference {:?}, parts {:?} of {}\n",
+                p.from,
+                p.to,
+                p.concat.reference,
+                p.parts.keys().collect::<Vec<_>>(),
+                p.concat.total
+            ));
+        }
+        for m in &output.messages {
+            if let Arrival::Undecoded {
+                from, to, bytes, ..
+            } = m
+            {
+                text.push_str(&format!(
+                    "--- whole but not in access.log yet: {from} -> {to}, {} bytes\n",
+                    bytes.len()
+                ));
+            }
         }
         text
     }
@@ -327,8 +578,8 @@ catch-all = true
                 let line = String::from_utf8_lossy(&raw).trim_end().to_string();
                 raw.clear();
                 let mut output = output.lock().expect("output lock");
-                if let Some(sms) = parse_got_message(&line) {
-                    output.received.push(sms);
+                if let Some(got) = parse_got_message(&line) {
+                    output.add(got);
                 } else if line.contains("fakesmsc: sent message") {
                     output.inbound_taken += 1;
                 }
@@ -432,8 +683,21 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(body.to_string())
 }
 
-/// `Got message N: <FROM TO TYPE DATA>` from fakesmsc's log, decoded.
-fn parse_got_message(line: &str) -> Option<ReceivedSms> {
+/// One `Got message` line of fakesmsc's log.
+enum Got {
+    /// One SMS whose coding fakesmsc printed, decoded.
+    Whole(ReceivedSms),
+    /// One SMS with a UDH, raw: fakesmsc does not print its coding.
+    Part {
+        from: String,
+        to: String,
+        udh: Vec<u8>,
+        data: Vec<u8>,
+    },
+}
+
+/// `Got message N: <FROM TO TYPE DATA>` from fakesmsc's log.
+fn parse_got_message(line: &str) -> Option<Got> {
     let (_, rest) = line.split_once("Got message ")?;
     let (_, rest) = rest.split_once(": <")?;
     let content = rest.strip_suffix('>')?;
@@ -446,14 +710,51 @@ fn parse_got_message(line: &str) -> Option<ReceivedSms> {
         "text" => data.to_string(),
         "ucs-2" => utf16be(&url_decode(data)),
         "data" => String::from_utf8_lossy(&url_decode(data)).into_owned(),
-        // Only a split message has a UDH, and its coding is not printed: read it as 8-bit.
+        // `udh UDH data DATA`, both URL-encoded, so neither holds a space.
         "udh" => {
-            let (_, message) = data.split_once(" data ")?;
-            String::from_utf8_lossy(&url_decode(message)).into_owned()
+            let (udh, data) = data.split_once(" data ")?;
+            return Some(Got::Part {
+                from,
+                to,
+                udh: url_decode(udh),
+                data: url_decode(data),
+            });
         }
         _ => return None,
     };
-    Some(ReceivedSms { from, to, text })
+    Some(Got::Whole(ReceivedSms {
+        from,
+        to,
+        text,
+        parts: 1,
+    }))
+}
+
+/// The concatenation element of `udh` (length octet, then elements), if it has a usable one.
+fn concatenation(udh: &[u8]) -> Option<Concat> {
+    let (&length, rest) = udh.split_first()?;
+    let mut elements = rest.get(..usize::from(length))?;
+    while let [iei, length, rest @ ..] = elements {
+        let (value, next) = rest.split_at_checked(usize::from(*length))?;
+        let found = match (*iei, value) {
+            (0x00, &[reference, total, seq]) => Some(((false, u16::from(reference)), total, seq)),
+            (0x08, &[high, low, total, seq]) => {
+                Some(((true, u16::from_be_bytes([high, low])), total, seq))
+            }
+            _ => None,
+        };
+        if let Some((reference, total, seq)) = found {
+            // Impossible numbers can never be joined: such a part counts on its own rather than
+            // waiting forever.
+            return (1..=total).contains(&seq).then_some(Concat {
+                reference,
+                total,
+                seq,
+            });
+        }
+        elements = next;
+    }
+    None
 }
 
 fn utf16be(bytes: &[u8]) -> String {
