@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod examples;
 pub mod keys;
 pub mod messages;
