@@ -1,5 +1,6 @@
 //! The `simdesk` command line: every use case an operator reaches from a terminal.
 
+mod audit;
 mod cancel;
 mod delivery;
 
@@ -111,6 +112,9 @@ pub enum Command {
     /// The network's subscriber database (HLR)
     #[command(subcommand)]
     Network(delivery::NetworkCommand),
+    /// The audit trail: every history entry, hash-chained
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -626,6 +630,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             out!("staff member {id}: {username} ({role}) for {carrier}");
         }
+        Command::Audit(cmd) => audit::run_audit(&cli.settings()?, cmd).await?,
         Command::Outbox(cmd) => delivery::run_outbox(&cli.settings()?, cmd, now).await?,
         Command::Network(cmd) => delivery::run_network(&cli.settings()?, cmd, now).await?,
         Command::Tokens(cmd) => {

@@ -175,7 +175,98 @@ macro_rules! shared_store {
                 .bind(e.policy_version)
                 .fetch_one(&mut **tx)
                 .await?;
+                let content = crate::audit::line_event_content(&crate::audit::LineEventFields {
+                    id,
+                    line_id,
+                    kind: &e.kind,
+                    from: e.from.map(|s| s.as_str()),
+                    to: e.to.map(|s| s.as_str()),
+                    detail: &e.detail,
+                    actor_kind: e.by.actor.kind.as_str(),
+                    actor_id: &e.by.actor.id,
+                    channel: e.by.channel.as_str(),
+                    reason: &e.by.reason,
+                    at: micros(e.by.at),
+                    policy_version: e.policy_version,
+                });
+                Self::append_audit(tx, "line_event", id, &content).await?;
                 Ok(id)
+            }
+
+            /// Chains one history entry onto the audit trail in the caller's transaction. The
+            /// head row is updated first, which locks it: appends are chained one at a time.
+            async fn append_audit(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                source: &str,
+                source_id: i64,
+                content: &str,
+            ) -> StoreResult<()> {
+                let (seq, prev): (i64, String) =
+                    sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                        .fetch_one(&mut **tx)
+                        .await?;
+                let hash = crate::audit::chain_hash(&prev, seq, content);
+                sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                    .bind(&hash)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("INSERT INTO audit_log (seq, source, source_id, content, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(seq)
+                    .bind(source)
+                    .bind(source_id)
+                    .bind(content)
+                    .bind(&prev)
+                    .bind(&hash)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            fn line_event_content(r: &$row) -> StoreResult<String> {
+                let kind: String = r.try_get("kind")?;
+                let from: Option<String> = r.try_get("from_state")?;
+                let to: Option<String> = r.try_get("to_state")?;
+                let detail: String = r.try_get("detail")?;
+                let actor_kind: String = r.try_get("actor_kind")?;
+                let actor_id: String = r.try_get("actor_id")?;
+                let channel: String = r.try_get("channel")?;
+                let reason: String = r.try_get("reason")?;
+                Ok(crate::audit::line_event_content(&crate::audit::LineEventFields {
+                    id: r.try_get("id")?,
+                    line_id: r.try_get("line_id")?,
+                    kind: &kind,
+                    from: from.as_deref(),
+                    to: to.as_deref(),
+                    detail: &detail,
+                    actor_kind: &actor_kind,
+                    actor_id: &actor_id,
+                    channel: &channel,
+                    reason: &reason,
+                    at: r.try_get("at")?,
+                    policy_version: r.try_get("policy_version")?,
+                }))
+            }
+
+            fn request_event_content(r: &$row) -> StoreResult<String> {
+                let from: Option<String> = r.try_get("from_state")?;
+                let to: String = r.try_get("to_state")?;
+                let note: String = r.try_get("note")?;
+                let actor_kind: String = r.try_get("actor_kind")?;
+                let actor_id: String = r.try_get("actor_id")?;
+                let channel: String = r.try_get("channel")?;
+                let reason: String = r.try_get("reason")?;
+                Ok(crate::audit::request_event_content(&crate::audit::RequestEventFields {
+                    id: r.try_get("id")?,
+                    request_id: r.try_get("request_id")?,
+                    from: from.as_deref(),
+                    to: &to,
+                    note: &note,
+                    actor_kind: &actor_kind,
+                    actor_id: &actor_id,
+                    channel: &channel,
+                    reason: &reason,
+                    at: r.try_get("at")?,
+                }))
             }
 
             async fn apply_balance(
@@ -831,9 +922,9 @@ macro_rules! shared_store {
                     r.id
                 };
                 for e in &change.events {
-                    sqlx::query(
+                    let event_id: i64 = sqlx::query_scalar(
                         "INSERT INTO request_events (request_id, from_state, to_state, note, actor_kind, actor_id, channel, reason, at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                     )
                     .bind(id)
                     .bind(e.from.map(|s| s.as_str()))
@@ -844,8 +935,21 @@ macro_rules! shared_store {
                     .bind(e.by.channel.as_str())
                     .bind(&e.by.reason)
                     .bind(micros(e.by.at))
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
+                    let content = crate::audit::request_event_content(&crate::audit::RequestEventFields {
+                        id: event_id,
+                        request_id: id,
+                        from: e.from.map(|s| s.as_str()),
+                        to: e.to.as_str(),
+                        note: &e.note,
+                        actor_kind: e.by.actor.kind.as_str(),
+                        actor_id: &e.by.actor.id,
+                        channel: e.by.channel.as_str(),
+                        reason: &e.by.reason,
+                        at: micros(e.by.at),
+                    });
+                    Self::append_audit(&mut tx, "request_event", event_id, &content).await?;
                 }
                 if let Some(line) = &change.line {
                     Self::apply_line_in(&mut tx, line).await?;
@@ -1280,6 +1384,47 @@ macro_rules! shared_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(n > 0)
+            }
+
+            async fn audit_page(&self, after: i64, limit: i64) -> StoreResult<Vec<crate::audit::AuditEntry>> {
+                let rows = sqlx::query(
+                    "SELECT seq, source, source_id, content, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| -> StoreResult<crate::audit::AuditEntry> {
+                        Ok(crate::audit::AuditEntry {
+                            seq: r.try_get("seq")?,
+                            source: r.try_get("source")?,
+                            source_id: r.try_get("source_id")?,
+                            content: r.try_get("content")?,
+                            prev_hash: r.try_get("prev_hash")?,
+                            hash: r.try_get("hash")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn audit_head(&self) -> StoreResult<(i64, String)> {
+                Ok(sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?)
+            }
+
+            async fn audit_source(&self, source: &str, id: i64) -> StoreResult<Option<String>> {
+                let sql = match source {
+                    "line_event" => "SELECT * FROM line_events WHERE id = $1",
+                    "request_event" => "SELECT * FROM request_events WHERE id = $1",
+                    other => return Err(StoreError::Corrupt(format!("audit entry names an unknown source {other:?}"))),
+                };
+                let Some(row) = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await? else {
+                    return Ok(None);
+                };
+                Ok(Some(match source {
+                    "line_event" => Self::line_event_content(&row)?,
+                    _ => Self::request_event_content(&row)?,
+                }))
             }
 
             async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {

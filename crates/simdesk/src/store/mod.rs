@@ -157,6 +157,17 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<jiff::Timestamp>,
     ) -> StoreResult<()>;
     async fn outbox_pending(&self) -> StoreResult<i64>;
+    /// Audit entries after `after`, in chain order.
+    async fn audit_page(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::audit::AuditEntry>>;
+    /// The chain's end: (last seq, last hash).
+    async fn audit_head(&self) -> StoreResult<(i64, String)>;
+    /// The history row an audit entry recorded, written down as the audit trail keeps it;
+    /// `None` when the row is gone.
+    async fn audit_source(&self, source: &str, id: i64) -> StoreResult<Option<String>>;
     /// Whether calls about a subject (`imsi:<IMSI>`) still wait in the outbox.
     async fn outbox_waiting_for(&self, subject: &str) -> StoreResult<bool>;
     /// Queues side effects outside any other change; a key already queued is left as it is.
