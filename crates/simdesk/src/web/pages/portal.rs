@@ -443,7 +443,10 @@ pub async fn sign_in_code(
         return wrong(&visitor, i18n::t(visitor.language, "err-code-locked"));
     };
     let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
-    let matches = state.desk.keys.hash_code(form.line, &code) == stored.code_hash;
+    let matches = crate::services::cancellation::constant_time_eq(
+        state.desk.keys.hash_code(form.line, &code).as_bytes(),
+        stored.code_hash.as_bytes(),
+    );
     let st = OtpState {
         issued_at: stored.issued_at,
         attempts: u32::try_from(attempts - 1).unwrap_or(u32::MAX),
