@@ -457,4 +457,48 @@ mod keywords {
             .unwrap()
         );
     }
+
+    /// Asks simdesk's endpoint directly, as Kannel would: (status, body).
+    async fn ask(port: u16, query: &str) -> (u16, String) {
+        let url = format!("http://127.0.0.1:{port}/sms/inbound?{query}");
+        tokio::task::spawn_blocking(move || {
+            let agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .new_agent();
+            let mut reply = agent.get(&url).call().unwrap();
+            let status = reply.status().as_u16();
+            (
+                status,
+                reply.body_mut().read_to_string().unwrap_or_default(),
+            )
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_kannel_with_the_token_is_answered() {
+        let (_db, desk) = desk().await;
+        let port = simdesk_behind(desk.clone()).await;
+        let balance = "from=%2B819000000001&to=4444&text=BAL&charset=UTF-8&coding=0";
+        let (status, body) = ask(port, &format!("token=T0KEN&{balance}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("1,000 JPY"), "{body}");
+        // A wrong or missing token learns nothing about the line.
+        for query in [format!("token=WRONG&{balance}"), balance.to_string()] {
+            let (status, body) = ask(port, &query).await;
+            assert_eq!(status, 403, "{body}");
+            assert!(!body.contains("JPY"), "{body}");
+        }
+        // Without an inbound token configured, the endpoint does not exist.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bare = listener.local_addr().unwrap().port();
+        tokio::spawn(simdesk::web::serve(
+            listener,
+            simdesk::web::AppState::new(desk),
+        ));
+        let (status, _) = ask(bare, &format!("token=T0KEN&{balance}")).await;
+        assert_eq!(status, 404);
+    }
 }
