@@ -339,7 +339,9 @@ pub async fn sign_in(
         let Ok(line) = find_line(store, &key).await else {
             return not_found();
         };
-        if line.holder.is_none() {
+        // A line that has ended no longer reaches its holder, and its number may be given to
+        // someone else: its holder signs in with their e-mail address instead.
+        if line.holder.is_none() || line.state.is_final() {
             return not_found();
         }
         let to = CodeDestination::Line(line.msisdn.to_string());
