@@ -654,16 +654,23 @@ fn find_program(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{NOT_INSTALLED} ({name} not found)"))
 }
 
-/// Four distinct free loopback ports. They are held together until all are chosen so that none
-/// is handed out twice.
+/// Four distinct free loopback ports, none handed out before in this process: tests start
+/// Kannels in parallel, and two given the same port would answer each other's probes.
 fn free_ports() -> [u16; 4] {
-    let listeners: Vec<TcpListener> = (0..4)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local addr").port())
-        .collect();
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    let mut ports = Vec::new();
+    // Held together until all are chosen, so none is picked twice in this call.
+    let mut held = Vec::new();
+    while ports.len() < 4 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("local addr").port();
+        if !given.contains(&port) {
+            given.push(port);
+            ports.push(port);
+        }
+        held.push(listener);
+    }
     [ports[0], ports[1], ports[2], ports[3]]
 }
 

@@ -64,15 +64,29 @@ fn python() -> Command {
     command
 }
 
+/// A loopback port free now and never handed to another server of this process: tests run in
+/// parallel, and two servers given the same port would answer each other's probes.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind a loopback port")
+            .port();
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Starts aiosmtpd and waits until it accepts connections, or says why it did not.
 fn spawn(addr: SocketAddr, maildir: &Path, log: &Path) -> Result<Child, String> {
+    // Something else answering on the port would pass the readiness probe below for us.
+    if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        return Err(format!("{addr} is already taken by another program"));
+    }
     let log_file = File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
     let log_err = log_file
         .try_clone()
@@ -94,7 +108,12 @@ fn spawn(addr: SocketAddr, maildir: &Path, log: &Path) -> Result<Child, String> 
             return Err(format!("aiosmtpd exited with {status}: {output}"));
         }
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(child);
+            // Only ours if it is still running: a server that lost the port exits at once.
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(None) = child.try_wait() {
+                return Ok(child);
+            }
+            continue;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
