@@ -28,6 +28,9 @@ pub struct Settings {
     pub sms: Option<SmsSettings>,
     /// The SMTP relay. Without it, e-mails are kept in memory and shown in the outbox.
     pub smtp: Option<crate::adapters::email::SmtpSettings>,
+    /// The file holding the master key that wraps every customer's data keys (32 bytes in
+    /// base64), unless `SIMDESK_MASTER_KEY` supplies it. Defaults to `<keys_dir>/master.key`.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -41,6 +44,7 @@ impl Default for Settings {
             hlr: None,
             sms: None,
             smtp: None,
+            master_key_file: None,
         }
     }
 }
@@ -98,6 +102,7 @@ impl fmt::Debug for Settings {
             .field("hlr", &self.hlr)
             .field("sms", &self.sms)
             .field("smtp", &self.smtp)
+            .field("master_key_file", &self.master_key_file)
             .finish()
     }
 }
@@ -148,6 +153,17 @@ impl Settings {
     }
 
     /// The database URL to use.
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.keys_dir().join("master.key"))
+    }
+
+    /// The blind-index key lives beside the other keys.
+    pub fn index_key_file(&self) -> PathBuf {
+        self.keys_dir().join("index.key")
+    }
+
     pub fn database_url(&self) -> String {
         self.db
             .clone()

@@ -12,6 +12,7 @@ pub mod peers;
 pub mod receipts;
 pub mod services;
 pub mod store;
+pub mod vault;
 pub mod web;
 
 pub use simdesk_domain as domain;

@@ -280,7 +280,7 @@ async fn a_line_lives_from_stock_to_closed_with_every_step_attributed() {
     .unwrap();
     assert_eq!(line.state, LineState::Registered);
     let holder = s.customer(line.holder.unwrap()).await.unwrap().unwrap();
-    assert_eq!(holder.personal.passport_number, "TZ1234567");
+    assert_eq!(holder.personal.unwrap().passport_number, "TZ1234567");
     assert_eq!(holder.language, "en");
     // Travellers sign in by e-mail: the lookup ignores case and finds the holder.
     assert_eq!(

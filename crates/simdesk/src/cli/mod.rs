@@ -318,9 +318,30 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
             .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
     }
     let url = settings.database_url();
-    store::open(&url)
-        .await
-        .with_context(|| format!("opening the database {}", redact_url(&url)))
+    let vault = load_vault(settings)?;
+    match store::open(&url, Arc::new(vault.vault)).await {
+        Ok(store) => Ok(store),
+        Err(e) => {
+            // A key made for nothing must not be mistaken later for the one the data needs.
+            if let Some(created) = &vault.created_master_file {
+                let _ = std::fs::remove_file(created);
+            }
+            Err(anyhow::Error::new(e).context(format!("opening the database {}", redact_url(&url))))
+        }
+    }
+}
+
+/// The master key (from `SIMDESK_MASTER_KEY` or the master key file) and the index key.
+pub(crate) fn load_vault(settings: &Settings) -> anyhow::Result<crate::vault::LoadedVault> {
+    let env = std::env::var(crate::crypto::MASTER_KEY_VAR)
+        .ok()
+        .filter(|v| !v.is_empty());
+    crate::vault::Vault::load(
+        env.as_deref(),
+        &settings.master_key_file(),
+        &settings.index_key_file(),
+    )
+    .context("loading the keys that seal personal data")
 }
 
 fn attribution(who: &Who, now: Timestamp) -> Attribution {
@@ -695,7 +716,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { port, data } => {
             let dir = prepare_demo_dir(data)?;
             let url = format!("sqlite://{}", dir.join("simdesk.db").display());
-            let store = store::open(&url)
+            let demo_settings = Settings {
+                data_dir: dir.clone(),
+                db: Some(url.clone()),
+                ..Settings::default()
+            };
+            let vault = load_vault(&demo_settings)?;
+            let store = store::open(&url, Arc::new(vault.vault))
                 .await
                 .with_context(|| format!("creating {url}"))?;
             let policies = dir.join("policies");
@@ -707,12 +734,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for (carrier, state, n) in &summary.by_state {
                 eprintln!("  {carrier:<10} {state:<20} {n}");
             }
-            let mut tools = cancel::context(&Settings {
-                data_dir: dir.clone(),
-                db: Some(url.clone()),
-                ..Settings::default()
-            })
-            .await?;
+            let mut tools = cancel::context(&demo_settings).await?;
             // Demo travellers are fictional: their codes, SMS and e-mails land in a file to read.
             let demo_outbox = Arc::new(crate::adapters::messages::DemoOutbox::new(
                 dir.join("messages-sent.txt"),

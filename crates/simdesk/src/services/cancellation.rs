@@ -375,7 +375,11 @@ pub async fn submit(
             .customer(holder)
             .await?
             .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
-        if !identity::knowledge_matches(&customer.personal, &k.name, &k.passport) {
+        let matches = customer
+            .personal
+            .as_ref()
+            .is_some_and(|p| identity::knowledge_matches(p, &k.name, &k.passport));
+        if !matches {
             return Err(ServiceError::Identity("the name and passport number do not match the registration; check them with the caller".into()));
         }
         let (next, steps) = request.pass_check(
@@ -525,7 +529,11 @@ pub async fn verify_knowledge(
         .customer(holder)
         .await?
         .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
-    if !identity::knowledge_matches(&customer.personal, name, passport) {
+    let matches = customer
+        .personal
+        .as_ref()
+        .is_some_and(|p| identity::knowledge_matches(p, name, passport));
+    if !matches {
         return Err(ServiceError::Identity(
             "the name and passport number do not match the registration".into(),
         ));
@@ -567,7 +575,12 @@ pub async fn send_code(
         .await?
         .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
     let destination = if to_email {
-        CodeDestination::Email(customer.personal.email.clone())
+        let personal = customer.personal.as_ref().ok_or_else(|| {
+            ServiceError::Invalid(
+                "the holder's contact details were erased; no code can be sent by e-mail".into(),
+            )
+        })?;
+        CodeDestination::Email(personal.email.clone())
     } else {
         CodeDestination::Line(line.msisdn.to_string())
     };

@@ -125,7 +125,9 @@ pub async fn register(
         // else is refused as a transfer.
         let claimant = match line.holder {
             Some(h) => match store.customer(h).await? {
-                Some(c) if c.personal.passport_number == registration.personal.passport_number => h,
+                Some(crate::store::CustomerRow {
+                    personal: Some(p), ..
+                }) if p.passport_number == registration.personal.passport_number => h,
                 _ => NEW_HOLDER,
             },
             None => NEW_HOLDER,

@@ -182,8 +182,8 @@ pub(super) async fn send_sms(
             let Some(id) = row.payload.get("customer").and_then(|c| c.as_i64()) else {
                 return Ok(());
             };
-            match store.customer(id).await? {
-                Some(c) => c.personal.phone.to_string(),
+            match store.customer(id).await?.and_then(|c| c.personal) {
+                Some(p) => p.phone.to_string(),
                 // Erased meanwhile: nobody left to tell.
                 None => return Ok(()),
             }
@@ -204,7 +204,8 @@ pub(super) async fn send_email(
     let Some(id) = row.payload.get("customer").and_then(|c| c.as_i64()) else {
         return Ok(());
     };
-    let Some(customer) = store.customer(id).await? else {
+    // Erased meanwhile: nobody left to tell.
+    let Some(personal) = store.customer(id).await?.and_then(|c| c.personal) else {
         return Ok(());
     };
     let (event, message, receipt) = render(store, peers, row).await?;
@@ -232,7 +233,7 @@ pub(super) async fn send_email(
         .mail
         .send_mail(&Mail {
             message_id: row.idempotency_key.clone(),
-            to: customer.personal.email.clone(),
+            to: personal.email.clone(),
             subject: message.subject,
             text: message.text,
             html: message.html,

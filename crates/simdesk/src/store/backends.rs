@@ -77,12 +77,15 @@ fn sha256_hex(text: &str) -> String {
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    vault: Arc<crate::vault::Vault>,
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn connect(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
+            // Erased rows and replaced plaintext are overwritten, not left in free pages.
+            .pragma("secure_delete", "ON")
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
@@ -91,7 +94,7 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, vault })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -103,16 +106,17 @@ impl SqliteStore {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    vault: Arc<crate::vault::Vault>,
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn connect(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, vault })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -123,6 +127,128 @@ impl PostgresStore {
 macro_rules! shared_store {
     ($store:ident, $db:ty, $row:ty, $name:literal, $migrations:literal) => {
         impl $store {
+            /// Writes a customer's sealed parts, their wrapped data keys and blind indexes.
+            async fn store_sealed_person(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                sealed: &crate::vault::SealedPerson,
+                at: Timestamp,
+            ) -> StoreResult<()> {
+                sqlx::query("UPDATE customers SET identity_sealed = $1, contact_sealed = $2, legacy_personal_data = '' WHERE id = $3")
+                    .bind(&sealed.identity.sealed)
+                    .bind(&sealed.contact.sealed)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+                for (purpose, part) in [("identity", &sealed.identity), ("contact", &sealed.contact)] {
+                    sqlx::query("INSERT INTO customer_keys (customer_id, purpose, master_id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(id)
+                        .bind(purpose)
+                        .bind(&part.key.master_id)
+                        .bind(&part.key.sealed)
+                        .bind(micros(at))
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                for (field, value) in &sealed.index {
+                    sqlx::query("INSERT INTO customer_index (customer_id, field, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind(id)
+                        .bind(*field)
+                        .bind(value)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            /// A customer's sealed part with its wrapped key; `None` once the key was destroyed.
+            async fn sealed_part(&self, id: i64, purpose: &str) -> StoreResult<Option<crate::vault::SealedPart>> {
+                let column = if purpose == "identity" { "identity_sealed" } else { "contact_sealed" };
+                let row: Option<(String, Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(&format!(
+                    "SELECT k.master_id, k.wrapped, c.{column} FROM customer_keys k JOIN customers c ON c.id = k.customer_id
+                     WHERE k.customer_id = $1 AND k.purpose = $2"
+                ))
+                .bind(id)
+                .bind(purpose)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.and_then(|(master_id, wrapped, sealed)| {
+                    sealed.map(|sealed| crate::vault::SealedPart {
+                        key: crate::crypto::WrappedKey { master_id, sealed: wrapped },
+                        sealed,
+                    })
+                }))
+            }
+
+            /// Checks the keys fit the data, then seals what an older release left in plaintext.
+            async fn prepare_vault(&self) -> StoreResult<()> {
+                let vault = &self.vault;
+                let index_id: Option<String> = sqlx::query_scalar("SELECT value FROM vault_meta WHERE name = 'index_key_id'")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match index_id {
+                    Some(id) if id != vault.index_id() => {
+                        return Err(StoreError::Refused(format!(
+                            "the database's lookup indexes were made with index key {id}, but the loaded index.key is {}; \
+                             restore the keys folder's index.key from backup",
+                            vault.index_id()
+                        )))
+                    }
+                    Some(_) => {}
+                    None => {
+                        sqlx::query("INSERT INTO vault_meta (name, value) VALUES ('index_key_id', $1) ON CONFLICT (name) DO NOTHING")
+                            .bind(vault.index_id())
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                }
+                let masters: Vec<String> = sqlx::query_scalar(
+                    "SELECT master_id FROM customer_keys UNION SELECT master_id FROM identity_documents WHERE master_id IS NOT NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let loaded = vault.master_id();
+                if let Some(other) = masters.iter().find(|m| **m != loaded) {
+                    let hint = if masters.len() > 1 {
+                        "a key rotation was interrupted: run `simdesk keys rotate` again with the same new key"
+                    } else {
+                        "set SIMDESK_MASTER_KEY or restore master_key_file to the key the data was sealed with"
+                    };
+                    return Err(StoreError::Refused(format!(
+                        "personal data in this database is sealed under master key {other}, but the loaded master key is {loaded}; {hint}"
+                    )));
+                }
+                // Rows written before personal data was sealed.
+                let legacy: Vec<(i64, String, i64)> = sqlx::query_as(
+                    "SELECT id, legacy_personal_data, created_at FROM customers WHERE legacy_personal_data <> ''",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                for (id, text, created) in legacy {
+                    let personal: simdesk_domain::customer::PersonalData =
+                        serde_json::from_str(&text).map_err(corrupt("personal data"))?;
+                    let mut tx = self.pool.begin().await?;
+                    Self::store_sealed_person(&mut tx, id, &vault.seal_person(id, &personal), from_micros(created)?).await?;
+                    tx.commit().await?;
+                }
+                let documents: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT id, request_id, sha256, content FROM identity_documents WHERE content IS NOT NULL AND wrapped_key IS NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                for (id, request, sha, content) in documents {
+                    let sealed = vault.seal_document(request, &sha, &content);
+                    sqlx::query("UPDATE identity_documents SET content = $1, wrapped_key = $2, master_id = $3 WHERE id = $4")
+                        .bind(&sealed.sealed)
+                        .bind(&sealed.key.sealed)
+                        .bind(&sealed.key.master_id)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
+            }
+
             fn line_from_row(row: &$row) -> StoreResult<Line> {
                 let text = |c: &str| row.try_get::<String, _>(c);
                 let state: String = text("state")?;
@@ -434,21 +560,26 @@ macro_rules! shared_store {
                 Ok(())
             }
 
-            async fn apply_line_in(tx: &mut sqlx::Transaction<'_, $db>, change: &LineChange) -> StoreResult<()> {
+            async fn apply_line_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                vault: &crate::vault::Vault,
+                change: &LineChange,
+            ) -> StoreResult<()> {
                 let line = &change.line;
                 let mut holder = line.holder;
                 if let Some(reg) = &change.new_holder {
-                    let personal = serde_json::to_string(&reg.personal).map_err(corrupt("personal data"))?;
                     let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
+                    // The row comes first: its id is bound into the sealed data, so a sealed value
+                    // cannot be moved onto another customer.
                     let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO customers (language, personal_data, email_lookup, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                        "INSERT INTO customers (language, legacy_personal_data, created_at) VALUES ($1, '', $2) RETURNING id",
                     )
                     .bind(reg.language.tag())
-                    .bind(personal)
-                    .bind(email_lookup(&reg.personal.email))
                     .bind(micros(at))
                     .fetch_one(&mut **tx)
                     .await?;
+                    let sealed = vault.seal_person(id, &reg.personal);
+                    Self::store_sealed_person(tx, id, &sealed, at).await?;
                     holder = Some(id);
                 }
                 // Optimistic concurrency: the decision was made on `version`; anyone else's change wins.
@@ -529,7 +660,7 @@ macro_rules! shared_store {
 
             async fn migrate(&self) -> StoreResult<()> {
                 sqlx::migrate!($migrations).run(&self.pool).await?;
-                Ok(())
+                self.prepare_vault().await
             }
 
             async fn ping(&self) -> StoreResult<()> {
@@ -837,19 +968,32 @@ macro_rules! shared_store {
             }
 
             async fn customer(&self, id: i64) -> StoreResult<Option<CustomerRow>> {
-                let row: Option<(i64, String, String)> =
-                    sqlx::query_as("SELECT id, language, personal_data FROM customers WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                row.map(|(id, language, personal)| {
-                    Ok(CustomerRow {
-                        id,
-                        language,
-                        personal: serde_json::from_str(&personal).map_err(corrupt("personal data"))?,
-                    })
-                })
-                .transpose()
+                let row: Option<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, language, contact_erased_at, identity_erased_at FROM customers WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((id, language, contact_erased, identity_erased)) = row else {
+                    return Ok(None);
+                };
+                let identity = self.sealed_part(id, "identity").await?;
+                let contact = self.sealed_part(id, "contact").await?;
+                let personal = match (identity, contact) {
+                    (Some(identity), Some(contact)) => Some(
+                        self.vault
+                            .open_person(id, &identity, &contact)
+                            .map_err(|e| StoreError::Corrupt(format!("customer {id}'s personal data: {e}")))?,
+                    ),
+                    _ => None,
+                };
+                Ok(Some(CustomerRow {
+                    id,
+                    language,
+                    personal,
+                    contact_erased_at: opt_ts(contact_erased)?,
+                    identity_erased_at: opt_ts(identity_erased)?,
+                }))
             }
 
             async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>> {
@@ -862,7 +1006,7 @@ macro_rules! shared_store {
 
             async fn apply(&self, change: &LineChange) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                Self::apply_line_in(&mut tx, change).await?;
+                Self::apply_line_in(&mut tx, &self.vault, change).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -952,7 +1096,7 @@ macro_rules! shared_store {
                     Self::append_audit(&mut tx, "request_event", event_id, &content).await?;
                 }
                 if let Some(line) = &change.line {
-                    Self::apply_line_in(&mut tx, line).await?;
+                    Self::apply_line_in(&mut tx, &self.vault, line).await?;
                 }
                 if let Some(code) = change.consume_code {
                     let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
@@ -1145,15 +1289,18 @@ macro_rules! shared_store {
             }
 
             async fn insert_document(&self, doc: &NewDocument) -> StoreResult<i64> {
+                let sealed = self.vault.seal_document(doc.request_id, &doc.sha256, &doc.content);
                 Ok(sqlx::query_scalar(
-                    "INSERT INTO identity_documents (request_id, content_type, size_bytes, sha256, content, uploaded_at, uploaded_by)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    "INSERT INTO identity_documents (request_id, content_type, size_bytes, sha256, content, wrapped_key, master_id, uploaded_at, uploaded_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                 )
                 .bind(doc.request_id)
                 .bind(&doc.content_type)
                 .bind(doc.content.len() as i64)
                 .bind(&doc.sha256)
-                .bind(&doc.content)
+                .bind(&sealed.sealed)
+                .bind(&sealed.key.sealed)
+                .bind(&sealed.key.master_id)
                 .bind(micros(doc.uploaded_at))
                 .bind(&doc.uploaded_by)
                 .fetch_one(&self.pool)
@@ -1629,8 +1776,8 @@ macro_rules! shared_store {
             }
 
             async fn customer_by_email(&self, email: &str) -> StoreResult<Option<i64>> {
-                Ok(sqlx::query_scalar("SELECT id FROM customers WHERE email_lookup = $1 ORDER BY id DESC LIMIT 1")
-                    .bind(email_lookup(email))
+                Ok(sqlx::query_scalar("SELECT customer_id FROM customer_index WHERE field = 'email' AND value = $1 ORDER BY customer_id DESC LIMIT 1")
+                    .bind(self.vault.email_term(email))
                     .fetch_optional(&self.pool)
                     .await?)
             }
@@ -1725,17 +1872,28 @@ macro_rules! shared_store {
             }
 
             async fn lines_by_holder_name(&self, carrier: &str, name: &str, limit: i64) -> StoreResult<Vec<Line>> {
-                // Personal data is one document per customer; a substring match on it finds the name.
-                let pattern = format!("%\"full_name\":\"%{}%", name.replace(['%', '_', '"', '\\'], ""));
-                let rows = sqlx::query(
-                    "SELECT l.* FROM lines l JOIN customers c ON c.id = l.holder_id
-                     WHERE l.carrier_code = $1 AND LOWER(c.personal_data) LIKE LOWER($2) ORDER BY l.id LIMIT $3",
-                )
-                .bind(carrier)
-                .bind(pattern)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
+                // Names are sealed: every word searched for must match a word of the holder's
+                // name exactly (by blind index); a passport number matches on its own.
+                let mut words = self.vault.name_terms(name);
+                words.sort();
+                words.dedup();
+                if words.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = QueryBuilder::<$db>::new("SELECT l.* FROM lines l WHERE l.carrier_code = ");
+                q.push_bind(carrier);
+                q.push(" AND (l.holder_id IN (SELECT customer_id FROM customer_index WHERE field = 'name' AND value IN (");
+                let mut list = q.separated(", ");
+                for w in &words {
+                    list.push_bind(w.clone());
+                }
+                q.push(") GROUP BY customer_id HAVING COUNT(*) = ");
+                q.push_bind(words.len() as i64);
+                q.push(") OR l.holder_id IN (SELECT customer_id FROM customer_index WHERE field = 'passport' AND value = ");
+                q.push_bind(self.vault.passport_term(name));
+                q.push(")) ORDER BY l.id LIMIT ");
+                q.push_bind(limit);
+                let rows = q.build().fetch_all(&self.pool).await?;
                 rows.iter().map(Self::line_from_row).collect()
             }
 
@@ -1751,10 +1909,25 @@ macro_rules! shared_store {
             }
 
             async fn document_content(&self, id: i64) -> StoreResult<Option<(i64, String, Vec<u8>)>> {
-                Ok(sqlx::query_as("SELECT request_id, content_type, content FROM identity_documents WHERE id = $1 AND content IS NOT NULL")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?)
+                let row: Option<(i64, String, String, Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
+                    "SELECT request_id, content_type, sha256, content, wrapped_key, master_id FROM identity_documents
+                     WHERE id = $1 AND content IS NOT NULL AND wrapped_key IS NOT NULL",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((request, content_type, sha, content, wrapped, master_id)) = row else {
+                    return Ok(None);
+                };
+                let sealed = crate::vault::SealedPart {
+                    key: crate::crypto::WrappedKey { master_id, sealed: wrapped },
+                    sealed: content,
+                };
+                let bytes = self
+                    .vault
+                    .open_document(request, &sha, &sealed)
+                    .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+                Ok(Some((request, content_type, bytes)))
             }
 
             async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>> {

@@ -311,11 +311,12 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a URL names and brings its schema up to date.
-pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+/// Personal data is sealed and opened with `vault`'s keys on the way in and out.
+pub async fn open(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-        Arc::new(SqliteStore::connect(url).await?)
+        Arc::new(SqliteStore::connect(url, vault).await?)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Arc::new(PostgresStore::connect(url).await?)
+        Arc::new(PostgresStore::connect(url, vault).await?)
     } else {
         return Err(StoreError::UnsupportedUrl(url.to_string()));
     };

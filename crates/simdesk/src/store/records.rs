@@ -153,7 +153,10 @@ pub struct EntryRow {
 pub struct CustomerRow {
     pub id: i64,
     pub language: String,
-    pub personal: simdesk_domain::customer::PersonalData,
+    /// `None` once the personal data was erased.
+    pub personal: Option<simdesk_domain::customer::PersonalData>,
+    pub contact_erased_at: Option<Timestamp>,
+    pub identity_erased_at: Option<Timestamp>,
 }
 
 /// An inventory import: who stocked the lines, from which file, when and why.
@@ -405,12 +408,6 @@ pub struct SessionRow {
     pub language: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
-}
-
-/// The lookup value for a customer's e-mail address.
-pub fn email_lookup(email: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()))
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

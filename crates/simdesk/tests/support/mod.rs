@@ -68,7 +68,9 @@ pub async fn fresh_db() -> TestDb {
         }
         None => format!("sqlite://{}", dir.path().join("test.db").display()),
     };
-    let store = store::open(&url).await.expect("open store");
+    let store = store::open(&url, Arc::new(simdesk::vault::Vault::ephemeral()))
+        .await
+        .expect("open store");
     TestDb {
         store,
         url,

@@ -378,7 +378,10 @@ async fn line_page(
             .unwrap_or_else(|| "—".into()),
         holder: customer
             .as_ref()
-            .map(|c| c.personal.full_name.clone())
+            .map(|c| match &c.personal {
+                Some(p) => p.full_name.clone(),
+                None => "(personal data erased)".into(),
+            })
             .unwrap_or_else(|| "—".into()),
         language: customer
             .as_ref()
@@ -988,7 +991,10 @@ pub async fn counter_cancel(
     let Some(holder) = registered else {
         retry!("The line has no registered holder.".into())
     };
-    if !simdesk_domain::identity::knowledge_matches(&holder.personal, &form.name, &form.passport) {
+    let matches = holder.personal.as_ref().is_some_and(|p| {
+        simdesk_domain::identity::knowledge_matches(p, &form.name, &form.passport)
+    });
+    if !matches {
         retry!("The passport does not match the registration of this SIM.".into());
     }
     let quote = cancellation::quote(&state.desk, &LineKey::Id(line.id), Timestamp::now())
