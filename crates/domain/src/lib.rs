@@ -14,5 +14,6 @@ pub mod line;
 pub mod money;
 pub mod policy;
 pub mod refund;
+pub mod retention;
 pub mod validity;
 pub mod wallet;

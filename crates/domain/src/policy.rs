@@ -3,6 +3,10 @@
 use crate::calendar::{BusinessCalendar, Closure};
 use crate::line::LineKind;
 use crate::money::{Currency, Money};
+pub use crate::retention::RetentionPolicy;
+use crate::retention::{
+    ACT_IDENTITY_RECORD_YEARS, MAX_IDENTITY_RECORD_YEARS, MAX_PERSONAL_DATA_DAYS,
+};
 use crate::validity::{Counting, ValidityRule};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -123,6 +127,8 @@ pub struct CarrierPolicy {
     pub identity: IdentityPolicy,
     pub top_up: TopUpPolicy,
     pub addons: Vec<AddonOffer>,
+    /// How long personal data, identity records and documents are kept (`[retention]`, optional).
+    pub retention: RetentionPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,6 +270,8 @@ impl CarrierPolicy {
                 "minimum must be positive and not above maximum".into(),
             ));
         }
+        let retention = retention(raw.retention.as_ref())
+            .map_err(|(k, p)| err(&format!("retention.{k}"), p))?;
         let mut addons: Vec<AddonOffer> = Vec::new();
         for (i, a) in raw.addons.iter().enumerate() {
             let key = |k: &str| format!("addons[{i}].{k}");
@@ -304,6 +312,7 @@ impl CarrierPolicy {
             identity: raw.identity,
             top_up,
             addons,
+            retention,
         })
     }
 }
@@ -530,6 +539,64 @@ fn identity(raw: &IdentityPolicy) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+fn retention(raw: Option<&raw::Retention>) -> Result<RetentionPolicy, (&'static str, String)> {
+    let defaults = RetentionPolicy::default();
+    let Some(raw) = raw else {
+        return Ok(defaults);
+    };
+    let policy = RetentionPolicy {
+        personal_data_days: raw
+            .personal_data_days
+            .unwrap_or(defaults.personal_data_days),
+        identity_record_years: raw
+            .identity_record_years
+            .unwrap_or(defaults.identity_record_years),
+        identity_record_for_data_lines: raw
+            .identity_record_for_data_lines
+            .unwrap_or(defaults.identity_record_for_data_lines),
+        document_days: raw.document_days.unwrap_or(defaults.document_days),
+    };
+    if policy.personal_data_days > MAX_PERSONAL_DATA_DAYS {
+        return Err((
+            "personal_data_days",
+            format!(
+                "{} days is more than the {MAX_PERSONAL_DATA_DAYS} allowed",
+                policy.personal_data_days
+            ),
+        ));
+    }
+    if policy.identity_record_years < ACT_IDENTITY_RECORD_YEARS {
+        return Err((
+            "identity_record_years",
+            format!(
+                "{} years is too short: the Mobile Phone Improper Use Prevention Act keeps a voice \
+                 line's identity-verification record for {ACT_IDENTITY_RECORD_YEARS} years after \
+                 the contract ends",
+                policy.identity_record_years
+            ),
+        ));
+    }
+    if policy.identity_record_years > MAX_IDENTITY_RECORD_YEARS {
+        return Err((
+            "identity_record_years",
+            format!(
+                "{} years is more than the {MAX_IDENTITY_RECORD_YEARS} allowed",
+                policy.identity_record_years
+            ),
+        ));
+    }
+    if policy.document_days > MAX_PERSONAL_DATA_DAYS {
+        return Err((
+            "document_days",
+            format!(
+                "{} days is more than the {MAX_PERSONAL_DATA_DAYS} allowed",
+                policy.document_days
+            ),
+        ));
+    }
+    Ok(policy)
+}
+
 impl fmt::Display for RefundRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -574,6 +641,16 @@ mod raw {
         pub top_up: TopUp,
         #[serde(default)]
         pub addons: Vec<Addon>,
+        pub retention: Option<Retention>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Retention {
+        pub personal_data_days: Option<u32>,
+        pub identity_record_years: Option<u32>,
+        pub identity_record_for_data_lines: Option<bool>,
+        pub document_days: Option<u32>,
     }
 
     #[derive(Deserialize)]
@@ -764,6 +841,120 @@ rule = "none"
             assert_eq!(err.key, key, "{err}");
             assert!(!err.problem.is_empty());
         }
+    }
+
+    const RETENTION: &str = r#"
+[retention]
+personal_data_days = 14
+identity_record_years = 5
+identity_record_for_data_lines = true
+document_days = 7
+"#;
+
+    #[test]
+    fn retention_is_optional_and_parsed_when_given() {
+        let carrier = CarrierPolicy::from_toml("carrier.toml", CARRIER).unwrap();
+        assert_eq!(carrier.retention, RetentionPolicy::default());
+        let text = format!("{CARRIER}{RETENTION}");
+        let carrier = CarrierPolicy::from_toml("carrier.toml", &text).unwrap();
+        assert_eq!(
+            carrier.retention,
+            RetentionPolicy {
+                personal_data_days: 14,
+                identity_record_years: 5,
+                identity_record_for_data_lines: true,
+                document_days: 7,
+            }
+        );
+        // Keys left out take their defaults.
+        let text = format!("{CARRIER}\n[retention]\npersonal_data_days = 60\n");
+        let carrier = CarrierPolicy::from_toml("carrier.toml", &text).unwrap();
+        assert_eq!(
+            carrier.retention,
+            RetentionPolicy {
+                personal_data_days: 60,
+                ..RetentionPolicy::default()
+            }
+        );
+    }
+
+    #[test]
+    fn retention_errors_name_the_key() {
+        let with = |from: &str, to: &str| format!("{CARRIER}{}", RETENTION.replace(from, to));
+        let cases = [
+            (
+                with("identity_record_years = 5", "identity_record_years = 2"),
+                "retention.identity_record_years",
+                "Act",
+            ),
+            (
+                with("identity_record_years = 5", "identity_record_years = 11"),
+                "retention.identity_record_years",
+                "10",
+            ),
+            (
+                with("personal_data_days = 14", "personal_data_days = 3651"),
+                "retention.personal_data_days",
+                "3650",
+            ),
+            (
+                with("document_days = 7", "document_days = 7\npassport_days = 7"),
+                "retention.passport_days",
+                "unknown field",
+            ),
+            (
+                with("personal_data_days = 14", "personal_data_days = -1"),
+                "retention.personal_data_days",
+                "",
+            ),
+            (
+                with(
+                    "identity_record_for_data_lines = true",
+                    "identity_record_for_data_lines = \"yes\"",
+                ),
+                "retention.identity_record_for_data_lines",
+                "",
+            ),
+        ];
+        for (text, key, mentions) in cases {
+            let err = CarrierPolicy::from_toml("policies/ex/carrier.toml", &text).unwrap_err();
+            assert_eq!(err.file, "policies/ex/carrier.toml");
+            assert_eq!(err.key, key, "{err}");
+            assert!(err.problem.contains(mentions), "{err}");
+            assert!(!err.problem.is_empty());
+        }
+        let err = CarrierPolicy::from_toml(
+            "c.toml",
+            &with("identity_record_years = 5", "identity_record_years = 2"),
+        )
+        .unwrap_err();
+        assert!(
+            err.problem.contains("3 years after the contract ends"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_example_carriers_state_their_retention() {
+        let load = |file: &str, text: &str| CarrierPolicy::from_toml(file, text).unwrap().retention;
+        let sakura = load(
+            "EX-SAKURA",
+            include_str!("../../../policies/EX-SAKURA/carrier.toml"),
+        );
+        let fuji = load(
+            "EX-FUJI",
+            include_str!("../../../policies/EX-FUJI/carrier.toml"),
+        );
+        let koi = load(
+            "EX-KOI",
+            include_str!("../../../policies/EX-KOI/carrier.toml"),
+        );
+        assert_eq!(sakura, RetentionPolicy::default());
+        assert_eq!(
+            (fuji.personal_data_days, fuji.identity_record_for_data_lines),
+            (14, true)
+        );
+        assert_eq!((koi.personal_data_days, koi.identity_record_years), (60, 5));
     }
 
     #[test]
