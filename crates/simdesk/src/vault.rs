@@ -70,6 +70,8 @@ pub struct SealedPerson {
 pub struct Vault {
     master: MasterKey,
     index: IndexKey,
+    /// The key a rotation moves data keys to; data keys under either open while it runs.
+    next: Option<MasterKey>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -102,7 +104,29 @@ fn document_aad(request: i64, sha256: &str) -> Vec<u8> {
 
 impl Vault {
     pub fn new(master: MasterKey, index: IndexKey) -> Vault {
-        Vault { master, index }
+        Vault {
+            master,
+            index,
+            next: None,
+        }
+    }
+
+    /// This vault, also opening data keys already moved to `next` by an unfinished rotation.
+    pub fn rotating_to(mut self, next: MasterKey) -> Vault {
+        self.next = Some(next);
+        self
+    }
+
+    /// Whether data keys wrapped under master key `id` can be opened.
+    pub fn accepts(&self, id: &str) -> bool {
+        id == self.master.id() || self.next.as_ref().is_some_and(|n| n.id() == id)
+    }
+
+    fn unwrap_key(&self, wrapped: &WrappedKey, aad: &[u8]) -> Result<DataKey, CryptoError> {
+        match &self.next {
+            Some(next) if next.id() == wrapped.master_id => crypto::unwrap(next, wrapped, aad),
+            _ => crypto::unwrap(&self.master, wrapped, aad),
+        }
     }
 
     /// Fresh keys held only in memory (tests).
@@ -136,6 +160,11 @@ impl Vault {
 
     pub fn master(&self) -> &MasterKey {
         &self.master
+    }
+
+    /// The key an unfinished rotation moves data keys to.
+    pub fn next(&self) -> Option<&MasterKey> {
+        self.next.as_ref()
     }
 
     pub fn master_id(&self) -> String {
@@ -183,7 +212,7 @@ impl Vault {
         part: Part,
         sealed: &SealedPart,
     ) -> Result<T, CryptoError> {
-        let key = crypto::unwrap(&self.master, &sealed.key, &owner_aad(customer, part))?;
+        let key = self.unwrap_key(&sealed.key, &owner_aad(customer, part))?;
         let plain = zeroize::Zeroizing::new(crypto::open(
             &key,
             &sealed.sealed,
@@ -288,7 +317,7 @@ impl Vault {
         sealed: &SealedPart,
     ) -> Result<Vec<u8>, CryptoError> {
         let aad = document_aad(request, sha256);
-        let key = crypto::unwrap(&self.master, &sealed.key, &aad)?;
+        let key = self.unwrap_key(&sealed.key, &aad)?;
         crypto::open(&key, &sealed.sealed, &aad)
     }
 }

@@ -1373,3 +1373,88 @@ fn a_hotline_agent_cancels_and_the_receipt_verifies() {
     let again = env.fail(&["cancel", "submit", l, "--channel", "web"]);
     assert!(again.contains("nothing left to cancel"), "{again}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. The keys that seal personal data.
+// ---------------------------------------------------------------------------------------------
+
+/// Registers line 31 again as its holder: answered only if the sealed passport number can be read.
+fn register_again(env: &TestEnv, line: &str) -> String {
+    env.fail(&register_args(line, "TR7654321", "2026-11-24T11:00:00Z"))
+}
+
+#[test]
+fn master_key_rotation_keeps_personal_data_readable_and_a_wrong_key_is_refused() {
+    let env = TestEnv::new();
+    env.load_example_policies();
+    let file = write_csv(&env, "one.csv", &[HEADER.to_string(), good_row(31)]);
+    env.ok(&["import", "lines", &file, "--carrier", "EX-SAKURA"]);
+    let line = iccid(31);
+    env.ok(&register_args(&line, "TR7654321", "2026-11-24T10:00:00Z"));
+    assert!(register_again(&env, &line).contains("already registered to this holder"));
+
+    let keys = env.path("simdesk-data/keys");
+    let old_key = std::fs::read_to_string(keys.join("master.key")).expect("the master key file");
+    let out = env.ok(&["keys", "rotate"]);
+    assert!(
+        out.starts_with("moved 2 data keys from master key "),
+        "{out}"
+    );
+    let new_key = std::fs::read_to_string(keys.join("master.key")).unwrap();
+    assert_ne!(old_key, new_key);
+    let retired: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("master.key.retired-")
+        })
+        .collect();
+    assert_eq!(retired.len(), 1, "the old key is kept beside the new one");
+    assert_eq!(std::fs::read_to_string(retired[0].path()).unwrap(), old_key);
+
+    // Read under the new key.
+    assert!(register_again(&env, &line).contains("already registered to this holder"));
+    // The old key, supplied through the variable, no longer opens anything: refused, named.
+    let mut c = env.cmd(&["lines", "show", &line]);
+    c.env("SIMDESK_MASTER_KEY", old_key.trim());
+    let refused = expect_failure(c, &["lines", "show"]);
+    assert!(
+        refused.contains("sealed under master key") && refused.contains("SIMDESK_MASTER_KEY"),
+        "{refused}"
+    );
+    // A master key file lost: no new key is made up silently for existing data.
+    std::fs::remove_file(keys.join("master.key")).unwrap();
+    let lost = env.fail(&["lines", "show", &line]);
+    assert!(lost.contains("sealed under master key"), "{lost}");
+    assert!(
+        !keys.join("master.key").exists(),
+        "a key made for nothing is removed again"
+    );
+
+    // With the key in the variable, rotation needs the new key's file and leaves it to deploy.
+    std::fs::write(keys.join("master.key"), &new_key).unwrap();
+    let mut c = env.cmd(&["keys", "rotate"]);
+    c.env("SIMDESK_MASTER_KEY", new_key.trim());
+    let needs_file = expect_failure(c, &["keys", "rotate"]);
+    assert!(needs_file.contains("--new-key-file"), "{needs_file}");
+    let next = env.path("next.key").display().to_string();
+    let mut c = env.cmd(&["keys", "rotate", "--new-key-file", &next]);
+    c.env("SIMDESK_MASTER_KEY", new_key.trim());
+    let out = expect_ok(c, &["keys", "rotate"]);
+    assert!(
+        out.contains("moved 2 data keys") && out.contains("next.key"),
+        "{out}"
+    );
+    let mut c = env.cmd(&register_args(&line, "TR7654321", "2026-11-24T12:00:00Z"));
+    c.env(
+        "SIMDESK_MASTER_KEY",
+        std::fs::read_to_string(&next).unwrap().trim(),
+    );
+    let again = expect_failure(c, &["lines", "register"]);
+    assert!(
+        again.contains("already registered to this holder"),
+        "{again}"
+    );
+}

@@ -144,6 +144,14 @@ pub enum ReceiptFormat {
 pub enum KeysCommand {
     /// Print the public key that verifies receipts
     Show,
+    /// Move every customer's data keys to a new master key. Without --new-key-file, the master
+    /// key file in use is replaced (the old one is kept beside it as master.key.retired-ID);
+    /// with it, the new key is read from that file (created if missing) for you to deploy.
+    /// Safe to run again if interrupted. Restart every node afterwards.
+    Rotate {
+        #[arg(long)]
+        new_key_file: Option<std::path::PathBuf>,
+    },
 }
 
 /// A desk and its peers, built from settings.
@@ -544,6 +552,7 @@ pub(super) fn run_keys(settings: &Settings, cmd: &KeysCommand) -> anyhow::Result
             out!("receipt verification key: {text}");
             out!("keys folder: {}", settings.keys_dir().display());
         }
+        KeysCommand::Rotate { .. } => unreachable!("rotation runs in keys::rotate"),
     }
     Ok(())
 }

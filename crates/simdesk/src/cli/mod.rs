@@ -34,6 +34,8 @@ macro_rules! out {
     }};
 }
 
+mod keys;
+
 #[derive(Parser)]
 #[command(
     name = "simdesk",
@@ -706,6 +708,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cancel(cmd) => cancel::run_cancel(&cli.settings()?, cmd, now).await?,
         Command::Wallet(cmd) => cancel::run_wallet(&cli.settings()?, cmd, now).await?,
         Command::Receipt(cmd) => cancel::run_receipt(&cli.settings()?, cmd).await?,
+        Command::Keys(cancel::KeysCommand::Rotate { new_key_file }) => {
+            keys::rotate(&cli.settings()?, new_key_file.as_deref()).await?
+        }
         Command::Keys(cmd) => cancel::run_keys(&cli.settings()?, cmd)?,
         Command::Serve { listen } => {
             let settings = cli.settings()?;

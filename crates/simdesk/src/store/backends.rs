@@ -208,8 +208,8 @@ macro_rules! shared_store {
                 .fetch_all(&self.pool)
                 .await?;
                 let loaded = vault.master_id();
-                if let Some(other) = masters.iter().find(|m| **m != loaded) {
-                    let hint = if masters.len() > 1 {
+                if let Some(other) = masters.iter().find(|m| !vault.accepts(m)) {
+                    let hint = if masters.iter().any(|m| *m == loaded) {
                         "a key rotation was interrupted: run `simdesk keys rotate` again with the same new key"
                     } else {
                         "set SIMDESK_MASTER_KEY or restore master_key_file to the key the data was sealed with"
@@ -994,6 +994,77 @@ macro_rules! shared_store {
                     contact_erased_at: opt_ts(contact_erased)?,
                     identity_erased_at: opt_ts(identity_erased)?,
                 }))
+            }
+
+            async fn rewrap_data_keys(&self) -> StoreResult<u64> {
+                let Some(new) = self.vault.next() else {
+                    return Err(StoreError::Refused("no new master key to move the data keys to".into()));
+                };
+                let new_id = new.id();
+                let mut moved = 0u64;
+                // Batches until none is left under another key, so rows written meanwhile by
+                // running nodes (still on the old key) are moved too.
+                loop {
+                    let rows: Vec<(i64, String, String, Vec<u8>)> = sqlx::query_as(
+                        "SELECT customer_id, purpose, master_id, wrapped FROM customer_keys WHERE master_id <> $1 ORDER BY customer_id LIMIT 500",
+                    )
+                    .bind(&new_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    let mut tx = self.pool.begin().await?;
+                    for (customer, purpose, master_id, wrapped) in rows {
+                        let old = crate::crypto::WrappedKey { master_id: master_id.clone(), sealed: wrapped };
+                        let key = self
+                            .vault
+                            .rewrap(new, customer, &purpose, &old)
+                            .map_err(|e| StoreError::Corrupt(format!("customer {customer}'s {purpose} key: {e}")))?;
+                        moved += sqlx::query(
+                            "UPDATE customer_keys SET master_id = $1, wrapped = $2 WHERE customer_id = $3 AND purpose = $4 AND master_id = $5",
+                        )
+                        .bind(&key.master_id)
+                        .bind(&key.sealed)
+                        .bind(customer)
+                        .bind(&purpose)
+                        .bind(&master_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                    tx.commit().await?;
+                }
+                loop {
+                    let rows: Vec<(i64, i64, String, String, Vec<u8>)> = sqlx::query_as(
+                        "SELECT id, request_id, sha256, master_id, wrapped_key FROM identity_documents
+                         WHERE wrapped_key IS NOT NULL AND master_id <> $1 ORDER BY id LIMIT 500",
+                    )
+                    .bind(&new_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    let mut tx = self.pool.begin().await?;
+                    for (id, request, sha, master_id, wrapped) in rows {
+                        let old = crate::crypto::WrappedKey { master_id: master_id.clone(), sealed: wrapped };
+                        let key = self
+                            .vault
+                            .rewrap_document(new, request, &sha, &old)
+                            .map_err(|e| StoreError::Corrupt(format!("document {id}'s key: {e}")))?;
+                        moved += sqlx::query("UPDATE identity_documents SET master_id = $1, wrapped_key = $2 WHERE id = $3 AND master_id = $4")
+                            .bind(&key.master_id)
+                            .bind(&key.sealed)
+                            .bind(id)
+                            .bind(&master_id)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    tx.commit().await?;
+                }
+                Ok(moved)
             }
 
             async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>> {

@@ -76,6 +76,9 @@ pub trait Store: Send + Sync + 'static {
     async fn events(&self, line_id: i64) -> StoreResult<Vec<EventRow>>;
     async fn balance_entries(&self, line_id: i64) -> StoreResult<Vec<EntryRow>>;
     async fn customer(&self, id: i64) -> StoreResult<Option<CustomerRow>>;
+    /// Moves every data key to the vault's next master key (rotation); returns how many moved.
+    /// Safe to run again after an interruption.
+    async fn rewrap_data_keys(&self) -> StoreResult<u64>;
     async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>>;
 
     /// Persists one decision about a line atomically; fails with `Conflict` if the line changed meanwhile.
