@@ -1458,3 +1458,210 @@ fn master_key_rotation_keeps_personal_data_readable_and_a_wrong_key_is_refused()
         "{again}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Retention and erasure, with time moved forward by --now.
+// ---------------------------------------------------------------------------------------------
+
+fn holdings(env: &TestEnv, now: &str) -> Vec<Value> {
+    let out = env.ok(&["privacy", "report", "--json", "--now", now]);
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn instant(v: &Value) -> jiff::Timestamp {
+    v.as_str()
+        .expect("an instant")
+        .parse()
+        .expect("an ISO instant")
+}
+
+fn iso(t: jiff::Timestamp) -> String {
+    t.to_string()
+}
+
+/// Runs due work three times at `now`: the sweep queues the erasure notice, the next pass sends
+/// it (SMS and e-mail), the one after that erases once it has left.
+fn run_three_times(env: &TestEnv, now: &str) -> String {
+    (0..3)
+        .map(|_| env.ok(&["jobs", "run-once", "--now", now]))
+        .collect()
+}
+
+#[test]
+fn personal_data_goes_on_time_and_a_voice_lines_identity_record_is_held_exactly_three_years() {
+    let env = TestEnv::new();
+    env.load_example_policies();
+    let data_only = format!("{},{},{},JP15-D", iccid(42), imsi(42), msisdn(42));
+    let file = write_csv(
+        &env,
+        "two.csv",
+        &[HEADER.to_string(), good_row(41), data_only],
+    );
+    env.ok(&["import", "lines", &file, "--carrier", "EX-SAKURA"]);
+    let (voice, data) = (iccid(41), iccid(42));
+    env.ok(&register_args(&voice, "TR4100041", "2026-11-24T10:00:00Z"));
+    env.ok(&register_args(&data, "TR4200042", "2026-11-24T10:00:00Z"));
+    for line in [&voice, &data] {
+        env.ok(&["lines", "activate", line, "--now", "2026-11-25T03:00:00Z"]);
+    }
+    // While the lines are in service nothing is scheduled, and a request erases nothing.
+    let before = holdings(&env, "2026-11-26T00:00:00Z");
+    assert_eq!(before.len(), 2);
+    assert!(
+        before.iter().all(|h| h["personal_data"].is_null()),
+        "{before:?}"
+    );
+    let refused = env.ok(&["privacy", "erase", &voice, "--now", "2026-11-26T00:00:00Z"]);
+    assert!(
+        refused.starts_with("nothing erased: 1 line(s)"),
+        "{refused}"
+    );
+
+    // Both lines end (validity, then 3 days of grace) and are closed.
+    env.ok(&["jobs", "run-once", "--now", "2026-12-31T00:00:00Z"]);
+    let held = holdings(&env, "2026-12-31T00:00:00Z");
+    let (v, d) = (&held[0], &held[1]);
+    assert_eq!(v["lines_in_service"], 0, "{held:?}");
+    let personal_at = instant(&v["personal_data"]);
+    let voice_identity_at = instant(&v["identity_record"]);
+    assert_eq!(v["legal_hold"], true);
+    assert_eq!(
+        d["legal_hold"], false,
+        "a data-only line is outside the Act"
+    );
+    assert_eq!(instant(&d["identity_record"]), instant(&d["personal_data"]));
+    // EX-SAKURA: personal data 30 days after the end; the voice line's record 3 calendar years
+    // after it in Japan time.
+    let ended = personal_at - jiff::SignedDuration::from_hours(24 * 30);
+    let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    assert_eq!(
+        voice_identity_at,
+        ended
+            .to_zoned(tokyo)
+            .checked_add(jiff::Span::new().years(3))
+            .unwrap()
+            .timestamp()
+    );
+    let table = env.ok(&["privacy", "report", "--now", "2026-12-31T00:00:00Z"]);
+    assert!(table.contains("(legal hold)"), "{table}");
+
+    // A second before the date: everything is still there.
+    let just_before = iso(personal_at - jiff::SignedDuration::from_secs(1));
+    let out = run_three_times(&env, &just_before);
+    assert!(!out.contains("erased the personal data"), "{out}");
+    assert!(holdings(&env, &just_before)
+        .iter()
+        .all(|h| h["personal_data_held"] == true));
+
+    // From the date on: the holders are told, then their data goes.
+    let out = run_three_times(&env, &iso(personal_at));
+    assert!(out.contains("2 told their data is about to go"), "{out}");
+    assert!(
+        out.contains("erased the personal data of 2 customers and 1 identity records"),
+        "{out}"
+    );
+    let after = holdings(&env, &iso(personal_at));
+    assert_eq!(after[0]["personal_data_held"], false);
+    assert_eq!(
+        after[0]["identity_record_held"], true,
+        "the voice line's record is held"
+    );
+    assert_eq!(after[1]["personal_data_held"], false);
+    assert_eq!(
+        after[1]["identity_record_held"], false,
+        "the data-only line keeps nothing"
+    );
+    // The history says what went, by which rule, with no personal data.
+    let shown = show_json(&env, &voice, &iso(personal_at));
+    let history = shown["history"].to_string();
+    assert!(history.contains("personal_data_erased"), "{history}");
+    assert!(
+        history.contains("identity record kept as the law requires"),
+        "{history}"
+    );
+    assert!(!history.contains("TR4100041") && !history.contains("alex@example.com"));
+
+    // The identity record: still held a second before its 3 years are over, gone at the end.
+    let hold_end = iso(voice_identity_at - jiff::SignedDuration::from_secs(1));
+    env.ok(&["jobs", "run-once", "--now", &hold_end]);
+    assert_eq!(holdings(&env, &hold_end)[0]["identity_record_held"], true);
+    let out = env.ok(&["jobs", "run-once", "--now", &iso(voice_identity_at)]);
+    assert!(
+        out.contains("and 1 identity records at the end of their legal hold"),
+        "{out}"
+    );
+    assert_eq!(
+        holdings(&env, &iso(voice_identity_at))[0]["identity_record_held"],
+        false
+    );
+    let erased = env.ok(&[
+        "privacy",
+        "report",
+        "--held",
+        "--now",
+        &iso(voice_identity_at),
+    ]);
+    assert_eq!(
+        erased.lines().count(),
+        1,
+        "only the header is left: {erased}"
+    );
+    env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn a_holder_who_asks_loses_everything_but_the_legally_held_record_at_once() {
+    let env = TestEnv::new();
+    env.load_example_policies();
+    let file = write_csv(&env, "one.csv", &[HEADER.to_string(), good_row(51)]);
+    env.ok(&["import", "lines", &file, "--carrier", "EX-SAKURA"]);
+    let line = iccid(51);
+    env.ok(&register_args(&line, "TR5100051", "2026-11-24T10:00:00Z"));
+    env.ok(&["lines", "activate", &line, "--now", "2026-11-25T03:00:00Z"]);
+    env.ok(&["jobs", "run-once", "--now", "2026-12-10T00:00:00Z"]);
+    let held = holdings(&env, "2026-12-10T00:00:00Z");
+    assert_eq!(held[0]["lines_in_service"], 0, "{held:?}");
+    let out = env.ok(&[
+        "privacy",
+        "erase",
+        &line,
+        "--channel",
+        "hotline",
+        "--actor",
+        "agent-3",
+        "--reason",
+        "caller asked to delete their data",
+        "--now",
+        "2026-12-10T00:00:00Z",
+    ]);
+    let until = instant(&held[0]["identity_record"])
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap())
+        .date()
+        .to_string();
+    assert!(
+        out.contains("contact details, document images and codes erased"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("identity record kept until {until}")),
+        "{out}"
+    );
+    let after = holdings(&env, "2026-12-10T00:00:00Z");
+    assert_eq!(after[0]["personal_data_held"], false);
+    assert_eq!(after[0]["identity_record_held"], true);
+    let history = show_json(&env, &line, "2026-12-10T00:00:00Z")["history"].to_string();
+    assert!(
+        history.contains("caller asked to delete their data") && history.contains("agent-3"),
+        "{history}"
+    );
+    // Asking again changes nothing and says the same.
+    let again = env.ok(&["privacy", "erase", &line, "--now", "2026-12-11T00:00:00Z"]);
+    assert!(
+        again.contains(&format!("identity record kept until {until}")),
+        "{again}"
+    );
+}

@@ -91,6 +91,7 @@ data-law = Japanese law requires us to keep the record of your identity check fo
 data-kept-until = Kept until: { $date }
 data-request = Ask us to delete my data now
 data-done = Your request is recorded. What the law does not require us to keep is erased.
+data-in-service = Nothing was erased: a line of yours is still in service, and we need your data until it ends. Cancel it first, then ask again.
 data-advice = Please also delete any codes and passwords you kept for this service.
 nav-lines = My lines
 nav-wallet = E-wallet

@@ -91,6 +91,7 @@ data-law = 根据日本法律，对于语音通话号码，我们须在合同终
 data-kept-until = 保存至：{ $date }
 data-request = 请求立即删除我的数据
 data-done = 您的请求已记录。法律未要求我们保存的数据将被删除。
+data-in-service = 未删除任何数据：您仍有号码在使用中，在其终止前我们需要您的数据。请先办理注销，然后再次提出请求。
 data-advice = 也请删除您为本服务保存的验证码和密码。
 nav-lines = 我的号码
 nav-wallet = 电子钱包

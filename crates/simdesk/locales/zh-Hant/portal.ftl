@@ -91,6 +91,7 @@ data-law = 依日本法律規定，語音通話號碼的身分驗證紀錄須於
 data-kept-until = 保存至：{ $date }
 data-request = 要求立即刪除我的資料
 data-done = 您的要求已記錄。法律未要求我們保存的資料將被刪除。
+data-in-service = 未刪除任何資料：您仍有號碼在使用中，在其終止前我們需要您的資料。請先辦理註銷，然後再次提出要求。
 data-advice = 也請刪除您為本服務保存的驗證碼及密碼。
 nav-lines = 我的號碼
 nav-wallet = 電子錢包

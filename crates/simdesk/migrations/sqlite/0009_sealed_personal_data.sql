@@ -11,6 +11,9 @@ ALTER TABLE customers ADD COLUMN identity_sealed BLOB;
 ALTER TABLE customers ADD COLUMN contact_sealed BLOB;
 ALTER TABLE customers ADD COLUMN contact_erased_at BIGINT;
 ALTER TABLE customers ADD COLUMN identity_erased_at BIGINT;
+-- When the erasure sweep next has something to do for this customer (NULL: not yet looked at).
+ALTER TABLE customers ADD COLUMN erasure_due_at BIGINT;
+CREATE INDEX customers_erasure_due ON customers (erasure_due_at);
 
 -- One data key per customer and purpose (identity, contact), wrapped under the master key.
 -- Deleting a row crypto-shreds what it sealed.

@@ -35,6 +35,7 @@ macro_rules! out {
 }
 
 mod keys;
+mod privacy;
 
 #[derive(Parser)]
 #[command(
@@ -117,6 +118,9 @@ pub enum Command {
     /// The audit trail: every history entry, hash-chained
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Personal data: what is held until when, erasure on request, the erasure sweep
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCommand),
 }
 
 #[derive(Subcommand)]
@@ -585,6 +589,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 out!("{} {}: {}{until}", line.iccid, line.msisdn, line.state);
             }
         }
+        Command::Privacy(cmd) => {
+            let tools = cancel::context(&cli.settings()?).await?;
+            privacy::run(&tools.desk, cmd, now).await?;
+        }
         Command::Jobs(JobsCommand::RunOnce) => {
             let tools = cancel::context(&cli.settings()?).await?;
             let report = jobs::run_due(&tools.desk, &tools.peers, now).await?;
@@ -598,6 +606,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.outbox.retried,
                 report.outbox.dead
             );
+            let p = &report.privacy;
+            if p.personal_data_erased
+                + p.identity_records_erased
+                + p.documents_erased
+                + p.notices_queued
+                > 0
+            {
+                out!(
+                    "erased the personal data of {} customers and {} identity records at the end of their legal hold; {} document images; {} told their data is about to go",
+                    p.personal_data_erased,
+                    p.identity_records_erased,
+                    p.documents_erased,
+                    p.notices_queued
+                );
+            }
             if report.lines.skipped + report.cancellations.skipped > 0 {
                 out!("some work was taken by another worker meanwhile; it is not lost");
             }

@@ -189,6 +189,7 @@ pub struct DueReport {
     pub lines: JobReport,
     pub cancellations: super::cancellation::CompletionReport,
     pub outbox: super::outbox::DeliveryReport,
+    pub privacy: super::privacy::SweepReport,
 }
 
 pub async fn run_due(
@@ -200,10 +201,12 @@ pub async fn run_due(
     queue_reminders(desk.store.as_ref(), &desk.book, now).await?;
     let cancellations = super::cancellation::complete_due(desk, now).await?;
     let outbox = super::outbox::deliver(desk.store.as_ref(), peers, now).await?;
+    let privacy = super::privacy::sweep(desk, now).await?;
     Ok(DueReport {
         lines,
         cancellations,
         outbox,
+        privacy,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod notify;
 
 pub mod outbox;
 pub mod policies;
+pub mod privacy;
 pub mod reconcile;
 pub mod staff;
 pub mod wallet;

@@ -1067,6 +1067,169 @@ macro_rules! shared_store {
                 Ok(moved)
             }
 
+            async fn identity_record(&self, customer: i64) -> StoreResult<Option<crate::vault::IdentityRecord>> {
+                let Some(part) = self.sealed_part(customer, "identity").await? else {
+                    return Ok(None);
+                };
+                self.vault
+                    .open_identity(customer, &part)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("customer {customer}'s identity record: {e}")))
+            }
+
+            async fn customers_due_for_erasure(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<i64>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT c.id FROM customers c
+                     WHERE c.identity_erased_at IS NULL AND (c.erasure_due_at IS NULL OR c.erasure_due_at <= $1)
+                     AND NOT EXISTS (SELECT 1 FROM lines l WHERE l.holder_id = c.id AND l.ended_at IS NULL)
+                     ORDER BY c.id LIMIT $2",
+                )
+                .bind(micros(now))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn set_erasure_due(&self, customer: i64, at: Timestamp) -> StoreResult<()> {
+                sqlx::query("UPDATE customers SET erasure_due_at = $1 WHERE id = $2")
+                    .bind(micros(at))
+                    .bind(customer)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn erase_customer(&self, e: &Erasure) -> StoreResult<u64> {
+                let at = micros(e.event.by.at);
+                let mut tx = self.pool.begin().await?;
+                let mut parts = Vec::new();
+                if e.contact {
+                    parts.push(("contact", "contact_sealed", "contact_erased_at", vec!["email"]));
+                }
+                if e.identity {
+                    parts.push(("identity", "identity_sealed", "identity_erased_at", vec!["passport", "name"]));
+                }
+                for (purpose, sealed, erased, fields) in parts {
+                    sqlx::query("DELETE FROM customer_keys WHERE customer_id = $1 AND purpose = $2")
+                        .bind(e.customer)
+                        .bind(purpose)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(&format!(
+                        "UPDATE customers SET {sealed} = NULL, {erased} = COALESCE({erased}, $1) WHERE id = $2"
+                    ))
+                    .bind(at)
+                    .bind(e.customer)
+                    .execute(&mut *tx)
+                    .await?;
+                    for field in fields {
+                        sqlx::query("DELETE FROM customer_index WHERE customer_id = $1 AND field = $2")
+                            .bind(e.customer)
+                            .bind(field)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                sqlx::query("UPDATE customers SET erasure_due_at = $1 WHERE id = $2")
+                    .bind(e.next_due.map(micros))
+                    .bind(e.customer)
+                    .execute(&mut *tx)
+                    .await?;
+                let documents = sqlx::query(
+                    "UPDATE identity_documents SET content = NULL, wrapped_key = NULL, erased_at = $1
+                     WHERE content IS NOT NULL AND request_id IN
+                       (SELECT r.id FROM cancellation_requests r JOIN lines l ON l.id = r.line_id WHERE l.holder_id = $2)",
+                )
+                .bind(at)
+                .bind(e.customer)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query("DELETE FROM one_time_codes WHERE line_id IN (SELECT id FROM lines WHERE holder_id = $1)")
+                    .bind(e.customer)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE kind = 'customer' AND subject = $1")
+                    .bind(e.customer)
+                    .execute(&mut *tx)
+                    .await?;
+                let lines: Vec<i64> = sqlx::query_scalar("SELECT id FROM lines WHERE holder_id = $1 ORDER BY id")
+                    .bind(e.customer)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for line in lines {
+                    Self::insert_event(&mut tx, line, &e.event).await?;
+                }
+                tx.commit().await?;
+                Ok(documents)
+            }
+
+            async fn erase_decided_documents(&self, carrier: &str, before: Timestamp) -> StoreResult<u64> {
+                Ok(sqlx::query(
+                    "UPDATE identity_documents SET content = NULL, wrapped_key = NULL, erased_at = $1
+                     WHERE content IS NOT NULL AND review <> 'pending' AND reviewed_at <= $1
+                     AND request_id IN (SELECT id FROM cancellation_requests WHERE carrier_code = $2)",
+                )
+                .bind(micros(before))
+                .bind(carrier)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn purge_spent(&self, codes_before: Timestamp, now: Timestamp, keys_before: Timestamp) -> StoreResult<PurgeCounts> {
+                let codes = sqlx::query("DELETE FROM one_time_codes WHERE issued_at < $1")
+                    .bind(micros(codes_before))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(micros(now))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                let idempotency_keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1 AND status IS NOT NULL")
+                    .bind(micros(keys_before))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(PurgeCounts { codes, sessions, idempotency_keys })
+            }
+
+            async fn privacy_rows(&self, after: i64, limit: i64) -> StoreResult<Vec<PrivacyRow>> {
+                let rows: Vec<(i64, i64, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT c.id, c.created_at, c.contact_erased_at, c.identity_erased_at,
+                       (SELECT COUNT(*) FROM identity_documents d JOIN cancellation_requests r ON r.id = d.request_id
+                        JOIN lines l ON l.id = r.line_id WHERE l.holder_id = c.id AND d.content IS NOT NULL)
+                     FROM customers c WHERE c.id > $1 ORDER BY c.id LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(customer, created, contact, identity, documents)| {
+                        Ok(PrivacyRow {
+                            customer,
+                            created_at: from_micros(created)?,
+                            contact_erased_at: opt_ts(contact)?,
+                            identity_erased_at: opt_ts(identity)?,
+                            documents,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn outbox_progress(&self, prefix: &str) -> StoreResult<(i64, i64)> {
+                let pattern = format!("{prefix}%");
+                Ok(sqlx::query_as(
+                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) FROM outbox WHERE idempotency_key LIKE $1",
+                )
+                .bind(pattern)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
             async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>> {
                 Ok(sqlx::query_as(
                     "SELECT carrier_code, state, COUNT(*) FROM lines GROUP BY carrier_code, state ORDER BY carrier_code, state",

@@ -79,6 +79,41 @@ pub trait Store: Send + Sync + 'static {
     /// Moves every data key to the vault's next master key (rotation); returns how many moved.
     /// Safe to run again after an interruption.
     async fn rewrap_data_keys(&self) -> StoreResult<u64>;
+    /// A customer's identity record, while it is held.
+    async fn identity_record(
+        &self,
+        customer: i64,
+    ) -> StoreResult<Option<crate::vault::IdentityRecord>>;
+    /// Customers whose lines have all ended and whose erasure is due (or not yet looked at).
+    async fn customers_due_for_erasure(
+        &self,
+        now: jiff::Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<i64>>;
+    /// When the erasure sweep should next look at a customer.
+    async fn set_erasure_due(&self, customer: i64, at: jiff::Timestamp) -> StoreResult<()>;
+    /// Crypto-shreds the parts an erasure names, removes the customer's document images,
+    /// one-time codes and sessions, and records the event on each of their lines, in one
+    /// transaction. Returns how many document images went.
+    async fn erase_customer(&self, erasure: &Erasure) -> StoreResult<u64>;
+    /// Erases the images of a carrier's documents whose review was decided before `before`.
+    async fn erase_decided_documents(
+        &self,
+        carrier: &str,
+        before: jiff::Timestamp,
+    ) -> StoreResult<u64>;
+    /// Removes one-time codes issued before `codes_before`, sessions expired at `now`, and
+    /// idempotency records created before `keys_before`.
+    async fn purge_spent(
+        &self,
+        codes_before: jiff::Timestamp,
+        now: jiff::Timestamp,
+        keys_before: jiff::Timestamp,
+    ) -> StoreResult<PurgeCounts>;
+    /// Customers after `after`, in id order, with what is held about them.
+    async fn privacy_rows(&self, after: i64, limit: i64) -> StoreResult<Vec<PrivacyRow>>;
+    /// Outbox rows whose key starts with `prefix`: (all, still pending).
+    async fn outbox_progress(&self, prefix: &str) -> StoreResult<(i64, i64)>;
     async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>>;
 
     /// Persists one decision about a line atomically; fails with `Conflict` if the line changed meanwhile.

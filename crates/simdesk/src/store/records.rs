@@ -418,3 +418,36 @@ pub struct TicketRow {
     pub counter: Option<String>,
     pub called_at: Option<Timestamp>,
 }
+
+/// One erasure of a customer's personal data, and the history entry it leaves on each of their
+/// lines (no personal data in it: the reason says which rule or request erased what).
+#[derive(Debug, Clone)]
+pub struct Erasure {
+    pub customer: i64,
+    /// Destroy the contact part's key (phone, e-mail) and its lookup index.
+    pub contact: bool,
+    /// Destroy the identity record's key (name, passport number, nationality, birth date).
+    pub identity: bool,
+    /// When the sweep should look at this customer again (the identity record's end of hold).
+    pub next_due: Option<Timestamp>,
+    pub event: NewEvent,
+}
+
+/// What the spent-data purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PurgeCounts {
+    pub codes: u64,
+    pub sessions: u64,
+    pub idempotency_keys: u64,
+}
+
+/// What simdesk holds about one customer, for the privacy report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PrivacyRow {
+    pub customer: i64,
+    pub created_at: Timestamp,
+    pub contact_erased_at: Option<Timestamp>,
+    pub identity_erased_at: Option<Timestamp>,
+    /// Identity document images still held.
+    pub documents: i64,
+}

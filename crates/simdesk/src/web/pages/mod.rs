@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/my/wallet", get(portal::wallet_page))
         .route("/my/wallet/payout", post(portal::wallet_payout))
         .route("/my/data", get(portal::data_page))
+        .route("/my/data/erase", post(portal::data_erase))
         .route("/staff", get(staff::sign_in_page))
         .route("/staff/signin", post(staff::sign_in))
         .route("/staff/signout", post(staff::sign_out))

@@ -128,6 +128,10 @@ struct DataPage {
     page: Page,
     voice: bool,
     kept_until: Vec<String>,
+    /// The traveller's erasure request was carried out.
+    done: bool,
+    /// The request erased nothing: a line is still in service.
+    in_service: bool,
 }
 
 fn page(visitor: &Visitor, path: &str) -> Page {
@@ -1169,6 +1173,56 @@ pub async fn data_page(
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
+    data_view(
+        &state,
+        &headers,
+        &visitor,
+        customer,
+        None,
+        q.lang.as_deref(),
+    )
+    .await
+}
+
+/// "Delete my data": erases at once what the law does not hold, then shows what remains.
+pub async fn data_erase(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    if !visitor.csrf_ok(&form.csrf) {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::FORBIDDEN,
+            i18n::t(visitor.language, "err-form-expired"),
+            "/my/data",
+        );
+    }
+    match crate::services::privacy::erase_on_request(
+        &state.desk,
+        customer,
+        traveller_attribution(customer, "the holder asked to delete their data"),
+    )
+    .await
+    {
+        Ok(answer) => data_view(&state, &headers, &visitor, customer, Some(answer), None).await,
+        Err(e) => service_error(&visitor, &headers, e, "/my/data"),
+    }
+}
+
+async fn data_view(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    customer: i64,
+    answer: Option<crate::services::privacy::ErasureAnswer>,
+    lang: Option<&str>,
+) -> Response {
     let lines = state
         .desk
         .store
@@ -1201,12 +1255,14 @@ pub async fn data_page(
     }
     render(
         DataPage {
-            page: page(&visitor, "/my/data"),
+            page: page(visitor, "/my/data"),
             voice,
             kept_until,
+            done: answer.as_ref().is_some_and(|a| a.lines_in_service == 0),
+            in_service: answer.as_ref().is_some_and(|a| a.lines_in_service > 0),
         },
-        &headers,
-        &visitor,
-        q.lang.as_deref(),
+        headers,
+        visitor,
+        lang,
     )
 }
