@@ -440,3 +440,112 @@ async fn every_page_refuses_the_wrong_identity() {
         "the forged review approved nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() {
+    let db = fresh_db().await;
+    let store = db.store.clone();
+    let s = store.as_ref();
+    load_policies(s, &policies_dir(), at("2026-11-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let book = PolicyBook::load(s).await.unwrap();
+    let line = stock_and_sell(s, &book, "EX-SAKURA", 9, "ER9999999").await;
+    let holder = line.holder.unwrap();
+    let desk = Desk {
+        store: store.clone(),
+        book: Arc::new(book),
+        keys: Arc::new(Keys::ephemeral()),
+        codes: Arc::new(RecordingCodeSender::default()),
+    };
+    let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
+    let (token, csrf) = session(s, "traveller", holder, "EX-SAKURA").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(simdesk::web::serve(
+        listener,
+        simdesk::web::AppState::new(desk.clone()),
+    ));
+    let post = {
+        let base = base.clone();
+        move |body: String| {
+            let base = base.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .max_redirects(0)
+                        .build()
+                        .into();
+                    let mut r = agent
+                        .post(&format!("{base}/my/data/erase"))
+                        .header("Cookie", &format!("sd_session={token}"))
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .send(body)
+                        .unwrap();
+                    (
+                        r.status().as_u16(),
+                        r.body_mut().read_to_string().unwrap_or_default(),
+                    )
+                })
+                .await
+                .unwrap()
+            }
+        }
+    };
+    let readable = || async {
+        s.customer(holder)
+            .await
+            .unwrap()
+            .unwrap()
+            .personal
+            .is_some()
+    };
+
+    // A forged form changes nothing.
+    let (status, _) = post("csrf=forged".into()).await;
+    assert_eq!(status, 403);
+    assert!(readable().await);
+    // While the line is in service the data is needed: nothing erased, and the page says why.
+    let (status, page) = post(format!("csrf={csrf}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("still in service"), "{page}");
+    assert!(readable().await);
+
+    // Cancelled and ended: erased at once, except the identity record the law holds.
+    let done = cancellation::submit(
+        &desk,
+        &LineKey::Id(line.id),
+        Channel::Operator,
+        None,
+        ops("leaving"),
+    )
+    .await
+    .unwrap();
+    jobs::run_due(&desk, &peers, done.request.request.effective_at.unwrap())
+        .await
+        .unwrap();
+    // Running due work days ahead purged the (then expired) session: sign in again.
+    session(s, "traveller", holder, "EX-SAKURA").await;
+    let (status, page) = post(format!("csrf={csrf}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Your request is recorded"), "{page}");
+    assert!(page.contains("Kept until"), "{page}");
+    assert!(!readable().await);
+    assert!(s
+        .customer_by_email("h9@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        s.identity_record(holder)
+            .await
+            .unwrap()
+            .unwrap()
+            .passport_number,
+        "ER9999999"
+    );
+    // The traveller's session went with the data.
+    let (status, _) = post(format!("csrf={csrf}")).await;
+    assert_eq!(status, 303, "signed out");
+}

@@ -1149,7 +1149,7 @@ macro_rules! shared_store {
                     .bind(e.customer)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("DELETE FROM sessions WHERE kind = 'customer' AND subject = $1")
+                sqlx::query("DELETE FROM sessions WHERE kind = 'traveller' AND subject = $1")
                     .bind(e.customer)
                     .execute(&mut *tx)
                     .await?;
