@@ -275,6 +275,8 @@ impl Site {
             CARRIER,
             "--name",
             "sakura-ops",
+            "--scope",
+            "all",
         ]);
         let first = out.lines().next().unwrap_or_default();
         first

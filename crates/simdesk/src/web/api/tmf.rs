@@ -2,6 +2,7 @@
 
 use super::dto::*;
 use super::{ApiJson, Operator};
+use crate::services::access::Scope;
 use crate::services::cancellation::{self, Desk};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::store::{LineKey, RequestRecord};
@@ -122,6 +123,7 @@ pub async fn get_product(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Product>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let line = owned_line(&state, &operator, &id).await?;
     Ok(Json(product(&state.desk, &line)))
 }
@@ -145,6 +147,7 @@ pub async fn list_products(
     operator: Operator,
     Query(filter): Query<ProductFilter>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let limit = filter.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 500"));
@@ -265,6 +268,7 @@ pub async fn create_product_order(
     operator: Operator,
     ApiJson(body): ApiJson<ProductOrderCreate>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let [item] = body.product_order_item.as_slice() else {
         return Err(ApiError::bad_request(
             "a product order has exactly one productOrderItem",
@@ -313,6 +317,7 @@ pub async fn get_product_order(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsRead)?;
     let (record, line) = owned_request(&state, &operator, &id).await?;
     Ok(Json(order(&record, &line)))
 }
@@ -327,6 +332,7 @@ pub async fn cancel_product_order(
     operator: Operator,
     ApiJson(body): ApiJson<CancelProductOrderCreate>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &body.product_order.id).await?;
     let reason = body
         .cancellation_reason
@@ -364,6 +370,7 @@ pub async fn list_buckets(
     operator: Operator,
     Query(filter): Query<BucketFilter>,
 ) -> Result<Json<Vec<Bucket>>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let line = owned_line(&state, &operator, &filter.product_id).await?;
     let buckets = state
         .desk

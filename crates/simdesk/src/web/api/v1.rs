@@ -5,6 +5,7 @@ use super::dto::*;
 use super::tmf::{order, owned_line, owned_request};
 use super::{ApiJson, Operator};
 use crate::receipts;
+use crate::services::access::Scope;
 use crate::services::cancellation;
 use crate::services::lines::report;
 use crate::services::{wallet, ServiceError};
@@ -25,6 +26,7 @@ pub async fn line_status(
     operator: Operator,
     Path(line): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let r = report(
         state.desk.store.as_ref(),
@@ -44,6 +46,7 @@ pub async fn line_history(
     operator: Operator,
     Path(line): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let store = state.desk.store.as_ref();
     let events = store.events(l.id).await.map_err(ServiceError::from)?;
@@ -72,6 +75,7 @@ pub async fn quote(
     operator: Operator,
     Path(line): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let q = cancellation::quote(
         &state.desk,
@@ -90,6 +94,7 @@ pub async fn get_cancellation(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::CancellationsRead)?;
     let (record, line) = owned_request(&state, &operator, &id).await?;
     let steps = state
         .desk
@@ -129,6 +134,7 @@ pub async fn send_code(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendCode>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let to_email = match body.to.as_deref() {
         None | Some("line") => false,
@@ -162,6 +168,7 @@ pub async fn check_code(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CheckCode>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::check_code(
         &state.desk,
@@ -182,6 +189,7 @@ pub async fn verify_knowledge(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<KnowledgeCheck>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::verify_knowledge(
         &state.desk,
@@ -204,6 +212,7 @@ pub async fn upload_document(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let doc = cancellation::upload_document(
         &state.desk,
@@ -224,6 +233,7 @@ pub async fn review_document(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DocumentReview>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::IdentityReview)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::review_document(
         &state.desk,
@@ -245,6 +255,7 @@ pub async fn reject_cancellation(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Rejection>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::reject(
         &state.desk,
@@ -264,6 +275,7 @@ pub async fn withdraw_cancellation(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::withdraw(
         &state.desk,
@@ -298,6 +310,7 @@ pub async fn wallet(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::WalletsRead)?;
     let id = owned_customer(&state, &operator, &id).await?;
     let view = wallet::show(state.desk.store.as_ref(), id).await?;
     Ok(Json(serde_json::to_value(view).unwrap_or_default()))
@@ -313,6 +326,7 @@ pub async fn payout(
     headers: HeaderMap,
     ApiJson(body): ApiJson<PayoutCreate>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::PayoutsWrite)?;
     let id = owned_customer(&state, &operator, &id).await?;
     let key = headers
         .get("idempotency-key")
@@ -348,6 +362,7 @@ pub async fn receipt(
     operator: Operator,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::ReceiptsRead)?;
     let missing = || ApiError::not_found(format!("no receipt {number}"));
     let document = state
         .desk
@@ -372,20 +387,23 @@ pub async fn receipt(
     responses((status = 200, body = Verdict)))]
 pub async fn verify_receipt(
     State(state): State<AppState>,
-    _operator: Operator,
+    operator: Operator,
     body: Bytes,
-) -> Json<Verdict> {
+) -> Result<Json<Verdict>, ApiError> {
+    operator.require(Scope::ReceiptsRead)?;
     let text = String::from_utf8_lossy(&body);
-    match receipts::verify(&text, &state.desk.keys.receipts.verifying_key()) {
-        Ok(content) => Json(Verdict {
-            valid: true,
-            reason: None,
-            number: Some(content.number),
-        }),
-        Err(e) => Json(Verdict {
-            valid: false,
-            reason: Some(e.to_string()),
-            number: None,
-        }),
-    }
+    Ok(
+        match receipts::verify(&text, &state.desk.keys.receipts.verifying_key()) {
+            Ok(content) => Json(Verdict {
+                valid: true,
+                reason: None,
+                number: Some(content.number),
+            }),
+            Err(e) => Json(Verdict {
+                valid: false,
+                reason: Some(e.to_string()),
+                number: None,
+            }),
+        },
+    )
 }
