@@ -195,7 +195,7 @@ struct World {
     store: Arc<dyn Store>,
     desk: Desk,
     base: String,
-    _db: support::TestDb,
+    db: support::TestDb,
 }
 
 async fn world(lines: &[u64]) -> World {
@@ -233,7 +233,7 @@ async fn world(lines: &[u64]) -> World {
         store,
         desk,
         base,
-        _db: db,
+        db,
     }
 }
 
@@ -1051,6 +1051,9 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
         assert_eq!(note, &format!("identity document {doc} viewed"));
         assert_eq!(state, "submitted");
     }
+    // The view entries are chained into the audit trail like every other history entry.
+    let (verified, out, err) = simdesk(&w.db.url, &["audit", "verify"], &[]);
+    assert!(verified, "audit verify: {out}{err}");
     // Tokens: the live one's use is noted; creation and revocation are on record.
     let tokens = s.api_tokens().await.unwrap();
     let live = tokens.iter().find(|t| t.id == all_id).unwrap();
