@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 use simdesk::adapters::messages::RecordingCodeSender;
 use simdesk::keys::Keys;
-use simdesk::services::access::{self, Admin, Scope};
+use simdesk::services::access::{self, Administrator, Scope};
 use simdesk::services::cancellation::{self, Desk};
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
@@ -178,7 +178,7 @@ fn bearer(token: String) -> Credentials {
     }
 }
 
-const ADMIN: Admin<'static> = Admin {
+const ADMIN: Administrator<'static> = Administrator {
     actor: "test-operator",
     reason: "access test",
 };

@@ -667,7 +667,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let by = admin_actor(actor);
             crate::services::access::record(
                 store.as_ref(),
-                &crate::services::access::Admin {
+                &crate::services::access::Administrator {
                     actor: &by,
                     reason: reason.as_deref().unwrap_or(""),
                 },
@@ -705,7 +705,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         name,
                         &scopes,
                         *expires_in_days,
-                        &access::Admin {
+                        &access::Administrator {
                             actor: &by,
                             reason: reason.as_deref().unwrap_or(""),
                         },
@@ -755,7 +755,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     crate::services::access::revoke_token(
                         store.as_ref(),
                         *id,
-                        &crate::services::access::Admin {
+                        &crate::services::access::Administrator {
                             actor: &by,
                             reason: reason.as_deref().unwrap_or(""),
                         },

@@ -131,7 +131,7 @@ pub async fn create_token(
     name: &str,
     scopes: &[Scope],
     expires_in_days: Option<i64>,
-    by: &Admin<'_>,
+    by: &Administrator<'_>,
     now: Timestamp,
 ) -> ServiceResult<(i64, String)> {
     let name = name.trim();
@@ -172,7 +172,7 @@ pub async fn create_token(
 
 /// Who administers, and why: the CLI's `--actor` (or the login name) and `--reason`.
 #[derive(Debug, Clone, Copy)]
-pub struct Admin<'a> {
+pub struct Administrator<'a> {
     pub actor: &'a str,
     pub reason: &'a str,
 }
@@ -180,7 +180,7 @@ pub struct Admin<'a> {
 /// Writes one administration entry.
 pub async fn record(
     store: &dyn Store,
-    by: &Admin<'_>,
+    by: &Administrator<'_>,
     action: &str,
     subject: &str,
     now: Timestamp,
@@ -200,7 +200,7 @@ pub async fn record(
 pub async fn revoke_token(
     store: &dyn Store,
     id: i64,
-    by: &Admin<'_>,
+    by: &Administrator<'_>,
     now: Timestamp,
 ) -> ServiceResult<()> {
     if !store.revoke_api_token(id, now).await? {
