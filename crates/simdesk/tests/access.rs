@@ -935,6 +935,30 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
     let failures = tokio::task::spawn_blocking(move || {
         let agent = http();
         let mut failures = Vec::new();
+        // The OpenAPI document tells partners the scope each API route needs: the one it asks for.
+        let (_, doc) = send(
+            &agent,
+            &base,
+            "GET",
+            "/openapi.json",
+            &Credentials::default(),
+            &Body::None,
+            &[],
+        );
+        let doc: Value = serde_json::from_str(&doc).unwrap();
+        for r in &table {
+            if let Expect::Api { scope, .. } = r.expect {
+                let documented = &doc["paths"][r.route][r.method.to_lowercase()]["security"];
+                if *documented != json!([{ "bearer": [scope.as_str()] }]) {
+                    failures.push(format!(
+                        "{} {}: documented security {documented}, needs {}",
+                        r.method,
+                        r.route,
+                        scope.as_str()
+                    ));
+                }
+            }
+        }
         for (i, r) in table.iter().enumerate() {
             let scope = match r.expect {
                 Expect::Api { scope, .. } => Some(scope),

@@ -115,7 +115,7 @@ pub(super) async fn owned_line(
 }
 
 /// One line, by ICCID or MSISDN.
-#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product/{id}", tag = "TMF637 product inventory",
+#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product/{id}", tag = "TMF637 product inventory", security(("bearer" = ["lines:read"])),
     params(("id" = String, Path, description = "ICCID or MSISDN")),
     responses((status = 200, body = Product), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn get_product(
@@ -140,7 +140,7 @@ pub struct ProductFilter {
 }
 
 /// The caller's carrier's lines, filtered by status, a page at a time.
-#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product", tag = "TMF637 product inventory", params(ProductFilter),
+#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product", tag = "TMF637 product inventory", security(("bearer" = ["lines:read"])), params(ProductFilter),
     responses((status = 200, body = [Product], headers(("X-Next-Cursor" = String, description = "cursor of the next page, absent on the last"))), (status = 400, body = ApiError)))]
 pub async fn list_products(
     State(state): State<AppState>,
@@ -258,7 +258,7 @@ pub(super) async fn owned_request(
 
 /// Submits a cancellation: one item with `action: "delete"` on the product. An open order for
 /// the same line is returned instead of a second one (200 rather than 201).
-#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/productOrder", tag = "TMF622 product ordering",
+#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/productOrder", tag = "TMF622 product ordering", security(("bearer" = ["cancellations:write"])),
     request_body = ProductOrderCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "same key and body: same response")),
     responses((status = 201, body = ProductOrder), (status = 200, body = ProductOrder, description = "an open order for this line already existed"),
@@ -310,7 +310,7 @@ pub async fn create_product_order(
 }
 
 /// One order (cancellation request).
-#[utoipa::path(get, path = "/tmf-api/productOrdering/v4/productOrder/{id}", tag = "TMF622 product ordering",
+#[utoipa::path(get, path = "/tmf-api/productOrdering/v4/productOrder/{id}", tag = "TMF622 product ordering", security(("bearer" = ["cancellations:read"])),
     params(("id" = String, Path)), responses((status = 200, body = ProductOrder), (status = 404, body = ApiError)))]
 pub async fn get_product_order(
     State(state): State<AppState>,
@@ -323,7 +323,7 @@ pub async fn get_product_order(
 }
 
 /// Withdraws an order before it takes effect; the line stays as it was.
-#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/cancelProductOrder", tag = "TMF622 product ordering",
+#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/cancelProductOrder", tag = "TMF622 product ordering", security(("bearer" = ["cancellations:write"])),
     request_body = CancelProductOrderCreate,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CancelProductOrder), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
@@ -363,7 +363,7 @@ pub struct BucketFilter {
 }
 
 /// The prepaid balance buckets of a line.
-#[utoipa::path(get, path = "/tmf-api/prepayBalanceManagement/v4/bucket", tag = "TMF654 prepay balance", params(BucketFilter),
+#[utoipa::path(get, path = "/tmf-api/prepayBalanceManagement/v4/bucket", tag = "TMF654 prepay balance", security(("bearer" = ["lines:read"])), params(BucketFilter),
     responses((status = 200, body = [Bucket]), (status = 404, body = ApiError)))]
 pub async fn list_buckets(
     State(state): State<AppState>,

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use simdesk_domain::money::Money;
 
 /// A line's state, plan, validity (JST), balance, add-ons and history.
-#[utoipa::path(get, path = "/api/v1/lines/{line}", tag = "simdesk", params(("line" = String, Path, description = "ICCID or MSISDN")),
+#[utoipa::path(get, path = "/api/v1/lines/{line}", tag = "simdesk", security(("bearer" = ["lines:read"])), params(("line" = String, Path, description = "ICCID or MSISDN")),
     responses((status = 200, description = "the line's status", body = Object), (status = 404, body = ApiError)))]
 pub async fn line_status(
     State(state): State<AppState>,
@@ -39,7 +39,7 @@ pub async fn line_status(
 }
 
 /// The audit trail of a line: every step with who, channel, when and why, and its cancellation requests.
-#[utoipa::path(get, path = "/api/v1/lines/{line}/history", tag = "simdesk", params(("line" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/lines/{line}/history", tag = "simdesk", security(("bearer" = ["lines:read"])), params(("line" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn line_history(
     State(state): State<AppState>,
@@ -68,7 +68,7 @@ pub async fn line_history(
 }
 
 /// Where the line stands before cancelling: validity, balance, add-ons, the refund and the effective date.
-#[utoipa::path(get, path = "/api/v1/lines/{line}/quote", tag = "simdesk", params(("line" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/lines/{line}/quote", tag = "simdesk", security(("bearer" = ["lines:read"])), params(("line" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn quote(
     State(state): State<AppState>,
@@ -87,7 +87,7 @@ pub async fn quote(
 }
 
 /// A cancellation request with its steps.
-#[utoipa::path(get, path = "/api/v1/cancellations/{id}", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/cancellations/{id}", tag = "simdesk", security(("bearer" = ["cancellations:read"])), params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn get_cancellation(
     State(state): State<AppState>,
@@ -126,7 +126,7 @@ async fn respond(
 }
 
 /// Sends a 6-digit one-time code to the line (SMS) or the registered e-mail.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code", tag = "simdesk", params(("id" = String, Path)), request_body = SendCode,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = SendCode,
     responses((status = 202, body = Object), (status = 409, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn send_code(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ pub async fn send_code(
 }
 
 /// Checks the one-time code; the last passed check approves the request.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code/check", tag = "simdesk", params(("id" = String, Path)), request_body = CheckCode,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code/check", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = CheckCode,
     responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
 pub async fn check_code(
     State(state): State<AppState>,
@@ -181,7 +181,7 @@ pub async fn check_code(
 }
 
 /// Knowledge check: name and passport number against the registration.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/knowledge", tag = "simdesk", params(("id" = String, Path)), request_body = KnowledgeCheck,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/knowledge", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = KnowledgeCheck,
     responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
 pub async fn verify_knowledge(
     State(state): State<AppState>,
@@ -203,7 +203,7 @@ pub async fn verify_knowledge(
 }
 
 /// Uploads a photo or scan of the identity document (JPEG, PNG or PDF, up to 10 MB) as the raw body.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Created), (status = 422, body = ApiError)))]
 pub async fn upload_document(
@@ -225,7 +225,7 @@ pub async fn upload_document(
 }
 
 /// An agent's review of the uploaded document: approve, or reject with a reason the customer can act on.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents/review", tag = "simdesk", params(("id" = String, Path)), request_body = DocumentReview,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents/review", tag = "simdesk", security(("bearer" = ["identity:review"])), params(("id" = String, Path)), request_body = DocumentReview,
     responses((status = 200, body = ProductOrder), (status = 422, body = ApiError)))]
 pub async fn review_document(
     State(state): State<AppState>,
@@ -247,7 +247,7 @@ pub async fn review_document(
 }
 
 /// Rejects a request with a reason the customer can act on.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/reject", tag = "simdesk", params(("id" = String, Path)), request_body = Rejection,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/reject", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = Rejection,
     responses((status = 200, body = ProductOrder), (status = 409, body = ApiError)))]
 pub async fn reject_cancellation(
     State(state): State<AppState>,
@@ -268,7 +268,7 @@ pub async fn reject_cancellation(
 }
 
 /// Withdraws a request before it takes effect.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/withdraw", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/withdraw", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)),
     responses((status = 200, body = ProductOrder), (status = 409, body = ApiError)))]
 pub async fn withdraw_cancellation(
     State(state): State<AppState>,
@@ -303,7 +303,7 @@ async fn owned_customer(state: &AppState, operator: &Operator, id: &str) -> Resu
 }
 
 /// A customer's e-wallet: balance and history.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/wallet", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/customers/{id}/wallet", tag = "simdesk", security(("bearer" = ["wallets:read"])), params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn wallet(
     State(state): State<AppState>,
@@ -317,7 +317,7 @@ pub async fn wallet(
 }
 
 /// Pays wallet money out to a card or bank reference. Requires `Idempotency-Key`: a retry pays once.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/payouts", tag = "simdesk", params(("id" = String, Path), ("Idempotency-Key" = String, Header)),
+#[utoipa::path(post, path = "/api/v1/customers/{id}/payouts", tag = "simdesk", security(("bearer" = ["payouts:write"])), params(("id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = PayoutCreate, responses((status = 201, body = Created), (status = 422, body = ApiError)))]
 pub async fn payout(
     State(state): State<AppState>,
@@ -355,7 +355,7 @@ pub async fn payout(
 }
 
 /// A receipt: the signed document.
-#[utoipa::path(get, path = "/api/v1/receipts/{number}", tag = "simdesk", params(("number" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/receipts/{number}", tag = "simdesk", security(("bearer" = ["receipts:read"])), params(("number" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn receipt(
     State(state): State<AppState>,
@@ -383,7 +383,7 @@ pub async fn receipt(
 }
 
 /// Verifies a receipt document against this installation's key: valid, or exactly why not.
-#[utoipa::path(post, path = "/api/v1/receipts/verify", tag = "simdesk", request_body(content = Object, description = "the receipt document"),
+#[utoipa::path(post, path = "/api/v1/receipts/verify", tag = "simdesk", security(("bearer" = ["receipts:read"])), request_body(content = Object, description = "the receipt document"),
     responses((status = 200, body = Verdict)))]
 pub async fn verify_receipt(
     State(state): State<AppState>,
