@@ -343,7 +343,9 @@ mod tests {
         let sealed = vault.seal_person(7, &person());
         for part in [&sealed.identity.sealed, &sealed.contact.sealed] {
             let text = String::from_utf8_lossy(part);
-            assert!(!text.contains("CHEN") && !text.contains("E1234") && !text.contains("example.com"));
+            assert!(
+                !text.contains("CHEN") && !text.contains("E1234") && !text.contains("example.com")
+            );
         }
         let back = vault
             .open_person(7, &sealed.identity, &sealed.contact)

@@ -28,6 +28,7 @@ async fn with_history() -> TestDb {
 fn verify(db: &TestDb) -> (bool, String) {
     let data = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_simdesk"))
+        .env("SIMDESK_KEYS_DIR", db.keys_dir())
         .args(["--db", &db.url, "--data-dir"])
         .arg(data.path())
         .args(["audit", "verify"])

@@ -83,7 +83,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     .await
     .unwrap();
 
-    let keys_dir = data_dir.path().join("keys");
+    let keys_dir = db.keys_dir();
     let keys = Keys::load_or_create(&keys_dir).unwrap();
     let verifying = keys.receipts.verifying_key();
     let desk = Desk {
@@ -133,6 +133,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     let mut kills = 0;
     for round in 0..60 {
         let mut child = Command::new(binary)
+            .env("SIMDESK_KEYS_DIR", &keys_dir)
             .args([
                 "--db",
                 &db.url,
@@ -165,6 +166,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let status = Command::new(binary)
+            .env("SIMDESK_KEYS_DIR", &keys_dir)
             .args([
                 "--db",
                 &db.url,

@@ -128,6 +128,7 @@ impl Site {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = json!({
             "data_dir": dir.path().join("data").display().to_string(),
+            "keys_dir": db.keys_dir().display().to_string(),
             "db": db.url,
             "public_url": PUBLIC_URL,
             // A short bound keeps a dead HLR from slowing the test; it is far above a live
@@ -275,6 +276,8 @@ impl Site {
             CARRIER,
             "--name",
             "sakura-ops",
+            "--scope",
+            "all",
         ]);
         let first = out.lines().next().unwrap_or_default();
         first

@@ -273,6 +273,12 @@ pub enum StaffCommand {
         /// agent, clerk, supervisor or admin
         #[arg(long)]
         role: String,
+        /// Who adds the account, for the record (default: the login name)
+        #[arg(long)]
+        actor: Option<String>,
+        /// Why, for the record
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -285,13 +291,41 @@ pub enum TokensCommand {
         /// What the token is for, e.g. the calling system's name
         #[arg(long)]
         name: String,
+        /// What the token may do, comma-separated: lines:read, cancellations:read,
+        /// cancellations:write, identity:review, wallets:read, payouts:write, receipts:read
+        /// (or `all`)
+        #[arg(long)]
+        scope: String,
+        /// The token stops working this many days from now
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        /// Who creates it, for the record (default: the login name)
         #[arg(long)]
         actor: Option<String>,
+        /// Why, for the record
+        #[arg(long)]
+        reason: Option<String>,
     },
-    /// List tokens (never their secrets)
+    /// List tokens (never their secrets) with scopes, expiry and last use
     List,
     /// Revoke a token at once
-    Revoke { id: i64 },
+    Revoke {
+        id: i64,
+        /// Who revokes it, for the record (default: the login name)
+        #[arg(long)]
+        actor: Option<String>,
+        /// Why, for the record
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+/// Who runs an administration command: `--actor`, else the login name.
+fn admin_actor(actor: &Option<String>) -> String {
+    actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
 }
 
 #[derive(Subcommand)]
@@ -653,6 +687,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             username,
             carrier,
             role,
+            actor,
+            reason,
         }) => {
             let store = open_store(&cli.settings()?).await?;
             let password = match std::env::var("SIMDESK_STAFF_PASSWORD") {
@@ -674,6 +710,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 now,
             )
             .await?;
+            let by = admin_actor(actor);
+            crate::services::access::record(
+                store.as_ref(),
+                &crate::services::access::Administrator {
+                    actor: &by,
+                    reason: reason.as_deref().unwrap_or(""),
+                },
+                &format!("staff member added as {role} for {carrier}"),
+                &format!("staff:{id}:{username}"),
+                now,
+            )
+            .await?;
             out!("staff member {id}: {username} ({role}) for {carrier}");
         }
         Command::Audit(cmd) => audit::run_audit(&cli.settings()?, cmd).await?,
@@ -685,46 +733,86 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 TokensCommand::Create {
                     carrier,
                     name,
+                    scope,
+                    expires_in_days,
                     actor,
+                    reason,
                 } => {
-                    let name = name.trim();
-                    if name.is_empty() {
-                        bail!("give the token a --name saying what it is for");
-                    }
-                    let by = actor
-                        .clone()
-                        .or_else(|| std::env::var("USER").ok())
-                        .unwrap_or_else(|| "operator".into());
-                    let secret = web::api::new_token();
-                    let id = store
-                        .insert_api_token(carrier, name, &web::api::hash_token(&secret), &by, now)
-                        .await
-                        .map_err(ServiceError::from)?;
-                    out!("token {id} for {carrier} ({name}): {secret}");
+                    use crate::services::access::{self, Scope};
+                    let scopes = if scope.trim() == "all" {
+                        Scope::ALL.to_vec()
+                    } else {
+                        Scope::parse_list(scope)?
+                    };
+                    let by = admin_actor(actor);
+                    let (id, secret) = access::create_token(
+                        store.as_ref(),
+                        carrier,
+                        name,
+                        &scopes,
+                        *expires_in_days,
+                        &access::Administrator {
+                            actor: &by,
+                            reason: reason.as_deref().unwrap_or(""),
+                        },
+                        now,
+                    )
+                    .await?;
+                    out!("token {id} for {carrier} ({}): {secret}", name.trim());
+                    out!(
+                        "scopes {}; {}",
+                        scopes
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        match expires_in_days {
+                            Some(d) => format!("expires in {d} days"),
+                            None => "never expires".into(),
+                        }
+                    );
                     out!("keep it now: simdesk stores only its hash and cannot show it again");
                 }
                 TokensCommand::List => {
                     for t in store.api_tokens().await? {
-                        let state = match t.revoked_at {
-                            Some(at) => format!("revoked {}", format_jst(at)),
-                            None => "live".into(),
+                        let state = match (t.revoked_at, t.expires_at) {
+                            (Some(at), _) => format!("revoked {}", format_jst(at)),
+                            (None, Some(e)) if e <= now => format!("expired {}", format_jst(e)),
+                            (None, Some(e)) => format!("live until {}", format_jst(e)),
+                            (None, None) => "live".into(),
                         };
+                        let used = t
+                            .last_used_at
+                            .map(|u| format!("last used {}", format_jst(u)))
+                            .unwrap_or_else(|| "never used".into());
                         out!(
-                            "{}\t{}\t{}\tcreated {} by {}\t{state}",
+                            "{}\t{}\t{}\tcreated {} by {}\t{state}\t{used}\t{}",
                             t.id,
                             t.carrier,
                             t.name,
                             format_jst(t.created_at),
-                            t.created_by
+                            t.created_by,
+                            t.scopes.join(",")
                         );
                     }
                 }
-                TokensCommand::Revoke { id } => {
-                    if store.revoke_api_token(*id, now).await? {
-                        out!("token {id} revoked");
-                    } else {
-                        bail!("no live token {id}");
-                    }
+                TokensCommand::Revoke { id, actor, reason } => {
+                    let by = admin_actor(actor);
+                    crate::services::access::revoke_token(
+                        store.as_ref(),
+                        *id,
+                        &crate::services::access::Administrator {
+                            actor: &by,
+                            reason: reason.as_deref().unwrap_or(""),
+                        },
+                        now,
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        ServiceError::NotFound(_) => anyhow::anyhow!("no live token {id}"),
+                        other => other.into(),
+                    })?;
+                    out!("token {id} revoked");
                 }
             }
         }

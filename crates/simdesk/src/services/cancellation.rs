@@ -727,6 +727,17 @@ pub async fn review_document(
     let document = pending.ok_or_else(|| {
         ServiceError::Invalid("no document is waiting for review on this request".into())
     })?;
+    // Four eyes: whoever supplied the document cannot also be the one who approves it. The
+    // actor's kind differs by channel (agent, clerk) for one staff member, so ids are compared.
+    let uploader = document
+        .uploaded_by
+        .split_once(':')
+        .map_or(document.uploaded_by.as_str(), |(_, id)| id);
+    if approve && uploader == by.actor.id {
+        return Err(ServiceError::NeedsAnotherReviewer(
+            "you supplied this document, so another reviewer must approve it".into(),
+        ));
+    }
     let review = DocumentReview {
         document_id: document.id,
         approved: approve,

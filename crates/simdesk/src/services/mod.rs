@@ -1,5 +1,6 @@
 //! Use cases: each loads state through the store, asks the domain to decide, and persists the decision.
 
+pub mod access;
 pub mod cancellation;
 pub mod demo;
 pub mod effects;
@@ -54,6 +55,9 @@ pub enum ServiceError {
     Identity(String),
     #[error("{0}")]
     RateLimited(String),
+    /// The same person may not both supply and approve an identity document.
+    #[error("{0}")]
+    NeedsAnotherReviewer(String),
     /// A peer (SMS, e-mail, network, payments) could not be reached.
     #[error("{0}")]
     Unavailable(String),

@@ -7,7 +7,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
-/// What a staff member may do.
+/// A staff member's role; what each may do is listed once, in `services::access` (`Role::may`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// Hotline: find lines, verify callers, submit cancellations, review documents.
@@ -16,6 +16,7 @@ pub enum Role {
     Clerk,
     /// Both, plus oversight.
     Supervisor,
+    /// Both, plus administration.
     Admin,
 }
 
@@ -39,14 +40,6 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
         }
-    }
-
-    pub fn works_hotline(self) -> bool {
-        matches!(self, Role::Agent | Role::Supervisor | Role::Admin)
-    }
-
-    pub fn works_counter(self) -> bool {
-        matches!(self, Role::Clerk | Role::Supervisor | Role::Admin)
     }
 }
 

@@ -470,6 +470,21 @@ macro_rules! shared_store {
                 })
             }
 
+            fn token_from_row(r: &$row) -> StoreResult<ApiTokenRow> {
+                let scopes: String = r.try_get("scopes")?;
+                Ok(ApiTokenRow {
+                    id: r.try_get("id")?,
+                    carrier: r.try_get("carrier_code")?,
+                    name: r.try_get("name")?,
+                    created_by: r.try_get("created_by")?,
+                    created_at: from_micros(r.try_get("created_at")?)?,
+                    revoked_at: opt_ts(r.try_get("revoked_at")?)?,
+                    scopes: scopes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    expires_at: opt_ts(r.try_get("expires_at")?)?,
+                    last_used_at: opt_ts(r.try_get("last_used_at")?)?,
+                })
+            }
+
             fn request_from_row(row: &$row) -> StoreResult<RequestRecord> {
                 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
                 use simdesk_domain::cancellation::{CancellationRequest, RequestState};
@@ -2188,27 +2203,17 @@ macro_rules! shared_store {
                 })?)
             }
 
-            async fn api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, String, String)>> {
-                Ok(sqlx::query_as("SELECT id, carrier_code, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            async fn api_token(&self, token_hash: &str) -> StoreResult<Option<ApiTokenRow>> {
+                let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
-                    .await?)
+                    .await?;
+                row.as_ref().map(Self::token_from_row).transpose()
             }
 
             async fn api_tokens(&self) -> StoreResult<Vec<ApiTokenRow>> {
                 let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY id").fetch_all(&self.pool).await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(ApiTokenRow {
-                            id: r.try_get("id")?,
-                            carrier: r.try_get("carrier_code")?,
-                            name: r.try_get("name")?,
-                            created_by: r.try_get("created_by")?,
-                            created_at: from_micros(r.try_get("created_at")?)?,
-                            revoked_at: opt_ts(r.try_get("revoked_at")?)?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(Self::token_from_row).collect()
             }
 
             async fn revoke_api_token(&self, id: i64, at: Timestamp) -> StoreResult<bool> {
@@ -2218,6 +2223,98 @@ macro_rules! shared_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_api_token(&self, t: &NewApiToken) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO api_tokens (carrier_code, name, token_hash, created_by, created_at, scopes, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(&t.carrier)
+                .bind(&t.name)
+                .bind(&t.token_hash)
+                .bind(&t.created_by)
+                .bind(micros(t.created_at))
+                .bind(t.scopes.join(","))
+                .bind(t.expires_at.map(micros))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound(format!("carrier {}", t.carrier)),
+                    _ => StoreError::Database(e),
+                })?)
+            }
+
+            async fn touch_api_token(&self, id: i64, at: Timestamp) -> StoreResult<()> {
+                // At most one write a minute per token, so busy partners do not write on every call.
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
+                    .bind(micros(at))
+                    .bind(id)
+                    .bind(micros(at) - 60_000_000)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn record_admin_event(&self, e: &AdminEvent) -> StoreResult<()> {
+                sqlx::query("INSERT INTO admin_events (at, actor, action, subject, reason) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(micros(e.at))
+                    .bind(&e.actor)
+                    .bind(&e.action)
+                    .bind(&e.subject)
+                    .bind(&e.reason)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn admin_events(&self) -> StoreResult<Vec<AdminEvent>> {
+                let rows = sqlx::query("SELECT * FROM admin_events ORDER BY id").fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(AdminEvent {
+                            at: from_micros(r.try_get("at")?)?,
+                            actor: r.try_get("actor")?,
+                            action: r.try_get("action")?,
+                            subject: r.try_get("subject")?,
+                            reason: r.try_get("reason")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_request_note(&self, request_id: i64, state: &str, note: &str, by: &simdesk_domain::attribution::Attribution) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                let event_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO request_events (request_id, from_state, to_state, note, actor_kind, actor_id, channel, reason, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(request_id)
+                .bind(state)
+                .bind(state)
+                .bind(note)
+                .bind(by.actor.kind.as_str())
+                .bind(&by.actor.id)
+                .bind(by.channel.as_str())
+                .bind(&by.reason)
+                .bind(micros(by.at))
+                .fetch_one(&mut *tx)
+                .await?;
+                let content = crate::audit::request_event_content(&crate::audit::RequestEventFields {
+                    id: event_id,
+                    request_id,
+                    from: Some(state),
+                    to: state,
+                    note,
+                    actor_kind: by.actor.kind.as_str(),
+                    actor_id: &by.actor.id,
+                    channel: by.channel.as_str(),
+                    reason: &by.reason,
+                    at: micros(by.at),
+                });
+                Self::append_audit(&mut tx, "request_event", event_id, &content).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn reserve_idempotency_key(&self, caller: &str, key: &str, request_hash: &str, at: Timestamp) -> StoreResult<Option<(String, Option<i64>, Option<String>, Option<String>)>> {

@@ -301,10 +301,26 @@ pub trait Store: Send + Sync + 'static {
         created_by: &str,
         at: jiff::Timestamp,
     ) -> StoreResult<i64>;
-    /// The live (not revoked) token with this hash: (id, carrier, name).
-    async fn api_token(&self, token_hash: &str) -> StoreResult<Option<(i64, String, String)>>;
+    /// The live (not revoked) token with this hash; whether it has expired is the caller's call.
+    async fn api_token(&self, token_hash: &str) -> StoreResult<Option<ApiTokenRow>>;
     async fn api_tokens(&self) -> StoreResult<Vec<ApiTokenRow>>;
     async fn revoke_api_token(&self, id: i64, at: jiff::Timestamp) -> StoreResult<bool>;
+    /// Creates a token with its scopes and expiry.
+    async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<i64>;
+    /// Notes a token's use; written at most once a minute per token.
+    async fn touch_api_token(&self, id: i64, at: jiff::Timestamp) -> StoreResult<()>;
+    async fn record_admin_event(&self, event: &AdminEvent) -> StoreResult<()>;
+    /// Every administration entry, oldest first.
+    async fn admin_events(&self) -> StoreResult<Vec<AdminEvent>>;
+    /// A request's history gains an entry that changes nothing (a document viewed), in the
+    /// request's current state and chained into the audit trail like every other entry.
+    async fn record_request_note(
+        &self,
+        request_id: i64,
+        state: &str,
+        note: &str,
+        by: &simdesk_domain::attribution::Attribution,
+    ) -> StoreResult<()>;
 
     /// Reserves an idempotency key for a request; returns what was stored before if the key is
     /// known: (request hash, status, response, location) — status `None` while the first is in

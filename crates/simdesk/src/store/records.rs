@@ -373,6 +373,32 @@ pub struct ApiTokenRow {
     pub created_by: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// Scope names such as `lines:read`.
+    pub scopes: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A token to create: its hash, scopes and expiry.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub carrier: String,
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// One act of administration (a token created or revoked, a staff member added).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminEvent {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub reason: String,
 }
 
 /// What operations watch: how much is where, and how late the due work runs.

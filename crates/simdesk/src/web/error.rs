@@ -90,6 +90,11 @@ impl From<ServiceError> for ApiError {
                 "REQUEST_STATE",
                 "not allowed in the request's state",
             ),
+            ServiceError::NeedsAnotherReviewer(_) => (
+                StatusCode::FORBIDDEN,
+                "FOUR_EYES",
+                "another reviewer is needed",
+            ),
             ServiceError::Identity(_) => {
                 (StatusCode::FORBIDDEN, "IDENTITY", "identity not confirmed")
             }

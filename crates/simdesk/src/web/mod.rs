@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router {
     ops::set_openapi(openapi);
     Router::new()
         .merge(pages::router())
-        .route("/sms/inbound", axum::routing::get(sms::inbound))
+        .route(SMS_INBOUND, axum::routing::get(sms::inbound))
         .merge(api.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::idempotency_layer,
@@ -50,6 +50,35 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
         }))
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
+}
+
+const SMS_INBOUND: &str = "/sms/inbound";
+
+/// (method, path) of every route the router serves: pages, inbound SMS, the API and the
+/// operations endpoints (these two from the OpenAPI document the API router generates).
+pub fn routes() -> Vec<(axum::http::Method, String)> {
+    use axum::http::Method;
+    let mut all: Vec<(Method, String)> = pages::routes()
+        .into_iter()
+        .map(|(m, p)| (m, p.to_string()))
+        .collect();
+    all.push((Method::GET, SMS_INBOUND.to_string()));
+    let (_, openapi) = api::router().split_for_parts();
+    for (path, item) in openapi.paths.paths {
+        let methods = [
+            (Method::GET, item.get.is_some()),
+            (Method::POST, item.post.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+        ];
+        for (method, present) in methods {
+            if present {
+                all.push((method, path.clone()));
+            }
+        }
+    }
+    all
 }
 
 async fn not_found() -> ApiError {

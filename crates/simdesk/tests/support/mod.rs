@@ -15,6 +15,15 @@ pub struct TestDb {
     _dir: tempfile::TempDir,
 }
 
+impl TestDb {
+    /// The keys folder that seals this database's personal data: give it to a simdesk process
+    /// as `SIMDESK_KEYS_DIR`.
+    #[allow(dead_code)]
+    pub fn keys_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("keys")
+    }
+}
+
 fn unique_name() -> String {
     format!("simdesk_t_{}_{}", std::process::id(), rand_suffix())
 }
@@ -68,7 +77,13 @@ pub async fn fresh_db() -> TestDb {
         }
         None => format!("sqlite://{}", dir.path().join("test.db").display()),
     };
-    let store = store::open(&url, Arc::new(simdesk::vault::Vault::ephemeral()))
+    // Keys in files, so a simdesk process started on this database (SIMDESK_KEYS_DIR) reads
+    // the personal data this test writes.
+    let keys = dir.path().join("keys");
+    let vault =
+        simdesk::vault::Vault::load(None, &keys.join("master.key"), &keys.join("index.key"))
+            .expect("test keys");
+    let store = store::open(&url, Arc::new(vault.vault))
         .await
         .expect("open store");
     TestDb {

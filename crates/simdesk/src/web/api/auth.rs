@@ -1,6 +1,7 @@
-//! Operator systems authenticate with API tokens: random, stored hashed, scoped to one carrier,
-//! revocable.
+//! Operator systems authenticate with API tokens: random, stored hashed, limited to one carrier
+//! and a set of scopes, expiring, revocable.
 
+use crate::services::access::Scope;
 use crate::web::{ApiError, AppState};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -25,6 +26,7 @@ pub struct Operator {
     pub token_id: i64,
     pub carrier: String,
     pub name: String,
+    pub scopes: Vec<String>,
 }
 
 impl Operator {
@@ -39,6 +41,25 @@ impl Operator {
             jiff::Timestamp::now(),
             reason,
         )
+    }
+
+    /// Refuses a route whose scope the token was not given, naming the scope. Checked before
+    /// the resource is looked up, so a refusal says nothing about what exists.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|s| s == scope.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "SCOPE_MISSING",
+                "the token lacks a scope",
+                format!(
+                    "this token lacks the scope {}; an operator creates a token with it using `simdesk tokens create --scope {}`",
+                    scope.as_str(),
+                    scope.as_str()
+                ),
+            ))
+        }
     }
 
     /// Resources of other carriers do not exist for this caller.
@@ -70,13 +91,22 @@ impl FromRequestParts<AppState> for Operator {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let now = jiff::Timestamp::now();
         match state.desk.store.api_token(&hash_token(token)).await {
-            Ok(Some((token_id, carrier, name))) => Ok(Operator {
-                token_id,
-                carrier,
-                name,
-            }),
-            Ok(None) => Err(ApiError::unauthorized()),
+            // An expired token is as good as none.
+            Ok(Some(row)) if row.expires_at.is_none_or(|e| e > now) => {
+                // Noting the use must not fail the call it notes.
+                if let Err(e) = state.desk.store.touch_api_token(row.id, now).await {
+                    tracing::warn!(error = %e, "could not note a token's use");
+                }
+                Ok(Operator {
+                    token_id: row.id,
+                    carrier: row.carrier,
+                    name: row.name,
+                    scopes: row.scopes,
+                })
+            }
+            Ok(_) => Err(ApiError::unauthorized()),
             Err(e) => Err(crate::services::ServiceError::from(e).into()),
         }
     }

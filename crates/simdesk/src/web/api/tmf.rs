@@ -2,6 +2,7 @@
 
 use super::dto::*;
 use super::{ApiJson, Operator};
+use crate::services::access::Scope;
 use crate::services::cancellation::{self, Desk};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::store::{LineKey, RequestRecord};
@@ -114,7 +115,7 @@ pub(super) async fn owned_line(
 }
 
 /// One line, by ICCID or MSISDN.
-#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product/{id}", tag = "TMF637 product inventory",
+#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product/{id}", tag = "TMF637 product inventory", security(("bearer" = ["lines:read"])),
     params(("id" = String, Path, description = "ICCID or MSISDN")),
     responses((status = 200, body = Product), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn get_product(
@@ -122,6 +123,7 @@ pub async fn get_product(
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Product>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let line = owned_line(&state, &operator, &id).await?;
     Ok(Json(product(&state.desk, &line)))
 }
@@ -138,13 +140,14 @@ pub struct ProductFilter {
 }
 
 /// The caller's carrier's lines, filtered by status, a page at a time.
-#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product", tag = "TMF637 product inventory", params(ProductFilter),
+#[utoipa::path(get, path = "/tmf-api/productInventory/v4/product", tag = "TMF637 product inventory", security(("bearer" = ["lines:read"])), params(ProductFilter),
     responses((status = 200, body = [Product], headers(("X-Next-Cursor" = String, description = "cursor of the next page, absent on the last"))), (status = 400, body = ApiError)))]
 pub async fn list_products(
     State(state): State<AppState>,
     operator: Operator,
     Query(filter): Query<ProductFilter>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let limit = filter.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 500"));
@@ -255,7 +258,7 @@ pub(super) async fn owned_request(
 
 /// Submits a cancellation: one item with `action: "delete"` on the product. An open order for
 /// the same line is returned instead of a second one (200 rather than 201).
-#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/productOrder", tag = "TMF622 product ordering",
+#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/productOrder", tag = "TMF622 product ordering", security(("bearer" = ["cancellations:write"])),
     request_body = ProductOrderCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "same key and body: same response")),
     responses((status = 201, body = ProductOrder), (status = 200, body = ProductOrder, description = "an open order for this line already existed"),
@@ -265,6 +268,7 @@ pub async fn create_product_order(
     operator: Operator,
     ApiJson(body): ApiJson<ProductOrderCreate>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let [item] = body.product_order_item.as_slice() else {
         return Err(ApiError::bad_request(
             "a product order has exactly one productOrderItem",
@@ -306,19 +310,20 @@ pub async fn create_product_order(
 }
 
 /// One order (cancellation request).
-#[utoipa::path(get, path = "/tmf-api/productOrdering/v4/productOrder/{id}", tag = "TMF622 product ordering",
+#[utoipa::path(get, path = "/tmf-api/productOrdering/v4/productOrder/{id}", tag = "TMF622 product ordering", security(("bearer" = ["cancellations:read"])),
     params(("id" = String, Path)), responses((status = 200, body = ProductOrder), (status = 404, body = ApiError)))]
 pub async fn get_product_order(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsRead)?;
     let (record, line) = owned_request(&state, &operator, &id).await?;
     Ok(Json(order(&record, &line)))
 }
 
 /// Withdraws an order before it takes effect; the line stays as it was.
-#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/cancelProductOrder", tag = "TMF622 product ordering",
+#[utoipa::path(post, path = "/tmf-api/productOrdering/v4/cancelProductOrder", tag = "TMF622 product ordering", security(("bearer" = ["cancellations:write"])),
     request_body = CancelProductOrderCreate,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CancelProductOrder), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
@@ -327,6 +332,7 @@ pub async fn cancel_product_order(
     operator: Operator,
     ApiJson(body): ApiJson<CancelProductOrderCreate>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &body.product_order.id).await?;
     let reason = body
         .cancellation_reason
@@ -357,13 +363,14 @@ pub struct BucketFilter {
 }
 
 /// The prepaid balance buckets of a line.
-#[utoipa::path(get, path = "/tmf-api/prepayBalanceManagement/v4/bucket", tag = "TMF654 prepay balance", params(BucketFilter),
+#[utoipa::path(get, path = "/tmf-api/prepayBalanceManagement/v4/bucket", tag = "TMF654 prepay balance", security(("bearer" = ["lines:read"])), params(BucketFilter),
     responses((status = 200, body = [Bucket]), (status = 404, body = ApiError)))]
 pub async fn list_buckets(
     State(state): State<AppState>,
     operator: Operator,
     Query(filter): Query<BucketFilter>,
 ) -> Result<Json<Vec<Bucket>>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let line = owned_line(&state, &operator, &filter.product_id).await?;
     let buckets = state
         .desk

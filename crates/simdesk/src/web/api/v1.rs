@@ -5,6 +5,7 @@ use super::dto::*;
 use super::tmf::{order, owned_line, owned_request};
 use super::{ApiJson, Operator};
 use crate::receipts;
+use crate::services::access::Scope;
 use crate::services::cancellation;
 use crate::services::lines::report;
 use crate::services::{wallet, ServiceError};
@@ -18,13 +19,14 @@ use serde_json::{json, Value};
 use simdesk_domain::money::Money;
 
 /// A line's state, plan, validity (JST), balance, add-ons and history.
-#[utoipa::path(get, path = "/api/v1/lines/{line}", tag = "simdesk", params(("line" = String, Path, description = "ICCID or MSISDN")),
+#[utoipa::path(get, path = "/api/v1/lines/{line}", tag = "simdesk", security(("bearer" = ["lines:read"])), params(("line" = String, Path, description = "ICCID or MSISDN")),
     responses((status = 200, description = "the line's status", body = Object), (status = 404, body = ApiError)))]
 pub async fn line_status(
     State(state): State<AppState>,
     operator: Operator,
     Path(line): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let r = report(
         state.desk.store.as_ref(),
@@ -37,13 +39,14 @@ pub async fn line_status(
 }
 
 /// The audit trail of a line: every step with who, channel, when and why, and its cancellation requests.
-#[utoipa::path(get, path = "/api/v1/lines/{line}/history", tag = "simdesk", params(("line" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/lines/{line}/history", tag = "simdesk", security(("bearer" = ["lines:read"])), params(("line" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn line_history(
     State(state): State<AppState>,
     operator: Operator,
     Path(line): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let store = state.desk.store.as_ref();
     let events = store.events(l.id).await.map_err(ServiceError::from)?;
@@ -65,13 +68,14 @@ pub async fn line_history(
 }
 
 /// Where the line stands before cancelling: validity, balance, add-ons, the refund and the effective date.
-#[utoipa::path(get, path = "/api/v1/lines/{line}/quote", tag = "simdesk", params(("line" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/lines/{line}/quote", tag = "simdesk", security(("bearer" = ["lines:read"])), params(("line" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn quote(
     State(state): State<AppState>,
     operator: Operator,
     Path(line): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let q = cancellation::quote(
         &state.desk,
@@ -83,13 +87,14 @@ pub async fn quote(
 }
 
 /// A cancellation request with its steps.
-#[utoipa::path(get, path = "/api/v1/cancellations/{id}", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/cancellations/{id}", tag = "simdesk", security(("bearer" = ["cancellations:read"])), params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn get_cancellation(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::CancellationsRead)?;
     let (record, line) = owned_request(&state, &operator, &id).await?;
     let steps = state
         .desk
@@ -121,7 +126,7 @@ async fn respond(
 }
 
 /// Sends a 6-digit one-time code to the line (SMS) or the registered e-mail.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code", tag = "simdesk", params(("id" = String, Path)), request_body = SendCode,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = SendCode,
     responses((status = 202, body = Object), (status = 409, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn send_code(
     State(state): State<AppState>,
@@ -129,6 +134,7 @@ pub async fn send_code(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendCode>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let to_email = match body.to.as_deref() {
         None | Some("line") => false,
@@ -154,7 +160,7 @@ pub async fn send_code(
 }
 
 /// Checks the one-time code; the last passed check approves the request.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code/check", tag = "simdesk", params(("id" = String, Path)), request_body = CheckCode,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/code/check", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = CheckCode,
     responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
 pub async fn check_code(
     State(state): State<AppState>,
@@ -162,6 +168,7 @@ pub async fn check_code(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CheckCode>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::check_code(
         &state.desk,
@@ -174,7 +181,7 @@ pub async fn check_code(
 }
 
 /// Knowledge check: name and passport number against the registration.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/knowledge", tag = "simdesk", params(("id" = String, Path)), request_body = KnowledgeCheck,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/knowledge", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = KnowledgeCheck,
     responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
 pub async fn verify_knowledge(
     State(state): State<AppState>,
@@ -182,6 +189,7 @@ pub async fn verify_knowledge(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<KnowledgeCheck>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::verify_knowledge(
         &state.desk,
@@ -195,7 +203,7 @@ pub async fn verify_knowledge(
 }
 
 /// Uploads a photo or scan of the identity document (JPEG, PNG or PDF, up to 10 MB) as the raw body.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Created), (status = 422, body = ApiError)))]
 pub async fn upload_document(
@@ -204,6 +212,7 @@ pub async fn upload_document(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let doc = cancellation::upload_document(
         &state.desk,
@@ -216,7 +225,7 @@ pub async fn upload_document(
 }
 
 /// An agent's review of the uploaded document: approve, or reject with a reason the customer can act on.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents/review", tag = "simdesk", params(("id" = String, Path)), request_body = DocumentReview,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents/review", tag = "simdesk", security(("bearer" = ["identity:review"])), params(("id" = String, Path)), request_body = DocumentReview,
     responses((status = 200, body = ProductOrder), (status = 422, body = ApiError)))]
 pub async fn review_document(
     State(state): State<AppState>,
@@ -224,6 +233,7 @@ pub async fn review_document(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DocumentReview>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::IdentityReview)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::review_document(
         &state.desk,
@@ -237,7 +247,7 @@ pub async fn review_document(
 }
 
 /// Rejects a request with a reason the customer can act on.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/reject", tag = "simdesk", params(("id" = String, Path)), request_body = Rejection,
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/reject", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = Rejection,
     responses((status = 200, body = ProductOrder), (status = 409, body = ApiError)))]
 pub async fn reject_cancellation(
     State(state): State<AppState>,
@@ -245,6 +255,7 @@ pub async fn reject_cancellation(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Rejection>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::reject(
         &state.desk,
@@ -257,13 +268,14 @@ pub async fn reject_cancellation(
 }
 
 /// Withdraws a request before it takes effect.
-#[utoipa::path(post, path = "/api/v1/cancellations/{id}/withdraw", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/cancellations/{id}/withdraw", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)),
     responses((status = 200, body = ProductOrder), (status = 409, body = ApiError)))]
 pub async fn withdraw_cancellation(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<ProductOrder>, ApiError> {
+    operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::withdraw(
         &state.desk,
@@ -291,20 +303,21 @@ async fn owned_customer(state: &AppState, operator: &Operator, id: &str) -> Resu
 }
 
 /// A customer's e-wallet: balance and history.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/wallet", tag = "simdesk", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/customers/{id}/wallet", tag = "simdesk", security(("bearer" = ["wallets:read"])), params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn wallet(
     State(state): State<AppState>,
     operator: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    operator.require(Scope::WalletsRead)?;
     let id = owned_customer(&state, &operator, &id).await?;
     let view = wallet::show(state.desk.store.as_ref(), id).await?;
     Ok(Json(serde_json::to_value(view).unwrap_or_default()))
 }
 
 /// Pays wallet money out to a card or bank reference. Requires `Idempotency-Key`: a retry pays once.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/payouts", tag = "simdesk", params(("id" = String, Path), ("Idempotency-Key" = String, Header)),
+#[utoipa::path(post, path = "/api/v1/customers/{id}/payouts", tag = "simdesk", security(("bearer" = ["payouts:write"])), params(("id" = String, Path), ("Idempotency-Key" = String, Header)),
     request_body = PayoutCreate, responses((status = 201, body = Created), (status = 422, body = ApiError)))]
 pub async fn payout(
     State(state): State<AppState>,
@@ -313,6 +326,7 @@ pub async fn payout(
     headers: HeaderMap,
     ApiJson(body): ApiJson<PayoutCreate>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::PayoutsWrite)?;
     let id = owned_customer(&state, &operator, &id).await?;
     let key = headers
         .get("idempotency-key")
@@ -341,13 +355,14 @@ pub async fn payout(
 }
 
 /// A receipt: the signed document.
-#[utoipa::path(get, path = "/api/v1/receipts/{number}", tag = "simdesk", params(("number" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/receipts/{number}", tag = "simdesk", security(("bearer" = ["receipts:read"])), params(("number" = String, Path)),
     responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 pub async fn receipt(
     State(state): State<AppState>,
     operator: Operator,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
+    operator.require(Scope::ReceiptsRead)?;
     let missing = || ApiError::not_found(format!("no receipt {number}"));
     let document = state
         .desk
@@ -368,24 +383,27 @@ pub async fn receipt(
 }
 
 /// Verifies a receipt document against this installation's key: valid, or exactly why not.
-#[utoipa::path(post, path = "/api/v1/receipts/verify", tag = "simdesk", request_body(content = Object, description = "the receipt document"),
+#[utoipa::path(post, path = "/api/v1/receipts/verify", tag = "simdesk", security(("bearer" = ["receipts:read"])), request_body(content = Object, description = "the receipt document"),
     responses((status = 200, body = Verdict)))]
 pub async fn verify_receipt(
     State(state): State<AppState>,
-    _operator: Operator,
+    operator: Operator,
     body: Bytes,
-) -> Json<Verdict> {
+) -> Result<Json<Verdict>, ApiError> {
+    operator.require(Scope::ReceiptsRead)?;
     let text = String::from_utf8_lossy(&body);
-    match receipts::verify(&text, &state.desk.keys.receipts.verifying_key()) {
-        Ok(content) => Json(Verdict {
-            valid: true,
-            reason: None,
-            number: Some(content.number),
-        }),
-        Err(e) => Json(Verdict {
-            valid: false,
-            reason: Some(e.to_string()),
-            number: None,
-        }),
-    }
+    Ok(
+        match receipts::verify(&text, &state.desk.keys.receipts.verifying_key()) {
+            Ok(content) => Json(Verdict {
+                valid: true,
+                reason: None,
+                number: Some(content.number),
+            }),
+            Err(e) => Json(Verdict {
+                valid: false,
+                reason: Some(e.to_string()),
+                number: None,
+            }),
+        },
+    )
 }

@@ -7,54 +7,78 @@ pub mod session;
 mod staff;
 
 use super::AppState;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 use simdesk_domain::customer::Language;
 
+/// One page route: its method, its path and its handler, written once.
+macro_rules! page {
+    ($method:ident $path:literal $handler:path) => {
+        (
+            Method::$method,
+            $path,
+            axum::routing::on(MethodFilter::$method, $handler),
+        )
+    };
+}
+
+/// Every page route. The router is built from this list and `routes()` lists it, so the access
+/// test can check that each route has its row.
+fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        page!(GET "/" portal::home),
+        page!(GET "/static/htmx.min.js" htmx),
+        page!(POST "/signin" portal::sign_in),
+        page!(POST "/signin/code" portal::sign_in_code),
+        page!(POST "/signout" portal::sign_out),
+        page!(GET "/my" portal::my_lines),
+        page!(GET "/my/lines/{iccid}/cancel" portal::quote_page),
+        page!(POST "/my/lines/{iccid}/cancel" portal::confirm_cancel),
+        page!(GET "/my/requests/{id}" portal::request_page),
+        page!(POST "/my/requests/{id}/code" portal::request_send_code),
+        page!(POST "/my/requests/{id}/code/check" portal::request_check_code),
+        page!(POST "/my/requests/{id}/document" portal::request_upload),
+        page!(POST "/my/requests/{id}/withdraw" portal::request_withdraw),
+        page!(GET "/my/receipts/{number}" portal::receipt_page),
+        page!(GET "/my/wallet" portal::wallet_page),
+        page!(POST "/my/wallet/payout" portal::wallet_payout),
+        page!(GET "/my/data" portal::data_page),
+        page!(POST "/my/data/erase" portal::data_erase),
+        page!(GET "/staff" staff::sign_in_page),
+        page!(POST "/staff/signin" staff::sign_in),
+        page!(POST "/staff/signout" staff::sign_out),
+        page!(GET "/console" staff::console),
+        page!(GET "/console/lines/{iccid}" staff::console_line),
+        page!(POST "/console/lines/{iccid}/cancel" staff::console_cancel),
+        page!(GET "/console/requests/{id}" staff::console_request),
+        page!(POST "/console/requests/{id}/review" staff::console_review),
+        page!(GET "/console/reviews" staff::reviews),
+        page!(GET "/console/documents/{id}" staff::document),
+        page!(GET "/console/receipts/{number}" staff::staff_receipt),
+        page!(GET "/kiosk/{carrier}" staff::kiosk),
+        page!(POST "/kiosk/{carrier}" staff::take_ticket),
+        page!(GET "/board/{carrier}" staff::board),
+        page!(GET "/counter" staff::counter),
+        page!(POST "/counter/next" staff::call_next),
+        page!(POST "/counter/cancel" staff::counter_cancel),
+    ]
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(portal::home))
-        .route("/static/htmx.min.js", get(htmx))
-        .route("/signin", post(portal::sign_in))
-        .route("/signin/code", post(portal::sign_in_code))
-        .route("/signout", post(portal::sign_out))
-        .route("/my", get(portal::my_lines))
-        .route(
-            "/my/lines/{iccid}/cancel",
-            get(portal::quote_page).post(portal::confirm_cancel),
-        )
-        .route("/my/requests/{id}", get(portal::request_page))
-        .route("/my/requests/{id}/code", post(portal::request_send_code))
-        .route(
-            "/my/requests/{id}/code/check",
-            post(portal::request_check_code),
-        )
-        .route("/my/requests/{id}/document", post(portal::request_upload))
-        .route("/my/requests/{id}/withdraw", post(portal::request_withdraw))
-        .route("/my/receipts/{number}", get(portal::receipt_page))
-        .route("/my/wallet", get(portal::wallet_page))
-        .route("/my/wallet/payout", post(portal::wallet_payout))
-        .route("/my/data", get(portal::data_page))
-        .route("/my/data/erase", post(portal::data_erase))
-        .route("/staff", get(staff::sign_in_page))
-        .route("/staff/signin", post(staff::sign_in))
-        .route("/staff/signout", post(staff::sign_out))
-        .route("/console", get(staff::console))
-        .route("/console/lines/{iccid}", get(staff::console_line))
-        .route("/console/lines/{iccid}/cancel", post(staff::console_cancel))
-        .route("/console/requests/{id}", get(staff::console_request))
-        .route("/console/requests/{id}/review", post(staff::console_review))
-        .route("/console/reviews", get(staff::reviews))
-        .route("/console/documents/{id}", get(staff::document))
-        .route("/console/receipts/{number}", get(staff::staff_receipt))
-        .route(
-            "/kiosk/{carrier}",
-            get(staff::kiosk).post(staff::take_ticket),
-        )
-        .route("/board/{carrier}", get(staff::board))
-        .route("/counter", get(staff::counter))
-        .route("/counter/next", post(staff::call_next))
-        .route("/counter/cancel", post(staff::counter_cancel))
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+}
+
+/// (method, path) of every page route, as the router has them.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
 }
 
 /// What every page needs: language, CSRF token, where it is (for the language switcher).

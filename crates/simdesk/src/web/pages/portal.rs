@@ -783,14 +783,24 @@ async fn own_request_form(
     let Some(customer) = visitor.traveller() else {
         return Err(to_sign_in());
     };
-    if !visitor.csrf_ok(csrf) || own_request(state, customer, id).await.is_none() {
-        let back = format!("/my/requests/{id}");
+    let back = format!("/my/requests/{id}");
+    if !visitor.csrf_ok(csrf) {
         return Err(error_page(
             visitor,
             headers,
             StatusCode::FORBIDDEN,
             i18n::t(visitor.language, "err-form-expired"),
             &back,
+        ));
+    }
+    // Someone else's request is answered as one that does not exist, as on its page.
+    if own_request(state, customer, id).await.is_none() {
+        return Err(error_page(
+            visitor,
+            headers,
+            StatusCode::NOT_FOUND,
+            i18n::t(visitor.language, "err-not-yours"),
+            "/my",
         ));
     }
     Ok(customer)

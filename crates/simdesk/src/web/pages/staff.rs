@@ -4,6 +4,7 @@
 
 use super::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
 use crate::receipts;
+use crate::services::access::Permission;
 use crate::services::cancellation::{self, Knowledge};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::staff::{self, Role};
@@ -42,6 +43,16 @@ impl StaffSession {
             self.role.as_str(),
             self.carrier
         )
+    }
+
+    /// Refuses, with a page saying so, what this staff member's role does not allow.
+    fn refuse_unless(&self, permission: Permission) -> Option<Response> {
+        (!self.role.may(permission)).then(|| {
+            forbidden(&format!(
+                "your role ({}) does not allow this page",
+                self.role.as_str()
+            ))
+        })
     }
 
     fn attribution(&self, channel: Channel, why: &str) -> Attribution {
@@ -97,6 +108,15 @@ fn html(template: impl Template) -> Response {
     }
 }
 
+/// Where a staff member starts: the console for the hotline, the counter for clerks.
+fn home_of(role: Role) -> &'static str {
+    if role.may(Permission::Console) {
+        "/console"
+    } else {
+        "/counter"
+    }
+}
+
 fn to_sign_in() -> Response {
     Redirect::to("/staff").into_response()
 }
@@ -122,8 +142,8 @@ struct SignInPage {
 
 pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    if staff_of(&state, &visitor).await.is_some() {
-        return Redirect::to("/console").into_response();
+    if let Some(me) = staff_of(&state, &visitor).await {
+        return Redirect::to(home_of(me.role)).into_response();
     }
     let token = visitor
         .form_token
@@ -173,12 +193,7 @@ pub async fn sign_in(
                 if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
                     let _ = state.desk.store.delete_session(&session::hash(&old)).await;
                 }
-                let home = if role.works_hotline() {
-                    "/console"
-                } else {
-                    "/counter"
-                };
-                let mut r = Redirect::to(home).into_response();
+                let mut r = Redirect::to(home_of(role)).into_response();
                 r.headers_mut().append(
                     header::SET_COOKIE,
                     session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
@@ -251,8 +266,8 @@ pub async fn console(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_hotline() {
-        return forbidden("the hotline console is for agents and supervisors");
+    if let Some(refused) = me.refuse_unless(Permission::Console) {
+        return refused;
     }
     let query = q.q.unwrap_or_default().trim().to_string();
     let store = state.desk.store.as_ref();
@@ -428,8 +443,8 @@ pub async fn console_line(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_hotline() {
-        return forbidden("the hotline console is for agents and supervisors");
+    if let Some(refused) = me.refuse_unless(Permission::LookUpLine) {
+        return refused;
     }
     line_page(&state, &me, &iccid, None).await
 }
@@ -451,8 +466,11 @@ pub async fn console_cancel(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_hotline() || !visitor.csrf_ok(&form.csrf) {
-        return forbidden("not allowed, or the form expired");
+    if let Some(refused) = me.refuse_unless(Permission::HotlineCancel) {
+        return refused;
+    }
+    if !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the form expired; open the page again");
     }
     let Some(line) = carrier_line(&state, &me, &iccid).await else {
         return (StatusCode::NOT_FOUND, "no such line").into_response();
@@ -542,13 +560,15 @@ async fn request_page(
             .map(|d| d.to_string())
             .unwrap_or_else(|| "—".into()),
         receipt: record.receipt_number.clone(),
-        documents: store
-            .documents(id)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|d| (d.id, d.content_type, d.review))
-            .collect(),
+        // Clerks follow their slips here but never see identity documents.
+        documents: if me.role.may(Permission::ViewDocuments) {
+            store.documents(id).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+        .into_iter()
+        .map(|d| (d.id, d.content_type, d.review))
+        .collect(),
         history: store
             .request_events(id)
             .await
@@ -575,6 +595,9 @@ pub async fn console_request(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
+    if let Some(refused) = me.refuse_unless(Permission::ViewRequest) {
+        return refused;
+    }
     request_page(&state, &me, id, None).await
 }
 
@@ -595,8 +618,11 @@ pub async fn console_review(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_hotline() || !visitor.csrf_ok(&form.csrf) {
-        return forbidden("document reviews are for agents and supervisors");
+    if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
+        return refused;
+    }
+    if !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the form expired; open the page again");
     }
     let Some(_) = state
         .desk
@@ -618,12 +644,27 @@ pub async fn console_review(
         me.attribution(Channel::Hotline, "identity document reviewed"),
     )
     .await;
-    let flash = match result {
-        Ok(_) if approve => "Document approved.".to_string(),
-        Ok(_) => "Document rejected; the customer is told why.".to_string(),
-        Err(e) => e.to_string(),
+    let (status, flash) = match result {
+        Ok(_) if approve => (StatusCode::OK, "Document approved.".to_string()),
+        Ok(_) => (
+            StatusCode::OK,
+            "Document rejected; the customer is told why.".to_string(),
+        ),
+        Err(e @ ServiceError::NeedsAnotherReviewer(_)) => (StatusCode::FORBIDDEN, e.to_string()),
+        Err(e) if e.is_client_error() => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "document review failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "simdesk cannot answer right now; try again".to_string(),
+            )
+        }
     };
-    request_page(&state, &me, id, Some(flash)).await
+    let mut r = request_page(&state, &me, id, Some(flash)).await;
+    if r.status() == StatusCode::OK {
+        *r.status_mut() = status;
+    }
+    r
 }
 
 #[derive(Template)]
@@ -640,8 +681,8 @@ pub async fn reviews(State(state): State<AppState>, headers: HeaderMap) -> Respo
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_hotline() {
-        return forbidden("document reviews are for agents and supervisors");
+    if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
+        return refused;
     }
     let store = state.desk.store.as_ref();
     let mut items = Vec::new();
@@ -678,20 +719,40 @@ pub async fn document(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
+    if let Some(refused) = me.refuse_unless(Permission::ViewDocuments) {
+        return refused;
+    }
     let store = state.desk.store.as_ref();
     let Some((request_id, content_type, content)) = store.document_content(id).await.ok().flatten()
     else {
         return (StatusCode::NOT_FOUND, "no such document").into_response();
     };
-    if store
+    let Some(request) = store
         .request(request_id)
         .await
         .ok()
         .flatten()
         .filter(|r| r.carrier == me.carrier)
-        .is_none()
-    {
+    else {
         return (StatusCode::NOT_FOUND, "no such document").into_response();
+    };
+    // Who looked at which document, and when, goes into the request's history; a document is
+    // not shown unless its viewing is recorded.
+    if let Err(e) = store
+        .record_request_note(
+            request_id,
+            request.request.state.as_str(),
+            &format!("identity document {id} viewed"),
+            &me.attribution(Channel::Hotline, "identity document viewed"),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "recording a document view failed");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "simdesk cannot answer right now; try again",
+        )
+            .into_response();
     }
     (
         [
@@ -713,6 +774,9 @@ pub async fn staff_receipt(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
+    if let Some(refused) = me.refuse_unless(Permission::ViewReceipt) {
+        return refused;
+    }
     let Some(document) = state.desk.store.receipt(&number).await.ok().flatten() else {
         return (StatusCode::NOT_FOUND, "no such receipt").into_response();
     };
@@ -864,8 +928,8 @@ pub async fn counter(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_counter() {
-        return forbidden("the store counter is for clerks and supervisors");
+    if let Some(refused) = me.refuse_unless(Permission::Counter) {
+        return refused;
     }
     counter_page(
         &state,
@@ -892,8 +956,11 @@ pub async fn call_next(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_counter() || !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the store counter is for clerks and supervisors");
+    if let Some(refused) = me.refuse_unless(Permission::Counter) {
+        return refused;
+    }
+    if !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the form expired; open the page again");
     }
     let counter: String = form.counter.trim().chars().take(16).collect();
     match state
@@ -961,8 +1028,11 @@ pub async fn counter_cancel(
     let Some(me) = staff_of(&state, &visitor).await else {
         return to_sign_in();
     };
-    if !me.role.works_counter() || !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the store counter is for clerks and supervisors");
+    if let Some(refused) = me.refuse_unless(Permission::StoreCancel) {
+        return refused;
+    }
+    if !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the form expired; open the page again");
     }
     let counter: String = form
         .counter
