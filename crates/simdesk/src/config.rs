@@ -28,6 +28,14 @@ pub struct Settings {
     pub sms: Option<SmsSettings>,
     /// The SMTP relay. Without it, e-mails are kept in memory and shown in the outbox.
     pub smtp: Option<crate::adapters::email::SmtpSettings>,
+    /// Abuse limits (`[limits]`): per line, client address and account, each
+    /// `{ max, window_secs, lockout_secs }`; unset ones keep their defaults.
+    #[serde(default)]
+    pub limits: simdesk_domain::limits::AbuseRules,
+    /// Take the client's address from `X-Forwarded-For` (its last entry). Only behind a proxy
+    /// that sets it: otherwise any client could name any address and dodge the limits.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +49,8 @@ impl Default for Settings {
             hlr: None,
             sms: None,
             smtp: None,
+            limits: Default::default(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -98,6 +108,8 @@ impl fmt::Debug for Settings {
             .field("hlr", &self.hlr)
             .field("sms", &self.sms)
             .field("smtp", &self.smtp)
+            .field("limits", &self.limits)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()
     }
 }

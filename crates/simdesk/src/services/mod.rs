@@ -5,6 +5,7 @@ pub mod demo;
 pub mod effects;
 pub mod import;
 pub mod jobs;
+pub mod limits;
 pub mod lines;
 pub mod notify;
 
@@ -53,6 +54,9 @@ pub enum ServiceError {
     Identity(String),
     #[error("{0}")]
     RateLimited(String),
+    /// An abuse limit refused the attempt; the caller may try again after `retry_after_secs`.
+    #[error("too many {what}; try again in {} minute(s)", (.retry_after_secs + 59) / 60)]
+    TooManyAttempts { what: String, retry_after_secs: i64 },
     /// A peer (SMS, e-mail, network, payments) could not be reached.
     #[error("{0}")]
     Unavailable(String),

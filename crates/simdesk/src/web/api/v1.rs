@@ -4,10 +4,13 @@
 use super::dto::*;
 use super::tmf::{order, owned_line, owned_request};
 use super::{ApiJson, Operator};
+use crate::adapters::documents;
 use crate::receipts;
 use crate::services::cancellation;
+use crate::services::limits::Subject;
 use crate::services::lines::report;
 use crate::services::{wallet, ServiceError};
+use crate::web::guard::{self, ClientIp, KnowledgeGuard};
 use crate::web::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -125,6 +128,7 @@ async fn respond(
     responses((status = 202, body = Object), (status = 409, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn send_code(
     State(state): State<AppState>,
+    ip: ClientIp,
     operator: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendCode>,
@@ -139,6 +143,22 @@ pub async fn send_code(
             )))
         }
     };
+    let rules = state.limits;
+    let mut checks = vec![
+        (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
+        (
+            rules.code_sends_per_line,
+            Subject::id("code-send:line", record.request.line_id),
+        ),
+        (
+            rules.codes_per_account,
+            Subject::id("codes:token", operator.token_id),
+        ),
+    ];
+    if !to_email {
+        checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
+    }
+    guard::limit(&state, checks, "codes").await?;
     let sent = cancellation::send_code(
         &state.desk,
         record.request.id,
@@ -158,11 +178,28 @@ pub async fn send_code(
     responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
 pub async fn check_code(
     State(state): State<AppState>,
+    ip: ClientIp,
     operator: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CheckCode>,
 ) -> Result<Json<ProductOrder>, ApiError> {
     let (record, _) = owned_request(&state, &operator, &id).await?;
+    let rules = state.limits;
+    let checks = vec![
+        (
+            rules.code_checks_per_ip,
+            ip.subject(&state, "code-check:ip"),
+        ),
+        (
+            rules.code_checks_per_line,
+            Subject::id("code-check:line", record.request.line_id),
+        ),
+        (
+            rules.codes_per_account,
+            Subject::id("codes:token", operator.token_id),
+        ),
+    ];
+    guard::limit(&state, checks, "code checks").await?;
     let record = cancellation::check_code(
         &state.desk,
         record.request.id,
@@ -183,28 +220,67 @@ pub async fn verify_knowledge(
     ApiJson(body): ApiJson<KnowledgeCheck>,
 ) -> Result<Json<ProductOrder>, ApiError> {
     let (record, _) = owned_request(&state, &operator, &id).await?;
-    let record = cancellation::verify_knowledge(
+    let guard = KnowledgeGuard::new(
+        record.request.line_id,
+        &format!("token:{}", operator.token_id),
+    );
+    guard.allowed(&state).await?;
+    let record = match cancellation::verify_knowledge(
         &state.desk,
         record.request.id,
         &body.name,
         &body.passport,
         operator.attribution("name and passport checked"),
     )
-    .await?;
+    .await
+    {
+        Ok(r) => r,
+        Err(e @ ServiceError::Identity(_)) => {
+            guard.failed(&state).await;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     respond(&state, record).await
 }
 
 /// Uploads a photo or scan of the identity document (JPEG, PNG or PDF, up to 10 MB) as the raw body.
 #[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents", tag = "simdesk", params(("id" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = Created), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Created), (status = 413, body = ApiError), (status = 415, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn upload_document(
     State(state): State<AppState>,
+    ip: ClientIp,
     operator: Operator,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (record, _) = owned_request(&state, &operator, &id).await?;
+    let rules = state.limits;
+    let checks = vec![
+        (rules.uploads_per_ip, ip.subject(&state, "upload:ip")),
+        (
+            rules.uploads_per_request,
+            Subject::id("upload:request", record.request.id),
+        ),
+        (
+            rules.uploads_per_account,
+            Subject::id("upload:token", operator.token_id),
+        ),
+    ];
+    guard::limit(&state, checks, "uploads").await?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = documents::check(&body, declared) {
+        return Err(ApiError::new(
+            documents::status(&e),
+            "DOCUMENT",
+            "document not accepted",
+            e.to_string(),
+        ));
+    }
     let doc = cancellation::upload_document(
         &state.desk,
         record.request.id,

@@ -7,6 +7,7 @@ pub mod session;
 mod staff;
 
 use super::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use simdesk_domain::customer::Language;
@@ -29,7 +30,13 @@ pub fn router() -> Router<AppState> {
             "/my/requests/{id}/code/check",
             post(portal::request_check_code),
         )
-        .route("/my/requests/{id}/document", post(portal::request_upload))
+        .route(
+            "/my/requests/{id}/document",
+            // A 10 MB document plus the form around it; beyond that the answer is 413.
+            post(portal::request_upload).layer(DefaultBodyLimit::max(
+                crate::adapters::documents::MAX_DOCUMENT_BYTES + 64 * 1024,
+            )),
+        )
         .route("/my/requests/{id}/withdraw", post(portal::request_withdraw))
         .route("/my/receipts/{number}", get(portal::receipt_page))
         .route("/my/wallet", get(portal::wallet_page))
