@@ -62,6 +62,9 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("the line is being changed by someone else; try again")]
     Busy,
+    /// An upload refused for its size or content.
+    #[error(transparent)]
+    Document(#[from] crate::adapters::documents::DocumentError),
     #[error(transparent)]
     Store(StoreError),
 }

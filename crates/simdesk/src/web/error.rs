@@ -102,6 +102,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Identity(_) => {
                 (StatusCode::FORBIDDEN, "IDENTITY", "identity not confirmed")
             }
+            ServiceError::Document(d) => (
+                crate::adapters::documents::status(d),
+                "DOCUMENT",
+                "document not accepted",
+            ),
             ServiceError::RateLimited(_) | ServiceError::TooManyAttempts { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",

@@ -4,7 +4,6 @@
 use super::dto::*;
 use super::tmf::{order, owned_line, owned_request};
 use super::{ApiJson, Operator};
-use crate::adapters::documents;
 use crate::receipts;
 use crate::services::cancellation;
 use crate::services::limits::Subject;
@@ -273,18 +272,11 @@ pub async fn upload_document(
     let declared = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    if let Err(e) = documents::check(&body, declared) {
-        return Err(ApiError::new(
-            documents::status(&e),
-            "DOCUMENT",
-            "document not accepted",
-            e.to_string(),
-        ));
-    }
-    let doc = cancellation::upload_document(
+    let doc = cancellation::upload_declared_document(
         &state.desk,
         record.request.id,
         body.to_vec(),
+        declared,
         operator.attribution("identity document uploaded"),
     )
     .await?;

@@ -1148,18 +1148,17 @@ pub async fn request_upload(
     if let Err(e) = guard::limit(&state, checks, "uploads").await {
         return limited_page(&visitor, &headers, e, &back);
     }
-    if let Err(e) = documents::check(&content, declared.as_deref()) {
-        return document_refused(&visitor, &headers, e, &back);
-    }
-    match cancellation::upload_document(
+    match cancellation::upload_declared_document(
         &state.desk,
         id,
         content,
+        declared.as_deref(),
         traveller_attribution(customer, "identity document uploaded"),
     )
     .await
     {
         Ok(_) => Redirect::to(&back).into_response(),
+        Err(ServiceError::Document(e)) => document_refused(&visitor, &headers, e, &back),
         Err(e) => service_error(&visitor, &headers, e, &back),
     }
 }
