@@ -68,6 +68,27 @@ impl Limit {
             .map(|until| wait(until, now))
     }
 
+    /// For things already recorded elsewhere (codes sent to a line): given when they happened,
+    /// how long until one more fits in the rolling window; `None` when one fits now.
+    pub fn wait_after(&self, times: &[Timestamp], now: Timestamp) -> Option<SignedDuration> {
+        let start = now - self.window();
+        let mut recent: Vec<Timestamp> = times
+            .iter()
+            .copied()
+            .filter(|t| *t > start && *t <= now)
+            .collect();
+        let max = usize::try_from(self.max).unwrap_or(usize::MAX);
+        if recent.len() < max {
+            return None;
+        }
+        if max == 0 {
+            return Some(self.window());
+        }
+        recent.sort();
+        // The oldest send that must leave the window before another one fits.
+        Some(wait(recent[recent.len() - max] + self.window(), now))
+    }
+
     /// When a failure just counted (`counter.count` includes it) reaches the maximum, the end
     /// of the lockout it starts: the `max`-th failure locks, so the next attempt waits.
     pub fn lock_after_failure(&self, counter: &Counter, now: Timestamp) -> Option<Timestamp> {
@@ -115,7 +136,8 @@ fn wait(until: Timestamp, now: Timestamp) -> SignedDuration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AbuseRules {
-    /// One-time-code sends (portal sign-in and cancellation codes) per line.
+    /// One-time codes sent to a line (sign-in and cancellation codes together), in a rolling
+    /// window; refused requests are not counted here.
     pub code_sends_per_line: Limit,
     /// Code sends and sign-in requests per client address.
     pub code_sends_per_ip: Limit,
@@ -228,6 +250,22 @@ mod tests {
         );
         assert_eq!(limit.locked(&locked, until), None);
         assert_eq!(limit.judge(&locked, until), Verdict::Allowed);
+    }
+
+    #[test]
+    fn sends_fit_again_when_the_oldest_leaves_the_window() {
+        let limit = Limit::new(2, 3600);
+        let now = at("2026-11-27T10:30:00Z");
+        let sends = [
+            at("2026-11-27T09:20:00Z"),
+            at("2026-11-27T09:45:00Z"),
+            at("2026-11-27T10:10:00Z"),
+        ];
+        assert_eq!(
+            limit.wait_after(&sends, now),
+            Some(SignedDuration::from_mins(15))
+        );
+        assert_eq!(limit.wait_after(&sends[2..], now), None);
     }
 
     #[test]

@@ -72,6 +72,24 @@ pub async fn limit(
     limits::attempt(state.desk.store.as_ref(), &checks, what, state.clock.now()).await
 }
 
+/// Codes already sent to a line (sign-in and cancellation together) in the rolling window: what
+/// counts is what was sent, so a traveller pressing "send" too soon spends nothing.
+pub async fn line_sends(state: &AppState, line_id: i64) -> ServiceResult<()> {
+    let store = state.desk.store.as_ref();
+    let now = state.clock.now();
+    let limit = state.limits.code_sends_per_line;
+    let since = now - jiff::SignedDuration::from_secs(limit.window_secs.max(1));
+    let mut sent = store.code_sends_since(line_id, false, since).await?;
+    sent.extend(store.code_sends_since(line_id, true, since).await?);
+    match limit.wait_after(&sent, now) {
+        Some(wait) => Err(crate::services::ServiceError::TooManyAttempts {
+            what: "codes sent to this line".into(),
+            retry_after_secs: wait.as_secs().max(1),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Wrong name/passport answers are counted per line and per account (a staff member or an API
 /// token); while either is locked out, no answer is judged.
 pub struct KnowledgeGuard {

@@ -146,10 +146,6 @@ pub async fn send_code(
     let mut checks = vec![
         (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
         (
-            rules.code_sends_per_line,
-            Subject::id("code-send:line", record.request.line_id),
-        ),
-        (
             rules.codes_per_account,
             Subject::id("codes:token", operator.token_id),
         ),
@@ -158,6 +154,7 @@ pub async fn send_code(
         checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
     }
     guard::limit(&state, checks, "codes").await?;
+    guard::line_sends(&state, record.request.line_id).await?;
     let sent = cancellation::send_code(
         &state.desk,
         record.request.id,

@@ -462,11 +462,7 @@ async fn send_sign_in_code(
     if rules.may_send(&earlier, now).is_err() {
         return Ok(());
     }
-    let per_line = vec![(
-        state.limits.code_sends_per_line,
-        Subject::id("code-send:line", line.id),
-    )];
-    if guard::limit(state, per_line, "codes").await.is_err() {
+    if guard::line_sends(state, line.id).await.is_err() {
         return Ok(());
     }
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
@@ -995,10 +991,6 @@ pub async fn request_send_code(
     let mut checks = vec![
         (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
         (
-            rules.code_sends_per_line,
-            Subject::id("code-send:line", line),
-        ),
-        (
             rules.codes_per_account,
             Subject::id("codes:customer", customer),
         ),
@@ -1006,7 +998,11 @@ pub async fn request_send_code(
     if !by_email {
         checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
     }
-    if let Err(e) = guard::limit(&state, checks, "codes").await {
+    let allowed = match guard::limit(&state, checks, "codes").await {
+        Ok(()) => guard::line_sends(&state, line).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = allowed {
         return limited_page(&visitor, &headers, e, &back);
     }
     match cancellation::send_code(&state.desk, id, by_email, Timestamp::now()).await {
