@@ -186,6 +186,24 @@ mod tests {
     }
 
     #[test]
+    fn one_limit_can_be_set_and_the_others_keep_their_defaults() {
+        let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(
+                "trust_forwarded_for = true\n[limits.code_sms_per_hour]\nmax = 500\nwindow_secs = 3600\n",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(s.limits.code_sms_per_hour.max, 500);
+        assert!(s.trust_forwarded_for);
+        let defaults = simdesk_domain::limits::AbuseRules::default();
+        assert_eq!(
+            s.limits.staff_failures_per_user,
+            defaults.staff_failures_per_user
+        );
+        assert_ne!(defaults.code_sms_per_hour.max, 500);
+    }
+
+    #[test]
     fn the_default_database_is_sqlite_in_the_data_dir() {
         let s = Settings {
             data_dir: "/srv/simdesk".into(),
