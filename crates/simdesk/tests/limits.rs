@@ -771,3 +771,78 @@ async fn every_kind_of_answer_carries_the_security_headers() {
         .header("content-security-policy")
         .is_some_and(|c| c.starts_with("sandbox")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_locks_wrong_identity_answers_and_refuses_documents_in_its_error_shape() {
+    let w = World::new().await;
+    let clock = Clock::system();
+    let base = w
+        .node(
+            AbuseRules {
+                knowledge_failures_per_line: Limit::new(2, 3600).with_lockout(900),
+                ..loose()
+            },
+            &clock,
+        )
+        .await;
+    let token = simdesk::web::api::new_token();
+    w.s()
+        .insert_api_token(
+            "EX-SAKURA",
+            "partner",
+            &simdesk::web::api::hash_token(&token),
+            "test",
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let post = |path: String, content_type: &'static str, body: Vec<u8>| {
+        let request = w
+            .http
+            .post(format!("{base}{path}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(body);
+        async move { Answer::read(request.send().await.unwrap()).await }
+    };
+    let answer = |passport: &str| {
+        format!(r#"{{"name":"Traveller Example","passport":"{passport}"}}"#).into_bytes()
+    };
+    // The hotline's check is knowledge: two wrong answers lock the line's request.
+    let id = w.request(1, Channel::Hotline).await;
+    let knowledge = format!("/api/v1/cancellations/{id}/knowledge");
+    for _ in 0..2 {
+        let r = post(knowledge.clone(), "application/json", answer("XX0000000")).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    let r = post(knowledge.clone(), "application/json", answer("TK0000001")).await;
+    let wait = r.limited();
+    assert!((840..=900).contains(&wait), "{wait}");
+    let error: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(error["code"], "RATE_LIMITED", "{error}");
+    assert!(error["reason"].is_string() && error["message"].is_string());
+    let record = w.s().request(id).await.unwrap().unwrap();
+    assert!(
+        record.request.passed.is_empty(),
+        "nothing passed while locked"
+    );
+    // Once the lockout is over, the right answer passes.
+    clock.advance(SignedDuration::from_secs(901));
+    let r = post(knowledge, "application/json", answer("TK0000001")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Documents: HTML sent as a JPEG is 415, more than 10 MB is 413, both in the error shape.
+    let id = w.request(2, Channel::Store).await;
+    let documents = format!("/api/v1/cancellations/{id}/documents");
+    let r = post(documents.clone(), "image/jpeg", b"<html><script>".to_vec()).await;
+    assert_eq!(r.status, 415, "{}", r.body);
+    assert!(r.body.contains("\"code\":\"DOCUMENT\""), "{}", r.body);
+    let mut big = PNG.to_vec();
+    big.resize(10 * 1024 * 1024 + 1, 0);
+    let r = post(documents.clone(), "image/png", big).await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.body.contains("\"code\""), "{}", r.body);
+    assert_eq!(w.documents(id).await, 0);
+    let r = post(documents, "image/png", PNG.to_vec()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
