@@ -293,7 +293,7 @@ impl Identifier {
     fn parse(text: &str) -> Option<Identifier> {
         let text = text.trim();
         if text.contains('@') {
-            return Some(Identifier::Email(text.to_lowercase()));
+            return Some(Identifier::Email(text.to_string()));
         }
         parse_line_key(text).ok().map(Identifier::Line)
     }
@@ -301,7 +301,7 @@ impl Identifier {
     /// The account a limit counts: one per number or address, however it was typed.
     fn account(&self) -> String {
         match self {
-            Identifier::Email(e) => format!("email:{e}"),
+            Identifier::Email(e) => format!("email:{}", e.to_lowercase()),
             Identifier::Line(LineKey::Msisdn(m)) => format!("msisdn:{m}"),
             Identifier::Line(LineKey::Iccid(i)) => format!("iccid:{i}"),
             Identifier::Line(LineKey::Id(id)) => format!("id:{id}"),
@@ -883,10 +883,28 @@ async fn own_request_form(
     id: i64,
     csrf: &str,
 ) -> Result<i64, Response> {
+    own_request_line(state, headers, visitor, id, csrf)
+        .await
+        .map(|(customer, _)| customer)
+}
+
+/// As [`own_request_form`], also giving the request's line (what per-line limits count).
+async fn own_request_line(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    id: i64,
+    csrf: &str,
+) -> Result<(i64, i64), Response> {
     let Some(customer) = visitor.traveller() else {
         return Err(to_sign_in());
     };
-    if !visitor.csrf_ok(csrf) || own_request(state, customer, id).await.is_none() {
+    let owned = if visitor.csrf_ok(csrf) {
+        own_request(state, customer, id).await
+    } else {
+        None
+    };
+    let Some((_, line)) = owned else {
         let back = format!("/my/requests/{id}");
         return Err(error_page(
             visitor,
@@ -895,8 +913,8 @@ async fn own_request_form(
             i18n::t(visitor.language, "err-form-expired"),
             &back,
         ));
-    }
-    Ok(customer)
+    };
+    Ok((customer, line.id))
 }
 
 async fn show_request(
@@ -978,15 +996,12 @@ pub async fn request_send_code(
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
     let back = format!("/my/requests/{id}");
-    let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
-        Ok(c) => c,
+    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
+    {
+        Ok(owned) => owned,
         Err(refused) => return refused,
     };
     let by_email = form.to == "email";
-    let line = own_request(&state, customer, id)
-        .await
-        .map(|(_, line)| line.id)
-        .unwrap_or_default();
     let rules = state.limits;
     let mut checks = vec![
         (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
@@ -1036,14 +1051,11 @@ pub async fn request_check_code(
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
     let back = format!("/my/requests/{id}");
-    let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
-        Ok(c) => c,
+    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
+    {
+        Ok(owned) => owned,
         Err(r) => return r,
     };
-    let line = own_request(&state, customer, id)
-        .await
-        .map(|(_, line)| line.id)
-        .unwrap_or_default();
     let rules = state.limits;
     let checks = vec![
         (
