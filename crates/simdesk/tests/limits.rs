@@ -88,15 +88,24 @@ impl World {
     /// Starts a node with these limits on a store of its own (one database, as nodes share it);
     /// `X-Forwarded-For` names the client, so a test can speak from several addresses.
     async fn node(&self, rules: AbuseRules, clock: &Clock) -> String {
+        self.node_at(rules, clock, "http://127.0.0.1:8080").await
+    }
+
+    /// A node whose portal travellers reach at `public_url`.
+    async fn node_at(&self, rules: AbuseRules, clock: &Clock, public_url: &str) -> String {
         let store: Arc<dyn Store> = store::open(&self.db.url).await.unwrap();
         let desk = Desk {
             store,
             ..self.desk.clone()
         };
-        let mut state = AppState::new(desk);
-        state.limits = rules;
+        let settings = simdesk::config::Settings {
+            public_url: Some(public_url.into()),
+            limits: rules,
+            trust_forwarded_for: true,
+            ..Default::default()
+        };
+        let mut state = AppState::new(desk).with_settings(&settings);
         state.clock = clock.clone();
-        state.trust_forwarded_for = true;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(simdesk::web::serve(listener, state));
@@ -763,6 +772,18 @@ async fn every_kind_of_answer_carries_the_security_headers() {
         assert_eq!(a.header("x-frame-options"), Some("DENY"), "{kind}");
         assert_eq!(a.header("referrer-policy"), Some("same-origin"), "{kind}");
     }
+    assert!(answers
+        .iter()
+        .all(|(_, a)| a.header("strict-transport-security").is_none()));
+    // Behind https, browsers are told to stay on it.
+    let tls = w
+        .node_at(loose(), &Clock::system(), "https://sim.example.jp")
+        .await;
+    let page = Answer::read(w.http.get(format!("{tls}/")).send().await.unwrap()).await;
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
     let document = &answers[4].1;
     assert!(document
         .header("content-disposition")
