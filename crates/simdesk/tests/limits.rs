@@ -784,6 +784,13 @@ async fn every_kind_of_answer_carries_the_security_headers() {
         page.header("strict-transport-security"),
         Some("max-age=31536000")
     );
+    let cookie = page.header("set-cookie").unwrap_or_default();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    let plain = answers[0].1.header("set-cookie").unwrap_or_default();
+    assert!(
+        plain.starts_with("sd_form=") && !plain.contains("Secure"),
+        "{plain}"
+    );
     let document = &answers[4].1;
     assert!(document
         .header("content-disposition")

@@ -165,8 +165,27 @@ pub async fn security_headers(
     set(header::X_FRAME_OPTIONS, "DENY");
     if state.hsts {
         set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+        secure_cookies(h);
     }
     response
+}
+
+/// Behind an https `public_url` every cookie is `Secure`, whether or not the proxy says
+/// `X-Forwarded-Proto`.
+fn secure_cookies(h: &mut HeaderMap) {
+    let cookies: Vec<HeaderValue> = h.get_all(header::SET_COOKIE).iter().cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    h.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        let secured = cookie
+            .to_str()
+            .ok()
+            .filter(|c| !c.to_ascii_lowercase().contains("; secure"))
+            .and_then(|c| HeaderValue::from_str(&format!("{c}; Secure")).ok());
+        h.append(header::SET_COOKIE, secured.unwrap_or(cookie));
+    }
 }
 
 #[cfg(test)]
