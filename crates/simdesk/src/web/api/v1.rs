@@ -171,7 +171,7 @@ pub async fn send_code(
 
 /// Checks the one-time code; the last passed check approves the request.
 #[utoipa::path(post, path = "/api/v1/cancellations/{id}/code/check", tag = "simdesk", params(("id" = String, Path)), request_body = CheckCode,
-    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
+    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError), (status = 429, description = "too many checks; `Retry-After` says when to try again", body = ApiError)))]
 pub async fn check_code(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -208,7 +208,7 @@ pub async fn check_code(
 
 /// Knowledge check: name and passport number against the registration.
 #[utoipa::path(post, path = "/api/v1/cancellations/{id}/knowledge", tag = "simdesk", params(("id" = String, Path)), request_body = KnowledgeCheck,
-    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
+    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError), (status = 429, description = "too many wrong answers; `Retry-After` says when to try again", body = ApiError)))]
 pub async fn verify_knowledge(
     State(state): State<AppState>,
     operator: Operator,
