@@ -10,6 +10,7 @@ pub mod customer;
 pub mod identity;
 pub mod ids;
 pub mod keyword;
+pub mod limits;
 pub mod line;
 pub mod money;
 pub mod policy;

@@ -31,6 +31,14 @@ pub struct Settings {
     /// The file holding the master key that wraps every customer's data keys (32 bytes in
     /// base64), unless `SIMDESK_MASTER_KEY` supplies it. Defaults to `<keys_dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
+    /// Abuse limits (`[limits]`): per line, client address and account, each
+    /// `{ max, window_secs, lockout_secs }`; unset ones keep their defaults.
+    #[serde(default)]
+    pub limits: simdesk_domain::limits::AbuseRules,
+    /// Take the client's address from `X-Forwarded-For` (its last entry). Only behind a proxy
+    /// that sets it: otherwise any client could name any address and dodge the limits.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +53,8 @@ impl Default for Settings {
             sms: None,
             smtp: None,
             master_key_file: None,
+            limits: Default::default(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -103,6 +113,8 @@ impl fmt::Debug for Settings {
             .field("sms", &self.sms)
             .field("smtp", &self.smtp)
             .field("master_key_file", &self.master_key_file)
+            .field("limits", &self.limits)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()
     }
 }
@@ -187,6 +199,24 @@ mod tests {
             ..Settings::default()
         };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn one_limit_can_be_set_and_the_others_keep_their_defaults() {
+        let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(
+                "trust_forwarded_for = true\n[limits.code_sms_per_hour]\nmax = 500\nwindow_secs = 3600\n",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(s.limits.code_sms_per_hour.max, 500);
+        assert!(s.trust_forwarded_for);
+        let defaults = simdesk_domain::limits::AbuseRules::default();
+        assert_eq!(
+            s.limits.staff_failures_per_user,
+            defaults.staff_failures_per_user
+        );
+        assert_ne!(defaults.code_sms_per_hour.max, 500);
     }
 
     #[test]

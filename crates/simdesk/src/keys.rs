@@ -49,6 +49,18 @@ impl Keys {
         h.update(code.as_bytes());
         hex::encode(h.finalize())
     }
+
+    /// A keyed hash naming the subject of an abuse limit (a client address, an identifier, a
+    /// username), so the limits table holds no personal data in clear.
+    pub fn subject_key(&self, scope: &str, subject: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.code_key);
+        h.update(b"abuse-limit\0");
+        h.update(scope.as_bytes());
+        h.update(b"\0");
+        h.update(subject.as_bytes());
+        hex::encode(&h.finalize()[..16])
+    }
 }
 
 fn load_or_create_secret(path: &Path) -> Result<[u8; 32], KeyError> {

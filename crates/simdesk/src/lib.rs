@@ -3,6 +3,7 @@
 pub mod adapters;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod examples;

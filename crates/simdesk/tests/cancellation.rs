@@ -795,7 +795,9 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
     // A text file named like a photo is judged by its content and refused.
     let text = b"Passport: TZ1234567, Alex Example".to_vec();
     match cancellation::upload_document(&w.desk, id, text, clerk(plus(ASKED, 20))).await {
-        Err(ServiceError::Invalid(msg)) => assert!(msg.contains("not a JPEG, PNG or PDF"), "{msg}"),
+        Err(e @ ServiceError::Document(_)) => {
+            assert!(e.to_string().contains("not a JPEG, PNG or PDF"), "{e}")
+        }
         other => panic!("expected the text file to be refused, got {other:?}"),
     }
     assert!(

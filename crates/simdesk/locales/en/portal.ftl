@@ -110,3 +110,5 @@ err-code-expired = The code has expired or was already used. Please ask for a ne
 err-too-soon = A code was sent moments ago. Please wait a minute before asking for another.
 err-unavailable = simdesk cannot answer right now. Please try again shortly.
 err-file-too-large = The file is too large. The limit is 10 MB.
+err-rate-limited = Too many attempts. Please try again in { $minutes } minutes.
+err-file-type = This kind of file is not accepted. Upload a JPEG or PNG photo or a PDF scan.

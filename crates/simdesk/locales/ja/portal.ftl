@@ -110,3 +110,5 @@ err-code-expired = コードの有効期限が切れたか、すでに使用さ�
 err-too-soon = コードを送信したばかりです。1分ほど待ってから再度請求してください。
 err-unavailable = ただいま応答できません。しばらくしてからもう一度お試しください。
 err-file-too-large = ファイルが大きすぎます。上限は10MBです。
+err-rate-limited = 試行回数が多すぎます。{ $minutes }分後にもう一度お試しください。
+err-file-type = この種類のファイルは受け付けられません。JPEG・PNGの写真またはPDFをアップロードしてください。

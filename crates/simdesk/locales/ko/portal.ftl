@@ -110,3 +110,5 @@ err-code-expired = 인증번호가 만료되었거나 이미 사용되었습니�
 err-too-soon = 방금 인증번호를 보냈습니다. 1분 후에 다시 요청해 주세요.
 err-unavailable = 지금은 응답할 수 없습니다. 잠시 후 다시 시도해 주세요.
 err-file-too-large = 파일이 너무 큽니다. 최대 10MB입니다.
+err-rate-limited = 시도 횟수가 너무 많습니다. { $minutes }분 후에 다시 시도해 주세요.
+err-file-type = 이 형식의 파일은 받을 수 없습니다. JPEG·PNG 사진 또는 PDF를 올려 주세요.

@@ -110,3 +110,5 @@ err-code-expired = 验证码已过期或已被使用，请重新获取。
 err-too-soon = 验证码刚刚已发送，请等待一分钟后再获取。
 err-unavailable = 系统暂时无法响应，请稍后再试。
 err-file-too-large = 文件过大，上限为 10 MB。
+err-rate-limited = 尝试次数过多，请在 { $minutes } 分钟后重试。
+err-file-type = 不接受此类文件。请上传 JPEG 或 PNG 照片，或 PDF 扫描件。

@@ -110,3 +110,5 @@ err-code-expired = 驗證碼已過期或已使用，請重新取得。
 err-too-soon = 驗證碼剛剛已寄出，請等待一分鐘後再取得。
 err-unavailable = 系統暫時無法回應，請稍後再試。
 err-file-too-large = 檔案過大，上限為 10 MB。
+err-rate-limited = 嘗試次數過多，請在 { $minutes } 分鐘後再試。
+err-file-type = 不接受此類檔案。請上傳 JPEG 或 PNG 照片，或 PDF 掃描檔。

@@ -159,6 +159,8 @@ pub(super) struct Tools {
     pub desk: Desk,
     pub peers: Peers,
     pub sms_inbound: Option<crate::web::sms::SmsInbound>,
+    /// The settings the web edge reads (limits, proxy trust, HTTPS).
+    pub settings: Settings,
 }
 
 pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
@@ -184,6 +186,7 @@ pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
         desk,
         peers,
         sms_inbound,
+        settings: settings.clone(),
     })
 }
 

@@ -950,8 +950,8 @@ async fn serve(
     addr: SocketAddr,
     demo: Option<DemoInfo<'_>>,
 ) -> anyhow::Result<()> {
-    let desk = tools.desk.clone();
-    let sms_inbound = tools.sms_inbound.clone();
+    let mut state = AppState::new(tools.desk.clone()).with_settings(&tools.settings);
+    state.sms_inbound = tools.sms_inbound.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -999,7 +999,7 @@ async fn serve(
         }
     }
     out!("press Ctrl-C to stop");
-    web::serve(listener, AppState { desk, sms_inbound }).await?;
+    web::serve(listener, state).await?;
     Ok(())
 }
 

@@ -687,10 +687,20 @@ pub async fn upload_document(
     content: Vec<u8>,
     by: Attribution,
 ) -> ServiceResult<i64> {
+    upload_declared_document(desk, id, content, None, by).await
+}
+
+/// An upload whose sender declared a content type: refused when the bytes are something else.
+pub async fn upload_declared_document(
+    desk: &Desk,
+    id: i64,
+    content: Vec<u8>,
+    declared: Option<&str>,
+    by: Attribution,
+) -> ServiceResult<i64> {
     let record = load(desk, id).await?;
     require_open_for_checks(&record, IdentityCheck::Document)?;
-    let content_type =
-        documents::sniff(&content).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let content_type = documents::check(&content, declared)?;
     use sha2::Digest;
     let sha256 = hex::encode(sha2::Sha256::digest(&content));
     Ok(desk

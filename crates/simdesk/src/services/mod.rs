@@ -6,6 +6,7 @@ pub mod demo;
 pub mod effects;
 pub mod import;
 pub mod jobs;
+pub mod limits;
 pub mod lines;
 pub mod notify;
 
@@ -58,11 +59,17 @@ pub enum ServiceError {
     /// The same person may not both supply and approve an identity document.
     #[error("{0}")]
     NeedsAnotherReviewer(String),
+    /// An abuse limit refused the attempt; the caller may try again after `retry_after_secs`.
+    #[error("too many {what}; try again in {} minute(s)", (.retry_after_secs + 59) / 60)]
+    TooManyAttempts { what: String, retry_after_secs: i64 },
     /// A peer (SMS, e-mail, network, payments) could not be reached.
     #[error("{0}")]
     Unavailable(String),
     #[error("the line is being changed by someone else; try again")]
     Busy,
+    /// An upload refused for its size or content.
+    #[error(transparent)]
+    Document(#[from] crate::adapters::documents::DocumentError),
     #[error(transparent)]
     Store(StoreError),
 }

@@ -158,6 +158,29 @@ pub trait Store: Send + Sync + 'static {
     /// Takes one of a code's attempts before it is judged, so concurrent guesses cannot exceed
     /// the limit; `None` when none is left or the code was used. Returns the attempts so far.
     async fn claim_code_attempt(&self, id: i64, max_attempts: i64) -> StoreResult<Option<i64>>;
+    /// Counts one attempt of `subject` in `scope` atomically (shared by every node): the count
+    /// starts again in a new window, and an attempt while the subject is locked at `now` is not
+    /// counted. Returns the counter including this attempt.
+    async fn count_attempt(
+        &self,
+        scope: &str,
+        subject: &str,
+        window_start: jiff::Timestamp,
+        now: jiff::Timestamp,
+    ) -> StoreResult<simdesk_domain::limits::Counter>;
+    /// Locks a subject until `until`; its count starts again from there.
+    async fn lock_subject(
+        &self,
+        scope: &str,
+        subject: &str,
+        until: jiff::Timestamp,
+    ) -> StoreResult<()>;
+    /// A subject's counter, without counting an attempt.
+    async fn attempt_counter(
+        &self,
+        scope: &str,
+        subject: &str,
+    ) -> StoreResult<Option<simdesk_domain::limits::Counter>>;
     /// Whether a payout with this idempotency key was already requested.
     async fn payout_requested(&self, idempotency_key: &str) -> StoreResult<bool>;
 

@@ -16,6 +16,9 @@ pub struct ApiError {
     pub message: String,
     #[serde(skip)]
     pub status: StatusCode,
+    /// Seconds to send in `Retry-After` (a limit's wait).
+    #[serde(skip)]
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -25,6 +28,7 @@ impl ApiError {
             reason: reason.into(),
             message: message.into(),
             status,
+            retry_after: None,
         }
     }
 
@@ -54,8 +58,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status;
+        let retry_after = self.retry_after;
         let mut response = (status, Json(self)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static("5"),
@@ -98,7 +107,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Identity(_) => {
                 (StatusCode::FORBIDDEN, "IDENTITY", "identity not confirmed")
             }
-            ServiceError::RateLimited(_) => (
+            ServiceError::Document(d) => (
+                crate::adapters::documents::status(d),
+                "DOCUMENT",
+                "document not accepted",
+            ),
+            ServiceError::RateLimited(_) | ServiceError::TooManyAttempts { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",
                 "too many attempts",
@@ -116,7 +130,14 @@ impl From<ServiceError> for ApiError {
             tracing::error!(error = %e, "request failed");
             "simdesk cannot answer right now; try again shortly".to_string()
         };
-        ApiError::new(status, code, reason, message)
+        let mut error = ApiError::new(status, code, reason, message);
+        if let ServiceError::TooManyAttempts {
+            retry_after_secs, ..
+        } = e
+        {
+            error.retry_after = Some(retry_after_secs);
+        }
+        error
     }
 }
 

@@ -3,20 +3,32 @@
 
 pub mod api;
 pub mod error;
+pub mod guard;
 pub mod ops;
 pub mod pages;
 pub mod sms;
 
 pub use error::ApiError;
 
+use crate::clock::Clock;
+use crate::config::Settings;
 use crate::services::cancellation::Desk;
 use axum::Router;
+use simdesk_domain::limits::AbuseRules;
 
 #[derive(Clone)]
 pub struct AppState {
     pub desk: Desk,
     /// Set when Kannel passes inbound SMS to simdesk.
     pub sms_inbound: Option<sms::SmsInbound>,
+    /// The time limits and lockouts are judged at (tests move it forward).
+    pub clock: Clock,
+    /// Abuse limits per line, client address and account.
+    pub limits: AbuseRules,
+    /// Whether `X-Forwarded-For` names the client (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// Whether to send HSTS: travellers reach the portal over https.
+    pub hsts: bool,
 }
 
 impl AppState {
@@ -24,7 +36,19 @@ impl AppState {
         AppState {
             desk,
             sms_inbound: None,
+            clock: Clock::system(),
+            limits: AbuseRules::default(),
+            trust_forwarded_for: false,
+            hsts: false,
         }
+    }
+
+    /// Limits, proxy trust and HSTS as the settings say.
+    pub fn with_settings(mut self, settings: &Settings) -> Self {
+        self.limits = settings.limits;
+        self.trust_forwarded_for = settings.trust_forwarded_for;
+        self.hsts = settings.public_url().starts_with("https://");
+        self
     }
 }
 
@@ -41,6 +65,11 @@ pub fn router(state: AppState) -> Router {
             api::idempotency_layer,
         )))
         .fallback(not_found)
+        // Every answer, the fallback's and the extractors' rejections included.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::security_headers,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(ops::track))
         // Outermost last: the id is set first, then the span that logs it, then echoed back.
@@ -87,7 +116,9 @@ async fn not_found() -> ApiError {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // The peer's address is what abuse limits count (see `guard::ClientIp`).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
 }

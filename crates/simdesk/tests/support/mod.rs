@@ -22,6 +22,18 @@ impl TestDb {
     pub fn keys_dir(&self) -> std::path::PathBuf {
         self._dir.path().join("keys")
     }
+
+    /// Another connection to the same database with the same keys, as a second node has.
+    #[allow(dead_code)]
+    pub async fn open_again(&self) -> Arc<dyn Store> {
+        let keys = self.keys_dir();
+        let vault =
+            simdesk::vault::Vault::load(None, &keys.join("master.key"), &keys.join("index.key"))
+                .expect("test keys");
+        store::open(&self.url, Arc::new(vault.vault))
+            .await
+            .expect("open store")
+    }
 }
 
 fn unique_name() -> String {

@@ -7,8 +7,10 @@ use super::{ApiJson, Operator};
 use crate::receipts;
 use crate::services::access::Scope;
 use crate::services::cancellation;
+use crate::services::limits::Subject;
 use crate::services::lines::report;
 use crate::services::{wallet, ServiceError};
+use crate::web::guard::{self, ClientIp, KnowledgeGuard};
 use crate::web::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -130,6 +132,7 @@ async fn respond(
     responses((status = 202, body = Object), (status = 409, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn send_code(
     State(state): State<AppState>,
+    ip: ClientIp,
     operator: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendCode>,
@@ -145,6 +148,19 @@ pub async fn send_code(
             )))
         }
     };
+    let rules = state.limits;
+    let mut checks = vec![
+        (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
+        (
+            rules.codes_per_account,
+            Subject::id("codes:token", operator.token_id),
+        ),
+    ];
+    if !to_email {
+        checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
+    }
+    guard::limit(&state, checks, "codes").await?;
+    guard::line_sends(&state, record.request.line_id).await?;
     let sent = cancellation::send_code(
         &state.desk,
         record.request.id,
@@ -161,15 +177,32 @@ pub async fn send_code(
 
 /// Checks the one-time code; the last passed check approves the request.
 #[utoipa::path(post, path = "/api/v1/cancellations/{id}/code/check", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = CheckCode,
-    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
+    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError), (status = 429, description = "too many checks; `Retry-After` says when to try again", body = ApiError)))]
 pub async fn check_code(
     State(state): State<AppState>,
+    ip: ClientIp,
     operator: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CheckCode>,
 ) -> Result<Json<ProductOrder>, ApiError> {
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
+    let rules = state.limits;
+    let checks = vec![
+        (
+            rules.code_checks_per_ip,
+            ip.subject(&state, "code-check:ip"),
+        ),
+        (
+            rules.code_checks_per_line,
+            Subject::id("code-check:line", record.request.line_id),
+        ),
+        (
+            rules.codes_per_account,
+            Subject::id("codes:token", operator.token_id),
+        ),
+    ];
+    guard::limit(&state, checks, "code checks").await?;
     let record = cancellation::check_code(
         &state.desk,
         record.request.id,
@@ -182,7 +215,7 @@ pub async fn check_code(
 
 /// Knowledge check: name and passport number against the registration.
 #[utoipa::path(post, path = "/api/v1/cancellations/{id}/knowledge", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)), request_body = KnowledgeCheck,
-    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError)))]
+    responses((status = 200, body = ProductOrder), (status = 403, body = ApiError), (status = 429, description = "too many wrong answers; `Retry-After` says when to try again", body = ApiError)))]
 pub async fn verify_knowledge(
     State(state): State<AppState>,
     operator: Operator,
@@ -191,33 +224,65 @@ pub async fn verify_knowledge(
 ) -> Result<Json<ProductOrder>, ApiError> {
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
-    let record = cancellation::verify_knowledge(
+    let guard = KnowledgeGuard::new(
+        record.request.line_id,
+        &format!("token:{}", operator.token_id),
+    );
+    guard.allowed(&state).await?;
+    let record = match cancellation::verify_knowledge(
         &state.desk,
         record.request.id,
         &body.name,
         &body.passport,
         operator.attribution("name and passport checked"),
     )
-    .await?;
+    .await
+    {
+        Ok(r) => r,
+        Err(e @ ServiceError::Identity(_)) => {
+            guard.failed(&state).await;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     respond(&state, record).await
 }
 
 /// Uploads a photo or scan of the identity document (JPEG, PNG or PDF, up to 10 MB) as the raw body.
 #[utoipa::path(post, path = "/api/v1/cancellations/{id}/documents", tag = "simdesk", security(("bearer" = ["cancellations:write"])), params(("id" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = Created), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Created), (status = 413, body = ApiError), (status = 415, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn upload_document(
     State(state): State<AppState>,
+    ip: ClientIp,
     operator: Operator,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
-    let doc = cancellation::upload_document(
+    let rules = state.limits;
+    let checks = vec![
+        (rules.uploads_per_ip, ip.subject(&state, "upload:ip")),
+        (
+            rules.uploads_per_request,
+            Subject::id("upload:request", record.request.id),
+        ),
+        (
+            rules.uploads_per_account,
+            Subject::id("upload:token", operator.token_id),
+        ),
+    ];
+    guard::limit(&state, checks, "uploads").await?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let doc = cancellation::upload_declared_document(
         &state.desk,
         record.request.id,
         body.to_vec(),
+        declared,
         operator.attribution("identity document uploaded"),
     )
     .await?;

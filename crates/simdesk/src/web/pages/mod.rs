@@ -7,6 +7,7 @@ pub mod session;
 mod staff;
 
 use super::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
@@ -38,7 +39,14 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         page!(GET "/my/requests/{id}" portal::request_page),
         page!(POST "/my/requests/{id}/code" portal::request_send_code),
         page!(POST "/my/requests/{id}/code/check" portal::request_check_code),
-        page!(POST "/my/requests/{id}/document" portal::request_upload),
+        (
+            Method::POST,
+            "/my/requests/{id}/document",
+            // A 10 MB document plus the form around it; beyond that the answer is 413.
+            axum::routing::post(portal::request_upload).layer(DefaultBodyLimit::max(
+                crate::adapters::documents::MAX_DOCUMENT_BYTES + 64 * 1024,
+            )),
+        ),
         page!(POST "/my/requests/{id}/withdraw" portal::request_withdraw),
         page!(GET "/my/receipts/{number}" portal::receipt_page),
         page!(GET "/my/wallet" portal::wallet_page),

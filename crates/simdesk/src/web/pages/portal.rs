@@ -3,12 +3,15 @@
 
 use super::session::{self, Visitor, FORM_COOKIE, LANG_COOKIE, SESSION_COOKIE};
 use super::{i18n, Page};
+use crate::adapters::documents;
 use crate::adapters::messages::CodeDestination;
 use crate::receipts;
 use crate::services::cancellation;
+use crate::services::limits::Subject;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::{wallet, ServiceError};
-use crate::store::LineKey;
+use crate::store::{LineKey, Store};
+use crate::web::guard::{self, ClientIp};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
@@ -30,7 +33,6 @@ use simdesk_domain::validity::{format_jst, last_valid_second};
 pub struct LangQuery {
     lang: Option<String>,
     format: Option<String>,
-    csrf: Option<String>,
     done: Option<String>,
 }
 
@@ -45,7 +47,7 @@ struct SignInPage {
 struct CodePage {
     page: Page,
     sent_to: String,
-    line_id: i64,
+    identifier: String,
 }
 
 #[derive(Template)]
@@ -161,7 +163,6 @@ fn render(
         }
     };
     let mut response = Html(html).into_response();
-    security_headers(response.headers_mut());
     // Remember a language picked with ?lang= on every page after.
     if let Some(l) = lang_param.and_then(|l| l.parse::<Language>().ok()) {
         response.headers_mut().append(
@@ -174,19 +175,6 @@ fn render(
         // Set by the caller through `with_form_token`.
     }
     response
-}
-
-pub(super) fn security_headers(h: &mut HeaderMap) {
-    h.insert("content-security-policy", header::HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"));
-    h.insert(
-        "x-content-type-options",
-        header::HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        "referrer-policy",
-        header::HeaderValue::from_static("same-origin"),
-    );
-    h.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
 }
 
 fn error_page(
@@ -297,9 +285,113 @@ pub struct SignInForm {
     identifier: String,
 }
 
-/// Finds the traveller by phone number or e-mail and sends a code.
+/// What a sign-in identifier names, judged from its form alone (never from the database), so
+/// registered and unknown identifiers get the same answer.
+enum Identifier {
+    Email(String),
+    Line(LineKey),
+}
+
+impl Identifier {
+    fn parse(text: &str) -> Option<Identifier> {
+        let text = text.trim();
+        if text.contains('@') {
+            return Some(Identifier::Email(text.to_string()));
+        }
+        parse_line_key(text).ok().map(Identifier::Line)
+    }
+
+    /// The account a limit counts: one per number or address, however it was typed.
+    fn account(&self) -> String {
+        match self {
+            Identifier::Email(e) => format!("email:{}", e.to_lowercase()),
+            Identifier::Line(LineKey::Msisdn(m)) => format!("msisdn:{m}"),
+            Identifier::Line(LineKey::Iccid(i)) => format!("iccid:{i}"),
+            Identifier::Line(LineKey::Id(id)) => format!("id:{id}"),
+        }
+    }
+
+    /// Where the page says the code went, from what was typed (the same for unknown ones).
+    fn shown(&self) -> String {
+        match self {
+            Identifier::Email(e) => CodeDestination::Email(e.clone()).masked(),
+            Identifier::Line(LineKey::Msisdn(m)) => CodeDestination::Line(m.to_string()).masked(),
+            Identifier::Line(LineKey::Iccid(i)) => CodeDestination::Line(i.to_string()).masked(),
+            Identifier::Line(LineKey::Id(_)) => "•••".into(),
+        }
+    }
+
+    /// Whether the code goes out by SMS (and so counts against the SMS cap).
+    fn by_sms(&self) -> bool {
+        matches!(self, Identifier::Line(_))
+    }
+
+    /// The line a code for this identifier is about, and where it goes; `None` when nobody may
+    /// sign in with it.
+    async fn resolve(&self, store: &dyn Store) -> Option<(Line, CodeDestination)> {
+        match self {
+            // By e-mail the code goes to that address.
+            Identifier::Email(address) => {
+                let customer = store.customer_by_email(address).await.ok()??;
+                let line = store
+                    .lines_of_customer(customer)
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .next()?;
+                Some((line, CodeDestination::Email(address.clone())))
+            }
+            // By number, to the line itself.
+            Identifier::Line(key) => {
+                let line = find_line(store, key).await.ok()?;
+                // A line that has ended no longer reaches its holder, and its number may be
+                // given to someone else: its holder signs in with their e-mail address instead.
+                if line.holder.is_none() || line.state.is_final() {
+                    return None;
+                }
+                let to = CodeDestination::Line(line.msisdn.to_string());
+                Some((line, to))
+            }
+        }
+    }
+}
+
+/// A refusal by an abuse limit: 429, `Retry-After`, and the wait in the traveller's language.
+fn limited_page(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    error: ServiceError,
+    back: &str,
+) -> Response {
+    let ServiceError::TooManyAttempts {
+        retry_after_secs, ..
+    } = &error
+    else {
+        return service_error(visitor, headers, error, back);
+    };
+    let minutes = (retry_after_secs + 59) / 60;
+    let mut r = error_page(
+        visitor,
+        headers,
+        StatusCode::TOO_MANY_REQUESTS,
+        i18n::t1(
+            visitor.language,
+            "err-rate-limited",
+            "minutes",
+            &minutes.to_string(),
+        ),
+        back,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+    r
+}
+
+/// Sends a sign-in code when the identifier names a line that may sign in; the answer is the
+/// same code page either way, so the page does not tell who is registered.
 pub async fn sign_in(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
@@ -313,90 +405,42 @@ pub async fn sign_in(
             "/",
         );
     }
-    let store = state.desk.store.as_ref();
-    let identifier = form.identifier.trim();
-    let not_found = || {
-        error_page(
+    let Some(identifier) = Identifier::parse(&form.identifier) else {
+        return error_page(
             &visitor,
             &headers,
             StatusCode::UNPROCESSABLE_ENTITY,
             i18n::t(visitor.language, "sign-in-intro"),
             "/",
-        )
+        );
     };
-    // By e-mail the code goes to that address; by number, to the line itself.
-    let (line, destination) = if identifier.contains('@') {
-        let Ok(Some(customer)) = store.customer_by_email(identifier).await else {
-            return not_found();
-        };
-        let Ok(lines) = store.lines_of_customer(customer).await else {
-            return not_found();
-        };
-        let Some(line) = lines.into_iter().next() else {
-            return not_found();
-        };
-        (line, CodeDestination::Email(identifier.to_string()))
-    } else {
-        let Ok(key) = parse_line_key(identifier) else {
-            return not_found();
-        };
-        let Ok(line) = find_line(store, &key).await else {
-            return not_found();
-        };
-        // A line that has ended no longer reaches its holder, and its number may be given to
-        // someone else: its holder signs in with their e-mail address instead.
-        if line.holder.is_none() || line.state.is_final() {
-            return not_found();
+    // Counted before the lookup, registered or not: the limits themselves reveal nothing.
+    let rules = state.limits;
+    let keys = &state.desk.keys;
+    let mut checks = vec![
+        (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
+        (
+            rules.sign_ins_per_account,
+            Subject::hashed(keys, "sign-in:account", &identifier.account()),
+        ),
+    ];
+    if identifier.by_sms() {
+        checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
+    }
+    if let Err(e) = guard::limit(&state, checks, "sign-in requests").await {
+        return limited_page(&visitor, &headers, e, "/");
+    }
+    let store = state.desk.store.as_ref();
+    if let Some((line, destination)) = identifier.resolve(store).await {
+        if let Err(e) = send_sign_in_code(&state, &visitor, &line, &destination).await {
+            return service_error(&visitor, &headers, e, "/");
         }
-        let to = CodeDestination::Line(line.msisdn.to_string());
-        (line, to)
-    };
-    let now = Timestamp::now();
-    let rules = OtpRules::default();
-    let earlier = store
-        .code_sends_since(line.id, false, now - jiff::SignedDuration::from_hours(1))
-        .await
-        .unwrap_or_default();
-    if let Err(e) = rules.may_send(&earlier, now) {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            e.to_string(),
-            "/",
-        );
-    }
-    let code = format!("{:06}", rand::random_range(0..1_000_000u32));
-    if let Err(e) = store
-        .insert_code(
-            line.id,
-            None,
-            "sign-in",
-            &state.desk.keys.hash_code(line.id, &code),
-            now,
-        )
-        .await
-    {
-        return service_error(&visitor, &headers, e.into(), "/");
-    }
-    if let Err(e) = state
-        .desk
-        .codes
-        .send_code(&destination, &code, visitor.language.tag())
-        .await
-    {
-        return service_error(
-            &visitor,
-            &headers,
-            ServiceError::Unavailable(e.to_string()),
-            "/",
-        );
     }
     render(
         CodePage {
             page: page(&visitor, "/"),
-            sent_to: destination.masked(),
-            line_id: line.id,
+            sent_to: identifier.shown(),
+            identifier: form.identifier.trim().to_string(),
         },
         &headers,
         &visitor,
@@ -404,16 +448,55 @@ pub async fn sign_in(
     )
 }
 
+/// Sends a fresh sign-in code unless the line's own limits say not yet; then the code sent
+/// earlier stays valid, and the page says nothing different.
+async fn send_sign_in_code(
+    state: &AppState,
+    visitor: &Visitor,
+    line: &Line,
+    destination: &CodeDestination,
+) -> Result<(), ServiceError> {
+    let store = state.desk.store.as_ref();
+    let now = Timestamp::now();
+    let rules = OtpRules::default();
+    let earlier = store
+        .code_sends_since(line.id, false, now - jiff::SignedDuration::from_hours(1))
+        .await?;
+    if rules.may_send(&earlier, now).is_err() {
+        return Ok(());
+    }
+    if guard::line_sends(state, line.id).await.is_err() {
+        return Ok(());
+    }
+    let code = format!("{:06}", rand::random_range(0..1_000_000u32));
+    store
+        .insert_code(
+            line.id,
+            None,
+            "sign-in",
+            &state.desk.keys.hash_code(line.id, &code),
+            now,
+        )
+        .await?;
+    state
+        .desk
+        .codes
+        .send_code(destination, &code, visitor.language.tag())
+        .await
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))
+}
+
 #[derive(Deserialize)]
 pub struct CodeForm {
     csrf: String,
-    line: i64,
+    identifier: String,
     code: String,
 }
 
 /// Checks the sign-in code and starts a fresh session.
 pub async fn sign_in_code(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
@@ -427,12 +510,38 @@ pub async fn sign_in_code(
             "/",
         );
     }
-    let store = state.desk.store.as_ref();
     let wrong = |visitor: &Visitor, message: String| {
         error_page(visitor, &headers, StatusCode::FORBIDDEN, message, "/")
     };
-    let Ok(Some(stored)) = store.latest_code(form.line, None).await else {
-        return wrong(&visitor, i18n::t(visitor.language, "err-code-expired"));
+    let expired = i18n::t(visitor.language, "err-code-expired");
+    let Some(identifier) = Identifier::parse(&form.identifier) else {
+        return wrong(&visitor, expired);
+    };
+    let rules = state.limits;
+    let checks = vec![
+        (
+            rules.code_checks_per_ip,
+            ip.subject(&state, "code-check:ip"),
+        ),
+        (
+            rules.code_checks_per_line,
+            Subject::hashed(
+                &state.desk.keys,
+                "code-check:account",
+                &identifier.account(),
+            ),
+        ),
+    ];
+    if let Err(e) = guard::limit(&state, checks, "code checks").await {
+        return limited_page(&visitor, &headers, e, "/");
+    }
+    let store = state.desk.store.as_ref();
+    // An unknown identifier meets the same answer as a known one without a live code.
+    let Some((line, _)) = identifier.resolve(store).await else {
+        return wrong(&visitor, expired);
+    };
+    let Ok(Some(stored)) = store.latest_code(line.id, None).await else {
+        return wrong(&visitor, expired);
     };
     let rules = OtpRules::default();
     let now = Timestamp::now();
@@ -450,7 +559,7 @@ pub async fn sign_in_code(
     };
     let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let matches = crate::services::cancellation::constant_time_eq(
-        state.desk.keys.hash_code(form.line, &code).as_bytes(),
+        state.desk.keys.hash_code(line.id, &code).as_bytes(),
         stored.code_hash.as_bytes(),
     );
     let st = OtpState {
@@ -474,9 +583,6 @@ pub async fn sign_in_code(
             "the code was already used; ask for a new one".into(),
         );
     }
-    let Ok(line) = find_line(store, &LineKey::Id(form.line)).await else {
-        return wrong(&visitor, i18n::t(visitor.language, "err-no-line"));
-    };
     let Some(customer) = line.holder else {
         return wrong(&visitor, i18n::t(visitor.language, "err-no-line"));
     };
@@ -780,6 +886,19 @@ async fn own_request_form(
     id: i64,
     csrf: &str,
 ) -> Result<i64, Response> {
+    own_request_line(state, headers, visitor, id, csrf)
+        .await
+        .map(|(customer, _)| customer)
+}
+
+/// As [`own_request_form`], also giving the request's line (what per-line limits count).
+async fn own_request_line(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    id: i64,
+    csrf: &str,
+) -> Result<(i64, i64), Response> {
     let Some(customer) = visitor.traveller() else {
         return Err(to_sign_in());
     };
@@ -794,7 +913,7 @@ async fn own_request_form(
         ));
     }
     // Someone else's request is answered as one that does not exist, as on its page.
-    if own_request(state, customer, id).await.is_none() {
+    let Some((_, line)) = own_request(state, customer, id).await else {
         return Err(error_page(
             visitor,
             headers,
@@ -802,8 +921,8 @@ async fn own_request_form(
             i18n::t(visitor.language, "err-not-yours"),
             "/my",
         ));
-    }
-    Ok(customer)
+    };
+    Ok((customer, line.id))
 }
 
 async fn show_request(
@@ -878,16 +997,38 @@ pub struct SendCodeForm {
 
 pub async fn request_send_code(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<SendCodeForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
     let back = format!("/my/requests/{id}");
-    if let Err(refused) = own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
-        return refused;
+    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
+    {
+        Ok(owned) => owned,
+        Err(refused) => return refused,
+    };
+    let by_email = form.to == "email";
+    let rules = state.limits;
+    let mut checks = vec![
+        (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
+        (
+            rules.codes_per_account,
+            Subject::id("codes:customer", customer),
+        ),
+    ];
+    if !by_email {
+        checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
     }
-    match cancellation::send_code(&state.desk, id, form.to == "email", Timestamp::now()).await {
+    let allowed = match guard::limit(&state, checks, "codes").await {
+        Ok(()) => guard::line_sends(&state, line).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = allowed {
+        return limited_page(&visitor, &headers, e, &back);
+    }
+    match cancellation::send_code(&state.desk, id, by_email, Timestamp::now()).await {
         Ok(sent) => {
             show_request(
                 &state,
@@ -911,16 +1052,36 @@ pub struct CheckForm {
 
 pub async fn request_check_code(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<CheckForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
     let back = format!("/my/requests/{id}");
-    let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
-        Ok(c) => c,
+    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
+    {
+        Ok(owned) => owned,
         Err(r) => return r,
     };
+    let rules = state.limits;
+    let checks = vec![
+        (
+            rules.code_checks_per_ip,
+            ip.subject(&state, "code-check:ip"),
+        ),
+        (
+            rules.code_checks_per_line,
+            Subject::id("code-check:line", line),
+        ),
+        (
+            rules.codes_per_account,
+            Subject::id("codes:customer", customer),
+        ),
+    ];
+    if let Err(e) = guard::limit(&state, checks, "code checks").await {
+        return limited_page(&visitor, &headers, e, &back);
+    }
     match cancellation::check_code(
         &state.desk,
         id,
@@ -934,45 +1095,55 @@ pub async fn request_check_code(
     }
 }
 
+/// The identity document, with the form's CSRF token in the multipart body (never in the URL,
+/// where proxies log it). The body is limited by the route; the type is judged from the bytes.
 pub async fn request_upload(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Query(q): Query<LangQuery>,
     mut multipart: Multipart,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
     let back = format!("/my/requests/{id}");
-    let customer = match own_request_form(
-        &state,
-        &headers,
-        &visitor,
-        id,
-        q.csrf.as_deref().unwrap_or(""),
-    )
-    .await
-    {
+    let too_large = |visitor: &Visitor| {
+        error_page(
+            visitor,
+            &headers,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            i18n::t(visitor.language, "err-file-too-large"),
+            &back,
+        )
+    };
+    let mut csrf = String::new();
+    let mut content = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&visitor),
+            Err(_) => break,
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("document") => {
+                let declared = field.content_type().map(str::to_string);
+                match field.bytes().await {
+                    Ok(b) => content = Some((b.to_vec(), declared)),
+                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        return too_large(&visitor)
+                    }
+                    Err(_) => break,
+                }
+            }
+            _ => {}
+        }
+    }
+    let customer = match own_request_form(&state, &headers, &visitor, id, &csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let mut content = None;
-    while let Ok(Some(field)) = multipart.next_field().await {
-        if field.name() == Some("document") {
-            match field.bytes().await {
-                Ok(b) => content = Some(b.to_vec()),
-                Err(_) => {
-                    return error_page(
-                        &visitor,
-                        &headers,
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        i18n::t(visitor.language, "err-file-too-large"),
-                        &back,
-                    )
-                }
-            }
-        }
-    }
-    let Some(content) = content else {
+    let Some((content, declared)) = content else {
         return error_page(
             &visitor,
             &headers,
@@ -981,17 +1152,53 @@ pub async fn request_upload(
             &back,
         );
     };
-    match cancellation::upload_document(
+    let rules = state.limits;
+    let checks = vec![
+        (rules.uploads_per_ip, ip.subject(&state, "upload:ip")),
+        (rules.uploads_per_request, Subject::id("upload:request", id)),
+        (
+            rules.uploads_per_account,
+            Subject::id("upload:customer", customer),
+        ),
+    ];
+    if let Err(e) = guard::limit(&state, checks, "uploads").await {
+        return limited_page(&visitor, &headers, e, &back);
+    }
+    match cancellation::upload_declared_document(
         &state.desk,
         id,
         content,
+        declared.as_deref(),
         traveller_attribution(customer, "identity document uploaded"),
     )
     .await
     {
         Ok(_) => Redirect::to(&back).into_response(),
+        Err(ServiceError::Document(e)) => document_refused(&visitor, &headers, e, &back),
         Err(e) => service_error(&visitor, &headers, e, &back),
     }
+}
+
+/// A refused upload: 413 when too large, 415 for a type that is not accepted, in the
+/// traveller's language.
+fn document_refused(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    error: documents::DocumentError,
+    back: &str,
+) -> Response {
+    let key = match error {
+        documents::DocumentError::TooLarge { .. } => "err-file-too-large",
+        documents::DocumentError::Empty => "request-upload-label",
+        _ => "err-file-type",
+    };
+    error_page(
+        visitor,
+        headers,
+        documents::status(&error),
+        i18n::t(visitor.language, key),
+        back,
+    )
 }
 
 pub async fn request_withdraw(
@@ -1058,9 +1265,7 @@ pub async fn receipt_page(
         )
             .into_response();
     }
-    let mut r = Html(receipts::render_html(&signed)).into_response();
-    security_headers(r.headers_mut());
-    r
+    Html(receipts::render_html(&signed)).into_response()
 }
 
 pub async fn wallet_page(

@@ -6,10 +6,12 @@ use super::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
 use crate::receipts;
 use crate::services::access::Permission;
 use crate::services::cancellation::{self, Knowledge};
+use crate::services::limits::{self, Subject};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::staff::{self, Role};
 use crate::services::{wallet, ServiceError};
 use crate::store::{LineKey, SessionRow};
+use crate::web::guard::{self, ClientIp, KnowledgeGuard};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -91,12 +93,7 @@ async fn staff_of(state: &AppState, visitor: &Visitor) -> Option<StaffSession> {
 
 fn html(template: impl Template) -> Response {
     match template.render() {
-        Ok(h) => {
-            let mut r = Html(h).into_response();
-            // The same protections as the travellers' pages.
-            super::portal::security_headers(r.headers_mut());
-            r
-        }
+        Ok(h) => Html(h).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "page rendering failed");
             (
@@ -172,6 +169,7 @@ pub struct SignInForm {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    ip: ClientIp,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
@@ -179,7 +177,35 @@ pub async fn sign_in(
     if !visitor.csrf_ok(&form.csrf) {
         return forbidden("the form expired; open the sign-in page again");
     }
-    match staff::authenticate(state.desk.store.as_ref(), &form.username, &form.password).await {
+    // Failures lock the username for a while whoever tries it, from whichever address; the
+    // address limit bounds guessing across many usernames.
+    let rules = state.limits;
+    let store = state.desk.store.as_ref();
+    let now = state.clock.now();
+    let user = Subject::hashed(
+        &state.desk.keys,
+        "staff-sign-in:user",
+        &form.username.trim().to_lowercase(),
+    );
+    let checks = vec![(
+        rules.staff_sign_ins_per_ip,
+        ip.subject(&state, "staff-sign-in:ip"),
+    )];
+    if let Err(e) = guard::limit(&state, checks, "sign-in attempts").await {
+        return limited(e);
+    }
+    let locked = limits::not_locked(
+        store,
+        &rules.staff_failures_per_user,
+        &user,
+        "failed sign-ins for this username",
+        now,
+    )
+    .await;
+    if let Err(e) = locked {
+        return limited(e);
+    }
+    match staff::authenticate(store, &form.username, &form.password).await {
         Ok(Some((row, role))) => match session::start(
             &state,
             "staff",
@@ -203,6 +229,10 @@ pub async fn sign_in(
             Err(e) => forbidden(&e.to_string()),
         },
         Ok(None) => {
+            if let Err(e) = limits::failed(store, &rules.staff_failures_per_user, &user, now).await
+            {
+                tracing::warn!(error = %e, "a failed staff sign-in could not be counted");
+            }
             let token = visitor.form_token.clone().unwrap_or_default();
             let mut r = html(SignInPage {
                 staff: None,
@@ -475,6 +505,10 @@ pub async fn console_cancel(
     let Some(line) = carrier_line(&state, &me, &iccid).await else {
         return (StatusCode::NOT_FOUND, "no such line").into_response();
     };
+    let guard = KnowledgeGuard::new(line.id, &format!("staff:{}", me.id));
+    if let Err(e) = guard.allowed(&state).await {
+        return limited(e);
+    }
     let knowledge = Knowledge {
         name: form.name,
         passport: form.passport,
@@ -492,6 +526,9 @@ pub async fn console_cancel(
             Redirect::to(&format!("/console/requests/{}", s.request.request.id)).into_response()
         }
         Err(e) => {
+            if matches!(e, ServiceError::Identity(_)) {
+                guard.failed(&state).await;
+            }
             let message = if e.is_client_error() {
                 e.to_string()
             } else {
@@ -754,11 +791,26 @@ pub async fn document(
         )
             .into_response();
     }
+    // Downloaded, never rendered under simdesk's origin: a PDF's scripts or a crafted image
+    // cannot act as a page of the console.
+    let extension = match content_type.as_str() {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "application/pdf" => "pdf",
+        _ => "bin",
+    };
     (
         [
-            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_TYPE, content_type.clone()),
             (header::CACHE_CONTROL, "no-store".to_string()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"document-{id}.{extension}\""),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'; frame-ancestors 'none'".to_string(),
+            ),
         ],
         content,
     )
@@ -806,23 +858,81 @@ async fn known_carrier(state: &AppState, carrier: &str) -> bool {
     state.desk.book.carrier(carrier).is_ok()
 }
 
-/// The kiosk in the shop: a walk-in takes a numbered ticket.
-pub async fn kiosk(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
+/// The kiosk in the shop: a walk-in takes a numbered ticket. Nobody signs in at a kiosk, so
+/// its form carries the anonymous double-submit token.
+pub async fn kiosk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(carrier): Path<String>,
+) -> Response {
     if !known_carrier(&state, &carrier).await {
         return (StatusCode::NOT_FOUND, "no such store").into_response();
     }
-    html(KioskPage {
-        staff: None,
-        csrf: String::new(),
-        flash: None,
-        carrier,
-        number: None,
-    })
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    kiosk_page(&headers, &visitor, carrier, None, None)
 }
 
-pub async fn take_ticket(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
+fn kiosk_page(
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    carrier: String,
+    number: Option<i64>,
+    flash: Option<String>,
+) -> Response {
+    let token = visitor
+        .form_token
+        .clone()
+        .unwrap_or_else(session::random_token);
+    let mut r = html(KioskPage {
+        staff: None,
+        csrf: token.clone(),
+        flash,
+        carrier,
+        number,
+    });
+    if visitor.form_token.is_none() {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(headers, FORM_COOKIE, &token, 7200),
+        );
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct KioskForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn take_ticket(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Path(carrier): Path<String>,
+    Form(form): Form<KioskForm>,
+) -> Response {
     if !known_carrier(&state, &carrier).await {
         return (StatusCode::NOT_FOUND, "no such store").into_response();
+    }
+    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    if !visitor.csrf_ok(&form.csrf) {
+        let mut r = kiosk_page(
+            &headers,
+            &visitor,
+            carrier,
+            None,
+            Some("The page had expired; press the button again.".into()),
+        );
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    let checks = vec![(
+        state.limits.kiosk_tickets_per_ip,
+        ip.subject(&state, "kiosk:ip"),
+    )];
+    if let Err(e) = guard::limit(&state, checks, "tickets").await {
+        return limited(e);
     }
     match state
         .desk
@@ -830,19 +940,27 @@ pub async fn take_ticket(State(state): State<AppState>, Path(carrier): Path<Stri
         .take_ticket(&carrier, &today(), Timestamp::now())
         .await
     {
-        Ok(t) => html(KioskPage {
-            staff: None,
-            csrf: String::new(),
-            flash: None,
-            carrier,
-            number: Some(t.number),
-        }),
+        Ok(t) => kiosk_page(&headers, &visitor, carrier, Some(t.number), None),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::from(e).to_string(),
         )
             .into_response(),
     }
+}
+
+/// A refusal by an abuse limit on a staff or store page: 429 with `Retry-After`.
+fn limited(error: ServiceError) -> Response {
+    let retry = match &error {
+        ServiceError::TooManyAttempts {
+            retry_after_secs, ..
+        } => *retry_after_secs,
+        _ => 60,
+    };
+    let mut r = forbidden(&error.to_string());
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    r.headers_mut().insert(header::RETRY_AFTER, retry.into());
+    r
 }
 
 #[derive(Template)]
@@ -1061,10 +1179,15 @@ pub async fn counter_cancel(
     let Some(holder) = registered else {
         retry!("The line has no registered holder.".into())
     };
+    let guard = KnowledgeGuard::new(line.id, &format!("staff:{}", me.id));
+    if let Err(e) = guard.allowed(&state).await {
+        return limited(e);
+    }
     let matches = holder.personal.as_ref().is_some_and(|p| {
         simdesk_domain::identity::knowledge_matches(p, &form.name, &form.passport)
     });
     if !matches {
+        guard.failed(&state).await;
         retry!("The passport does not match the registration of this SIM.".into());
     }
     let quote = cancellation::quote(&state.desk, &LineKey::Id(line.id), Timestamp::now())
