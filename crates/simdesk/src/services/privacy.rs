@@ -91,8 +91,11 @@ pub async fn sweep(desk: &Desk, now: Timestamp) -> ServiceResult<SweepReport> {
     for customer in store.customers_due_for_erasure(now, SWEEP_BATCH).await? {
         erase_when_due(desk, customer, now, &mut report).await?;
     }
+    // Codes are stamped with simdesk's clock (which `--now` moves), sessions and idempotency
+    // records with the real one, and each is judged by the clock it was stamped with.
+    let wall = Timestamp::now();
     report.purged = store
-        .purge_spent(now - CODES_KEPT, now, now - IDEMPOTENCY_KEPT)
+        .purge_spent(now - CODES_KEPT, wall, wall - IDEMPOTENCY_KEPT)
         .await?;
     Ok(report)
 }
