@@ -26,22 +26,7 @@ async fn with_history() -> TestDb {
 
 /// Runs `simdesk audit verify` on the database: (succeeded, stdout + stderr).
 fn verify(db: &TestDb) -> (bool, String) {
-    let data = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_simdesk"))
-        .env("SIMDESK_KEYS_DIR", db.keys_dir())
-        .args(["--db", &db.url, "--data-dir"])
-        .arg(data.path())
-        .args(["audit", "verify"])
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    verify_with(db, &[])
 }
 
 /// Tampers as someone with the database would: the append-only triggers go first.
@@ -162,4 +147,61 @@ async fn entries_cut_from_the_end_are_found() {
         text.contains("the chain ends at entry 3 but its head says 4"),
         "{text}"
     );
+}
+
+/// Runs `simdesk audit verify ARGS…`: (succeeded, stdout + stderr).
+fn verify_with(db: &TestDb, args: &[&str]) -> (bool, String) {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_simdesk"))
+        .env("SIMDESK_KEYS_DIR", db.keys_dir())
+        .args(["--db", &db.url, "--data-dir"])
+        .arg(data.path())
+        .args(["audit", "verify"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_cut_and_made_consistent_again_fails_against_the_head_kept_outside() {
+    let db = with_history().await;
+    let (ok, text) = verify(&db);
+    assert!(ok, "{text}");
+    let head = text
+        .lines()
+        .find_map(|l| l.strip_prefix("head: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("verify prints the head")
+        .to_string();
+    assert!(head.starts_with("4:"), "{head}");
+    // Against the head kept outside, the untouched chain verifies.
+    let (ok, text) = verify_with(&db, &["--expect-head", &head]);
+    assert!(ok, "{text}");
+    // Someone with write access cuts the last two entries and moves the head back: the chain
+    // holds together on its own...
+    tamper(
+        &db,
+        &[
+            "DELETE FROM audit_log WHERE seq > 2",
+            "UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)",
+        ],
+    )
+    .await;
+    let (ok, text) = verify(&db);
+    assert!(ok, "a consistent chain verifies on its own: {text}");
+    // ...but not against the record kept outside.
+    let (ok, text) = verify_with(&db, &["--expect-head", &head]);
+    assert!(!ok);
+    assert!(text.contains("the chain has no entry 4"), "{text}");
+    // A record that is not SEQ:HASH is refused with what to give instead.
+    let (ok, text) = verify_with(&db, &["--expect-head", "four"]);
+    assert!(!ok && text.contains("is not SEQ:HASH"), "{text}");
 }
