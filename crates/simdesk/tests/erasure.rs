@@ -202,3 +202,55 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
         .collect();
     assert_eq!(erasures.len(), 2, "{history:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_left_unreviewed_on_a_withdrawn_request_is_erased_too() {
+    let db = fresh_db().await;
+    let store = db.store.clone();
+    load_policies(store.as_ref(), &policies_dir(), at("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let book = PolicyBook::load(store.as_ref()).await.unwrap();
+    stock::stock(store.as_ref(), &book, &[8]).await;
+    stock::sell(store.as_ref(), &book, 8, "en", at("2026-11-25T03:00:00Z")).await;
+    let desk = Desk {
+        store: store.clone(),
+        book: Arc::new(book),
+        keys: Arc::new(Keys::ephemeral()),
+        codes: Arc::new(RecordingCodeSender::default()),
+    };
+    let key = LineKey::Iccid(stock::iccid(8).parse().unwrap());
+    let asked = at("2026-11-26T01:00:00Z");
+    let id = cancellation::submit(
+        &desk,
+        &key,
+        Channel::Store,
+        None,
+        clerk("c", asked, "walk-in"),
+    )
+    .await
+    .unwrap()
+    .request
+    .request
+    .id;
+    let image = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3].to_vec();
+    cancellation::upload_document(&desk, id, image, clerk("c", asked, "scan"))
+        .await
+        .unwrap();
+    let doc = store.documents(id).await.unwrap()[0].id;
+    // Pending review on an open request: kept, it is still needed.
+    let r = privacy::sweep(&desk, asked + SignedDuration::from_hours(1))
+        .await
+        .unwrap();
+    assert_eq!(r.documents_erased, 0);
+    assert!(store.document_content(doc).await.unwrap().is_some());
+    // The traveller changes their mind: nobody will review it now, so it goes.
+    let later = asked + SignedDuration::from_hours(2);
+    cancellation::withdraw(&desk, id, clerk("c", later, "staying longer"))
+        .await
+        .unwrap();
+    let r = privacy::sweep(&desk, later).await.unwrap();
+    assert_eq!(r.documents_erased, 1);
+    assert!(store.document_content(doc).await.unwrap().is_none());
+    assert_eq!(store.documents(id).await.unwrap()[0].review, "pending");
+}

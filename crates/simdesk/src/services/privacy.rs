@@ -86,7 +86,7 @@ pub async fn sweep(desk: &Desk, now: Timestamp) -> ServiceResult<SweepReport> {
         let policy = desk.book.carrier(carrier)?;
         let days = i64::from(policy.retention.document_days);
         let before = now - SignedDuration::from_hours(24 * days);
-        report.documents_erased += store.erase_decided_documents(carrier, before).await?;
+        report.documents_erased += store.erase_decided_documents(carrier, before, now).await?;
     }
     for customer in store.customers_due_for_erasure(now, SWEEP_BATCH).await? {
         erase_when_due(desk, customer, now, &mut report).await?;

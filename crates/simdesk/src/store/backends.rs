@@ -1179,14 +1179,20 @@ macro_rules! shared_store {
                 Ok(documents)
             }
 
-            async fn erase_decided_documents(&self, carrier: &str, before: Timestamp) -> StoreResult<u64> {
+            async fn erase_decided_documents(&self, carrier: &str, before: Timestamp, now: Timestamp) -> StoreResult<u64> {
+                // A document left pending on a request that was withdrawn, rejected or completed
+                // will never be reviewed: its purpose is over as well.
                 Ok(sqlx::query(
-                    "UPDATE identity_documents SET content = NULL, wrapped_key = NULL, erased_at = $1
-                     WHERE content IS NOT NULL AND review <> 'pending' AND reviewed_at <= $1
-                     AND request_id IN (SELECT id FROM cancellation_requests WHERE carrier_code = $2)",
+                    "UPDATE identity_documents SET content = NULL, wrapped_key = NULL, erased_at = $3
+                     WHERE content IS NOT NULL
+                     AND request_id IN (SELECT id FROM cancellation_requests WHERE carrier_code = $2)
+                     AND ((review <> 'pending' AND reviewed_at <= $1)
+                       OR (uploaded_at <= $1 AND request_id IN
+                           (SELECT id FROM cancellation_requests WHERE state IN ('withdrawn', 'rejected', 'completed'))))",
                 )
                 .bind(micros(before))
                 .bind(carrier)
+                .bind(micros(now))
                 .execute(&self.pool)
                 .await?
                 .rows_affected())

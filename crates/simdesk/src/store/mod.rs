@@ -96,11 +96,13 @@ pub trait Store: Send + Sync + 'static {
     /// one-time codes and sessions, and records the event on each of their lines, in one
     /// transaction. Returns how many document images went.
     async fn erase_customer(&self, erasure: &Erasure) -> StoreResult<u64>;
-    /// Erases the images of a carrier's documents whose review was decided before `before`.
+    /// Erases (at `now`) the images of a carrier's documents whose review was decided before
+    /// `before`, and of those uploaded before it for a request that has ended unreviewed.
     async fn erase_decided_documents(
         &self,
         carrier: &str,
         before: jiff::Timestamp,
+        now: jiff::Timestamp,
     ) -> StoreResult<u64>;
     /// Removes one-time codes issued before `codes_before`, sessions expired at `now`, and
     /// idempotency records created before `keys_before`.
