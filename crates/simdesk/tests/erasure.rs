@@ -5,15 +5,12 @@
 mod support;
 
 use jiff::{SignedDuration, Timestamp};
-use simdesk::adapters::messages::RecordingCodeSender;
-use simdesk::keys::Keys;
 use simdesk::services::cancellation::{self, Desk};
 use simdesk::services::outbox::{self, Peers};
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::services::privacy;
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
-use std::sync::Arc;
 use support::{fresh_db, policies_dir, stock};
 
 fn at(s: &str) -> Timestamp {
@@ -61,12 +58,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     stock::stock(store.as_ref(), &book, &[7]).await;
     let sold = at("2026-11-25T03:00:00Z");
     stock::sell(store.as_ref(), &book, 7, "ko", sold).await;
-    let desk = Desk {
-        store: store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
+    let desk = support::desk(store.clone(), book);
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
     let key = LineKey::Iccid(stock::iccid(7).parse().unwrap());
     let line = store.line(&key).await.unwrap().unwrap();
@@ -213,12 +205,7 @@ async fn a_document_left_unreviewed_on_a_withdrawn_request_is_erased_too() {
     let book = PolicyBook::load(store.as_ref()).await.unwrap();
     stock::stock(store.as_ref(), &book, &[8]).await;
     stock::sell(store.as_ref(), &book, 8, "en", at("2026-11-25T03:00:00Z")).await;
-    let desk = Desk {
-        store: store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
+    let desk = support::desk(store.clone(), book);
     let key = LineKey::Iccid(stock::iccid(8).parse().unwrap());
     let asked = at("2026-11-26T01:00:00Z");
     let id = cancellation::submit(

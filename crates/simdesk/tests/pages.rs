@@ -132,12 +132,7 @@ async fn every_page_refuses_the_wrong_identity() {
     let a = stock_and_sell(s, &book, "EX-SAKURA", 1, "AA1111111").await;
     let b = stock_and_sell(s, &book, "EX-SAKURA", 2, "BB2222222").await;
     let k = stock_and_sell(s, &book, "EX-KOI", 3, "KK3333333").await;
-    let desk = Desk {
-        store: store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
+    let desk = support::desk(store.clone(), book);
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
 
     // A's line: cancelled by an operator and completed, so it has a request and a receipt.
@@ -452,12 +447,7 @@ async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() 
     let book = PolicyBook::load(s).await.unwrap();
     let line = stock_and_sell(s, &book, "EX-SAKURA", 9, "ER9999999").await;
     let holder = line.holder.unwrap();
-    let desk = Desk {
-        store: store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
+    let desk = support::desk(store.clone(), book);
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
     let (token, csrf) = session(s, "traveller", holder, "EX-SAKURA").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

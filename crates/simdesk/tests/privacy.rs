@@ -7,9 +7,7 @@ mod support;
 
 use jiff::Timestamp;
 use serde_json::{json, Value};
-use simdesk::adapters::messages::RecordingCodeSender;
 use simdesk::keys::Keys;
-use simdesk::services::cancellation::Desk;
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::PolicyBook;
 use std::io::Write;
@@ -147,12 +145,7 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
     assert!(summary.lines > 500);
 
     let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
-    let desk = Desk {
-        store: db.store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
+    let desk = support::desk(db.store.clone(), book);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(simdesk::web::serve(

@@ -121,3 +121,17 @@ pub fn replace_db_name(url: &str, name: &str) -> String {
 pub fn policies_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
 }
+
+/// A desk on `store` with fresh in-memory keys and a code sender that only records.
+#[allow(dead_code)]
+pub fn desk(
+    store: Arc<dyn Store>,
+    book: simdesk::services::policies::PolicyBook,
+) -> simdesk::services::cancellation::Desk {
+    simdesk::services::cancellation::Desk {
+        store,
+        book: Arc::new(book),
+        keys: Arc::new(simdesk::keys::Keys::ephemeral()),
+        codes: Arc::new(simdesk::adapters::messages::RecordingCodeSender::default()),
+    }
+}

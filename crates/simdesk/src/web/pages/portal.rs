@@ -826,18 +826,10 @@ pub async fn confirm_cancel(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
+    let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my") {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    if !visitor.csrf_ok(&form.csrf) {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            "/my",
-        );
-    }
     let Some(line) = own_line(&state, customer, &iccid).await else {
         return error_page(
             &visitor,
@@ -891,6 +883,31 @@ async fn own_request_form(
         .map(|(customer, _)| customer)
 }
 
+/// The signed-in traveller posting a form with their session's CSRF token; otherwise the answer
+/// to give (sign in, or the form expired, leading back to `back`).
+// The error is the page to answer with, built once per request; boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn signed_in_form(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    csrf: &str,
+    back: &str,
+) -> Result<i64, Response> {
+    let Some(customer) = visitor.traveller() else {
+        return Err(to_sign_in());
+    };
+    if !visitor.csrf_ok(csrf) {
+        return Err(error_page(
+            visitor,
+            headers,
+            StatusCode::FORBIDDEN,
+            i18n::t(visitor.language, "err-form-expired"),
+            back,
+        ));
+    }
+    Ok(customer)
+}
+
 /// As [`own_request_form`], also giving the request's line (what per-line limits count).
 async fn own_request_line(
     state: &AppState,
@@ -899,19 +916,7 @@ async fn own_request_line(
     id: i64,
     csrf: &str,
 ) -> Result<(i64, i64), Response> {
-    let Some(customer) = visitor.traveller() else {
-        return Err(to_sign_in());
-    };
-    let back = format!("/my/requests/{id}");
-    if !visitor.csrf_ok(csrf) {
-        return Err(error_page(
-            visitor,
-            headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            &back,
-        ));
-    }
+    let customer = signed_in_form(visitor, headers, csrf, &format!("/my/requests/{id}"))?;
     // Someone else's request is answered as one that does not exist, as on its page.
     let Some((_, line)) = own_request(state, customer, id).await else {
         return Err(error_page(
@@ -1335,18 +1340,10 @@ pub async fn wallet_payout(
     Form(form): Form<PayoutForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
+    let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/wallet") {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    if !visitor.csrf_ok(&form.csrf) {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            "/my/wallet",
-        );
-    }
     let view = wallet::show(state.desk.store.as_ref(), customer).await.ok();
     let currency = view
         .and_then(|v| v.balance.first().map(|m| m.currency()))
@@ -1406,18 +1403,10 @@ pub async fn data_erase(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
+    let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/data") {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    if !visitor.csrf_ok(&form.csrf) {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
-            "/my/data",
-        );
-    }
     match crate::services::privacy::erase_on_request(
         &state.desk,
         customer,
