@@ -2,6 +2,7 @@
 
 pub mod adapters;
 pub mod audit;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The `simdesk` command line: every use case an operator reaches from a terminal.
 
 mod audit;
+mod bench;
 mod cancel;
 mod delivery;
 
@@ -118,6 +119,8 @@ pub enum Command {
     /// The audit trail: every history entry, hash-chained
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Measure simdesk against the database's and machine's own ceilings (SQLite and PostgreSQL)
+    Bench(bench::BenchArgs),
     /// Personal data: what is held until when, erasure on request, the erasure sweep
     #[command(subcommand)]
     Privacy(privacy::PrivacyCommand),
@@ -623,6 +626,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 out!("{} {}: {}{until}", line.iccid, line.msisdn, line.state);
             }
         }
+        Command::Bench(args) => bench::run(args).await?,
         Command::Privacy(cmd) => {
             let tools = cancel::context(&cli.settings()?).await?;
             privacy::run(&tools.desk, cmd, now).await?;

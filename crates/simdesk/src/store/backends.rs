@@ -82,6 +82,12 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn connect(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Self> {
+        let pool = Self::pool_for(url).await?;
+        Ok(SqliteStore { pool, vault })
+    }
+
+    /// A pool opened as simdesk opens its own (the bench's ceilings use the same settings).
+    pub async fn pool_for(url: &str) -> StoreResult<SqlitePool> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             // Erased rows and replaced plaintext are overwritten, not left in free pages.
@@ -90,11 +96,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        Ok(SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
-            .await?;
-        Ok(SqliteStore { pool, vault })
+            .await?)
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -391,6 +391,11 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store a URL names and brings its schema up to date.
 /// Personal data is sealed and opened with `vault`'s keys on the way in and out.
+/// A bare SQLite pool with simdesk's connection settings, for measuring what the database allows.
+pub async fn sqlite_pool(url: &str) -> StoreResult<sqlx::SqlitePool> {
+    SqliteStore::pool_for(url).await
+}
+
 pub async fn open(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         Arc::new(SqliteStore::connect(url, vault).await?)

@@ -95,9 +95,15 @@ impl FromRequestParts<AppState> for Operator {
         match state.desk.store.api_token(&hash_token(token)).await {
             // An expired token is as good as none.
             Ok(Some(row)) if row.expires_at.is_none_or(|e| e > now) => {
-                // Noting the use must not fail the call it notes.
-                if let Err(e) = state.desk.store.touch_api_token(row.id, now).await {
-                    tracing::warn!(error = %e, "could not note a token's use");
+                // Noting the use must not fail the call it notes; and a use noted within the
+                // last minute is left as it is, so reads do not each become a write.
+                let noted_lately = row
+                    .last_used_at
+                    .is_some_and(|t| now.duration_since(t) < jiff::SignedDuration::from_secs(60));
+                if !noted_lately {
+                    if let Err(e) = state.desk.store.touch_api_token(row.id, now).await {
+                        tracing::warn!(error = %e, "could not note a token's use");
+                    }
                 }
                 Ok(Operator {
                     token_id: row.id,
