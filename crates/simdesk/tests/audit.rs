@@ -205,3 +205,32 @@ async fn a_chain_cut_and_made_consistent_again_fails_against_the_head_kept_outsi
     let (ok, text) = verify_with(&db, &["--expect-head", "four"]);
     assert!(!ok && text.contains("is not SEQ:HASH"), "{text}");
 }
+
+/// The expiry sweep writes a batch of lines' history in one step; two sweeps racing each other
+/// still leave one unbroken chain with every entry in it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_sweeps_leave_one_unbroken_chain() {
+    let db = fresh_db().await;
+    let s = db.store.as_ref();
+    let sold = Timestamp::now() - jiff::SignedDuration::from_hours(24 * 60);
+    load_policies(s, &policies_dir(), sold).await.unwrap();
+    let book = PolicyBook::load(s).await.unwrap();
+    let lines: Vec<u64> = (1..=30).collect();
+    support::stock::stock(s, &book, &lines).await;
+    for n in &lines {
+        support::stock::sell(s, &book, *n, "en", sold).await;
+    }
+    // Sixty days on, every 10-day line is past its validity and its grace: expired and closed.
+    let now = Timestamp::now();
+    let (a, b) = tokio::join!(
+        simdesk::services::jobs::run_once(s, now),
+        simdesk::services::jobs::run_once(s, now)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.expired + b.expired, 30, "{a:?} {b:?}");
+    assert_eq!(a.closed + b.closed, 30, "{a:?} {b:?}");
+    let (ok, text) = verify(&db);
+    assert!(ok, "{text}");
+    // register, activate, expire, close: four audited steps per line.
+    assert!(text.contains("intact: 120 entries"), "{text}");
+}

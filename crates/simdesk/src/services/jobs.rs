@@ -19,7 +19,8 @@ pub struct JobReport {
 }
 
 /// Expires and closes every line due at `now`. Safe to run on several nodes at once: each
-/// change is conditional on the line's version, so a line is moved once.
+/// change is conditional on the line's version, so a line is moved once. A batch of lines is
+/// decided here one by one and written in one transaction.
 pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobReport> {
     let mut report = JobReport::default();
     loop {
@@ -27,106 +28,118 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
         if due.is_empty() {
             break;
         }
-        let mut progressed = false;
-        for line in due {
-            let by = Attribution::system(
-                "expiry",
-                now,
-                match line.state {
-                    LineState::Active => "validity ended",
-                    _ => "grace period ended",
-                },
-            );
-            let mut events = Vec::new();
-            let mut current = line.clone();
-            // An expired line whose grace is also over (grace 0, or a late run) closes in the same change.
-            loop {
-                let step = match current.state {
-                    LineState::Active => current.expire(by.clone()),
-                    LineState::Expired => current.close(by.clone()),
-                    _ => break,
-                };
-                match step {
-                    Ok((next, t)) => {
-                        events.push(NewEvent {
-                            kind: t.step.as_str().into(),
-                            from: Some(t.from),
-                            to: Some(t.to),
-                            detail: String::new(),
-                            by: t.by.clone(),
-                            policy_version: None,
-                        });
-                        current = next;
-                    }
-                    Err(LineError::NotYetExpired { .. } | LineError::GraceNotOver { .. }) => break,
-                    Err(e) => return Err(e.into()),
-                }
+        let holders: Vec<i64> = due.iter().filter_map(|l| l.holder).collect();
+        let languages = store.customer_languages(&holders).await?;
+        let mut changes = Vec::with_capacity(due.len());
+        for line in &due {
+            if let Some(change) = decide(line, &languages, now)? {
+                changes.push(change);
             }
-            if events.is_empty() {
+        }
+        if changes.is_empty() {
+            break;
+        }
+        let applied: std::collections::HashSet<i64> = match store.apply_lines(&changes).await {
+            Ok(ids) => ids.into_iter().collect(),
+            Err(StoreError::Conflict) => Default::default(),
+            Err(e) => return Err(e.into()),
+        };
+        for change in &changes {
+            if !applied.contains(&change.line.id) {
+                report.skipped += 1;
                 continue;
             }
-            let expired = events
+            let closed = change.line.state == LineState::Closed;
+            report.expired += change
+                .events
                 .iter()
                 .filter(|e| e.to == Some(LineState::Expired))
                 .count() as u64;
-            let closed = events
-                .iter()
-                .filter(|e| e.to == Some(LineState::Closed))
-                .count() as u64;
-            let mut change = LineChange::new(current.clone(), events.remove(0));
-            change.events.extend(events);
-            // Out of validity the line may not be used: barred in grace, deleted once closed.
-            if closed > 0 {
-                change
-                    .outbox
-                    .push(effects::network("deprovision", "closed", &current, now));
-            } else if expired > 0 {
-                change
-                    .outbox
-                    .push(effects::network("bar", "expired", &current, now));
-                if let Some(holder) = current.holder {
-                    let grace_until = current
-                        .grace_ends_at
-                        .map(|t| format_jst(last_valid_second(t)))
-                        .unwrap_or_default();
-                    change.outbox.push(effects::notice(
-                        "expired",
-                        "validity",
-                        &current,
-                        holder,
-                        &language_of(store, holder).await?,
-                        serde_json::json!({ "grace_until": grace_until }),
-                        now,
-                    ));
-                }
-            }
-            let line_id = change.line.id;
-            match store.apply(&change).await {
-                Ok(()) => {
-                    report.expired += expired;
-                    report.closed += closed;
-                    progressed = true;
-                    if closed > 0 {
-                        reject_orphaned_request(store, line_id, now).await?;
-                    }
-                }
-                Err(StoreError::Conflict) => report.skipped += 1,
-                Err(e) => return Err(e.into()),
+            if closed {
+                report.closed += 1;
+                reject_orphaned_request(store, change.line.id, now).await?;
             }
         }
-        if !progressed {
+        if applied.is_empty() {
             break;
         }
     }
     Ok(report)
 }
 
-async fn language_of(store: &dyn Store, customer: i64) -> ServiceResult<String> {
-    Ok(store
-        .customer(customer)
-        .await?
-        .map(|c| c.language)
-        .unwrap_or_else(|| "en".into()))
+/// What ending `line`'s validity or grace at `now` changes, if anything is due.
+fn decide(
+    line: &simdesk_domain::line::Line,
+    languages: &std::collections::HashMap<i64, String>,
+    now: Timestamp,
+) -> ServiceResult<Option<LineChange>> {
+    let by = Attribution::system(
+        "expiry",
+        now,
+        match line.state {
+            LineState::Active => "validity ended",
+            _ => "grace period ended",
+        },
+    );
+    let mut events = Vec::new();
+    let mut current = line.clone();
+    // An expired line whose grace is also over (grace 0, or a late run) closes in the same change.
+    loop {
+        let step = match current.state {
+            LineState::Active => current.expire(by.clone()),
+            LineState::Expired => current.close(by.clone()),
+            _ => break,
+        };
+        match step {
+            Ok((next, t)) => {
+                events.push(NewEvent {
+                    kind: t.step.as_str().into(),
+                    from: Some(t.from),
+                    to: Some(t.to),
+                    detail: String::new(),
+                    by: t.by.clone(),
+                    policy_version: None,
+                });
+                current = next;
+            }
+            Err(LineError::NotYetExpired { .. } | LineError::GraceNotOver { .. }) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let expired = events.iter().any(|e| e.to == Some(LineState::Expired));
+    let closed = current.state == LineState::Closed;
+    let mut change = LineChange::new(current.clone(), events.remove(0));
+    change.events.extend(events);
+    // Out of validity the line may not be used: barred in grace, deleted once closed.
+    if closed {
+        change
+            .outbox
+            .push(effects::network("deprovision", "closed", &current, now));
+    } else if expired {
+        change
+            .outbox
+            .push(effects::network("bar", "expired", &current, now));
+        if let Some(holder) = current.holder {
+            let grace_until = current
+                .grace_ends_at
+                .map(|t| format_jst(last_valid_second(t)))
+                .unwrap_or_default();
+            let language = languages.get(&holder).map(String::as_str).unwrap_or("en");
+            change.outbox.push(effects::notice(
+                "expired",
+                "validity",
+                &current,
+                holder,
+                language,
+                serde_json::json!({ "grace_until": grace_until }),
+                now,
+            ));
+        }
+    }
+    Ok(Some(change))
 }
 
 /// Queues a reminder for every active line whose validity ends within its carrier's reminder
@@ -150,6 +163,8 @@ pub async fn queue_reminders(
             .await?;
         let Some(last) = lines.last() else { break };
         after = last.id;
+        let holders: Vec<i64> = lines.iter().filter_map(|l| l.holder).collect();
+        let languages = store.customer_languages(&holders).await?;
         let mut messages = Vec::new();
         for line in lines {
             let (Some(holder), Some(ends)) = (line.holder, line.validity_ends_at) else {
@@ -168,7 +183,7 @@ pub async fn queue_reminders(
                 &ends.as_microsecond().to_string(),
                 &line,
                 holder,
-                &language_of(store, holder).await?,
+                languages.get(&holder).map(String::as_str).unwrap_or("en"),
                 serde_json::json!({
                     "valid_until": format_jst(last_valid_second(ends)),
                     "hours": left.max(1).to_string(),

@@ -21,6 +21,8 @@ use std::time::Duration;
 const LOOKUP_CHUNK: usize = 500;
 /// Rows per multi-row INSERT during imports (9 parameters each).
 const INSERT_CHUNK: usize = 1000;
+/// Line changes per multi-row statement when many are applied at once (up to 12 parameters a row).
+const LINE_CHANGE_CHUNK: usize = 400;
 
 pub(crate) fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
@@ -66,6 +68,19 @@ fn parse_checks(text: &str) -> StoreResult<Vec<simdesk_domain::policy::IdentityC
             other => Err(StoreError::Corrupt(format!("identity check {other:?}"))),
         })
         .collect()
+}
+
+/// Calls to the network about one subscriber must reach it in order: they share a subject.
+fn outbox_subject(m: &OutboxMessage) -> Option<String> {
+    m.kind
+        .starts_with("network.")
+        .then(|| {
+            m.payload
+                .get("imsi")
+                .and_then(|v| v.as_str())
+                .map(|imsi| format!("imsi:{imsi}"))
+        })
+        .flatten()
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -324,6 +339,63 @@ macro_rules! shared_store {
                 Ok(id)
             }
 
+            /// `count` fresh history-entry ids, taken before the rows are written so the audit
+            /// trail can name them in one pass.
+            async fn next_event_ids(tx: &mut sqlx::Transaction<'_, $db>, count: i64) -> StoreResult<Vec<i64>> {
+                if $name == "postgres" {
+                    Ok(sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('line_events', 'id')) FROM generate_series(1, $1)")
+                        .bind(count)
+                        .fetch_all(&mut **tx)
+                        .await?)
+                } else {
+                    // SQLite: the transaction has written already, so it holds the only write lock.
+                    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM line_events")
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    Ok((last + 1..=last + count).collect())
+                }
+            }
+
+            /// Chains many history entries, in order, onto the audit trail in one step.
+            async fn append_audit_many(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                source: &str,
+                entries: &[(i64, String)],
+            ) -> StoreResult<()> {
+                if entries.is_empty() {
+                    return Ok(());
+                }
+                let (last, mut prev): (i64, String) =
+                    sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+                        .bind(entries.len() as i64)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                let first = last - entries.len() as i64 + 1;
+                let mut rows = Vec::with_capacity(entries.len());
+                for (i, (source_id, content)) in entries.iter().enumerate() {
+                    let seq = first + i as i64;
+                    let hash = crate::audit::chain_hash(&prev, seq, content);
+                    rows.push((seq, *source_id, content, std::mem::replace(&mut prev, hash.clone()), hash));
+                }
+                sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                    .bind(&prev)
+                    .execute(&mut **tx)
+                    .await?;
+                for part in rows.chunks(LINE_CHANGE_CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO audit_log (seq, source, source_id, content, prev_hash, hash) ");
+                    q.push_values(part, |mut b, (seq, source_id, content, prev, hash)| {
+                        b.push_bind(*seq)
+                            .push_bind(source)
+                            .push_bind(*source_id)
+                            .push_bind(content.as_str())
+                            .push_bind(prev.as_str())
+                            .push_bind(hash.as_str());
+                    });
+                    q.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
             /// Chains one history entry onto the audit trail in the caller's transaction. The
             /// head row is updated first, which locks it: appends are chained one at a time.
             async fn append_audit(
@@ -561,11 +633,7 @@ macro_rules! shared_store {
             async fn insert_outbox(tx: &mut sqlx::Transaction<'_, $db>, m: &OutboxMessage) -> StoreResult<()> {
                 // The key makes a repeated decision harmless: the side effect is queued once.
                 // Calls to the network about one subscriber must reach it in order.
-                let subject = m
-                    .kind
-                    .starts_with("network.")
-                    .then(|| m.payload.get("imsi").and_then(|v| v.as_str()).map(|imsi| format!("imsi:{imsi}")))
-                    .flatten();
+                let subject = outbox_subject(m);
                 sqlx::query(
                     "INSERT INTO outbox (kind, idempotency_key, payload, next_attempt_at, created_at, subject) VALUES ($1, $2, $3, $4, $4, $5)
                      ON CONFLICT (idempotency_key) DO NOTHING",
@@ -1262,6 +1330,136 @@ macro_rules! shared_store {
                 )
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<i64>> {
+                if let Some(c) = changes.iter().find(|c| {
+                    c.new_holder.is_some()
+                        || c.bind.is_some()
+                        || !c.unbind.is_empty()
+                        || !c.balance.new_buckets.is_empty()
+                        || !c.balance.movements.is_empty()
+                        || c.events.is_empty()
+                }) {
+                    return Err(StoreError::Refused(format!(
+                        "line {} carries more than a plain change; apply it on its own",
+                        c.line.id
+                    )));
+                }
+                let mut applied = Vec::with_capacity(changes.len());
+                let mut tx = self.pool.begin().await?;
+                for chunk in changes.chunks(LINE_CHANGE_CHUNK) {
+                    // Each line moves only if nobody changed it since the decision (its version).
+                    let mut q = QueryBuilder::<$db>::new(
+                        "WITH v (vid, vversion, vstate, vholder, vactivated, vvalidity, vgrace, vbefore, vended) AS (",
+                    );
+                    q.push_values(chunk, |mut b, c| {
+                        let l = &c.line;
+                        b.push_bind(l.id)
+                            .push_bind(l.version)
+                            .push_bind(l.state.as_str())
+                            .push_bind(l.holder)
+                            .push_bind(l.activated_at.map(micros))
+                            .push_bind(l.validity_ends_at.map(micros))
+                            .push_bind(l.grace_ends_at.map(micros))
+                            .push_bind(l.state_before_pending.map(|s| s.as_str()))
+                            .push_bind(l.ended_at.map(micros));
+                    });
+                    q.push(
+                        ") UPDATE lines SET state = vstate, holder_id = vholder, activated_at = vactivated,
+                         validity_ends_at = vvalidity, grace_ends_at = vgrace, state_before_pending = vbefore,
+                         ended_at = vended, version = version + 1
+                         FROM v WHERE id = vid AND version = vversion RETURNING id",
+                    );
+                    let moved: std::collections::HashSet<i64> = q
+                        .build_query_scalar::<i64>()
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .collect();
+                    let done: Vec<&LineChange> = chunk.iter().filter(|c| moved.contains(&c.line.id)).collect();
+                    if done.is_empty() {
+                        continue;
+                    }
+                    let events: Vec<(i64, &NewEvent)> = done
+                        .iter()
+                        .flat_map(|c| c.events.iter().map(move |e| (c.line.id, e)))
+                        .collect();
+                    let ids = Self::next_event_ids(&mut tx, events.len() as i64).await?;
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO line_events (id, line_id, kind, from_state, to_state, detail, actor_kind, actor_id, channel, reason, at, policy_version) ",
+                    );
+                    q.push_values(events.iter().zip(&ids), |mut b, ((line_id, e), id)| {
+                        b.push_bind(*id)
+                            .push_bind(*line_id)
+                            .push_bind(&e.kind)
+                            .push_bind(e.from.map(|s| s.as_str()))
+                            .push_bind(e.to.map(|s| s.as_str()))
+                            .push_bind(&e.detail)
+                            .push_bind(e.by.actor.kind.as_str())
+                            .push_bind(&e.by.actor.id)
+                            .push_bind(e.by.channel.as_str())
+                            .push_bind(&e.by.reason)
+                            .push_bind(micros(e.by.at))
+                            .push_bind(e.policy_version);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                    let entries: Vec<(i64, String)> = events
+                        .iter()
+                        .zip(&ids)
+                        .map(|((line_id, e), id)| {
+                            (*id, crate::audit::line_event_content(&crate::audit::LineEventFields {
+                                id: *id,
+                                line_id: *line_id,
+                                kind: &e.kind,
+                                from: e.from.map(|s| s.as_str()),
+                                to: e.to.map(|s| s.as_str()),
+                                detail: &e.detail,
+                                actor_kind: e.by.actor.kind.as_str(),
+                                actor_id: &e.by.actor.id,
+                                channel: e.by.channel.as_str(),
+                                reason: &e.by.reason,
+                                at: micros(e.by.at),
+                                policy_version: e.policy_version,
+                            }))
+                        })
+                        .collect();
+                    Self::append_audit_many(&mut tx, "line_event", &entries).await?;
+                    let outbox: Vec<&OutboxMessage> = done.iter().flat_map(|c| c.outbox.iter()).collect();
+                    for part in outbox.chunks(LINE_CHANGE_CHUNK) {
+                        let mut q = QueryBuilder::<$db>::new(
+                            "INSERT INTO outbox (kind, idempotency_key, payload, next_attempt_at, created_at, subject) ",
+                        );
+                        q.push_values(part, |mut b, m| {
+                            b.push_bind(&m.kind)
+                                .push_bind(&m.idempotency_key)
+                                .push_bind(m.payload.to_string())
+                                .push_bind(micros(m.available_at))
+                                .push_bind(micros(m.available_at))
+                                .push_bind(outbox_subject(m));
+                        });
+                        q.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+                        q.build().execute(&mut *tx).await?;
+                    }
+                    applied.extend(done.iter().map(|c| c.line.id));
+                }
+                tx.commit().await?;
+                Ok(applied)
+            }
+
+            async fn customer_languages(&self, ids: &[i64]) -> StoreResult<std::collections::HashMap<i64, String>> {
+                let mut languages = std::collections::HashMap::new();
+                for chunk in ids.chunks(LOOKUP_CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT id, language FROM customers WHERE id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    q.push(")");
+                    let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+                    languages.extend(rows);
+                }
+                Ok(languages)
             }
 
             async fn apply(&self, change: &LineChange) -> StoreResult<()> {

@@ -385,6 +385,15 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<Line>>;
+    /// Applies many plain line changes (a new state, history entries, side effects: no holder,
+    /// balance or add-on changes) in one transaction, each still conditional on the version it
+    /// was decided on. Returns the ids of the lines changed; the others were changed meanwhile.
+    async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<i64>>;
+    /// The language each of these customers is written to in (customers not found are left out).
+    async fn customer_languages(
+        &self,
+        ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, String>>;
     /// Lines whose validity or grace has run out at `now`.
     async fn lines_due(&self, now: jiff::Timestamp, limit: i64) -> StoreResult<Vec<Line>>;
 }
