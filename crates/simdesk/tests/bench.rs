@@ -37,10 +37,7 @@ fn the_quick_bench_prints_every_scenario_with_its_ceiling_and_ratio() {
             .find(|r| r.contains(scenario))
             .unwrap_or_else(|| panic!("no row for {scenario:?} in\n{stdout}"));
         // Every row names its target and says whether it was met.
-        assert!(
-            row.ends_with("met") || row.ends_with("MISSED"),
-            "{row}"
-        );
+        assert!(row.ends_with("met") || row.ends_with("MISSED"), "{row}");
         if !scenario.starts_with("resident memory") {
             let ratio: f64 = row.split(" | ").nth(4).unwrap().trim().parse().unwrap();
             assert!(ratio > 0.0, "{row}");
@@ -52,10 +49,21 @@ fn the_quick_bench_prints_every_scenario_with_its_ceiling_and_ratio() {
 #[test]
 fn bench_sizes_that_cannot_work_are_refused_before_anything_runs() {
     let out = Command::new(env!("CARGO_BIN_EXE_simdesk"))
-        .args(["bench", "--backend", "sqlite", "--expiry-lines", "10", "--expiring", "20"])
+        .args([
+            "bench",
+            "--backend",
+            "sqlite",
+            "--expiry-lines",
+            "10",
+            "--expiring",
+            "20",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--expiring 20 is more than --expiry-lines 10"), "{stderr}");
+    assert!(
+        stderr.contains("--expiring 20 is more than --expiry-lines 10"),
+        "{stderr}"
+    );
 }
