@@ -330,12 +330,13 @@ async fn on_approval(
 }
 
 async fn language_of(desk: &Desk, line: &Line) -> ServiceResult<String> {
+    // Only the language: the holder's sealed personal data stays sealed.
     Ok(match line.holder {
         Some(h) => desk
             .s()
-            .customer(h)
+            .customer_languages(&[h])
             .await?
-            .map(|c| c.language)
+            .remove(&h)
             .unwrap_or_else(|| "en".into()),
         None => "en".into(),
     })

@@ -433,6 +433,16 @@ pub async fn report(
     now: Timestamp,
 ) -> ServiceResult<LineReport> {
     let line = find_line(store, key).await?;
+    report_of(store, book, line, now).await
+}
+
+/// The report of a line already read (callers that looked it up to check access).
+pub async fn report_of(
+    store: &dyn Store,
+    book: &PolicyBook,
+    line: Line,
+    now: Timestamp,
+) -> ServiceResult<LineReport> {
     let plan_name = book
         .plan(&line.carrier, &line.plan)
         .map(|p| p.name.clone())

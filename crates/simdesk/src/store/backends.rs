@@ -70,6 +70,10 @@ fn parse_checks(text: &str) -> StoreResult<Vec<simdesk_domain::policy::IdentityC
         .collect()
 }
 
+/// A history entry waiting to be chained onto the audit trail at the end of its transaction:
+/// (source table, its id, the content hashed).
+type AuditEntry = (&'static str, i64, String);
+
 /// Calls to the network about one subscriber must reach it in order: they share a subject.
 fn outbox_subject(m: &OutboxMessage) -> Option<String> {
     m.kind
@@ -303,6 +307,7 @@ macro_rules! shared_store {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 line_id: i64,
                 e: &NewEvent,
+                audit: &mut Vec<AuditEntry>,
             ) -> StoreResult<i64> {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO line_events (line_id, kind, from_state, to_state, detail, actor_kind, actor_id, channel, reason, at, policy_version)
@@ -335,7 +340,7 @@ macro_rules! shared_store {
                     at: micros(e.by.at),
                     policy_version: e.policy_version,
                 });
-                Self::append_audit(tx, "line_event", id, &content).await?;
+                audit.push(("line_event", id, content));
                 Ok(id)
             }
 
@@ -359,8 +364,7 @@ macro_rules! shared_store {
             /// Chains many history entries, in order, onto the audit trail in one step.
             async fn append_audit_many(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                source: &str,
-                entries: &[(i64, String)],
+                entries: &[AuditEntry],
             ) -> StoreResult<()> {
                 if entries.is_empty() {
                     return Ok(());
@@ -372,10 +376,10 @@ macro_rules! shared_store {
                         .await?;
                 let first = last - entries.len() as i64 + 1;
                 let mut rows = Vec::with_capacity(entries.len());
-                for (i, (source_id, content)) in entries.iter().enumerate() {
+                for (i, (source, source_id, content)) in entries.iter().enumerate() {
                     let seq = first + i as i64;
                     let hash = crate::audit::chain_hash(&prev, seq, content);
-                    rows.push((seq, *source_id, content, std::mem::replace(&mut prev, hash.clone()), hash));
+                    rows.push((seq, *source, *source_id, content, std::mem::replace(&mut prev, hash.clone()), hash));
                 }
                 sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
                     .bind(&prev)
@@ -383,9 +387,9 @@ macro_rules! shared_store {
                     .await?;
                 for part in rows.chunks(LINE_CHANGE_CHUNK) {
                     let mut q = QueryBuilder::<$db>::new("INSERT INTO audit_log (seq, source, source_id, content, prev_hash, hash) ");
-                    q.push_values(part, |mut b, (seq, source_id, content, prev, hash)| {
+                    q.push_values(part, |mut b, (seq, source, source_id, content, prev, hash)| {
                         b.push_bind(*seq)
-                            .push_bind(source)
+                            .push_bind(*source)
                             .push_bind(*source_id)
                             .push_bind(content.as_str())
                             .push_bind(prev.as_str())
@@ -652,6 +656,7 @@ macro_rules! shared_store {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 vault: &crate::vault::Vault,
                 change: &LineChange,
+                audit: &mut Vec<AuditEntry>,
             ) -> StoreResult<()> {
                 let line = &change.line;
                 let mut holder = line.holder;
@@ -692,7 +697,7 @@ macro_rules! shared_store {
                 }
                 let mut first_event = None;
                 for e in &change.events {
-                    let id = Self::insert_event(tx, line.id, e).await?;
+                    let id = Self::insert_event(tx, line.id, e, audit).await?;
                     first_event.get_or_insert((id, e.by.at));
                 }
                 let (event_id, at) = first_event.ok_or_else(|| StoreError::Corrupt("a change without a history entry".into()))?;
@@ -1245,9 +1250,11 @@ macro_rules! shared_store {
                     .bind(e.customer)
                     .fetch_all(&mut *tx)
                     .await?;
+                let mut audit = Vec::new();
                 for line in lines {
-                    Self::insert_event(&mut tx, line, &e.event).await?;
+                    Self::insert_event(&mut tx, line, &e.event, &mut audit).await?;
                 }
+                Self::append_audit_many(&mut tx, &audit).await?;
                 tx.commit().await?;
                 Ok(documents)
             }
@@ -1404,11 +1411,11 @@ macro_rules! shared_store {
                             .push_bind(e.policy_version);
                     });
                     q.build().execute(&mut *tx).await?;
-                    let entries: Vec<(i64, String)> = events
+                    let entries: Vec<AuditEntry> = events
                         .iter()
                         .zip(&ids)
                         .map(|((line_id, e), id)| {
-                            (*id, crate::audit::line_event_content(&crate::audit::LineEventFields {
+                            ("line_event", *id, crate::audit::line_event_content(&crate::audit::LineEventFields {
                                 id: *id,
                                 line_id: *line_id,
                                 kind: &e.kind,
@@ -1424,7 +1431,7 @@ macro_rules! shared_store {
                             }))
                         })
                         .collect();
-                    Self::append_audit_many(&mut tx, "line_event", &entries).await?;
+                    Self::append_audit_many(&mut tx, &entries).await?;
                     let outbox: Vec<&OutboxMessage> = done.iter().flat_map(|c| c.outbox.iter()).collect();
                     for part in outbox.chunks(LINE_CHANGE_CHUNK) {
                         let mut q = QueryBuilder::<$db>::new(
@@ -1464,7 +1471,9 @@ macro_rules! shared_store {
 
             async fn apply(&self, change: &LineChange) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                Self::apply_line_in(&mut tx, &self.vault, change).await?;
+                let mut audit = Vec::new();
+                Self::apply_line_in(&mut tx, &self.vault, change, &mut audit).await?;
+                Self::append_audit_many(&mut tx, &audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -1475,6 +1484,7 @@ macro_rules! shared_store {
                 let required = checks_text(&r.required);
                 let passed = checks_text(&r.passed);
                 let refund_detail = change.refund.as_ref().map(|f| serde_json::to_string(f)).transpose().map_err(corrupt("refund"))?;
+                let mut audit = Vec::new();
                 let id = if r.id == 0 {
                     sqlx::query_scalar::<_, i64>(
                         "INSERT INTO cancellation_requests (line_id, carrier_code, channel, actor_kind, actor_id, reason, submitted_at, state,
@@ -1551,10 +1561,10 @@ macro_rules! shared_store {
                         reason: &e.by.reason,
                         at: micros(e.by.at),
                     });
-                    Self::append_audit(&mut tx, "request_event", event_id, &content).await?;
+                    audit.push(("request_event", event_id, content));
                 }
                 if let Some(line) = &change.line {
-                    Self::apply_line_in(&mut tx, &self.vault, line).await?;
+                    Self::apply_line_in(&mut tx, &self.vault, line, &mut audit).await?;
                 }
                 if let Some(code) = change.consume_code {
                     let at = change.events.first().map(|e| e.by.at).unwrap_or_else(Timestamp::now);
@@ -1591,13 +1601,10 @@ macro_rules! shared_store {
                 let mut receipt_number = None;
                 if let Some(issue) = &change.receipt {
                     // The counter row is created on first use, then moved under the transaction's lock.
-                    sqlx::query("INSERT INTO receipt_counters (carrier_code, year, last_number) VALUES ($1, $2, 0) ON CONFLICT (carrier_code, year) DO NOTHING")
-                        .bind(&issue.carrier)
-                        .bind(i64::from(issue.year))
-                        .execute(&mut *tx)
-                        .await?;
                     let seq: i64 = sqlx::query_scalar(
-                        "UPDATE receipt_counters SET last_number = last_number + 1 WHERE carrier_code = $1 AND year = $2 RETURNING last_number",
+                        "INSERT INTO receipt_counters (carrier_code, year, last_number) VALUES ($1, $2, 1)
+                         ON CONFLICT (carrier_code, year) DO UPDATE SET last_number = receipt_counters.last_number + 1
+                         RETURNING last_number",
                     )
                     .bind(&issue.carrier)
                     .bind(i64::from(issue.year))
@@ -1629,6 +1636,7 @@ macro_rules! shared_store {
                 for m in &change.outbox {
                     Self::insert_outbox(&mut tx, m).await?;
                 }
+                Self::append_audit_many(&mut tx, &audit).await?;
                 tx.commit().await?;
                 Ok(AppliedRequest { id, receipt_number })
             }

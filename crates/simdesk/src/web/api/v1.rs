@@ -8,7 +8,7 @@ use crate::receipts;
 use crate::services::access::Scope;
 use crate::services::cancellation;
 use crate::services::limits::Subject;
-use crate::services::lines::report;
+use crate::services::lines::report_of;
 use crate::services::{wallet, ServiceError};
 use crate::web::guard::{self, ClientIp, KnowledgeGuard};
 use crate::web::{ApiError, AppState};
@@ -30,10 +30,10 @@ pub async fn line_status(
 ) -> Result<Json<Value>, ApiError> {
     operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
-    let r = report(
+    let r = report_of(
         state.desk.store.as_ref(),
         &state.desk.book,
-        &crate::store::LineKey::Id(l.id),
+        l,
         jiff::Timestamp::now(),
     )
     .await?;
