@@ -101,8 +101,13 @@ pub async fn import_lines<R: Read>(
     } = request;
     book.carrier(carrier)?;
     let (rows, mut errors, total) = parse_rows(book, carrier, input, &progress)?;
-    let mut stored = existing(store, &rows).await?;
-    if errors.is_empty() && stored.is_empty() {
+    // A clean file goes straight in: the unique indexes refuse any identifier already stored,
+    // and only then are the stored ones looked up, to name them.
+    let mut stored = Vec::new();
+    if !errors.is_empty() {
+        stored = existing(store, &rows).await?;
+    }
+    if errors.is_empty() {
         let batch = ImportBatch {
             carrier: carrier.to_string(),
             source_name: source_name.to_string(),
