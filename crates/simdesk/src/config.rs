@@ -39,6 +39,9 @@ pub struct Settings {
     /// that sets it: otherwise any client could name any address and dodge the limits.
     #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// This node's name, recorded on the due work it completes so an operator sees which node
+    /// did it; defaults to `<hostname>-<pid>`. Give each node of one installation its own.
+    pub node_name: Option<String>,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             master_key_file: None,
             limits: Default::default(),
             trust_forwarded_for: false,
+            node_name: None,
         }
     }
 }
@@ -115,6 +119,7 @@ impl fmt::Debug for Settings {
             .field("master_key_file", &self.master_key_file)
             .field("limits", &self.limits)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("node_name", &self.node_name)
             .finish()
     }
 }
@@ -176,6 +181,16 @@ impl Settings {
         self.keys_dir().join("index.key")
     }
 
+    /// This node's name: `node_name`, else `<hostname>-<pid>`.
+    pub fn node_name(&self) -> String {
+        self.node_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(crate::node::default_name)
+    }
+
     pub fn database_url(&self) -> String {
         self.db
             .clone()
@@ -217,6 +232,17 @@ mod tests {
             defaults.staff_failures_per_user
         );
         assert_ne!(defaults.code_sms_per_hour.max, 500);
+    }
+
+    #[test]
+    fn node_name_comes_from_settings() {
+        let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string("node_name = \"tokyo-1\"\n"))
+            .extract()
+            .unwrap();
+        assert_eq!(s.node_name(), "tokyo-1");
+        let d = Settings::default();
+        assert!(d.node_name().ends_with(&format!("-{}", std::process::id())));
     }
 
     #[test]

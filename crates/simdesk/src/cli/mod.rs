@@ -344,6 +344,7 @@ impl Cli {
         if let Some(db) = &self.db {
             settings.db = Some(db.clone());
         }
+        crate::node::set_name(&settings.node_name());
         Ok(settings)
     }
 

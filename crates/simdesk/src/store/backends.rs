@@ -1479,6 +1479,44 @@ macro_rules! shared_store {
                 rows.iter().map(Self::request_from_row).collect()
             }
 
+            async fn claim_due_requests(&self, due: Timestamp, wall: Timestamp, lease_until: Timestamp, node: &str, limit: i64) -> StoreResult<Vec<RequestRecord>> {
+                // One statement, so a batch is claimed atomically. PostgreSQL skips rows another
+                // node is claiming or completing right now; SQLite has one writer at a time.
+                let lock = if $name == "postgres" { " FOR UPDATE SKIP LOCKED" } else { "" };
+                let rows = sqlx::query(&format!(
+                    "UPDATE cancellation_requests SET claimed_until = $1, claimed_by = $2
+                     WHERE id IN (SELECT id FROM cancellation_requests
+                                  WHERE state = 'approved' AND effective_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $4)
+                                  ORDER BY effective_at, id LIMIT $5{lock})
+                     RETURNING *"
+                ))
+                .bind(micros(lease_until))
+                .bind(node)
+                .bind(micros(due))
+                .bind(micros(wall))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = rows.iter().map(Self::request_from_row).collect::<StoreResult<Vec<_>>>()?;
+                claimed.sort_by_key(|r| (r.request.effective_at, r.request.id));
+                Ok(claimed)
+            }
+
+            async fn release_request_claims(&self, ids: &[i64], node: &str) -> StoreResult<()> {
+                for chunk in ids.chunks(LOOKUP_CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("UPDATE cancellation_requests SET claimed_until = NULL, claimed_by = NULL WHERE claimed_by = ");
+                    q.push_bind(node);
+                    q.push(" AND id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    q.push(")");
+                    q.build().execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
             async fn insert_code(&self, line_id: i64, request_id: Option<i64>, destination: &str, code_hash: &str, at: Timestamp) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(
                     "INSERT INTO one_time_codes (line_id, request_id, destination, code_hash, issued_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",

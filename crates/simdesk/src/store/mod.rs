@@ -134,6 +134,20 @@ pub trait Store: Send + Sync + 'static {
         now: jiff::Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<RequestRecord>>;
+    /// Leases to `node`, until `lease_until`, up to `limit` approved requests whose effective
+    /// instant has come at `due` (simdesk's clock, which `--now` may move) and whose lease is
+    /// free or has lapsed at `wall` (the real clock), in effective order. Requests another node
+    /// holds are skipped, so several nodes share due work instead of racing for it.
+    async fn claim_due_requests(
+        &self,
+        due: jiff::Timestamp,
+        wall: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        node: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<RequestRecord>>;
+    /// Gives back the leases `node` holds on these requests, for work it will not do now.
+    async fn release_request_claims(&self, ids: &[i64], node: &str) -> StoreResult<()>;
 
     async fn insert_code(
         &self,
