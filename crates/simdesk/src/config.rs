@@ -42,6 +42,22 @@ pub struct Settings {
     /// This node's name, recorded on the due work it completes so an operator sees which node
     /// did it; defaults to `<hostname>-<pid>`. Give each node of one installation its own.
     pub node_name: Option<String>,
+    /// How often `simdesk serve` runs due work (expiry, due cancellations, the outbox), in
+    /// seconds.
+    #[serde(default = "default_jobs_every_secs")]
+    pub jobs_every_secs: u64,
+    /// How long a request waits for a PostgreSQL connection before it is answered 503 with
+    /// `Retry-After`, in seconds: while the database is unreachable, clients hear so promptly.
+    #[serde(default = "default_db_wait_secs")]
+    pub db_wait_secs: u64,
+}
+
+fn default_jobs_every_secs() -> u64 {
+    30
+}
+
+fn default_db_wait_secs() -> u64 {
+    crate::store::DEFAULT_DB_WAIT.as_secs()
 }
 
 impl Default for Settings {
@@ -59,6 +75,8 @@ impl Default for Settings {
             limits: Default::default(),
             trust_forwarded_for: false,
             node_name: None,
+            jobs_every_secs: default_jobs_every_secs(),
+            db_wait_secs: default_db_wait_secs(),
         }
     }
 }
@@ -120,6 +138,8 @@ impl fmt::Debug for Settings {
             .field("limits", &self.limits)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("node_name", &self.node_name)
+            .field("jobs_every_secs", &self.jobs_every_secs)
+            .field("db_wait_secs", &self.db_wait_secs)
             .finish()
     }
 }
@@ -191,6 +211,11 @@ impl Settings {
             .unwrap_or_else(crate::node::default_name)
     }
 
+    /// How long a request waits for a database connection (at least a second).
+    pub fn db_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.db_wait_secs.max(1))
+    }
+
     pub fn database_url(&self) -> String {
         self.db
             .clone()
@@ -235,13 +260,17 @@ mod tests {
     }
 
     #[test]
-    fn node_name_comes_from_settings() {
+    fn node_name_and_jobs_interval_come_from_settings() {
         let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::string("node_name = \"tokyo-1\"\n"))
+            .merge(Toml::string(
+                "node_name = \"tokyo-1\"\njobs_every_secs = 5\n",
+            ))
             .extract()
             .unwrap();
         assert_eq!(s.node_name(), "tokyo-1");
+        assert_eq!(s.jobs_every_secs, 5);
         let d = Settings::default();
+        assert_eq!(d.jobs_every_secs, 30);
         assert!(d.node_name().ends_with(&format!("-{}", std::process::id())));
     }
 

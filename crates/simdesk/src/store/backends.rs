@@ -110,10 +110,16 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Self> {
+    pub async fn connect(
+        url: &str,
+        vault: Arc<crate::vault::Vault>,
+        wait: Duration,
+    ) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // Bounds how long a request waits while the database is unreachable: it is then
+            // answered 503 with Retry-After instead of hanging.
+            .acquire_timeout(wait)
             .connect(url)
             .await?;
         Ok(PostgresStore { pool, vault })

@@ -403,13 +403,27 @@ pub trait Store: Send + Sync + 'static {
     async fn lines_due(&self, now: jiff::Timestamp, limit: i64) -> StoreResult<Vec<Line>>;
 }
 
+/// How long a query waits for a PostgreSQL connection unless the settings say otherwise.
+pub const DEFAULT_DB_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens the store a URL names and brings its schema up to date.
 /// Personal data is sealed and opened with `vault`'s keys on the way in and out.
 pub async fn open(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Arc<dyn Store>> {
+    open_waiting(url, vault, DEFAULT_DB_WAIT).await
+}
+
+/// Opens the store like `open`; on PostgreSQL a query that cannot get a connection within `wait`
+/// (the database unreachable, every connection busy) fails instead of waiting on. An embedded
+/// SQLite file is never unreachable: its connections wait as long as they always have.
+pub async fn open_waiting(
+    url: &str,
+    vault: Arc<crate::vault::Vault>,
+    wait: std::time::Duration,
+) -> StoreResult<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         Arc::new(SqliteStore::connect(url, vault).await?)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Arc::new(PostgresStore::connect(url, vault).await?)
+        Arc::new(PostgresStore::connect(url, vault, wait).await?)
     } else {
         return Err(StoreError::UnsupportedUrl(url.to_string()));
     };
