@@ -2478,6 +2478,21 @@ macro_rules! shared_store {
                 Ok(())
             }
 
+            async fn take_over_idempotency_key(&self, caller: &str, key: &str, request_hash: &str, reserved_before: Timestamp, at: Timestamp) -> StoreResult<bool> {
+                let taken = sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = $1
+                     WHERE caller = $2 AND idempotency_key = $3 AND request_hash = $4 AND status IS NULL AND created_at <= $5",
+                )
+                .bind(micros(at))
+                .bind(caller)
+                .bind(key)
+                .bind(request_hash)
+                .bind(micros(reserved_before))
+                .execute(&self.pool)
+                .await?;
+                Ok(taken.rows_affected() == 1)
+            }
+
             async fn lines_page(&self, carrier: &str, state: Option<&str>, after: i64, limit: i64) -> StoreResult<Vec<Line>> {
                 let rows = sqlx::query(
                     "SELECT * FROM lines WHERE carrier_code = $1 AND ($2 IS NULL OR state = $2) AND id > $3 ORDER BY id LIMIT $4",

@@ -381,6 +381,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Forgets a reservation whose request failed in a way worth retrying.
     async fn release_idempotency_key(&self, caller: &str, key: &str) -> StoreResult<()>;
+    /// Takes over a reservation of the same request made before `reserved_before` and never
+    /// answered (its node died, or the database went away before it could be released): it is
+    /// stamped `at` and true is returned; false while it may still be served.
+    async fn take_over_idempotency_key(
+        &self,
+        caller: &str,
+        key: &str,
+        request_hash: &str,
+        reserved_before: jiff::Timestamp,
+        at: jiff::Timestamp,
+    ) -> StoreResult<bool>;
     /// Lines of a carrier, filtered, after the cursor (line id), in id order.
     async fn lines_page(
         &self,
