@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod node;
 pub mod peers;
+pub mod proxy;
 pub mod stock;
 
 use simdesk::store::{self, Store};
