@@ -39,6 +39,25 @@ pub struct Settings {
     /// that sets it: otherwise any client could name any address and dodge the limits.
     #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// This node's name, recorded on the due work it completes so an operator sees which node
+    /// did it; defaults to `<hostname>-<pid>`. Give each node of one installation its own.
+    pub node_name: Option<String>,
+    /// How often `simdesk serve` runs due work (expiry, due cancellations, the outbox), in
+    /// seconds.
+    #[serde(default = "default_jobs_every_secs")]
+    pub jobs_every_secs: u64,
+    /// How long a request waits for a PostgreSQL connection before it is answered 503 with
+    /// `Retry-After`, in seconds: while the database is unreachable, clients hear so promptly.
+    #[serde(default = "default_db_wait_secs")]
+    pub db_wait_secs: u64,
+}
+
+fn default_jobs_every_secs() -> u64 {
+    30
+}
+
+fn default_db_wait_secs() -> u64 {
+    crate::store::DEFAULT_DB_WAIT.as_secs()
 }
 
 impl Default for Settings {
@@ -55,6 +74,9 @@ impl Default for Settings {
             master_key_file: None,
             limits: Default::default(),
             trust_forwarded_for: false,
+            node_name: None,
+            jobs_every_secs: default_jobs_every_secs(),
+            db_wait_secs: default_db_wait_secs(),
         }
     }
 }
@@ -115,6 +137,9 @@ impl fmt::Debug for Settings {
             .field("master_key_file", &self.master_key_file)
             .field("limits", &self.limits)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("node_name", &self.node_name)
+            .field("jobs_every_secs", &self.jobs_every_secs)
+            .field("db_wait_secs", &self.db_wait_secs)
             .finish()
     }
 }
@@ -176,6 +201,21 @@ impl Settings {
         self.keys_dir().join("index.key")
     }
 
+    /// This node's name: `node_name`, else `<hostname>-<pid>`.
+    pub fn node_name(&self) -> String {
+        self.node_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(crate::node::default_name)
+    }
+
+    /// How long a request waits for a database connection (at least a second).
+    pub fn db_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.db_wait_secs.max(1))
+    }
+
     pub fn database_url(&self) -> String {
         self.db
             .clone()
@@ -217,6 +257,21 @@ mod tests {
             defaults.staff_failures_per_user
         );
         assert_ne!(defaults.code_sms_per_hour.max, 500);
+    }
+
+    #[test]
+    fn node_name_and_jobs_interval_come_from_settings() {
+        let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(
+                "node_name = \"tokyo-1\"\njobs_every_secs = 5\n",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(s.node_name(), "tokyo-1");
+        assert_eq!(s.jobs_every_secs, 5);
+        let d = Settings::default();
+        assert_eq!(d.jobs_every_secs, 30);
+        assert!(d.node_name().ends_with(&format!("-{}", std::process::id())));
     }
 
     #[test]

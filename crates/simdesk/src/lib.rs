@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod examples;
 pub mod keys;
 pub mod messages;
+pub mod node;
 pub mod peers;
 pub mod receipts;
 pub mod services;

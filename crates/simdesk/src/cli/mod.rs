@@ -347,6 +347,7 @@ impl Cli {
         if let Some(db) = &self.db {
             settings.db = Some(db.clone());
         }
+        crate::node::set_name(&settings.node_name());
         Ok(settings)
     }
 
@@ -362,7 +363,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     }
     let url = settings.database_url();
     let vault = load_vault(settings)?;
-    match store::open(&url, Arc::new(vault.vault)).await {
+    match store::open_waiting(&url, Arc::new(vault.vault), settings.db_wait()).await {
         Ok(store) => Ok(store),
         Err(e) => {
             // A key made for nothing must not be mistaken later for the one the data needs.
@@ -961,13 +962,36 @@ async fn serve(
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
     // Due work runs beside the server, so a single node needs no external scheduler; on several
-    // nodes each runs it and the database keeps every step to exactly once.
+    // nodes each runs it, leases share it out and the database keeps every step to exactly once.
+    let every = std::time::Duration::from_secs(tools.settings.jobs_every_secs.max(1));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        let mut tick = tokio::time::interval(every);
+        // A run that outlasts the interval is followed by one interval's rest, not a burst.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = jobs::run_due(&tools.desk, &tools.peers, Timestamp::now()).await {
-                tracing::warn!(error = %e, "due work failed; retrying shortly");
+            let (desk, peers) = (tools.desk.clone(), tools.peers.clone());
+            // Each run in its own task: a run that fails, even by panicking, is logged and the
+            // next one comes at the next tick; the loop outlives it.
+            let run =
+                tokio::spawn(async move { jobs::run_due(&desk, &peers, Timestamp::now()).await });
+            match run.await {
+                Ok(Ok(r))
+                    if r.cancellations.completed
+                        + r.lines.expired
+                        + r.lines.closed
+                        + r.outbox.delivered
+                        > 0 =>
+                {
+                    tracing::info!(?r, node = crate::node::name(), "due work done")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "due work failed; retrying at the next run")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "due work stopped unexpectedly; retrying at the next run")
+                }
             }
         }
     });

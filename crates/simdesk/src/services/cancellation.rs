@@ -855,32 +855,61 @@ pub struct CompletionReport {
     pub skipped: u64,
 }
 
+/// Due requests a node claims at a time: few, so a node that dies strands little behind its
+/// lease, and nodes working side by side share the work evenly.
+const COMPLETION_CLAIM: i64 = 50;
+/// How long a claim holds on the real clock: far longer than completing a batch takes, short
+/// enough that the work of a node that died is soon taken up by another.
+const COMPLETION_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
 /// Completes every approved request whose effective date has come: add-ons unbound, balance
 /// closed, refund credited to the e-wallet, receipt issued, line terminated, network and
-/// customer told — all in one transaction per request.
+/// customer told — all in one transaction per request. Requests are claimed a batch at a time
+/// under a lease in this node's name, so nodes running this together share the work.
 pub async fn complete_due(desk: &Desk, now: Timestamp) -> ServiceResult<CompletionReport> {
+    let node = crate::node::name();
     let mut report = CompletionReport::default();
+    // Requests changed meanwhile by someone else: not claimed again in this run, but given back
+    // at its end, so the next run looks at them again.
+    let mut busy = Vec::new();
     loop {
-        let due = desk.s().requests_due(now, 200).await?;
+        let wall = Timestamp::now();
+        let due = desk
+            .s()
+            .claim_due_requests(now, wall, wall + COMPLETION_LEASE, node, COMPLETION_CLAIM)
+            .await?;
         if due.is_empty() {
             break;
         }
-        let mut progressed = false;
-        for record in due {
-            match complete_one(desk, &record, now).await {
-                Ok(_) => {
-                    report.completed += 1;
-                    progressed = true;
+        for (i, record) in due.iter().enumerate() {
+            match complete_one(desk, record, now).await {
+                Ok(_) => report.completed += 1,
+                Err(ServiceError::Busy) => {
+                    report.skipped += 1;
+                    busy.push(record.request.id);
                 }
-                Err(ServiceError::Busy) => report.skipped += 1,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // The rest of the batch goes back at once; the failed request keeps its
+                    // lease until it lapses, so it does not hold up the others on every run.
+                    busy.extend(due[i + 1..].iter().map(|r| r.request.id));
+                    release(desk, &busy, node).await;
+                    return Err(e);
+                }
             }
         }
-        if !progressed {
-            break;
-        }
     }
+    release(desk, &busy, node).await;
     Ok(report)
+}
+
+/// Gives back leases on requests this run leaves alone; if that fails too, they lapse.
+async fn release(desk: &Desk, ids: &[i64], node: &str) {
+    if ids.is_empty() {
+        return;
+    }
+    if let Err(e) = desk.s().release_request_claims(ids, node).await {
+        tracing::warn!(error = %e, "due cancellations stay leased until their lease lapses");
+    }
 }
 
 async fn complete_one(
@@ -888,7 +917,11 @@ async fn complete_one(
     record: &RequestRecord,
     now: Timestamp,
 ) -> ServiceResult<AppliedRequest> {
-    let by = Attribution::system("cancellation", now, "effective date reached");
+    let by = Attribution::system(
+        &crate::node::actor("cancellation"),
+        now,
+        "effective date reached",
+    );
     let (request, t) = record.request.complete(by.clone())?;
     let line = find_line(desk.s(), &LineKey::Id(request.line_id)).await?;
     let (policy, version) = desk.book.for_line(&line)?;

@@ -134,10 +134,16 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Self> {
+    pub async fn connect(
+        url: &str,
+        vault: Arc<crate::vault::Vault>,
+        wait: Duration,
+    ) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // Bounds how long a request waits while the database is unreachable: it is then
+            // answered 503 with Retry-After instead of hanging.
+            .acquire_timeout(wait)
             .connect(url)
             .await?;
         Ok(PostgresStore { pool, vault })
@@ -1690,6 +1696,44 @@ macro_rules! shared_store {
                 rows.iter().map(Self::request_from_row).collect()
             }
 
+            async fn claim_due_requests(&self, due: Timestamp, wall: Timestamp, lease_until: Timestamp, node: &str, limit: i64) -> StoreResult<Vec<RequestRecord>> {
+                // One statement, so a batch is claimed atomically. PostgreSQL skips rows another
+                // node is claiming or completing right now; SQLite has one writer at a time.
+                let lock = if $name == "postgres" { " FOR UPDATE SKIP LOCKED" } else { "" };
+                let rows = sqlx::query(&format!(
+                    "UPDATE cancellation_requests SET claimed_until = $1, claimed_by = $2
+                     WHERE id IN (SELECT id FROM cancellation_requests
+                                  WHERE state = 'approved' AND effective_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $4)
+                                  ORDER BY effective_at, id LIMIT $5{lock})
+                     RETURNING *"
+                ))
+                .bind(micros(lease_until))
+                .bind(node)
+                .bind(micros(due))
+                .bind(micros(wall))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut claimed = rows.iter().map(Self::request_from_row).collect::<StoreResult<Vec<_>>>()?;
+                claimed.sort_by_key(|r| (r.request.effective_at, r.request.id));
+                Ok(claimed)
+            }
+
+            async fn release_request_claims(&self, ids: &[i64], node: &str) -> StoreResult<()> {
+                for chunk in ids.chunks(LOOKUP_CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new("UPDATE cancellation_requests SET claimed_until = NULL, claimed_by = NULL WHERE claimed_by = ");
+                    q.push_bind(node);
+                    q.push(" AND id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    q.push(")");
+                    q.build().execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
             async fn insert_code(&self, line_id: i64, request_id: Option<i64>, destination: &str, code_hash: &str, at: Timestamp) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(
                     "INSERT INTO one_time_codes (line_id, request_id, destination, code_hash, issued_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -2643,6 +2687,21 @@ macro_rules! shared_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn take_over_idempotency_key(&self, caller: &str, key: &str, request_hash: &str, reserved_before: Timestamp, at: Timestamp) -> StoreResult<bool> {
+                let taken = sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = $1
+                     WHERE caller = $2 AND idempotency_key = $3 AND request_hash = $4 AND status IS NULL AND created_at <= $5",
+                )
+                .bind(micros(at))
+                .bind(caller)
+                .bind(key)
+                .bind(request_hash)
+                .bind(micros(reserved_before))
+                .execute(&self.pool)
+                .await?;
+                Ok(taken.rows_affected() == 1)
             }
 
             async fn lines_page(&self, carrier: &str, state: Option<&str>, after: i64, limit: i64) -> StoreResult<Vec<Line>> {

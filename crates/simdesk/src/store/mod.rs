@@ -134,6 +134,20 @@ pub trait Store: Send + Sync + 'static {
         now: jiff::Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<RequestRecord>>;
+    /// Leases to `node`, until `lease_until`, up to `limit` approved requests whose effective
+    /// instant has come at `due` (simdesk's clock, which `--now` may move) and whose lease is
+    /// free or has lapsed at `wall` (the real clock), in effective order. Requests another node
+    /// holds are skipped, so several nodes share due work instead of racing for it.
+    async fn claim_due_requests(
+        &self,
+        due: jiff::Timestamp,
+        wall: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        node: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<RequestRecord>>;
+    /// Gives back the leases `node` holds on these requests, for work it will not do now.
+    async fn release_request_claims(&self, ids: &[i64], node: &str) -> StoreResult<()>;
 
     async fn insert_code(
         &self,
@@ -367,6 +381,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Forgets a reservation whose request failed in a way worth retrying.
     async fn release_idempotency_key(&self, caller: &str, key: &str) -> StoreResult<()>;
+    /// Takes over a reservation of the same request made before `reserved_before` and never
+    /// answered (its node died, or the database went away before it could be released): it is
+    /// stamped `at` and true is returned; false while it may still be served.
+    async fn take_over_idempotency_key(
+        &self,
+        caller: &str,
+        key: &str,
+        request_hash: &str,
+        reserved_before: jiff::Timestamp,
+        at: jiff::Timestamp,
+    ) -> StoreResult<bool>;
     /// Lines of a carrier, filtered, after the cursor (line id), in id order.
     async fn lines_page(
         &self,
@@ -398,6 +423,9 @@ pub trait Store: Send + Sync + 'static {
     async fn lines_due(&self, now: jiff::Timestamp, limit: i64) -> StoreResult<Vec<Line>>;
 }
 
+/// How long a query waits for a PostgreSQL connection unless the settings say otherwise.
+pub const DEFAULT_DB_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens the store a URL names and brings its schema up to date.
 /// Personal data is sealed and opened with `vault`'s keys on the way in and out.
 /// A bare SQLite pool with simdesk's connection settings, for measuring what the database allows.
@@ -406,10 +434,21 @@ pub async fn sqlite_pool(url: &str) -> StoreResult<sqlx::SqlitePool> {
 }
 
 pub async fn open(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Arc<dyn Store>> {
+    open_waiting(url, vault, DEFAULT_DB_WAIT).await
+}
+
+/// Opens the store like `open`; on PostgreSQL a query that cannot get a connection within `wait`
+/// (the database unreachable, every connection busy) fails instead of waiting on. An embedded
+/// SQLite file is never unreachable: its connections wait as long as they always have.
+pub async fn open_waiting(
+    url: &str,
+    vault: Arc<crate::vault::Vault>,
+    wait: std::time::Duration,
+) -> StoreResult<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
         Arc::new(SqliteStore::connect(url, vault).await?)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Arc::new(PostgresStore::connect(url, vault).await?)
+        Arc::new(PostgresStore::connect(url, vault, wait).await?)
     } else {
         return Err(StoreError::UnsupportedUrl(url.to_string()));
     };

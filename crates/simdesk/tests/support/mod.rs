@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod node;
 pub mod peers;
+pub mod proxy;
 pub mod stock;
 
 use simdesk::store::{self, Store};
@@ -33,6 +35,25 @@ impl TestDb {
         store::open(&self.url, Arc::new(vault.vault))
             .await
             .expect("open store")
+    }
+}
+
+impl TestDb {
+    /// Removes a PostgreSQL test database once its test passed: the large ones are not worth
+    /// keeping. Connections still open to it are closed.
+    pub async fn drop_database(self) {
+        use sqlx::Executor;
+        let Some(server) = pg_server() else { return };
+        let name = self.url.rsplit('/').next().unwrap_or_default().to_string();
+        drop(self);
+        let admin = sqlx::PgPool::connect(&server)
+            .await
+            .expect("the test server");
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await
+            .expect("drop the test database");
+        admin.close().await;
     }
 }
 

@@ -1,5 +1,6 @@
 //! `Idempotency-Key` on every POST: the same key with the same body gets the first response
-//! again; the same key with another body is refused (422); a key still being served is 409.
+//! again; the same key with another body is refused (422); a key still being served is 409,
+//! until its first request is given up for lost (`ABANDONED_AFTER`) and a retry serves it.
 
 use super::auth::{bearer, hash_token};
 use crate::web::{ApiError, AppState};
@@ -12,6 +13,12 @@ use sha2::{Digest, Sha256};
 
 /// Bodies are read whole to be hashed; identity documents are the largest thing sent.
 pub(super) const MAX_BODY: usize = 12 * 1024 * 1024;
+
+/// A reservation never answered for this long was lost — its node died mid-request, or the
+/// database went away before the reservation could be released — and a retry of the same
+/// request may serve it: far longer than any request takes, short enough that a client that
+/// retries is not refused for ever.
+const ABANDONED_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
@@ -52,7 +59,8 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     h.update(&bytes);
     let request_hash = hex::encode(h.finalize());
     let store = state.desk.store.clone();
-    match store.reserve_idempotency_key(&caller, &key, &request_hash, jiff::Timestamp::now()).await {
+    let now = jiff::Timestamp::now();
+    match store.reserve_idempotency_key(&caller, &key, &request_hash, now).await {
         Ok(None) => {}
         Ok(Some((hash, _, _, _))) if hash != request_hash => {
             return ApiError::new(
@@ -64,10 +72,14 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             .into_response()
         }
         Ok(Some((_, Some(status), Some(body), location))) => return replay(status, body, location),
-        Ok(Some(_)) => {
-            return ApiError::new(StatusCode::CONFLICT, "IN_PROGRESS", "request in progress", "the first request with this Idempotency-Key is still being served; retry shortly")
-                .into_response()
-        }
+        Ok(Some(_)) => match store.take_over_idempotency_key(&caller, &key, &request_hash, now - ABANDONED_AFTER, now).await {
+            Ok(true) => tracing::info!("serving again a request whose first attempt was lost"),
+            Ok(false) => {
+                return ApiError::new(StatusCode::CONFLICT, "IN_PROGRESS", "request in progress", "the first request with this Idempotency-Key is still being served; retry shortly")
+                    .into_response()
+            }
+            Err(e) => return ApiError::from(crate::services::ServiceError::from(e)).into_response(),
+        },
         Err(e) => return ApiError::from(crate::services::ServiceError::from(e)).into_response(),
     }
     let response = next

@@ -105,9 +105,16 @@ pub(super) async fn owned_line(
     id: &str,
 ) -> Result<Line, ApiError> {
     let key = parse_line_key(id)?;
+    // Only a line that is not there is "not found": a database that cannot answer is a 503 the
+    // client retries, not a 404 it would believe.
     let line = find_line(state.desk.store.as_ref(), &key)
         .await
-        .map_err(|_| ApiError::not_found(format!("no product {id}")))?;
+        .map_err(|e| match e {
+            crate::services::ServiceError::NotFound(_) => {
+                ApiError::not_found(format!("no product {id}"))
+            }
+            other => other.into(),
+        })?;
     operator
         .owns(&line.carrier)
         .map_err(|_| ApiError::not_found(format!("no product {id}")))?;
