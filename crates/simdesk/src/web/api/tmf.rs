@@ -4,6 +4,7 @@ use super::dto::*;
 use super::{ApiJson, Operator};
 use crate::services::access::Scope;
 use crate::services::cancellation::{self, Desk};
+use crate::services::excerpt;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::store::{LineKey, RequestRecord};
 use crate::web::{ApiError, AppState};
@@ -107,10 +108,10 @@ pub(super) async fn owned_line(
     let key = parse_line_key(id)?;
     let line = find_line(state.desk.store.as_ref(), &key)
         .await
-        .map_err(|_| ApiError::not_found(format!("no product {id}")))?;
+        .map_err(|_| ApiError::not_found(format!("no product {}", excerpt(id, 64))))?;
     operator
         .owns(&line.carrier)
-        .map_err(|_| ApiError::not_found(format!("no product {id}")))?;
+        .map_err(|_| ApiError::not_found(format!("no product {}", excerpt(id, 64))))?;
     Ok(line)
 }
 
@@ -238,7 +239,7 @@ pub(super) async fn owned_request(
     operator: &Operator,
     id: &str,
 ) -> Result<(RequestRecord, Line), ApiError> {
-    let missing = || ApiError::not_found(format!("no product order {id}"));
+    let missing = || ApiError::not_found(format!("no product order {}", excerpt(id, 64)));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let record = state
         .desk
