@@ -43,8 +43,9 @@ fn product_status_filter(status: &str) -> Result<Vec<&'static str>, ApiError> {
         "terminated" => vec!["terminated", "closed"],
         other => {
             return Err(ApiError::bad_request(format!(
-                "status {other:?} is not one of created, active, suspended, pendingTerminate, terminated"
-            )))
+            "status {:?} is not one of created, active, suspended, pendingTerminate, terminated",
+            excerpt(other, 64)
+        )))
         }
     })
 }
