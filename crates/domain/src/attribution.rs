@@ -178,3 +178,65 @@ impl Attribution {
         Attribution::new(Actor::system(job), Channel::System, at, reason)
     }
 }
+
+/// Arbitrary text through every parser of a stored name (channels, actor kinds, line kinds and
+/// states, request states, balance units and entry kinds): the name, or an error that lists
+/// what was expected, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::balance::{BucketUnit, EntryKind};
+    use crate::cancellation::RequestState;
+    use crate::fuzz::{config, text, PARSER_CASES};
+    use crate::line::{LineKind, LineState};
+    use proptest::prelude::*;
+
+    /// 64 echoed characters, each at worst a `\u{…}` escape, and the list of expected names.
+    const MAX_ERROR_LEN: usize = 1000;
+
+    fn check<T: FromStr<Err = UnknownName> + fmt::Debug + PartialEq>(
+        text: &str,
+        name: impl Fn(&T) -> String,
+    ) -> Result<(), TestCaseError> {
+        match text.parse::<T>() {
+            Ok(value) => prop_assert_eq!(name(&value).parse::<T>(), Ok(value)),
+            Err(error) => {
+                let message = error.to_string();
+                prop_assert!(message.starts_with("unknown "), "{message}");
+                prop_assert!(message.contains("expected one of"), "{message}");
+                prop_assert!(message.len() <= MAX_ERROR_LEN, "error too long: {message}");
+                prop_assert!(error.given.chars().count() <= 64);
+            }
+        }
+        Ok(())
+    }
+
+    /// Mostly near misses of real names; sometimes anything.
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            2 => text(),
+            1 => "[a-zA-Z_ ]{0,24}",
+            1 => prop::sample::select(vec![
+                "web", "api", "system", "customer", "esim", "physical", "in_stock",
+                "pending_termination", "identity_verified", "MB", "JPY", "usd", "top_up",
+                "cancellation",
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(PARSER_CASES))]
+
+        #[test]
+        fn any_text_is_a_known_name_or_a_clear_error(text in name()) {
+            check::<Channel>(&text, |v| v.as_str().to_string())?;
+            check::<ActorKind>(&text, |v| v.as_str().to_string())?;
+            check::<LineKind>(&text, |v| v.as_str().to_string())?;
+            check::<LineState>(&text, |v| v.as_str().to_string())?;
+            check::<RequestState>(&text, |v| v.as_str().to_string())?;
+            check::<BucketUnit>(&text, |v| v.as_str().to_string())?;
+            check::<EntryKind>(&text, |v| v.as_str().to_string())?;
+        }
+    }
+}

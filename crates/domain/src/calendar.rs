@@ -412,7 +412,7 @@ impl FromStr for Closure {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let invalid = |reason: String| CalendarError::InvalidClosure {
-            input: s.to_string(),
+            input: excerpt(s),
             reason,
         };
         let text = s.trim();
@@ -429,7 +429,10 @@ impl FromStr for Closure {
 fn parse_month_day(text: &str) -> Result<(u8, u8), String> {
     let text = text.trim();
     let Some((month, day)) = text.split_once('-') else {
-        return Err(format!("{text:?} is not a month and a day joined by '-'"));
+        return Err(format!(
+            "{:?} is not a month and a day joined by '-'",
+            excerpt(text)
+        ));
     };
     Ok((parse_number(month, "month")?, parse_number(day, "day")?))
 }
@@ -439,7 +442,22 @@ fn parse_number(text: &str, what: &str) -> Result<u8, String> {
     let well_formed = (1..=2).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
     match text.parse() {
         Ok(value) if well_formed => Ok(value),
-        _ => Err(format!("{text:?} is not a {what} of one or two digits")),
+        _ => Err(format!(
+            "{:?} is not a {what} of one or two digits",
+            excerpt(text)
+        )),
+    }
+}
+
+/// Shortens echoed input so that an error about a pasted novel stays one line.
+fn excerpt(text: &str) -> String {
+    const LIMIT: usize = 32;
+    if text.chars().count() <= LIMIT {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(LIMIT).collect();
+        short.push('…');
+        short
     }
 }
 
@@ -1078,5 +1096,79 @@ mod tests {
             let closure = Closure::new(sm, sd, em, ed).unwrap();
             prop_assert_eq!(closure.to_string().parse::<Closure>(), Ok(closure));
         }
+    }
+}
+
+/// Arbitrary and mutated text through the closure parser (closures come from policy files):
+/// a closure that prints and parses back, or an error naming the problem, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz::{config, edit_char, mutate, text, PARSER_CASES};
+    use proptest::prelude::*;
+
+    const MAX_ERROR_LEN: usize = 1000;
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        match text.parse::<Closure>() {
+            Ok(closure) => {
+                prop_assert_eq!(closure.to_string().parse::<Closure>(), Ok(closure));
+                let ((sm, sd), (em, ed)) = (closure.start(), closure.end());
+                prop_assert!(validate_month_day(sm, sd).is_ok());
+                prop_assert!(validate_month_day(em, ed).is_ok());
+            }
+            Err(error) => {
+                let message = error.to_string();
+                prop_assert!(message.starts_with("invalid closure"), "{message}");
+                prop_assert!(
+                    message.chars().count() <= MAX_ERROR_LEN,
+                    "error too long: {message}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn closure() -> impl Strategy<Value = String> {
+        (1u8..=12, 1u8..=31, 1u8..=12, 1u8..=31, any::<bool>()).prop_map(
+            |(sm, sd, em, ed, range)| {
+                if range {
+                    format!("{sm:02}-{sd:02}..{em:02}-{ed:02}")
+                } else {
+                    format!("{sm}-{sd}")
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(config(PARSER_CASES))]
+
+        #[test]
+        fn any_text_is_a_closure_or_a_clear_error(text in text()) {
+            check(&text)?;
+        }
+
+        #[test]
+        fn an_edited_closure_is_a_closure_or_a_clear_error(
+            text in closure(),
+            edits in prop::collection::vec((any::<u8>(), any::<prop::sample::Index>(), edit_char()), 0..3),
+        ) {
+            let mut text = text;
+            for (edit, at, with) in edits {
+                text = mutate(&text, edit, at, with);
+            }
+            check(&text)?;
+        }
+    }
+
+    // Regressions: inputs the properties above once failed on.
+
+    #[test]
+    fn a_pasted_page_as_a_closure_gets_a_one_line_error() {
+        let text = "🟠".repeat(1000);
+        let message = text.parse::<Closure>().unwrap_err().to_string();
+        assert!(message.chars().count() < 300, "{message}");
+        assert!(message.starts_with("invalid closure \"🟠🟠"), "{message}");
     }
 }

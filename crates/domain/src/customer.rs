@@ -165,7 +165,10 @@ impl RegistrationForm {
         let birth_date: Date = self.birth_date.trim().parse().map_err(|_| {
             invalid(
                 "birth-date",
-                format!("{:?} is not a date; use YYYY-MM-DD", self.birth_date),
+                format!(
+                    "{:?} is not a date; use YYYY-MM-DD",
+                    excerpt(&self.birth_date)
+                ),
             )
         })?;
         if birth_date > today {
@@ -215,11 +218,26 @@ fn fullwidth_to_ascii(c: char) -> char {
     }
 }
 
+/// Shortens echoed input so that an error about a pasted novel stays one line.
+fn excerpt(text: &str) -> String {
+    const LIMIT: usize = 64;
+    if text.chars().count() <= LIMIT {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(LIMIT).collect();
+        short.push('…');
+        short
+    }
+}
+
 fn validate_email(email: &str) -> Result<(), CustomerError> {
     let problem = || {
         invalid(
             "email",
-            format!("{email:?} is not an e-mail address like name@example.com"),
+            format!(
+                "{:?} is not an e-mail address like name@example.com",
+                excerpt(email)
+            ),
         )
     };
     if email.len() > 254 || email.chars().any(char::is_whitespace) {
@@ -296,5 +314,144 @@ mod tests {
             !shown.contains("TZ1234567") && !shown.contains("Alex"),
             "{shown}"
         );
+    }
+}
+
+/// Arbitrary and mutated registration forms and language tags: a registration or an error that
+/// names the field and what is wrong with it, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz::{config, edit_char, mutate, text, PARSER_CASES};
+    use jiff::civil::date;
+    use proptest::prelude::*;
+
+    const MAX_ERROR_LEN: usize = 1000;
+    const FIELDS: [&str; 7] = [
+        "name",
+        "passport",
+        "nationality",
+        "birth-date",
+        "phone",
+        "email",
+        "language",
+    ];
+
+    fn valid_form() -> RegistrationForm {
+        RegistrationForm {
+            full_name: "Alex Example".into(),
+            passport_number: "TZ1234567".into(),
+            nationality: "GB".into(),
+            birth_date: "1990-04-01".into(),
+            phone: "+44 7700 900123".into(),
+            email: "alex@example.com".into(),
+            language: "en".into(),
+        }
+    }
+
+    fn field(form: &mut RegistrationForm, index: usize) -> &mut String {
+        match index % FIELDS.len() {
+            0 => &mut form.full_name,
+            1 => &mut form.passport_number,
+            2 => &mut form.nationality,
+            3 => &mut form.birth_date,
+            4 => &mut form.phone,
+            5 => &mut form.email,
+            _ => &mut form.language,
+        }
+    }
+
+    fn check(form: &RegistrationForm) -> Result<(), TestCaseError> {
+        let today = date(2026, 11, 25);
+        match form.validate(today) {
+            Ok(registration) => {
+                let personal = &registration.personal;
+                prop_assert!(!personal.full_name.is_empty());
+                prop_assert!((5..=12).contains(&personal.passport_number.len()));
+                prop_assert!(personal
+                    .passport_number
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric()));
+                prop_assert_eq!(
+                    normalise_passport_number(&personal.passport_number),
+                    personal.passport_number.clone()
+                );
+                prop_assert!(personal.birth_date <= today);
+                prop_assert_eq!(
+                    registration.language.tag().parse::<Language>(),
+                    Ok(registration.language)
+                );
+            }
+            Err(error) => {
+                let message = error.to_string();
+                prop_assert!(
+                    FIELDS
+                        .iter()
+                        .any(|f| message.starts_with(&format!("{f}: "))),
+                    "the error names no field: {message}"
+                );
+                prop_assert!(
+                    message.chars().count() <= MAX_ERROR_LEN,
+                    "error too long: {message}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config(PARSER_CASES))]
+
+        #[test]
+        fn any_language_tag_is_a_language_or_a_clear_error(text in text()) {
+            match text.parse::<Language>() {
+                Ok(language) => prop_assert_eq!(language.tag().parse::<Language>(), Ok(language)),
+                Err(error) => {
+                    let message = error.to_string();
+                    prop_assert!(message.starts_with("language: "), "{message}");
+                    prop_assert!(message.chars().count() <= MAX_ERROR_LEN, "error too long: {message}");
+                }
+            }
+            let _ = normalise_passport_number(&text);
+        }
+
+        #[test]
+        fn any_field_is_accepted_or_named(index in 0..FIELDS.len(), value in text()) {
+            let mut form = valid_form();
+            *field(&mut form, index) = value;
+            check(&form)?;
+        }
+
+        #[test]
+        fn an_edited_form_is_accepted_or_the_field_is_named(
+            edits in prop::collection::vec(
+                (0..FIELDS.len(), any::<u8>(), any::<prop::sample::Index>(), edit_char()),
+                1..4,
+            ),
+        ) {
+            let mut form = valid_form();
+            for (index, edit, at, with) in edits {
+                let value = field(&mut form, index);
+                *value = mutate(value, edit, at, with);
+            }
+            check(&form)?;
+        }
+    }
+
+    // Regressions: inputs the properties above once failed on.
+
+    #[test]
+    fn a_pasted_page_as_an_email_or_birth_date_gets_a_one_line_error() {
+        let mut form = valid_form();
+        form.email = "ᥰ".repeat(1000);
+        let message = form.validate(date(2026, 11, 25)).unwrap_err().to_string();
+        assert!(message.starts_with("email: \"ᥰᥰ"), "{message}");
+        assert!(message.chars().count() < 300, "{message}");
+
+        let mut form = valid_form();
+        form.birth_date = "1".repeat(1000);
+        let message = form.validate(date(2026, 11, 25)).unwrap_err().to_string();
+        assert!(message.starts_with("birth-date: \"111"), "{message}");
+        assert!(message.chars().count() < 300, "{message}");
     }
 }

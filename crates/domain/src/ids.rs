@@ -1026,3 +1026,176 @@ mod tests {
         }
     }
 }
+
+/// Arbitrary and mutated text through every identifier parser: an identifier or an error that
+/// names the identifier and what is wrong with it, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz::{config, edit_char, mutate, text, PARSER_CASES};
+    use proptest::prelude::*;
+
+    /// Errors echo at most an excerpt of what was typed, so a pasted page stays one line.
+    const MAX_ERROR_LEN: usize = 1000;
+
+    fn check_error(kind: IdKind, text: &str, error: &IdError) -> Result<(), TestCaseError> {
+        let message = error.to_string();
+        prop_assert!(
+            message.contains(kind.name()),
+            "{kind} error does not name it: {message}"
+        );
+        prop_assert!(
+            message.chars().count() <= MAX_ERROR_LEN,
+            "{kind} error too long: {message}"
+        );
+        if let IdError::InvalidCharacter {
+            kind: named,
+            found,
+            position,
+        } = error
+        {
+            prop_assert_eq!(*named, kind);
+            prop_assert_eq!(text.chars().nth(position - 1), Some(*found));
+        }
+        Ok(())
+    }
+
+    /// Parses `text` as `T`; a success must print and parse back to itself, a failure must say
+    /// what was wrong.
+    fn check<T>(kind: IdKind, text: &str) -> Result<Option<T>, TestCaseError>
+    where
+        T: FromStr<Err = IdError> + fmt::Display + AsRef<str> + PartialEq + fmt::Debug,
+        T: TryFrom<String, Error = IdError>,
+    {
+        match text.parse::<T>() {
+            Ok(id) => {
+                let shown = id.to_string();
+                prop_assert_eq!(shown.as_str(), id.as_ref());
+                let reread = shown.parse::<T>();
+                prop_assert_eq!(reread.as_ref(), Ok(&id));
+                let converted = T::try_from(shown);
+                prop_assert_eq!(converted.as_ref(), Ok(&id));
+                Ok(Some(id))
+            }
+            Err(error) => {
+                check_error(kind, text, &error)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn check_all(text: &str) -> Result<(), TestCaseError> {
+        if let Some(iccid) = check::<Iccid>(IdKind::Iccid, text)? {
+            prop_assert!(luhn_valid(iccid.as_str()));
+            prop_assert!(iccid.as_str().starts_with("89"));
+        }
+        if let Some(imsi) = check::<Imsi>(IdKind::Imsi, text)? {
+            prop_assert_eq!(
+                format!("{}{}{}", imsi.mcc(), imsi.mnc(), imsi.msin()),
+                imsi.as_str()
+            );
+        }
+        if let Some(msisdn) = check::<Msisdn>(IdKind::Msisdn, text)? {
+            prop_assert_eq!(msisdn.national().parse::<Msisdn>(), Ok(msisdn.clone()));
+        }
+        if let Some(phone) = check::<PhoneNumber>(IdKind::PhoneNumber, text)? {
+            prop_assert!(phone.as_str().starts_with('+'));
+            prop_assert!((9..=16).contains(&phone.as_str().len()));
+        }
+        if let Some(eid) = check::<Eid>(IdKind::Eid, text)? {
+            prop_assert_eq!(mod97(eid.as_str()), 1);
+        }
+        match Iccid::from_body(text) {
+            Ok(iccid) => prop_assert_eq!(iccid.as_str().parse::<Iccid>(), Ok(iccid.clone())),
+            Err(error) => check_error(IdKind::Iccid, text, &error)?,
+        }
+        match Eid::from_body(text) {
+            Ok(eid) => prop_assert_eq!(eid.as_str().parse::<Eid>(), Ok(eid.clone())),
+            Err(error) => check_error(IdKind::Eid, text, &error)?,
+        }
+        let digits = is_ascii_digits(text) && !text.is_empty();
+        prop_assert_eq!(luhn_check_digit(text).is_some(), digits);
+        if !digits {
+            prop_assert!(!luhn_valid(text));
+        }
+        Ok(())
+    }
+
+    /// A valid value of each identifier, as printed.
+    fn valid() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "89[0-9]{16,17}".prop_map(|body| Iccid::from_body(&body).unwrap().to_string()),
+            "44[01][0-9]{3,12}",
+            ("0[789]0", "[0-9]{8}")
+                .prop_map(|(p, s)| Msisdn::from_str(&format!("{p}{s}")).unwrap().to_string()),
+            // Not +8…: "+81" with a trunk 0 after it may leave too few digits.
+            "\\+[1-79][0-9]{7,14}",
+            "[0-9]{30}".prop_map(|body| Eid::from_body(&body).unwrap().to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(PARSER_CASES))]
+
+        #[test]
+        fn any_text_is_an_identifier_or_a_clear_error(text in text()) {
+            check_all(&text)?;
+        }
+
+        #[test]
+        fn an_edited_identifier_is_an_identifier_or_a_clear_error(
+            value in valid(),
+            edits in prop::collection::vec((any::<u8>(), any::<prop::sample::Index>(), edit_char()), 1..4),
+        ) {
+            let mut text = value;
+            for (edit, at, with) in edits {
+                text = mutate(&text, edit, at, with);
+            }
+            check_all(&text)?;
+        }
+
+        #[test]
+        fn separators_and_full_width_digits_never_change_an_identifier(
+            value in valid(),
+            separators in prop::collection::vec(
+                (any::<prop::sample::Index>(), prop::sample::select(vec![" ", "-", "　", "－", "ー", "\t"])),
+                0..6,
+            ),
+            full_width in any::<bool>(),
+        ) {
+            // Separators go after the `+`, which must stay first.
+            let (head, digits) = value.split_at(usize::from(value.starts_with('+')));
+            let mut chars: Vec<String> = digits
+                .chars()
+                .map(|c| match (full_width, c.to_digit(10)) {
+                    (true, Some(d)) => char::from_u32(u32::from('０') + d).unwrap().to_string(),
+                    _ => c.to_string(),
+                })
+                .collect();
+            for (at, separator) in separators {
+                chars.insert(at.index(chars.len() + 1), separator.to_string());
+            }
+            let text = format!("{head}{}", chars.concat());
+            let parsed = [
+                text.parse::<Iccid>().map(|v| v.to_string()),
+                text.parse::<Imsi>().map(|v| v.to_string()),
+                text.parse::<Msisdn>().map(|v| v.to_string()),
+                text.parse::<PhoneNumber>().map(|v| v.to_string()),
+                text.parse::<Eid>().map(|v| v.to_string()),
+            ];
+            let original = [
+                value.parse::<Iccid>().map(|v| v.to_string()),
+                value.parse::<Imsi>().map(|v| v.to_string()),
+                value.parse::<Msisdn>().map(|v| v.to_string()),
+                value.parse::<PhoneNumber>().map(|v| v.to_string()),
+                value.parse::<Eid>().map(|v| v.to_string()),
+            ];
+            prop_assert!(original.iter().any(Result::is_ok), "{value} parses as nothing");
+            for (before, after) in original.iter().zip(&parsed) {
+                if let Ok(before) = before {
+                    prop_assert_eq!(after.as_ref(), Ok(before), "{:?}", text);
+                }
+            }
+        }
+    }
+}

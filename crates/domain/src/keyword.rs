@@ -256,3 +256,40 @@ mod tests {
         }
     }
 }
+
+/// Arbitrary and mutated SMS texts through the keyword reader: a keyword or none, never a panic,
+/// and never a keyword that runs on into a longer word.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz::{config, edit_char, mutate, text, PARSER_CASES};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config(PARSER_CASES))]
+
+        #[test]
+        fn any_text_is_a_keyword_or_none(text in text()) {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn an_edited_keyword_is_a_keyword_or_none(
+            index in 0..KEYWORDS.len(),
+            rest in text(),
+            edits in prop::collection::vec((any::<u8>(), any::<prop::sample::Index>(), edit_char()), 0..3),
+        ) {
+            let mut message = format!("{}{rest}", KEYWORDS[index].0);
+            for (edit, at, with) in edits {
+                message = mutate(&message, edit, at, with);
+            }
+            if let Some((keyword, _)) = parse(&message) {
+                // Whatever was read is one of the spellings, standing alone.
+                let normalized = normalize(&message);
+                let start = normalized.trim_start_matches(is_blank);
+                prop_assert!(KEYWORDS.iter().any(|&(spelling, k, _)| k == keyword
+                    && strip_prefix_ignore_ascii_case(start, spelling).is_some_and(stands_alone)));
+            }
+        }
+    }
+}

@@ -18,3 +18,6 @@ pub mod refund;
 pub mod retention;
 pub mod validity;
 pub mod wallet;
+
+#[cfg(test)]
+mod fuzz;

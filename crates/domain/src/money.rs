@@ -938,3 +938,91 @@ mod tests {
         }
     }
 }
+
+/// Arbitrary and mutated text through the amount and currency parsers: an amount that prints
+/// and parses back, or an error that says what is wrong, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz::{config, edit_char, mutate, text, PARSER_CASES};
+    use proptest::prelude::*;
+
+    const MAX_ERROR_LEN: usize = 1000;
+
+    fn check_error(error: &MoneyError) -> Result<(), TestCaseError> {
+        let message = error.to_string();
+        prop_assert!(!message.trim().is_empty());
+        prop_assert!(
+            message.chars().count() <= MAX_ERROR_LEN,
+            "error too long: {message}"
+        );
+        Ok(())
+    }
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        match Money::parse(text) {
+            Ok(money) => {
+                prop_assert_eq!(Money::parse(&money.to_string()), Ok(money));
+                prop_assert_eq!(Money::parse_in(text, money.currency()), Ok(money));
+            }
+            Err(error) => check_error(&error)?,
+        }
+        for currency in [Currency::Jpy, Currency::Usd] {
+            match Money::parse_in(text, currency) {
+                Ok(money) => {
+                    prop_assert_eq!(money.currency(), currency);
+                    prop_assert_eq!(Money::parse(&money.to_string()), Ok(money));
+                }
+                Err(error) => check_error(&error)?,
+            }
+        }
+        match text.parse::<Currency>() {
+            Ok(currency) => prop_assert_eq!(currency.code().parse::<Currency>(), Ok(currency)),
+            Err(error) => check_error(&error)?,
+        }
+        Ok(())
+    }
+
+    fn amount() -> impl Strategy<Value = String> {
+        (
+            any::<i64>(),
+            prop::sample::select(Currency::ALL.to_vec()),
+            0u8..4,
+        )
+            .prop_map(|(minor, currency, form)| {
+                let money = Money::new(minor, currency);
+                let shown = money.to_string();
+                let bare = shown
+                    .trim_end_matches(currency.code())
+                    .trim_end()
+                    .to_owned();
+                match form {
+                    0 => shown,
+                    1 => format!("{} {bare}", currency.code()),
+                    2 => bare.replace(',', ""),
+                    _ => format!("¥{bare}"),
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(config(PARSER_CASES))]
+
+        #[test]
+        fn any_text_is_an_amount_or_a_clear_error(text in text()) {
+            check(&text)?;
+        }
+
+        #[test]
+        fn an_edited_amount_is_an_amount_or_a_clear_error(
+            text in amount(),
+            edits in prop::collection::vec((any::<u8>(), any::<prop::sample::Index>(), edit_char()), 1..4),
+        ) {
+            let mut text = text;
+            for (edit, at, with) in edits {
+                text = mutate(&text, edit, at, with);
+            }
+            check(&text)?;
+        }
+    }
+}

@@ -984,3 +984,422 @@ document_days = 7
         }
     }
 }
+
+/// The real policy files, mutated (keys dropped, replaced, added; huge, negative and mistyped
+/// values; characters edited) and arbitrary text, through the loader: a policy that keeps every
+/// rule the loader checks, or an error naming the file, the key and the problem, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz::{config, edit_char, mutate, text, PARSER_CASES};
+    use proptest::prelude::*;
+    use toml::Value;
+
+    const CARRIERS: [(&str, &str); 3] = [
+        (
+            "EX-FUJI/carrier.toml",
+            include_str!("../../../policies/EX-FUJI/carrier.toml"),
+        ),
+        (
+            "EX-KOI/carrier.toml",
+            include_str!("../../../policies/EX-KOI/carrier.toml"),
+        ),
+        (
+            "EX-SAKURA/carrier.toml",
+            include_str!("../../../policies/EX-SAKURA/carrier.toml"),
+        ),
+    ];
+
+    /// Each plan with the index of its carrier in [`CARRIERS`].
+    const PLANS: [(usize, &str, &str); 7] = [
+        (
+            0,
+            "EX-FUJI/plans/ESIM-7.toml",
+            include_str!("../../../policies/EX-FUJI/plans/ESIM-7.toml"),
+        ),
+        (
+            0,
+            "EX-FUJI/plans/JP10-DV.toml",
+            include_str!("../../../policies/EX-FUJI/plans/JP10-DV.toml"),
+        ),
+        (
+            1,
+            "EX-KOI/plans/JP15-D.toml",
+            include_str!("../../../policies/EX-KOI/plans/JP15-D.toml"),
+        ),
+        (
+            1,
+            "EX-KOI/plans/JP31-DV.toml",
+            include_str!("../../../policies/EX-KOI/plans/JP31-DV.toml"),
+        ),
+        (
+            2,
+            "EX-SAKURA/plans/ESIM-15.toml",
+            include_str!("../../../policies/EX-SAKURA/plans/ESIM-15.toml"),
+        ),
+        (
+            2,
+            "EX-SAKURA/plans/JP10-DV.toml",
+            include_str!("../../../policies/EX-SAKURA/plans/JP10-DV.toml"),
+        ),
+        (
+            2,
+            "EX-SAKURA/plans/JP15-D.toml",
+            include_str!("../../../policies/EX-SAKURA/plans/JP15-D.toml"),
+        ),
+    ];
+
+    fn carrier(index: usize) -> CarrierPolicy {
+        let (file, text) = CARRIERS[index];
+        CarrierPolicy::from_toml(file, text).expect("the real carrier files load")
+    }
+
+    /// Every key a policy document may have, so that replacing one field sometimes lands a value
+    /// where the loader expects another.
+    const KEYS: [&str; 30] = [
+        "code",
+        "name",
+        "network",
+        "example",
+        "currency",
+        "grace_days",
+        "reminder_hours_before",
+        "closures",
+        "cancellation",
+        "effective_delay_business_days",
+        "cutoff",
+        "bar_while_pending",
+        "refund",
+        "rule",
+        "fee",
+        "minimum",
+        "maximum",
+        "unused_plan_price",
+        "identity",
+        "top_up",
+        "addons",
+        "charge",
+        "data_mb",
+        "retention",
+        "kind",
+        "services",
+        "validity_days",
+        "price",
+        "data_allowance_mb",
+        "overrides",
+    ];
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                i64::MIN, -1, 0, 1, 2, 3, 10, 11, 90, 91, 365, 366, 720, 721, 3650, 3651,
+                i64::from(u32::MAX), i64::from(u32::MAX) + 1, i64::MAX,
+            ])
+            .prop_map(Value::Integer),
+            1 => any::<i64>().prop_map(Value::Integer),
+            1 => prop_oneof![
+                Just(f64::NAN), Just(f64::INFINITY), Just(-0.0), Just(1e300), any::<f64>(),
+            ]
+            .prop_map(Value::Float),
+            1 => any::<bool>().prop_map(Value::Boolean),
+            3 => prop::sample::select(vec![
+                "", " ", "0", "-1 JPY", "0 JPY", "1 JPY", "-0 JPY", "12.50 USD", "1.5 JPY",
+                "9223372036854775807 JPY", "9223372036854775808 JPY", "-9223372036854775808 JPY",
+                "¥-5", "1e3 JPY", "docomo", "softbank", "none", "full", "pro_rata",
+                "fee_and_minimum", "possession", "knowledge", "document", "esim", "physical",
+                "data", "voice", "sms", "data_pack", "roaming", "rolling_24h",
+                "calendar_days_jst", "00:00", "24:00", "23:59:60", "-01:00", "17:00:00.5",
+                "12-31..01-01", "02-30", "13-01", "EX-FUJI", "ex-fuji", "DATA-1GB",
+                "LPA:1$x$y", "\u{0}", "ＪＰＹ",
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+            2 => text().prop_map(Value::String),
+            1 => Just(Value::Datetime("1979-05-27T07:32:00Z".parse().unwrap())),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(KEYS.to_vec()), inner), 0..4).prop_map(
+                    |pairs| Value::Table(
+                        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                    )
+                ),
+            ]
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Key(String),
+        Index(usize),
+    }
+
+    /// The path of every value in `value`, tables and arrays included.
+    fn paths(value: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+        match value {
+            Value::Table(table) => {
+                for (key, inner) in table {
+                    at.push(Step::Key(key.clone()));
+                    out.push(at.clone());
+                    paths(inner, at, out);
+                    at.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (index, inner) in items.iter().enumerate() {
+                    at.push(Step::Index(index));
+                    out.push(at.clone());
+                    paths(inner, at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn at_mut<'a>(value: &'a mut Value, path: &[Step]) -> Option<&'a mut Value> {
+        path.iter().try_fold(value, |value, step| match step {
+            Step::Key(key) => value.get_mut(key.as_str()),
+            Step::Index(index) => value.get_mut(*index),
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Drop,
+        Replace(Value),
+        Add(String, Value),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            1 => Just(Mutation::Drop),
+            3 => value().prop_map(Mutation::Replace),
+            1 => (
+                prop_oneof![prop::sample::select(KEYS.to_vec()).prop_map(str::to_string), "[a-z_]{1,12}"],
+                value(),
+            )
+                .prop_map(|(k, v)| Mutation::Add(k, v)),
+        ]
+    }
+
+    /// The document with each mutation applied at a path picked by its index; `None` when the
+    /// result cannot be written as TOML.
+    fn mutated(text: &str, mutations: &[(prop::sample::Index, Mutation)]) -> Option<String> {
+        let mut document: Value = Value::Table(toml::from_str(text).ok()?);
+        for (pick, mutation) in mutations {
+            let mut all = vec![Vec::new()];
+            paths(&document, &mut Vec::new(), &mut all);
+            let path = &all[pick.index(all.len())];
+            match mutation {
+                Mutation::Drop => {
+                    let Some((last, parent)) = path.split_last() else {
+                        continue;
+                    };
+                    match (at_mut(&mut document, parent)?, last) {
+                        (Value::Table(table), Step::Key(key)) => {
+                            table.remove(key);
+                        }
+                        (Value::Array(items), Step::Index(index)) => {
+                            items.remove(*index);
+                        }
+                        _ => {}
+                    }
+                }
+                Mutation::Replace(value) => {
+                    if path.is_empty() {
+                        continue;
+                    }
+                    *at_mut(&mut document, path)? = value.clone();
+                }
+                Mutation::Add(key, value) => {
+                    if let Value::Table(table) = at_mut(&mut document, path)? {
+                        table.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        toml::to_string(&document).ok()
+    }
+
+    fn check_error(file: &str, error: &PolicyError) -> Result<(), TestCaseError> {
+        prop_assert_eq!(error.file.as_str(), file);
+        prop_assert!(!error.key.trim().is_empty(), "no key: {error}");
+        prop_assert!(!error.problem.trim().is_empty(), "no problem: {error}");
+        Ok(())
+    }
+
+    fn check_money(
+        money: Money,
+        currency: Currency,
+        non_negative: bool,
+    ) -> Result<(), TestCaseError> {
+        prop_assert_eq!(money.currency(), currency);
+        if non_negative {
+            prop_assert!(!money.is_negative(), "{money}");
+        }
+        Ok(())
+    }
+
+    fn check_cancellation(c: &CancellationPolicy) -> Result<(), TestCaseError> {
+        prop_assert!((1..=10).contains(&c.effective_delay_business_days));
+        Ok(())
+    }
+
+    fn check_refund(r: &RefundPolicy, currency: Currency) -> Result<(), TestCaseError> {
+        check_money(r.fee, currency, true)?;
+        check_money(r.minimum, currency, true)?;
+        prop_assert!(r.rule == RefundRule::FeeAndMinimum || r.fee.is_zero());
+        prop_assert!(!(r.rule == RefundRule::None && r.unused_plan_price));
+        Ok(())
+    }
+
+    fn check_identity(i: &IdentityPolicy) -> Result<(), TestCaseError> {
+        prop_assert!(identity(i).is_ok());
+        Ok(())
+    }
+
+    /// Every rule `from_toml` promises of a carrier it accepts.
+    fn check_carrier(c: &CarrierPolicy) -> Result<(), TestCaseError> {
+        prop_assert!(validate_code(&c.code).is_ok());
+        prop_assert!(!c.name.trim().is_empty());
+        prop_assert!(c.grace_days <= 90);
+        prop_assert!(c.reminder_hours_before <= 720);
+        check_cancellation(&c.cancellation)?;
+        check_refund(&c.refund, c.currency)?;
+        check_identity(&c.identity)?;
+        check_money(c.top_up.minimum, c.currency, true)?;
+        check_money(c.top_up.maximum, c.currency, true)?;
+        prop_assert!(c.top_up.minimum.is_positive());
+        prop_assert!(c.top_up.minimum.minor() <= c.top_up.maximum.minor());
+        for (i, addon) in c.addons.iter().enumerate() {
+            prop_assert!(validate_code(&addon.code).is_ok());
+            prop_assert!(c.addons[..i].iter().all(|other| other.code != addon.code));
+            check_money(addon.charge, c.currency, true)?;
+            prop_assert!(addon.kind != AddonKind::DataPack || addon.data_mb > 0);
+        }
+        let r = &c.retention;
+        prop_assert!(r.personal_data_days <= MAX_PERSONAL_DATA_DAYS);
+        prop_assert!(r.document_days <= MAX_PERSONAL_DATA_DAYS);
+        prop_assert!((ACT_IDENTITY_RECORD_YEARS..=MAX_IDENTITY_RECORD_YEARS)
+            .contains(&r.identity_record_years));
+        Ok(())
+    }
+
+    /// Every rule `from_toml` promises of a plan it accepts.
+    fn check_plan(p: &PlanPolicy, carrier: &CarrierPolicy) -> Result<(), TestCaseError> {
+        prop_assert!(validate_code(&p.code).is_ok());
+        prop_assert_eq!(&p.carrier, &carrier.code);
+        prop_assert!(!p.name.trim().is_empty());
+        prop_assert!(!p.services.is_empty());
+        prop_assert!((1..=365).contains(&p.validity.days));
+        check_money(p.price, carrier.currency, true)?;
+        check_money(p.initial_credit, carrier.currency, true)?;
+        prop_assert!(!p.services.contains(&Service::Data) || p.data_allowance_mb > 0);
+        let o = &p.overrides;
+        prop_assert!(o.grace_days.is_none_or(|g| g <= 90));
+        if let Some(c) = &o.cancellation {
+            check_cancellation(c)?;
+        }
+        if let Some(r) = &o.refund {
+            check_refund(r, carrier.currency)?;
+        }
+        if let Some(i) = &o.identity {
+            check_identity(i)?;
+        }
+        Ok(())
+    }
+
+    fn load_carrier(file: &str, text: &str) -> Result<(), TestCaseError> {
+        match CarrierPolicy::from_toml(file, text) {
+            Ok(carrier) => check_carrier(&carrier),
+            Err(error) => check_error(file, &error),
+        }
+    }
+
+    fn load_plan(file: &str, text: &str, carrier: &CarrierPolicy) -> Result<(), TestCaseError> {
+        match PlanPolicy::from_toml(file, text, carrier) {
+            Ok(plan) => check_plan(&plan, carrier),
+            Err(error) => check_error(file, &error),
+        }
+    }
+
+    type Edits = Vec<(u8, prop::sample::Index, char)>;
+
+    fn edits() -> impl Strategy<Value = Edits> {
+        prop::collection::vec(
+            (any::<u8>(), any::<prop::sample::Index>(), edit_char()),
+            1..4,
+        )
+    }
+
+    fn edited(text: &str, edits: Edits) -> String {
+        edits
+            .into_iter()
+            .fold(text.to_string(), |text, (edit, at, with)| {
+                mutate(&text, edit, at, with)
+            })
+    }
+
+    #[test]
+    fn the_real_files_load() {
+        for index in 0..CARRIERS.len() {
+            check_carrier(&carrier(index)).unwrap();
+        }
+        for (index, file, text) in PLANS {
+            let carrier = carrier(index);
+            check_plan(
+                &PlanPolicy::from_toml(file, text, &carrier).unwrap(),
+                &carrier,
+            )
+            .unwrap();
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(PARSER_CASES))]
+
+        #[test]
+        fn any_text_is_a_policy_or_a_clear_error(text in text(), index in 0..CARRIERS.len()) {
+            load_carrier("carrier.toml", &text)?;
+            load_plan("plan.toml", &text, &carrier(index))?;
+        }
+
+        #[test]
+        fn a_mutated_carrier_is_a_valid_policy_or_a_clear_error(
+            index in 0..CARRIERS.len(),
+            mutations in prop::collection::vec((any::<prop::sample::Index>(), mutation()), 1..4),
+        ) {
+            let (file, text) = CARRIERS[index];
+            if let Some(text) = mutated(text, &mutations) {
+                load_carrier(file, &text)?;
+            }
+        }
+
+        #[test]
+        fn a_mutated_plan_is_a_valid_policy_or_a_clear_error(
+            index in 0..PLANS.len(),
+            mutations in prop::collection::vec((any::<prop::sample::Index>(), mutation()), 1..4),
+        ) {
+            let (carrier_index, file, text) = PLANS[index];
+            if let Some(text) = mutated(text, &mutations) {
+                load_plan(file, &text, &carrier(carrier_index))?;
+            }
+        }
+
+        #[test]
+        fn an_edited_policy_file_is_a_valid_policy_or_a_clear_error(
+            carrier_index in 0..CARRIERS.len(),
+            plan_index in 0..PLANS.len(),
+            edits in edits(),
+        ) {
+            let (file, text) = CARRIERS[carrier_index];
+            load_carrier(file, &edited(text, edits.clone()))?;
+            let (carrier_index, file, text) = PLANS[plan_index];
+            load_plan(file, &edited(text, edits), &carrier(carrier_index))?;
+        }
+    }
+}

@@ -85,6 +85,40 @@ struct Rows {
     file_lines: Vec<u64>,
 }
 
+/// An inventory file read and checked without the store: what [`import_lines`] would store, and
+/// every problem it would report except identifiers already stored.
+#[derive(Debug, Clone)]
+pub struct CheckedFile {
+    /// The good rows, in file order, as they would be stored.
+    pub lines: Vec<NewLine>,
+    /// The file line each good row came from.
+    pub file_lines: Vec<u64>,
+    pub errors: Vec<RowError>,
+    /// Rows read, blank lines not counted.
+    pub rows: u64,
+}
+
+/// Reads and checks a CSV of lines for `carrier` the way [`import_lines`] does, storing nothing.
+/// A header that cannot be used fails the whole file ([`ServiceError::Import`]).
+pub fn check_file<R: Read>(
+    book: &PolicyBook,
+    carrier: &str,
+    input: R,
+) -> ServiceResult<CheckedFile> {
+    book.carrier(carrier)?;
+    let progress = Progress {
+        checked: &|_| {},
+        written: &|_| {},
+    };
+    let (rows, errors, total) = parse_rows(book, carrier, input, &progress)?;
+    Ok(CheckedFile {
+        lines: rows.lines,
+        file_lines: rows.file_lines,
+        errors,
+        rows: total,
+    })
+}
+
 /// Validates and imports a CSV of lines for `carrier`.
 pub async fn import_lines<R: Read>(
     store: &dyn Store,
@@ -210,6 +244,8 @@ async fn existing(
 /// lines and in CRLF files, and people fix their files by the line numbers we report.
 struct LineIndex {
     bytes: Vec<u8>,
+    /// Where each line break ends: `\n`, `\r\n` or a lone `\r`, as the csv reader and editors
+    /// count them (old spreadsheet exports end lines with `\r` alone).
     newlines: Vec<usize>,
 }
 
@@ -218,7 +254,11 @@ impl LineIndex {
         let newlines = bytes
             .iter()
             .enumerate()
-            .filter(|(_, b)| **b == b'\n')
+            .filter(|(i, b)| match b {
+                b'\n' => true,
+                b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+                _ => false,
+            })
             .map(|(i, _)| i)
             .collect();
         LineIndex { bytes, newlines }
@@ -276,7 +316,8 @@ fn parse_rows<R: Read>(
             }
             None => {
                 return Err(header_error(format!(
-                    "unknown column {name:?}; the header is iccid,imsi,msisdn,plan and optionally kind,eid,activation_code"
+                    "unknown column {:?}; the header is iccid,imsi,msisdn,plan and optionally kind,eid,activation_code",
+                    super::excerpt(name, 64)
                 )))
             }
         }
@@ -383,7 +424,8 @@ fn parse_rows<R: Read>(
                     err(
                         "plan",
                         format!(
-                            "{p} is not a plan of {carrier} (plans: {})",
+                            "{} is not a plan of {carrier} (plans: {})",
+                            super::excerpt(p, 64),
                             known.join(", ")
                         ),
                     );

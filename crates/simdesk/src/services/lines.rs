@@ -11,7 +11,7 @@ use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::{self, BucketUnit, EntryKind};
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::{Iccid, Msisdn};
+use simdesk_domain::ids::{Iccid, IdError, Msisdn};
 use simdesk_domain::line::{Line, Transition};
 use simdesk_domain::money::Money;
 use simdesk_domain::validity::{format_jst, japan_date, last_valid_second};
@@ -19,19 +19,21 @@ use simdesk_domain::validity::{format_jst, japan_date, last_valid_second};
 /// How many times a decision is retried when someone else changed the line meanwhile.
 const ATTEMPTS: usize = 3;
 
-/// Reads "a line" the way people type it: an ICCID (19–20 digits starting 89) or a phone number.
+/// Reads "a line" the way people type it: an ICCID (19–20 digits starting 89) or a phone number,
+/// in any form their parsers accept (separators, full-width digits).
 pub fn parse_line_key(text: &str) -> ServiceResult<LineKey> {
-    let digits: String = text
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
-    if digits.starts_with("89") && (19..=20).contains(&digits.len()) {
-        return Ok(LineKey::Iccid(digits.parse::<Iccid>()?));
+    // No way of writing a Japanese mobile number reads as an ICCID: those start 0, 81 or +81.
+    match text.parse::<Iccid>() {
+        Ok(iccid) => return Ok(LineKey::Iccid(iccid)),
+        // Length and prefix fit: an ICCID with a mistyped digit, which is what to say.
+        Err(e @ IdError::IccidCheckDigit { .. }) => return Err(e.into()),
+        Err(_) => {}
     }
     match text.parse::<Msisdn>() {
         Ok(m) => Ok(LineKey::Msisdn(m)),
         Err(e) => Err(ServiceError::Invalid(format!(
-            "{text:?} is neither an ICCID (19 or 20 digits starting 89) nor a Japanese mobile number: {e}"
+            "{:?} is neither an ICCID (19 or 20 digits starting 89) nor a Japanese mobile number: {e}",
+            super::excerpt(text, 64)
         ))),
     }
 }

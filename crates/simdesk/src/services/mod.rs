@@ -97,3 +97,12 @@ impl ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// At most `limit` characters of `text` (an ellipsis marks the cut), so that an error quoting a
+/// pasted page or a hostile body stays one readable line.
+pub fn excerpt(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}

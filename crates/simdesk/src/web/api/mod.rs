@@ -92,18 +92,63 @@ pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(ApiError::bad_request(format!(
+        // serde quotes the offending value, which may be most of a hostile body.
+        let not_right = |rejection: JsonRejection| {
+            ApiError::bad_request(format!(
                 "the JSON body is not right: {}",
-                rejection.body_text()
-            ))),
+                crate::services::excerpt(&rejection.body_text(), 300)
+            ))
+        };
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(not_right)?;
+        // Text with NUL cannot be stored (PostgreSQL refuses it): say so rather than fail the
+        // write as if simdesk were down.
+        if let Some(at) = nul_in(&value, "") {
+            return Err(ApiError::bad_request(format!(
+                "{} holds the NUL character (\\u0000), which no text may contain",
+                crate::services::excerpt(&at, 64)
+            )));
         }
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        let axum::Json(body) = axum::Json::<T>::from_bytes(&bytes).map_err(not_right)?;
+        Ok(ApiJson(body))
+    }
+}
+
+/// Where in `value` a string or a field name holds NUL, as a path such as `items[0].name`.
+fn nul_in(value: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    let here = || {
+        if at.is_empty() {
+            "the body".to_string()
+        } else {
+            at.to_string()
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(here()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in(item, &format!("{at}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(name, field)| {
+            if name.contains('\0') {
+                return Some(format!("a field name in {}", here()));
+            }
+            let path = if at.is_empty() {
+                name.clone()
+            } else {
+                format!("{at}.{name}")
+            };
+            nul_in(field, &path)
+        }),
+        _ => None,
     }
 }

@@ -4,6 +4,7 @@ use super::dto::*;
 use super::{ApiJson, Operator};
 use crate::services::access::Scope;
 use crate::services::cancellation::{self, Desk};
+use crate::services::excerpt;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::store::{LineKey, RequestRecord};
 use crate::web::{ApiError, AppState};
@@ -42,8 +43,9 @@ fn product_status_filter(status: &str) -> Result<Vec<&'static str>, ApiError> {
         "terminated" => vec!["terminated", "closed"],
         other => {
             return Err(ApiError::bad_request(format!(
-                "status {other:?} is not one of created, active, suspended, pendingTerminate, terminated"
-            )))
+            "status {:?} is not one of created, active, suspended, pendingTerminate, terminated",
+            excerpt(other, 64)
+        )))
         }
     })
 }
@@ -111,13 +113,13 @@ pub(super) async fn owned_line(
         .await
         .map_err(|e| match e {
             crate::services::ServiceError::NotFound(_) => {
-                ApiError::not_found(format!("no product {id}"))
+                ApiError::not_found(format!("no product {}", excerpt(id, 64)))
             }
             other => other.into(),
         })?;
     operator
         .owns(&line.carrier)
-        .map_err(|_| ApiError::not_found(format!("no product {id}")))?;
+        .map_err(|_| ApiError::not_found(format!("no product {}", excerpt(id, 64))))?;
     Ok(line)
 }
 
@@ -245,7 +247,7 @@ pub(super) async fn owned_request(
     operator: &Operator,
     id: &str,
 ) -> Result<(RequestRecord, Line), ApiError> {
-    let missing = || ApiError::not_found(format!("no product order {id}"));
+    let missing = || ApiError::not_found(format!("no product order {}", excerpt(id, 64)));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let record = state
         .desk

@@ -7,6 +7,7 @@ use super::{ApiJson, Operator};
 use crate::receipts;
 use crate::services::access::Scope;
 use crate::services::cancellation;
+use crate::services::excerpt;
 use crate::services::limits::Subject;
 use crate::services::lines::report_of;
 use crate::services::{wallet, ServiceError};
@@ -144,7 +145,8 @@ pub async fn send_code(
         Some("email") => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "to {other:?} is neither \"line\" nor \"email\""
+                "to {:?} is neither \"line\" nor \"email\"",
+                crate::services::excerpt(other, 64)
             )))
         }
     };
@@ -352,7 +354,7 @@ pub async fn withdraw_cancellation(
 }
 
 async fn owned_customer(state: &AppState, operator: &Operator, id: &str) -> Result<i64, ApiError> {
-    let missing = || ApiError::not_found(format!("no customer {id}"));
+    let missing = || ApiError::not_found(format!("no customer {}", excerpt(id, 64)));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let carriers = state
         .desk
@@ -428,7 +430,16 @@ pub async fn receipt(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     operator.require(Scope::ReceiptsRead)?;
-    let missing = || ApiError::not_found(format!("no receipt {number}"));
+    let missing = || ApiError::not_found(format!("no receipt {}", excerpt(&number, 64)));
+    // Numbers are "<carrier code>-<year>-<counter>"; anything else (NUL included, which the
+    // database would refuse) names no receipt.
+    let well_formed = number.len() <= 64
+        && number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !well_formed {
+        return Err(missing());
+    }
     let document = state
         .desk
         .store
