@@ -120,27 +120,10 @@ pub async fn reads(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
     let server = Server::start(&world.url, &world.data_dir())?;
     let seconds = Duration::from_secs(opts.read_seconds);
     let c = opts.connections;
-    let ok200 = |s: u16| s == 200;
     // Warm both paths, then measure the trivial endpoint and line status under the same load.
-    load::run(
-        &server.base,
-        &token,
-        c,
-        Duration::from_secs(1),
-        None,
-        ok200,
-        |_| Some(Call::Get("/healthz".into())),
-    )
-    .await?;
-    let trivial = load::run(
-        &server.base,
-        &token,
-        c,
-        seconds,
-        Some(server.pid()),
-        ok200,
-        |_| Some(Call::Get("/healthz".into())),
-    )
+    let trivial = warmed_reads(&server, &token, c, seconds, |_| {
+        Some(Call::Get("/healthz".into()))
+    })
     .await?;
     let status = |lines: u64| {
         move |i: u64| {
@@ -151,26 +134,7 @@ pub async fn reads(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
             )))
         }
     };
-    load::run(
-        &server.base,
-        &token,
-        c,
-        Duration::from_secs(1),
-        None,
-        ok200,
-        status(small),
-    )
-    .await?;
-    let at_small = load::run(
-        &server.base,
-        &token,
-        c,
-        seconds,
-        Some(server.pid()),
-        ok200,
-        status(small),
-    )
-    .await?;
+    let at_small = warmed_reads(&server, &token, c, seconds, status(small)).await?;
     anyhow::ensure!(
         at_small.failures == 0,
         "{} line-status reads failed",
@@ -201,41 +165,12 @@ pub async fn reads(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
 
     let big = opts.big_read_lines;
     if big > small {
-        let mut from = small;
-        while from < big {
-            let to = (from + seed::IMPORT_PART).min(big);
-            seed::import(
-                &world,
-                &seed::inventory_csv(from, to),
-                &format!("stock-{from}.csv"),
-            )
-            .await?;
-            from = to;
-        }
+        seed::stock_range(&world, small, big).await?;
         if let crate::bench::world::Bare::Postgres(p) = &world.bare {
             sqlx::query("VACUUM ANALYZE lines").execute(p).await?;
         }
         let server = Server::start(&world.url, &world.data_dir())?;
-        load::run(
-            &server.base,
-            &token,
-            c,
-            Duration::from_secs(1),
-            None,
-            ok200,
-            status(big),
-        )
-        .await?;
-        let at_big = load::run(
-            &server.base,
-            &token,
-            c,
-            seconds,
-            Some(server.pid()),
-            ok200,
-            status(big),
-        )
-        .await?;
+        let at_big = warmed_reads(&server, &token, c, seconds, status(big)).await?;
         anyhow::ensure!(
             at_big.failures == 0,
             "{} line-status reads failed",
@@ -267,6 +202,33 @@ pub async fn reads(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
     ));
     world.destroy().await?;
     Ok(rows)
+}
+
+/// One second of warm-up (connections opened, caches filled), then `seconds` of measured reads
+/// that must all be answered 200, with the server's memory sampled.
+async fn warmed_reads<F>(
+    server: &Server,
+    token: &str,
+    connections: usize,
+    seconds: Duration,
+    call: F,
+) -> anyhow::Result<load::LoadReport>
+where
+    F: Fn(u64) -> Option<Call> + Clone + Send + Sync + 'static,
+{
+    let ok200 = |s: u16| s == 200;
+    let (base, warm) = (&server.base, Duration::from_secs(1));
+    load::run(base, token, connections, warm, None, ok200, call.clone()).await?;
+    load::run(
+        base,
+        token,
+        connections,
+        seconds,
+        Some(server.pid()),
+        ok200,
+        call,
+    )
+    .await
 }
 
 /// Reads touch lines all over the table, not one hot corner: a multiplicative hash of `i`.

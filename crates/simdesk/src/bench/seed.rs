@@ -82,9 +82,13 @@ pub async fn import(world: &World, csv: &str, name: &str) -> anyhow::Result<u64>
 
 /// Stocks lines `0..count`, a million at a time.
 pub async fn stock(world: &World, count: u64) -> anyhow::Result<()> {
-    let mut from = 0;
-    while from < count {
-        let to = (from + IMPORT_PART).min(count);
+    stock_range(world, 0, count).await
+}
+
+/// Stocks lines `from..until`, a million at a time.
+pub async fn stock_range(world: &World, mut from: u64, until: u64) -> anyhow::Result<()> {
+    while from < until {
+        let to = (from + IMPORT_PART).min(until);
         import(
             world,
             &inventory_csv(from, to),

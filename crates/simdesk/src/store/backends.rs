@@ -70,6 +70,25 @@ fn parse_checks(text: &str) -> StoreResult<Vec<simdesk_domain::policy::IdentityC
         .collect()
 }
 
+/// The audit content of a line history entry as it is written (the same fields the audit
+/// verifier reads back from the stored row).
+fn new_event_content(id: i64, line_id: i64, e: &NewEvent) -> String {
+    crate::audit::line_event_content(&crate::audit::LineEventFields {
+        id,
+        line_id,
+        kind: &e.kind,
+        from: e.from.map(|s| s.as_str()),
+        to: e.to.map(|s| s.as_str()),
+        detail: &e.detail,
+        actor_kind: e.by.actor.kind.as_str(),
+        actor_id: &e.by.actor.id,
+        channel: e.by.channel.as_str(),
+        reason: &e.by.reason,
+        at: micros(e.by.at),
+        policy_version: e.policy_version,
+    })
+}
+
 /// A history entry waiting to be chained onto the audit trail at the end of its transaction:
 /// (source table, its id, the content hashed).
 type AuditEntry = (&'static str, i64, String);
@@ -332,21 +351,7 @@ macro_rules! shared_store {
                 .bind(e.policy_version)
                 .fetch_one(&mut **tx)
                 .await?;
-                let content = crate::audit::line_event_content(&crate::audit::LineEventFields {
-                    id,
-                    line_id,
-                    kind: &e.kind,
-                    from: e.from.map(|s| s.as_str()),
-                    to: e.to.map(|s| s.as_str()),
-                    detail: &e.detail,
-                    actor_kind: e.by.actor.kind.as_str(),
-                    actor_id: &e.by.actor.id,
-                    channel: e.by.channel.as_str(),
-                    reason: &e.by.reason,
-                    at: micros(e.by.at),
-                    policy_version: e.policy_version,
-                });
-                audit.push(("line_event", id, content));
+                audit.push(("line_event", id, new_event_content(id, line_id, e)));
                 Ok(id)
             }
 
@@ -1421,20 +1426,7 @@ macro_rules! shared_store {
                         .iter()
                         .zip(&ids)
                         .map(|((line_id, e), id)| {
-                            ("line_event", *id, crate::audit::line_event_content(&crate::audit::LineEventFields {
-                                id: *id,
-                                line_id: *line_id,
-                                kind: &e.kind,
-                                from: e.from.map(|s| s.as_str()),
-                                to: e.to.map(|s| s.as_str()),
-                                detail: &e.detail,
-                                actor_kind: e.by.actor.kind.as_str(),
-                                actor_id: &e.by.actor.id,
-                                channel: e.by.channel.as_str(),
-                                reason: &e.by.reason,
-                                at: micros(e.by.at),
-                                policy_version: e.policy_version,
-                            }))
+                            ("line_event", *id, new_event_content(*id, *line_id, e))
                         })
                         .collect();
                     Self::append_audit_many(&mut tx, &entries).await?;
