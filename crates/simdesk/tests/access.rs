@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 use simdesk::adapters::messages::RecordingCodeSender;
 use simdesk::keys::Keys;
 use simdesk::services::access::{self, Administrator, Scope};
-use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::cancellation;
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::services::{jobs, staff, wallet};
 use simdesk::store::{LineKey, NewApiToken, SessionRow, Store};
 use simdesk::web::pages::session::hash;
@@ -193,7 +194,7 @@ async fn token(store: &dyn Store, carrier: &str, name: &str, scopes: &[Scope]) -
 /// for EX-KOI (carrier Y) too, and the app serving it.
 struct World {
     store: Arc<dyn Store>,
-    desk: Desk,
+    ctx: ServiceContext,
     base: String,
     db: support::TestDb,
 }
@@ -217,7 +218,7 @@ async fn world(lines: &[u64]) -> World {
         )
         .await;
     }
-    let desk = Desk {
+    let ctx = ServiceContext {
         store: store.clone(),
         book: Arc::new(book),
         keys: Arc::new(Keys::ephemeral()),
@@ -227,7 +228,7 @@ async fn world(lines: &[u64]) -> World {
     let base = format!("http://{}", listener.local_addr().unwrap());
     // Abuse limits are tested in tests/limits.rs; here they must not stand between a route and
     // the answer its access rules give.
-    let mut state = simdesk::web::AppState::new(desk.clone());
+    let mut state = simdesk::web::AppState::new(ctx.clone());
     let wide = simdesk_domain::limits::Limit::new(1_000_000, 3600);
     state.limits = simdesk_domain::limits::AbuseRules {
         code_sends_per_line: wide,
@@ -249,7 +250,7 @@ async fn world(lines: &[u64]) -> World {
     tokio::spawn(simdesk::web::serve(listener, state));
     World {
         store,
-        desk,
+        ctx,
         base,
         db,
     }
@@ -373,7 +374,7 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
     // A's line: cancelled by an operator and completed, so it has a request, a refund and a
     // receipt; every write aimed at it is refused by the request's state after access is given.
     let done = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &LineKey::Id(a.id),
         Channel::Operator,
         None,
@@ -381,10 +382,10 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
     )
     .await
     .unwrap();
-    jobs::run_due(&w.desk, &peers, done.request.request.effective_at.unwrap())
+    jobs::run_due(&w.ctx, &peers, done.request.request.effective_at.unwrap())
         .await
         .unwrap();
-    let done = cancellation::load(&w.desk, done.request.request.id)
+    let done = cancellation::load(&w.ctx, done.request.request.id)
         .await
         .unwrap();
     let receipt = done.receipt_number.clone().unwrap();
@@ -392,7 +393,7 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
     let req_a = done.request.id;
     // B's line: a store request with a document waiting for review.
     let open = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &LineKey::Id(b.id),
         Channel::Store,
         None,
@@ -401,7 +402,7 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
     .await
     .unwrap();
     let req_b = open.request.request.id;
-    let doc = cancellation::upload_document(&w.desk, req_b, PNG.to_vec(), ops("scan"))
+    let doc = cancellation::upload_document(&w.ctx, req_b, PNG.to_vec(), ops("scan"))
         .await
         .unwrap();
     let customer_a = a.holder.unwrap();
@@ -1075,9 +1076,9 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
     );
 
     // The refused (and the access-passed but invalid) requests changed nothing.
-    let after_a = cancellation::load(&w.desk, req_a).await.unwrap();
+    let after_a = cancellation::load(&w.ctx, req_a).await.unwrap();
     assert_eq!(after_a.request.state.as_str(), "completed");
-    let after_b = cancellation::load(&w.desk, req_b).await.unwrap();
+    let after_b = cancellation::load(&w.ctx, req_b).await.unwrap();
     assert_eq!(after_b.request.state.as_str(), "submitted");
     assert!(
         after_b.request.passed.is_empty(),
@@ -1160,7 +1161,7 @@ async fn nobody_approves_an_identity_document_they_supplied() {
 
     // Through the API: the token that uploaded the document cannot approve it.
     let first = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &LineKey::Id(one.id),
         Channel::Store,
         None,
@@ -1211,7 +1212,7 @@ async fn nobody_approves_an_identity_document_they_supplied() {
             .contains("another reviewer"),
         "{error}"
     );
-    let unchanged = cancellation::load(&w.desk, first).await.unwrap();
+    let unchanged = cancellation::load(&w.ctx, first).await.unwrap();
     assert_eq!(unchanged.request.state.as_str(), "submitted");
     assert!(unchanged.request.passed.is_empty());
     let docs = s.documents(first).await.unwrap();
@@ -1237,7 +1238,7 @@ async fn nobody_approves_an_identity_document_they_supplied() {
     .await
     .unwrap();
     assert_eq!(other.0, 200, "{other:?}");
-    let passed = cancellation::load(&w.desk, first).await.unwrap();
+    let passed = cancellation::load(&w.ctx, first).await.unwrap();
     assert!(passed
         .request
         .passed
@@ -1247,7 +1248,7 @@ async fn nobody_approves_an_identity_document_they_supplied() {
     let (agent_id, agent) = w.staff("agent-x", "agent", X).await;
     let (_, supervisor) = w.staff("supervisor-x", "supervisor", X).await;
     let second = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &LineKey::Id(two.id),
         Channel::Store,
         None,
@@ -1267,7 +1268,7 @@ async fn nobody_approves_an_identity_document_they_supplied() {
         Timestamp::now(),
         "document sent in by the caller",
     );
-    cancellation::upload_document(&w.desk, second, PNG.to_vec(), by_agent)
+    cancellation::upload_document(&w.ctx, second, PNG.to_vec(), by_agent)
         .await
         .unwrap();
     let (own, theirs) = tokio::task::spawn_blocking(move || {
@@ -1284,7 +1285,7 @@ async fn nobody_approves_an_identity_document_they_supplied() {
     assert!(own.1.contains("another reviewer"), "{}", own.1);
     assert_eq!(theirs.0, 200, "{theirs:?}");
     assert!(theirs.1.contains("Document approved."));
-    let approved = cancellation::load(&w.desk, second).await.unwrap();
+    let approved = cancellation::load(&w.ctx, second).await.unwrap();
     assert!(approved
         .request
         .passed

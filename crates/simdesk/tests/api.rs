@@ -14,13 +14,14 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
 use simdesk::keys::Keys;
-use simdesk::services::cancellation::{self, Desk, Knowledge};
+use simdesk::services::cancellation::{self, Knowledge};
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::jobs;
 use simdesk::services::lines::{self, Usage};
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::services::wallet;
+use simdesk::services::ServiceContext;
 use simdesk::store::{LineKey, RequestRecord, Store};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
@@ -243,7 +244,7 @@ fn encode(segment: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// The world: a store, a desk, the server, and tokens
+// The world: a store, a ctx, the server, and tokens
 // ---------------------------------------------------------------------------
 
 fn at(s: &str) -> Timestamp {
@@ -323,7 +324,7 @@ fn form() -> RegistrationForm {
 
 struct World {
     db: support::TestDb,
-    desk: Desk,
+    ctx: ServiceContext,
     peers: Peers,
     codes: Arc<RecordingCodeSender>,
     http: Http,
@@ -341,7 +342,7 @@ impl World {
     }
 
     fn book(&self) -> &PolicyBook {
-        &self.desk.book
+        &self.ctx.book
     }
 
     async fn stock(&self, carrier: &str, rows: &[(u64, &str)]) {
@@ -395,7 +396,7 @@ impl World {
     /// A hotline cancellation with name and passport: approved at once.
     async fn cancel_by_hotline(&self, n: u64, when: Timestamp) -> RequestRecord {
         let submitted = cancellation::submit(
-            &self.desk,
+            &self.ctx,
             &World::key(n),
             Channel::Hotline,
             Some(Knowledge {
@@ -411,7 +412,7 @@ impl World {
     }
 
     async fn request(&self, id: i64) -> RequestRecord {
-        cancellation::load(&self.desk, id).await.unwrap()
+        cancellation::load(&self.ctx, id).await.unwrap()
     }
 
     /// Runs every job due at the request's effective instant; the request is completed.
@@ -422,7 +423,7 @@ impl World {
             .request
             .effective_at
             .expect("an approved request has an effective instant");
-        let report = jobs::run_due(&self.desk, &self.peers, effective_at)
+        let report = jobs::run_due(&self.ctx, &self.peers, effective_at)
             .await
             .unwrap();
         assert!(report.cancellations.completed >= 1, "{report:?}");
@@ -479,7 +480,7 @@ async fn world() -> World {
     .unwrap();
     let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
     let codes = Arc::new(RecordingCodeSender::default());
-    let desk = Desk {
+    let ctx = ServiceContext {
         store: db.store.clone(),
         book: Arc::new(book),
         keys: Arc::new(Keys::ephemeral()),
@@ -490,11 +491,11 @@ async fn world() -> World {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState::new(desk.clone()),
+        simdesk::web::AppState::new(ctx.clone()),
     ));
     let mut w = World {
         db,
-        desk,
+        ctx,
         peers,
         codes,
         http: Http::new(format!("http://{addr}")),
@@ -1472,7 +1473,7 @@ async fn a_delete_order_is_acknowledged_confirmed_by_code_and_withdrawn() {
         )
         .error(409, Some("REQUEST_STATE"));
     // The effective instant passes and nothing happens to the line.
-    let report = jobs::run_due(&w.desk, &w.peers, record.request.effective_at.unwrap())
+    let report = jobs::run_due(&w.ctx, &w.peers, record.request.effective_at.unwrap())
         .await
         .unwrap();
     assert_eq!(report.cancellations.completed, 0);
@@ -1514,7 +1515,7 @@ async fn an_order_completes_at_its_date_with_a_refund_and_a_receipt_that_verifie
     let effective_at = before.request.effective_at.unwrap();
     // A moment before: nothing.
     let early = jobs::run_due(
-        &w.desk,
+        &w.ctx,
         &w.peers,
         effective_at - SignedDuration::from_secs(1),
     )
@@ -1522,9 +1523,7 @@ async fn an_order_completes_at_its_date_with_a_refund_and_a_receipt_that_verifie
     .unwrap();
     assert_eq!(early.cancellations.completed, 0);
     assert_eq!(w.http.get(&href, &w.sakura).json()["state"], "inProgress");
-    let report = jobs::run_due(&w.desk, &w.peers, effective_at)
-        .await
-        .unwrap();
+    let report = jobs::run_due(&w.ctx, &w.peers, effective_at).await.unwrap();
     assert_eq!(report.cancellations.completed, 1, "{report:?}");
 
     let completed = w.http.get(&href, &w.sakura);
@@ -1968,7 +1967,7 @@ async fn a_payout_needs_a_key_and_one_key_pays_once() {
         .post_with_key(&path, &w.sakura, "po-2", payout(501))
         .error(422, Some("INVALID"));
     // The payouts reach the payment provider once each.
-    let report = jobs::run_due(&w.desk, &w.peers, Timestamp::now())
+    let report = jobs::run_due(&w.ctx, &w.peers, Timestamp::now())
         .await
         .unwrap();
     let paid = w
@@ -1987,7 +1986,7 @@ async fn a_payout_needs_a_key_and_one_key_pays_once() {
         .filter(|e| e.idempotency_key.starts_with("notify:payout_sent:"))
         .count();
     assert_eq!(told, 2, "{report:?}");
-    let again = jobs::run_due(&w.desk, &w.peers, Timestamp::now())
+    let again = jobs::run_due(&w.ctx, &w.peers, Timestamp::now())
         .await
         .unwrap();
     assert_eq!(again.outbox.delivered, 0);
@@ -2418,7 +2417,7 @@ async fn an_identity_document_of_a_few_megabytes_is_accepted_as_documented() {
     w.sell(97, Timestamp::now() - hours(1)).await;
     // At the store counter the document is the check.
     let submitted = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &World::key(97),
         Channel::Store,
         None,

@@ -10,11 +10,12 @@ mod support;
 use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
 use simdesk::keys::Keys;
-use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::cancellation;
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::lines;
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::services::{jobs, staff};
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
@@ -83,13 +84,18 @@ fn li_wei() -> RegistrationForm {
 }
 
 /// A fresh store with the example policies, one line of the carrier sold to the holder and
-/// active since a moment ago, and the desk that the server uses (its code sender records the
+/// active since a moment ago, and the ctx that the server uses (its code sender records the
 /// codes).
 async fn sold_line(
     carrier: &str,
     n: u64,
     holder: RegistrationForm,
-) -> (support::TestDb, Desk, Arc<RecordingCodeSender>, LineKey) {
+) -> (
+    support::TestDb,
+    ServiceContext,
+    Arc<RecordingCodeSender>,
+    LineKey,
+) {
     let db = fresh_db().await;
     let s = db.store.as_ref();
     load_policies(
@@ -141,22 +147,22 @@ async fn sold_line(
         .unwrap();
     lines::activate(s, &book, &key, clerk()).await.unwrap();
     let codes = Arc::new(RecordingCodeSender::default());
-    let desk = Desk {
+    let ctx = ServiceContext {
         store: db.store.clone(),
         book: Arc::new(book),
         keys: Arc::new(Keys::ephemeral()),
         codes: codes.clone(),
     };
-    (db, desk, codes, key)
+    (db, ctx, codes, key)
 }
 
 /// Serves the whole application on a free loopback port; returns its address.
-async fn serve(desk: Desk) -> String {
+async fn serve(ctx: ServiceContext) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState::new(desk),
+        simdesk::web::AppState::new(ctx),
     ));
     format!("http://{addr}")
 }
@@ -175,17 +181,17 @@ fn code_sent_to(codes: &RecordingCodeSender, to: &CodeDestination) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traveller_cancels_in_chinese_from_sign_in_to_the_status_page() {
     let started = Instant::now();
-    let (db, desk, codes, key) = sold_line("EX-SAKURA", 81, li_wei()).await;
+    let (db, ctx, codes, key) = sold_line("EX-SAKURA", 81, li_wei()).await;
     let line = lines::find_line(db.store.as_ref(), &key).await.unwrap();
     let national = line.msisdn.national();
     let to_line = CodeDestination::Line(line.msisdn.to_string());
     // What the portal should quote, asked of the service on both sides of the browser's visit
     // (so that a run across the 17:00 JST cut-off or midnight cannot fail by itself).
-    let quote_before = cancellation::quote(&desk, &key, Timestamp::now())
+    let quote_before = cancellation::quote(&ctx, &key, Timestamp::now())
         .await
         .unwrap();
     assert!(quote_before.can_cancel, "{:?}", quote_before.cannot_because);
-    let base = serve(desk.clone()).await;
+    let base = serve(ctx.clone()).await;
     let zh = Messages(messages("zh-Hans"));
     let name = format!("traveller-cancels-in-chinese-{}", backend());
 
@@ -337,7 +343,7 @@ async fn a_traveller_cancels_in_chinese_from_sign_in_to_the_status_page() {
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
 
     // The page told the truth: the service agrees on the date and the request's state.
-    let quote_after = cancellation::quote(&desk, &key, Timestamp::now())
+    let quote_after = cancellation::quote(&ctx, &key, Timestamp::now())
         .await
         .ok()
         .and_then(|q| q.effective_date_if_submitted_now);
@@ -350,7 +356,7 @@ async fn a_traveller_cancels_in_chinese_from_sign_in_to_the_status_page() {
         expected.contains(&quote_page_date),
         "the page quoted {quote_page_date}, the service {expected:?}"
     );
-    let record = cancellation::load(&desk, request_id).await.unwrap();
+    let record = cancellation::load(&ctx, request_id).await.unwrap();
     assert_eq!(record.request.state, RequestState::Approved);
     assert_eq!(
         record.request.effective_date.map(|d| d.to_string()),
@@ -475,7 +481,7 @@ fn date_in(b: &Browser, selector: &str) -> jiff::civil::Date {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_traveller_uploads_a_document_that_an_agent_then_approves_in_the_console() {
     let started = Instant::now();
-    let (db, desk, codes, key) = sold_line(
+    let (db, ctx, codes, key) = sold_line(
         "EX-FUJI",
         82,
         RegistrationForm {
@@ -503,11 +509,11 @@ async fn a_traveller_uploads_a_document_that_an_agent_then_approves_in_the_conso
     )
     .await
     .unwrap();
-    let quote = cancellation::quote(&desk, &key, Timestamp::now())
+    let quote = cancellation::quote(&ctx, &key, Timestamp::now())
         .await
         .unwrap();
     assert!(quote.can_cancel, "{:?}", quote.cannot_because);
-    let base = serve(desk.clone()).await;
+    let base = serve(ctx.clone()).await;
     let en = Messages(messages("en"));
     let name = format!("document-review-{}", backend());
     // The photo the traveller picks in the file dialog.
@@ -664,7 +670,7 @@ async fn a_traveller_uploads_a_document_that_an_agent_then_approves_in_the_conso
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
 
     // What the pages said is what the store holds: the very bytes, reviewed by the agent.
-    let record = cancellation::load(&desk, request_id).await.unwrap();
+    let record = cancellation::load(&ctx, request_id).await.unwrap();
     assert_eq!(record.request.state, RequestState::Approved);
     assert_eq!(record.request.effective_date, Some(effective));
     assert_eq!(record.request.line_id, line.id);
@@ -701,7 +707,7 @@ async fn a_traveller_uploads_a_document_that_an_agent_then_approves_in_the_conso
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
     let started = Instant::now();
-    let (db, desk, _codes, key) = sold_line(
+    let (db, ctx, _codes, key) = sold_line(
         "EX-SAKURA",
         83,
         RegistrationForm {
@@ -729,12 +735,12 @@ async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
     .await
     .unwrap();
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
-    let base = serve(desk.clone()).await;
+    let base = serve(ctx.clone()).await;
     let name = format!("counter-receipt-{}", backend());
     let runtime = tokio::runtime::Handle::current();
 
     let (request_id, effective, receipt, shots) = tokio::task::spawn_blocking({
-        let desk = desk.clone();
+        let ctx = ctx.clone();
         move || {
             // The shop's screens: the kiosk, then the board over the counters.
             let mut shop = Browser::start(Options::new(&format!("{name}-shop")));
@@ -800,15 +806,15 @@ async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
 
             // The effective instant comes; the due work runs in-process.
             let record = runtime
-                .block_on(cancellation::load(&desk, request_id))
+                .block_on(cancellation::load(&ctx, request_id))
                 .unwrap();
             assert_eq!(record.request.state, RequestState::Approved);
             assert_eq!(record.request.effective_date, Some(effective));
             let at = record.request.effective_at.expect("an effective instant");
-            let report = runtime.block_on(jobs::run_due(&desk, &peers, at)).unwrap();
+            let report = runtime.block_on(jobs::run_due(&ctx, &peers, at)).unwrap();
             assert_eq!(report.cancellations.completed, 1, "{report:?}");
             let receipt = runtime
-                .block_on(cancellation::load(&desk, request_id))
+                .block_on(cancellation::load(&ctx, request_id))
                 .unwrap()
                 .receipt_number
                 .expect("a receipt once completed");
@@ -850,7 +856,7 @@ async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
 
-    let record = cancellation::load(&desk, request_id).await.unwrap();
+    let record = cancellation::load(&ctx, request_id).await.unwrap();
     assert_eq!(record.request.state, RequestState::Completed);
     assert_eq!(record.request.channel, Channel::Store);
     assert_eq!(record.request.effective_date, Some(effective));

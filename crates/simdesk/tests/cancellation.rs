@@ -9,12 +9,13 @@ use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
 use simdesk::keys::Keys;
 use simdesk::receipts::{self, ReceiptContent};
-use simdesk::services::cancellation::{self, Desk, Knowledge};
+use simdesk::services::cancellation::{self, Knowledge};
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::jobs::{self, DueReport};
 use simdesk::services::lines::{self, Usage};
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::services::{wallet, ServiceError};
 use simdesk::store::{LineKey, RequestChange, RequestRecord, Store, StoreError};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
@@ -142,10 +143,10 @@ fn knowledge(passport: &str) -> Knowledge {
     }
 }
 
-/// Everything a test works with: the store, the desk, the peers and the code recorder.
+/// Everything a test works with: the store, the ctx, the peers and the code recorder.
 struct World {
     db: support::TestDb,
-    desk: Desk,
+    ctx: ServiceContext,
     peers: Peers,
     codes: Arc<RecordingCodeSender>,
 }
@@ -156,7 +157,7 @@ impl World {
     }
 
     fn book(&self) -> &PolicyBook {
-        &self.desk.book
+        &self.ctx.book
     }
 
     async fn line(&self, key: &LineKey) -> Line {
@@ -164,11 +165,11 @@ impl World {
     }
 
     async fn request(&self, id: i64) -> RequestRecord {
-        cancellation::load(&self.desk, id).await.unwrap()
+        cancellation::load(&self.ctx, id).await.unwrap()
     }
 
     async fn run_due(&self, now: Timestamp) -> DueReport {
-        jobs::run_due(&self.desk, &self.peers, now).await.unwrap()
+        jobs::run_due(&self.ctx, &self.peers, now).await.unwrap()
     }
 
     /// The network calls made about a line since activation provisioned it.
@@ -256,7 +257,7 @@ impl World {
         when: Timestamp,
     ) -> RequestRecord {
         let submitted = cancellation::submit(
-            &self.desk,
+            &self.ctx,
             key,
             Channel::Hotline,
             Some(knowledge(passport)),
@@ -269,7 +270,7 @@ impl World {
         submitted.request
     }
 
-    /// The receipt of a completed request, verified with the desk's key.
+    /// The receipt of a completed request, verified with the ctx's key.
     async fn receipt(&self, record: &RequestRecord) -> (String, ReceiptContent) {
         let number = record.receipt_number.clone().expect("a receipt number");
         let document = self
@@ -278,7 +279,7 @@ impl World {
             .await
             .unwrap()
             .expect("the receipt is stored");
-        let content = receipts::verify(&document, &self.desk.keys.receipts.verifying_key())
+        let content = receipts::verify(&document, &self.ctx.keys.receipts.verifying_key())
             .unwrap_or_else(|e| panic!("receipt {number} does not verify: {e}"));
         assert_eq!(content.number, number);
         (document, content)
@@ -296,7 +297,7 @@ async fn world() -> World {
     .unwrap();
     let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
     let codes = Arc::new(RecordingCodeSender::default());
-    let desk = Desk {
+    let ctx = ServiceContext {
         store: db.store.clone(),
         book: Arc::new(book),
         keys: Arc::new(Keys::ephemeral()),
@@ -305,7 +306,7 @@ async fn world() -> World {
     let peers = Peers::recording(db.store.clone(), "http://127.0.0.1:8080");
     World {
         db,
-        desk,
+        ctx,
         peers,
         codes,
     }
@@ -377,7 +378,7 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
     .await
     .unwrap();
 
-    let q = cancellation::quote(&w.desk, &key, at(ASKED)).await.unwrap();
+    let q = cancellation::quote(&w.ctx, &key, at(ASKED)).await.unwrap();
     assert_eq!(q.state, "active");
     assert!(q.can_cancel, "time left never refuses: {q:?}");
     assert_eq!(q.cannot_because, None);
@@ -439,7 +440,7 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
 
     // Time left does not stop the cancellation itself either.
     let request = w.cancel_by_hotline(&key, PASSPORT, at(ASKED)).await;
-    let q = cancellation::quote(&w.desk, &key, plus(ASKED, 60))
+    let q = cancellation::quote(&w.ctx, &key, plus(ASKED, 60))
         .await
         .unwrap();
     assert!(!q.can_cancel);
@@ -448,7 +449,7 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
 
     // Once cancelled, the quote says it cannot be cancelled and why.
     w.run_due(at(SAKURA_EFFECTIVE_AT)).await;
-    let q = cancellation::quote(&w.desk, &key, at("2026-05-13T03:00:00Z"))
+    let q = cancellation::quote(&w.ctx, &key, at("2026-05-13T03:00:00Z"))
         .await
         .unwrap();
     assert_eq!(q.state, "terminated");
@@ -465,7 +466,7 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
 
     // A line still in stock has not been sold.
     let unsold = lines::parse_line_key(&iccid(2)).unwrap();
-    let q = cancellation::quote(&w.desk, &unsold, at(ASKED))
+    let q = cancellation::quote(&w.ctx, &unsold, at(ASKED))
         .await
         .unwrap();
     assert!(!q.can_cancel);
@@ -488,7 +489,7 @@ async fn the_hotline_approves_on_name_and_passport_and_bars_the_line_at_once() {
 
     // A wrong passport is refused and creates nothing.
     let refused = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &key,
         Channel::Hotline,
         Some(knowledge("TZ7654321")),
@@ -512,7 +513,7 @@ async fn the_hotline_approves_on_name_and_passport_and_bars_the_line_at_once() {
 
     // The web does not ask for name and passport; offering them there is a mistake, not a pass.
     let web = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &key,
         Channel::Web,
         Some(knowledge(PASSPORT)),
@@ -581,7 +582,7 @@ async fn the_hotline_approves_on_name_and_passport_and_bars_the_line_at_once() {
 
     // A second call for the same line returns the open request.
     let second = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &key,
         Channel::Hotline,
         Some(knowledge(PASSPORT)),
@@ -606,7 +607,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
     let line = w.line(&key).await;
     let sms = CodeDestination::Line(line.msisdn.to_string());
 
-    let submitted = cancellation::submit(&w.desk, &key, Channel::Web, None, customer(at(ASKED)))
+    let submitted = cancellation::submit(&w.ctx, &key, Channel::Web, None, customer(at(ASKED)))
         .await
         .unwrap();
     assert!(submitted.created);
@@ -623,10 +624,10 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
     );
 
     // Checking before any code was sent is refused.
-    let early = cancellation::check_code(&w.desk, id, "123456", customer(at(ASKED))).await;
+    let early = cancellation::check_code(&w.ctx, id, "123456", customer(at(ASKED))).await;
     assert!(matches!(early, Err(ServiceError::Identity(_))), "{early:?}");
 
-    let sent = cancellation::send_code(&w.desk, id, false, at(ASKED))
+    let sent = cancellation::send_code(&w.ctx, id, false, at(ASKED))
         .await
         .unwrap();
     assert_eq!(sent.expires_at, plus(ASKED, 600));
@@ -646,7 +647,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
     assert!(code.chars().all(|c| c.is_ascii_digit()));
 
     // A second code within 60 seconds is refused.
-    match cancellation::send_code(&w.desk, id, false, plus(ASKED, 30)).await {
+    match cancellation::send_code(&w.ctx, id, false, plus(ASKED, 30)).await {
         Err(ServiceError::RateLimited(msg)) => assert!(msg.contains("wait 30 seconds"), "{msg}"),
         other => panic!("expected a rate limit, got {other:?}"),
     }
@@ -657,7 +658,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
     );
 
     // A wrong code says how many tries are left.
-    match cancellation::check_code(&w.desk, id, &wrong(&code), customer(plus(ASKED, 40))).await {
+    match cancellation::check_code(&w.ctx, id, &wrong(&code), customer(plus(ASKED, 40))).await {
         Err(ServiceError::Identity(msg)) => assert!(msg.contains("4 tries left"), "{msg}"),
         other => panic!("expected a wrong-code refusal, got {other:?}"),
     }
@@ -665,7 +666,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
 
     // The right code (typed with a space) approves.
     let spaced = format!("{} {}", &code[..3], &code[3..]);
-    let approved = cancellation::check_code(&w.desk, id, &spaced, customer(plus(ASKED, 60)))
+    let approved = cancellation::check_code(&w.ctx, id, &spaced, customer(plus(ASKED, 60)))
         .await
         .unwrap();
     assert_eq!(approved.request.state, RequestState::Approved);
@@ -674,7 +675,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
     assert_eq!(w.line(&key).await.state, LineState::PendingTermination);
 
     // Single use: the same code again is refused.
-    let reuse = cancellation::check_code(&w.desk, id, &code, customer(plus(ASKED, 90))).await;
+    let reuse = cancellation::check_code(&w.ctx, id, &code, customer(plus(ASKED, 90))).await;
     assert!(reuse.is_err(), "a used code must not pass again: {reuse:?}");
     assert_eq!(
         w.request(id).await.request.version,
@@ -686,13 +687,13 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
     let key2 = w.sell(21, "AB7654321", "en").await;
     let line2 = w.line(&key2).await;
     let email = CodeDestination::Email("alex@example.com".into());
-    let id2 = cancellation::submit(&w.desk, &key2, Channel::Web, None, customer(at(ASKED)))
+    let id2 = cancellation::submit(&w.ctx, &key2, Channel::Web, None, customer(at(ASKED)))
         .await
         .unwrap()
         .request
         .request
         .id;
-    let sent = cancellation::send_code(&w.desk, id2, true, at(ASKED))
+    let sent = cancellation::send_code(&w.ctx, id2, true, at(ASKED))
         .await
         .unwrap();
     assert_eq!(sent.to, "a•••@example.com");
@@ -701,7 +702,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
         .last_code_to(&email)
         .expect("a code went to the e-mail address");
     for (n, left) in [(1, 4), (2, 3), (3, 2), (4, 1)] {
-        match cancellation::check_code(&w.desk, id2, &wrong(&code2), customer(plus(ASKED, n))).await
+        match cancellation::check_code(&w.ctx, id2, &wrong(&code2), customer(plus(ASKED, n))).await
         {
             Err(ServiceError::Identity(msg)) => assert!(
                 msg.contains(&format!("{left} tries left")),
@@ -711,7 +712,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
         }
     }
     for (n, guess) in [(5, wrong(&code2)), (6, code2.clone())] {
-        match cancellation::check_code(&w.desk, id2, &guess, customer(plus(ASKED, n))).await {
+        match cancellation::check_code(&w.ctx, id2, &guess, customer(plus(ASKED, n))).await {
             Err(ServiceError::Identity(msg)) => {
                 assert!(msg.contains("too many wrong codes"), "try {n}: {msg}")
             }
@@ -722,21 +723,21 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
     assert_eq!(w.line(&key2).await.state, LineState::Active);
 
     // A new code is good for 10 minutes: checked 11 minutes later it has expired.
-    cancellation::send_code(&w.desk, id2, false, plus(ASKED, 120))
+    cancellation::send_code(&w.ctx, id2, false, plus(ASKED, 120))
         .await
         .unwrap();
     let code3 = w
         .codes
         .last_code_to(&CodeDestination::Line(line2.msisdn.to_string()))
         .unwrap();
-    match cancellation::check_code(&w.desk, id2, &code3, customer(plus(ASKED, 120 + 11 * 60))).await
+    match cancellation::check_code(&w.ctx, id2, &code3, customer(plus(ASKED, 120 + 11 * 60))).await
     {
         Err(ServiceError::Identity(msg)) => assert!(msg.contains("expired"), "{msg}"),
         other => panic!("expected an expired code, got {other:?}"),
     }
     assert_eq!(w.request(id2).await.request.state, RequestState::Submitted);
     // A fresh code within its 10 minutes passes.
-    cancellation::send_code(&w.desk, id2, false, plus(ASKED, 900))
+    cancellation::send_code(&w.ctx, id2, false, plus(ASKED, 900))
         .await
         .unwrap();
     let code4 = w
@@ -744,7 +745,7 @@ async fn the_web_code_is_single_use_rate_limited_locked_after_five_tries_and_exp
         .last_code_to(&CodeDestination::Line(line2.msisdn.to_string()))
         .unwrap();
     let approved =
-        cancellation::check_code(&w.desk, id2, &code4, customer(plus(ASKED, 900 + 9 * 60)))
+        cancellation::check_code(&w.ctx, id2, &code4, customer(plus(ASKED, 900 + 9 * 60)))
             .await
             .unwrap();
     assert_eq!(approved.request.state, RequestState::Approved);
@@ -773,7 +774,7 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
         )
     };
 
-    let id = cancellation::submit(&w.desk, &key, Channel::Store, None, clerk(at(ASKED)))
+    let id = cancellation::submit(&w.ctx, &key, Channel::Store, None, clerk(at(ASKED)))
         .await
         .unwrap()
         .request
@@ -786,7 +787,7 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
 
     // Nothing to review yet.
     let nothing =
-        cancellation::review_document(&w.desk, id, true, None, reviewer(plus(ASKED, 10))).await;
+        cancellation::review_document(&w.ctx, id, true, None, reviewer(plus(ASKED, 10))).await;
     assert!(
         matches!(nothing, Err(ServiceError::Invalid(_))),
         "{nothing:?}"
@@ -794,7 +795,7 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
 
     // A text file named like a photo is judged by its content and refused.
     let text = b"Passport: TZ1234567, Alex Example".to_vec();
-    match cancellation::upload_document(&w.desk, id, text, clerk(plus(ASKED, 20))).await {
+    match cancellation::upload_document(&w.ctx, id, text, clerk(plus(ASKED, 20))).await {
         Err(e @ ServiceError::Document(_)) => {
             assert!(e.to_string().contains("not a JPEG, PNG or PDF"), "{e}")
         }
@@ -805,7 +806,7 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
         "the refused file is not kept"
     );
 
-    let doc = cancellation::upload_document(&w.desk, id, PNG.to_vec(), clerk(plus(ASKED, 30)))
+    let doc = cancellation::upload_document(&w.ctx, id, PNG.to_vec(), clerk(plus(ASKED, 30)))
         .await
         .unwrap();
     let docs = w.s().documents(id).await.unwrap();
@@ -822,7 +823,7 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
     assert_eq!(w.request(id).await.request.state, RequestState::Submitted);
 
     let approved =
-        cancellation::review_document(&w.desk, id, true, None, reviewer(plus(ASKED, 300)))
+        cancellation::review_document(&w.ctx, id, true, None, reviewer(plus(ASKED, 300)))
             .await
             .unwrap();
     assert_eq!(approved.request.state, RequestState::Approved);
@@ -839,32 +840,27 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
     // Another customer's document is rejected with a reason they can act on.
     let key2 = w.sell(31, "AB7654321", "ko").await;
     let before = w.line(&key2).await;
-    let id2 = cancellation::submit(&w.desk, &key2, Channel::Store, None, clerk(at(ASKED)))
+    let id2 = cancellation::submit(&w.ctx, &key2, Channel::Store, None, clerk(at(ASKED)))
         .await
         .unwrap()
         .request
         .request
         .id;
-    cancellation::upload_document(&w.desk, id2, PNG.to_vec(), clerk(plus(ASKED, 30)))
+    cancellation::upload_document(&w.ctx, id2, PNG.to_vec(), clerk(plus(ASKED, 30)))
         .await
         .unwrap();
     let no_reason =
-        cancellation::review_document(&w.desk, id2, false, Some("  "), reviewer(plus(ASKED, 60)))
+        cancellation::review_document(&w.ctx, id2, false, Some("  "), reviewer(plus(ASKED, 60)))
             .await;
     assert!(
         matches!(no_reason, Err(ServiceError::Invalid(_))),
         "{no_reason:?}"
     );
     let reason = "the photo is blurred; upload a sharper photo of the passport page";
-    let rejected = cancellation::review_document(
-        &w.desk,
-        id2,
-        false,
-        Some(reason),
-        reviewer(plus(ASKED, 120)),
-    )
-    .await
-    .unwrap();
+    let rejected =
+        cancellation::review_document(&w.ctx, id2, false, Some(reason), reviewer(plus(ASKED, 120)))
+            .await
+            .unwrap();
     assert_eq!(rejected.request.state, RequestState::Rejected);
     assert_eq!(rejected.request.reject_reason.as_deref(), Some(reason));
     let docs = w.s().documents(id2).await.unwrap();
@@ -892,7 +888,7 @@ async fn the_store_uploads_a_document_for_review_and_a_rejection_says_why() {
     assert_eq!(rejections[0]["params"]["reason"], reason);
     assert_eq!(rejections[0]["language"], "ko");
     // The customer can try again.
-    let q = cancellation::quote(&w.desk, &key2, plus(ASKED, 180))
+    let q = cancellation::quote(&w.ctx, &key2, plus(ASKED, 180))
         .await
         .unwrap();
     assert!(q.can_cancel, "{q:?}");
@@ -927,14 +923,14 @@ async fn a_request_on_friday_2026_05_01_at_17_30_jst_takes_effect_on_2026_05_08(
         .unwrap();
 
     // Before the 17:00 cut-off Friday counts: Fri 05-01 + 1 business day (after Golden Week) = Thu 05-07.
-    let before = cancellation::quote(&w.desk, &key, at("2026-05-01T07:59:59Z"))
+    let before = cancellation::quote(&w.ctx, &key, at("2026-05-01T07:59:59Z"))
         .await
         .unwrap();
     assert_eq!(
         before.effective_date_if_submitted_now,
         Some(date(2026, 5, 7))
     );
-    let quoted = cancellation::quote(&w.desk, &key, at("2026-05-01T08:30:00Z"))
+    let quoted = cancellation::quote(&w.ctx, &key, at("2026-05-01T08:30:00Z"))
         .await
         .unwrap();
     assert_eq!(
@@ -1015,7 +1011,7 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
         .unwrap();
     let line = w.line(&key).await;
     let holder = line.holder.unwrap();
-    let quoted = cancellation::quote(&w.desk, &key, at(ASKED))
+    let quoted = cancellation::quote(&w.ctx, &key, at(ASKED))
         .await
         .unwrap()
         .refund
@@ -1120,7 +1116,7 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
     assert_eq!(content.refund.credited_to, "e-wallet");
     // One character changed and the receipt no longer verifies.
     let edited = document.replacen("EX-SAKURA-2026-000001", "EX-SAKURA-2026-000002", 1);
-    assert!(receipts::verify(&edited, &w.desk.keys.receipts.verifying_key()).is_err());
+    assert!(receipts::verify(&edited, &w.ctx.keys.receipts.verifying_key()).is_err());
 
     // The network was told (the line was provisioned at activation); the customer is told in
     // Japanese, and every side effect has left.
@@ -1186,7 +1182,7 @@ async fn ex_fuji_refunds_pro_rata_including_the_unused_plan_price() {
 
     // EX-FUJI's hotline asks for knowledge and possession: the passport alone is not enough.
     let submitted = cancellation::submit(
-        &w.desk,
+        &w.ctx,
         &key,
         Channel::Hotline,
         Some(knowledge(PASSPORT)),
@@ -1197,14 +1193,14 @@ async fn ex_fuji_refunds_pro_rata_including_the_unused_plan_price() {
     let id = submitted.request.request.id;
     assert_eq!(submitted.request.request.state, RequestState::Submitted);
     assert_eq!(submitted.request.request.passed, [IdentityCheck::Knowledge]);
-    cancellation::send_code(&w.desk, id, false, plus(ASKED, 30))
+    cancellation::send_code(&w.ctx, id, false, plus(ASKED, 30))
         .await
         .unwrap();
     let code = w
         .codes
         .last_code_to(&CodeDestination::Line(line.msisdn.to_string()))
         .unwrap();
-    let approved = cancellation::check_code(&w.desk, id, &code, agent(plus(ASKED, 90)))
+    let approved = cancellation::check_code(&w.ctx, id, &code, agent(plus(ASKED, 90)))
         .await
         .unwrap();
     assert_eq!(approved.request.state, RequestState::Approved);
@@ -1223,7 +1219,7 @@ async fn ex_fuji_refunds_pro_rata_including_the_unused_plan_price() {
     // Balance 1500 credit + 1000 top-up = 2500 → 2500 × 7/10 = 1750.
     // Plan price 4200 → 4200 × 7/10 = 2940. Total 4690.
     let expected = 1750 + 2940;
-    let quoted = cancellation::quote(&w.desk, &key, plus(ASKED, 120))
+    let quoted = cancellation::quote(&w.ctx, &key, plus(ASKED, 120))
         .await
         .unwrap();
     assert!(!quoted.can_cancel);
@@ -1459,7 +1455,7 @@ async fn a_cancelled_line_stays_cancelled_and_receipt_numbers_have_no_gaps() {
     }
     for channel in [Channel::Hotline, Channel::Web, Channel::Store] {
         let k = (channel == Channel::Hotline).then(|| knowledge("TZ0000080"));
-        match cancellation::submit(&w.desk, key, channel, k, agent(later)).await {
+        match cancellation::submit(&w.ctx, key, channel, k, agent(later)).await {
             Err(
                 e @ ServiceError::Cancellation(CancellationError::LineEnded(LineState::Terminated)),
             ) => {
@@ -1495,9 +1491,9 @@ async fn two_concurrent_submissions_open_one_request() {
     for (n, _) in &rows {
         let key = w.sell(*n, PASSPORT, "en").await;
         let (web, hotline) = tokio::join!(
-            cancellation::submit(&w.desk, &key, Channel::Web, None, customer(at(ASKED))),
+            cancellation::submit(&w.ctx, &key, Channel::Web, None, customer(at(ASKED))),
             cancellation::submit(
-                &w.desk,
+                &w.ctx,
                 &key,
                 Channel::Hotline,
                 Some(knowledge(PASSPORT)),
@@ -1563,7 +1559,7 @@ async fn a_withdrawal_before_the_effective_date_puts_the_line_back() {
     w.run_due(plus(ASKED, 10)).await;
     assert_eq!(w.network(&key).await, ["bar"]);
 
-    let withdrawn = cancellation::withdraw(&w.desk, first, customer(at("2026-05-12T05:00:00Z")))
+    let withdrawn = cancellation::withdraw(&w.ctx, first, customer(at("2026-05-12T05:00:00Z")))
         .await
         .unwrap();
     assert_eq!(withdrawn.request.state, RequestState::Withdrawn);
@@ -1579,7 +1575,7 @@ async fn a_withdrawal_before_the_effective_date_puts_the_line_back() {
         .iter()
         .any(|(e, _)| e == "cancellation_withdrawn"));
     // Withdrawing twice is refused.
-    let twice = cancellation::withdraw(&w.desk, first, customer(at("2026-05-12T05:01:00Z"))).await;
+    let twice = cancellation::withdraw(&w.ctx, first, customer(at("2026-05-12T05:01:00Z"))).await;
     assert!(
         matches!(
             twice,
@@ -1613,7 +1609,7 @@ async fn a_withdrawal_before_the_effective_date_puts_the_line_back() {
     assert_ne!(second.request.id, first);
     let effective_at = second.request.effective_at.unwrap();
     assert_eq!(effective_at, at("2026-05-13T15:00:00Z"));
-    match cancellation::withdraw(&w.desk, second.request.id, customer(effective_at)).await {
+    match cancellation::withdraw(&w.ctx, second.request.id, customer(effective_at)).await {
         Err(e @ ServiceError::Cancellation(CancellationError::TooLateToWithdraw(_))) => {
             assert!(e.to_string().contains("2026-05-14"), "{e}")
         }
@@ -1626,7 +1622,7 @@ async fn a_withdrawal_before_the_effective_date_puts_the_line_back() {
         RequestState::Completed
     );
     let late = cancellation::withdraw(
-        &w.desk,
+        &w.ctx,
         second.request.id,
         customer(plus("2026-05-13T15:00:00Z", 60)),
     )
@@ -1652,13 +1648,13 @@ async fn a_withdrawal_before_the_effective_date_puts_the_line_back() {
     // A web request withdrawn before anyone verified it leaves the line untouched.
     let key2 = w.sell(101, "AB7654321", "en").await;
     let before = w.line(&key2).await;
-    let id = cancellation::submit(&w.desk, &key2, Channel::Web, None, customer(at(ASKED)))
+    let id = cancellation::submit(&w.ctx, &key2, Channel::Web, None, customer(at(ASKED)))
         .await
         .unwrap()
         .request
         .request
         .id;
-    let gone = cancellation::withdraw(&w.desk, id, customer(plus(ASKED, 60)))
+    let gone = cancellation::withdraw(&w.ctx, id, customer(plus(ASKED, 60)))
         .await
         .unwrap();
     assert_eq!(gone.request.state, RequestState::Withdrawn);
@@ -1850,7 +1846,7 @@ async fn the_quoted_refund_is_what_completion_pays_on_the_last_valid_day() {
     // Wed 2026-05-20 10:00 JST, the last valid day: the cancellation takes effect 2026-05-21
     // 00:00 JST, the instant validity (and the plan credit with it) ends.
     let asked = at("2026-05-20T01:00:00Z");
-    let q = cancellation::quote(&w.desk, &key, asked).await.unwrap();
+    let q = cancellation::quote(&w.ctx, &key, asked).await.unwrap();
     assert_eq!(q.effective_date_if_submitted_now, Some(date(2026, 5, 21)));
     let quoted = q.refund.unwrap().total;
     let request = w.cancel_by_hotline(&key, PASSPORT, asked).await;
@@ -1933,13 +1929,13 @@ async fn concurrent_wrong_codes_are_still_limited_to_five() {
     w.stock("EX-SAKURA", &[(150, "JP10-DV")]).await;
     let key = w.sell(150, PASSPORT, "en").await;
     let line = w.line(&key).await;
-    let id = cancellation::submit(&w.desk, &key, Channel::Web, None, customer(at(ASKED)))
+    let id = cancellation::submit(&w.ctx, &key, Channel::Web, None, customer(at(ASKED)))
         .await
         .unwrap()
         .request
         .request
         .id;
-    cancellation::send_code(&w.desk, id, false, at(ASKED))
+    cancellation::send_code(&w.ctx, id, false, at(ASKED))
         .await
         .unwrap();
     let code = w
@@ -1949,19 +1945,19 @@ async fn concurrent_wrong_codes_are_still_limited_to_five() {
     // Warm the pool first so that no guess waits for a fresh connection.
     let mut warm = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let desk = w.desk.clone();
-        warm.spawn(async move { cancellation::load(&desk, id).await.map(|_| ()) });
+        let ctx = w.ctx.clone();
+        warm.spawn(async move { cancellation::load(&ctx, id).await.map(|_| ()) });
     }
     while let Some(done) = warm.join_next().await {
         done.unwrap().unwrap();
     }
     let mut guesses = tokio::task::JoinSet::new();
     for g in 1..=20u32 {
-        let desk = w.desk.clone();
+        let ctx = w.ctx.clone();
         let n: u32 = code.parse().unwrap();
         let guess = format!("{:06}", (n + g) % 1_000_000);
         guesses.spawn(async move {
-            cancellation::check_code(&desk, id, &guess, customer(plus(ASKED, 30))).await
+            cancellation::check_code(&ctx, id, &guess, customer(plus(ASKED, 30))).await
         });
     }
     let mut judged = 0;
@@ -1976,7 +1972,7 @@ async fn concurrent_wrong_codes_are_still_limited_to_five() {
         judged <= 4,
         "{judged} wrong guesses were judged as 'try again'; at most 4 may be before the lock"
     );
-    let right = cancellation::check_code(&w.desk, id, &code, customer(plus(ASKED, 40))).await;
+    let right = cancellation::check_code(&w.ctx, id, &code, customer(plus(ASKED, 40))).await;
     assert!(
         right.is_err(),
         "after 20 wrong guesses the code must be locked: {right:?}"
@@ -1989,7 +1985,7 @@ async fn a_request_still_waiting_for_identity_is_rejected_when_its_line_ends_on_
     w.stock("EX-SAKURA", &[(95, "JP10-DV")]).await;
     let key = w.sell(95, "TZ9595959", "ja").await;
     // A web request that never gets its code: still waiting when validity and grace run out.
-    let submitted = cancellation::submit(&w.desk, &key, Channel::Web, None, clerk(at(ACTIVATED)))
+    let submitted = cancellation::submit(&w.ctx, &key, Channel::Web, None, clerk(at(ACTIVATED)))
         .await
         .unwrap();
     assert_eq!(submitted.request.request.state, RequestState::Submitted);

@@ -5,10 +5,11 @@
 mod support;
 
 use jiff::{SignedDuration, Timestamp};
-use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::cancellation;
 use simdesk::services::outbox::{self, Peers};
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::services::privacy;
+use simdesk::services::ServiceContext;
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use support::{fresh_db, policies_dir, stock};
@@ -30,13 +31,13 @@ fn clerk(id: &str, when: Timestamp, why: &str) -> Attribution {
 }
 
 /// Sweeps and delivers until nothing more happens at `now` (the notice leaves, then data goes).
-async fn settle(desk: &Desk, peers: &Peers, now: Timestamp) -> privacy::SweepReport {
+async fn settle(ctx: &ServiceContext, peers: &Peers, now: Timestamp) -> privacy::SweepReport {
     let mut total = privacy::SweepReport::default();
     for _ in 0..4 {
-        outbox::deliver(desk.store.as_ref(), peers, now)
+        outbox::deliver(ctx.store.as_ref(), peers, now)
             .await
             .unwrap();
-        let r = privacy::sweep(desk, now).await.unwrap();
+        let r = privacy::sweep(ctx, now).await.unwrap();
         total.personal_data_erased += r.personal_data_erased;
         total.identity_records_erased += r.identity_records_erased;
         total.documents_erased += r.documents_erased;
@@ -58,7 +59,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     stock::stock(store.as_ref(), &book, &[7]).await;
     let sold = at("2026-11-25T03:00:00Z");
     stock::sell(store.as_ref(), &book, 7, "ko", sold).await;
-    let desk = support::desk(store.clone(), book);
+    let ctx = support::ctx(store.clone(), book);
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
     let key = LineKey::Iccid(stock::iccid(7).parse().unwrap());
     let line = store.line(&key).await.unwrap().unwrap();
@@ -67,7 +68,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     // At the store: a document is uploaded by one clerk and approved by another.
     let asked = at("2026-11-26T01:00:00Z");
     let record = cancellation::submit(
-        &desk,
+        &ctx,
         &key,
         Channel::Store,
         None,
@@ -79,7 +80,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     let mut image = vec![0xFF, 0xD8, 0xFF, 0xE0];
     image.extend_from_slice(b"passport TK0000007");
     cancellation::upload_document(
-        &desk,
+        &ctx,
         id,
         image.clone(),
         clerk("clerk-1", asked, "passport photo"),
@@ -95,7 +96,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     assert_eq!(store.document_content(doc).await.unwrap().unwrap().2, image);
     let decided = asked + SignedDuration::from_mins(5);
     cancellation::review_document(
-        &desk,
+        &ctx,
         id,
         true,
         None,
@@ -105,13 +106,13 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     .unwrap();
     // EX-SAKURA keeps document images 0 days after the decision: gone at the next sweep, while
     // the review's outcome stays.
-    let r = settle(&desk, &peers, decided).await;
+    let r = settle(&ctx, &peers, decided).await;
     assert_eq!((r.documents_erased, r.purged.codes), (1, 0));
     assert!(store.document_content(doc).await.unwrap().is_none());
     assert_eq!(store.documents(id).await.unwrap()[0].review, "approved");
 
     // The cancellation takes effect; the line has ended.
-    cancellation::complete_due(&desk, at("2026-12-01T00:00:00Z"))
+    cancellation::complete_due(&ctx, at("2026-12-01T00:00:00Z"))
         .await
         .unwrap();
     let ended = store.line(&key).await.unwrap().unwrap().ended_at.unwrap();
@@ -119,7 +120,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     let email = "t7@example.com";
 
     // The day before: everything readable and found.
-    let r = settle(&desk, &peers, personal_at - SignedDuration::from_secs(1)).await;
+    let r = settle(&ctx, &peers, personal_at - SignedDuration::from_secs(1)).await;
     assert_eq!((r.personal_data_erased, r.purged.codes), (0, 1));
     assert!(store
         .customer(customer)
@@ -134,7 +135,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     );
 
     // On the date: the holder is told first, then the contact part is shredded.
-    let r = settle(&desk, &peers, personal_at).await;
+    let r = settle(&ctx, &peers, personal_at).await;
     assert_eq!((r.notices_queued, r.personal_data_erased), (1, 1));
     assert_eq!(
         r.identity_records_erased, 0,
@@ -173,10 +174,10 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
         .checked_add(jiff::Span::new().years(3))
         .unwrap()
         .timestamp();
-    let r = settle(&desk, &peers, hold_end - SignedDuration::from_secs(1)).await;
+    let r = settle(&ctx, &peers, hold_end - SignedDuration::from_secs(1)).await;
     assert_eq!(r.identity_records_erased, 0);
     assert!(store.identity_record(customer).await.unwrap().is_some());
-    let r = settle(&desk, &peers, hold_end).await;
+    let r = settle(&ctx, &peers, hold_end).await;
     assert_eq!(r.identity_records_erased, 1);
     assert!(store.identity_record(customer).await.unwrap().is_none());
     assert!(store
@@ -205,11 +206,11 @@ async fn a_document_left_unreviewed_on_a_withdrawn_request_is_erased_too() {
     let book = PolicyBook::load(store.as_ref()).await.unwrap();
     stock::stock(store.as_ref(), &book, &[8]).await;
     stock::sell(store.as_ref(), &book, 8, "en", at("2026-11-25T03:00:00Z")).await;
-    let desk = support::desk(store.clone(), book);
+    let ctx = support::ctx(store.clone(), book);
     let key = LineKey::Iccid(stock::iccid(8).parse().unwrap());
     let asked = at("2026-11-26T01:00:00Z");
     let id = cancellation::submit(
-        &desk,
+        &ctx,
         &key,
         Channel::Store,
         None,
@@ -221,22 +222,22 @@ async fn a_document_left_unreviewed_on_a_withdrawn_request_is_erased_too() {
     .request
     .id;
     let image = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3].to_vec();
-    cancellation::upload_document(&desk, id, image, clerk("c", asked, "scan"))
+    cancellation::upload_document(&ctx, id, image, clerk("c", asked, "scan"))
         .await
         .unwrap();
     let doc = store.documents(id).await.unwrap()[0].id;
     // Pending review on an open request: kept, it is still needed.
-    let r = privacy::sweep(&desk, asked + SignedDuration::from_hours(1))
+    let r = privacy::sweep(&ctx, asked + SignedDuration::from_hours(1))
         .await
         .unwrap();
     assert_eq!(r.documents_erased, 0);
     assert!(store.document_content(doc).await.unwrap().is_some());
     // The traveller changes their mind: nobody will review it now, so it goes.
     let later = asked + SignedDuration::from_hours(2);
-    cancellation::withdraw(&desk, id, clerk("c", later, "staying longer"))
+    cancellation::withdraw(&ctx, id, clerk("c", later, "staying longer"))
         .await
         .unwrap();
-    let r = privacy::sweep(&desk, later).await.unwrap();
+    let r = privacy::sweep(&ctx, later).await.unwrap();
     assert_eq!(r.documents_erased, 1);
     assert!(store.document_content(doc).await.unwrap().is_none());
     assert_eq!(store.documents(id).await.unwrap()[0].review, "pending");

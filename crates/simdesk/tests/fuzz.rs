@@ -15,12 +15,13 @@ use serde_json::{json, Value};
 use simdesk::adapters::messages::RecordingCodeSender;
 use simdesk::keys::Keys;
 use simdesk::receipts::{self, ReceiptSigner, SignedReceipt, VerifyingKeyText};
-use simdesk::services::cancellation::{self, Desk, Knowledge};
+use simdesk::services::cancellation::{self, Knowledge};
 use simdesk::services::import::{check_file, import_lines, CheckedFile, ImportRequest, Progress};
 use simdesk::services::jobs;
 use simdesk::services::lines::{self, parse_line_key};
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, read_policy_dir, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::services::{wallet, ServiceError, ServiceResult};
 use simdesk::store::{LineKey, Store};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
@@ -1266,7 +1267,7 @@ const PASSPORT_PREFIX: &str = "TK";
 /// them to an operator's token.
 struct ApiWorld {
     db: TestDb,
-    desk: Desk,
+    ctx: ServiceContext,
     base: String,
     agent: ureq::Agent,
     token: String,
@@ -1310,7 +1311,7 @@ impl ApiWorld {
         for n in &lines {
             sell(s, &book, *n, "en", now - SignedDuration::from_hours(2)).await;
         }
-        let desk = Desk {
+        let ctx = ServiceContext {
             store: store.clone(),
             book: Arc::new(book),
             keys: Arc::new(Keys::ephemeral()),
@@ -1319,7 +1320,7 @@ impl ApiWorld {
         // Line 1: cancelled by the hotline and completed, so its holder has a refund in the
         // e-wallet and a receipt.
         let submitted = cancellation::submit(
-            &desk,
+            &ctx,
             &key(1),
             Channel::Hotline,
             Some(Knowledge {
@@ -1332,8 +1333,8 @@ impl ApiWorld {
         .unwrap();
         let effective_at = submitted.request.request.effective_at.unwrap();
         let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
-        jobs::run_due(&desk, &peers, effective_at).await.unwrap();
-        let done = cancellation::load(&desk, submitted.request.request.id)
+        jobs::run_due(&ctx, &peers, effective_at).await.unwrap();
+        let done = cancellation::load(&ctx, submitted.request.request.id)
             .await
             .unwrap();
         let receipt_number = done.receipt_number.expect("a receipt");
@@ -1342,7 +1343,7 @@ impl ApiWorld {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut state = simdesk::web::AppState::new(desk.clone());
+        let mut state = simdesk::web::AppState::new(ctx.clone());
         // Abuse limits have their own tests; here they must not hide what a body does.
         let wide = simdesk_domain::limits::Limit::new(1_000_000, 3600);
         state.limits = simdesk_domain::limits::AbuseRules {
@@ -1381,7 +1382,7 @@ impl ApiWorld {
             .into();
         ApiWorld {
             db,
-            desk,
+            ctx,
             base,
             agent,
             token,
@@ -1404,7 +1405,7 @@ impl ApiWorld {
             let line = lines::find_line(self.s(), &key(n)).await.unwrap();
             if !line.state.is_final() {
                 let submitted = cancellation::submit(
-                    &self.desk,
+                    &self.ctx,
                     &key(n),
                     Channel::Web,
                     None,

@@ -8,10 +8,11 @@ use jiff::Timestamp;
 use simdesk::adapters::messages::RecordingCodeSender;
 use simdesk::keys::Keys;
 use simdesk::receipts;
-use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::cancellation;
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::lines;
 use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
@@ -86,7 +87,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     let keys_dir = db.keys_dir();
     let keys = Keys::load_or_create(&keys_dir).unwrap();
     let verifying = keys.receipts.verifying_key();
-    let desk = Desk {
+    let ctx = ServiceContext {
         store: store.clone(),
         book: Arc::new(book.clone()),
         keys: Arc::new(keys),
@@ -116,7 +117,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
                 .unwrap();
         }
         let submitted = cancellation::submit(
-            &desk,
+            &ctx,
             &key,
             Channel::Operator,
             None,
@@ -155,7 +156,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
         child.kill().expect("SIGKILL the worker");
         child.wait().unwrap();
         kills += 1;
-        let open = count_open(&desk).await;
+        let open = count_open(&ctx).await;
         eprintln!("kill {kills}: {open} cancellations still due");
         if open == 0 {
             break;
@@ -181,7 +182,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
             .status()
             .unwrap();
         assert!(status.success());
-        if all_deprovisioned(&desk).await || std::time::Instant::now() > deadline {
+        if all_deprovisioned(&ctx).await || std::time::Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -254,23 +255,23 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     }
 }
 
-async fn count_open(desk: &Desk) -> usize {
-    desk.store
+async fn count_open(ctx: &ServiceContext) -> usize {
+    ctx.store
         .requests_due(at("2026-11-26T00:00:00Z"), 10_000)
         .await
         .unwrap()
         .len()
 }
 
-async fn all_deprovisioned(desk: &Desk) -> bool {
+async fn all_deprovisioned(ctx: &ServiceContext) -> bool {
     for n in 0..LINES {
         let line = lines::find_line(
-            desk.store.as_ref(),
+            ctx.store.as_ref(),
             &LineKey::Iccid(iccid(n).parse().unwrap()),
         )
         .await
         .unwrap();
-        if !desk
+        if !ctx
             .store
             .network_calls(line.imsi.as_str())
             .await

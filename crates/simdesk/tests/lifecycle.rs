@@ -713,7 +713,7 @@ async fn the_line_status_endpoint_answers_over_http() {
         )
         .await
         .unwrap();
-    let desk = simdesk::services::cancellation::Desk {
+    let ctx = simdesk::services::ServiceContext {
         store: db.store.clone(),
         book: std::sync::Arc::new(book),
         keys: std::sync::Arc::new(simdesk::keys::Keys::ephemeral()),
@@ -723,7 +723,7 @@ async fn the_line_status_endpoint_answers_over_http() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState::new(desk),
+        simdesk::web::AppState::new(ctx),
     ));
     let base = format!("http://{addr}");
     let result = tokio::task::spawn_blocking(move || {

@@ -10,8 +10,9 @@ use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
 use simdesk::clock::Clock;
 use simdesk::keys::Keys;
-use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::cancellation;
 use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::services::{lines, staff};
 use simdesk::store::{LineKey, SessionRow, Store};
 use simdesk::web::pages::session::hash;
@@ -48,7 +49,7 @@ fn loose() -> AbuseRules {
 
 struct World {
     db: TestDb,
-    desk: Desk,
+    ctx: ServiceContext,
     codes: Arc<RecordingCodeSender>,
     http: reqwest::Client,
 }
@@ -66,7 +67,7 @@ impl World {
             sell(s, &book, n, "en", Timestamp::now()).await;
         }
         let codes = Arc::new(RecordingCodeSender::default());
-        let desk = Desk {
+        let ctx = ServiceContext {
             store: db.store.clone(),
             book: Arc::new(book),
             keys: Arc::new(Keys::ephemeral()),
@@ -79,7 +80,7 @@ impl World {
             .unwrap();
         World {
             db,
-            desk,
+            ctx,
             codes,
             http,
         }
@@ -94,9 +95,9 @@ impl World {
     /// A node whose portal travellers reach at `public_url`.
     async fn node_at(&self, rules: AbuseRules, clock: &Clock, public_url: &str) -> String {
         let store: Arc<dyn Store> = self.db.open_again().await;
-        let desk = Desk {
+        let ctx = ServiceContext {
             store,
-            ..self.desk.clone()
+            ..self.ctx.clone()
         };
         let settings = simdesk::config::Settings {
             public_url: Some(public_url.into()),
@@ -104,7 +105,7 @@ impl World {
             trust_forwarded_for: true,
             ..Default::default()
         };
-        let mut state = AppState::new(desk).with_settings(&settings);
+        let mut state = AppState::new(ctx).with_settings(&settings);
         state.clock = clock.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -148,7 +149,7 @@ impl World {
     async fn request(&self, n: u64, channel: Channel) -> i64 {
         let line = self.line(n).await;
         cancellation::submit(
-            &self.desk,
+            &self.ctx,
             &LineKey::Id(line.id),
             channel,
             None,
@@ -700,7 +701,7 @@ async fn every_kind_of_answer_carries_the_security_headers() {
         .unwrap();
     let id = w.request(1, Channel::Store).await;
     let doc = cancellation::upload_document(
-        &w.desk,
+        &w.ctx,
         id,
         PNG.to_vec(),
         Attribution::new(Actor::operator("t"), Channel::Operator, now, "scan"),

@@ -6,9 +6,10 @@ mod support;
 use jiff::{SignedDuration, Timestamp};
 use simdesk::keys::Keys;
 use simdesk::receipts;
-use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::cancellation;
 use simdesk::services::lines;
 use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
@@ -83,7 +84,7 @@ async fn two_nodes_share_due_cancellations_and_complete_each_once() {
     let sold = asked - SignedDuration::from_hours(1);
     let keys = Keys::load_or_create(&db.keys_dir()).unwrap();
     let verifying = keys.receipts.verifying_key();
-    let desk = Desk {
+    let ctx = ServiceContext {
         store: store.clone(),
         book: Arc::new(book.clone()),
         keys: Arc::new(keys),
@@ -92,13 +93,13 @@ async fn two_nodes_share_due_cancellations_and_complete_each_once() {
     let seeded = Instant::now();
     let mut sellers = Vec::new();
     for worker in 0..SEEDERS {
-        let desk = desk.clone();
+        let ctx = ctx.clone();
         sellers.push(tokio::spawn(async move {
-            let s = desk.store.as_ref();
+            let s = ctx.store.as_ref();
             for n in (worker..LINES).step_by(SEEDERS as usize) {
-                sell(s, &desk.book, n, "en", sold).await;
+                sell(s, &ctx.book, n, "en", sold).await;
                 let submitted = cancellation::submit(
-                    &desk,
+                    &ctx,
                     &key(n),
                     Channel::Operator,
                     None,

@@ -6,10 +6,11 @@ mod support;
 use jiff::Timestamp;
 use simdesk::adapters::messages::RecordingCodeSender;
 use simdesk::keys::Keys;
-use simdesk::services::cancellation::{self, Desk};
+use simdesk::services::cancellation;
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::ServiceContext;
 use simdesk::services::{jobs, lines, staff};
 use simdesk::store::{LineKey, SessionRow, Store};
 use simdesk::web::pages::session::hash;
@@ -132,12 +133,12 @@ async fn every_page_refuses_the_wrong_identity() {
     let a = stock_and_sell(s, &book, "EX-SAKURA", 1, "AA1111111").await;
     let b = stock_and_sell(s, &book, "EX-SAKURA", 2, "BB2222222").await;
     let k = stock_and_sell(s, &book, "EX-KOI", 3, "KK3333333").await;
-    let desk = support::desk(store.clone(), book);
+    let ctx = support::ctx(store.clone(), book);
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
 
     // A's line: cancelled by an operator and completed, so it has a request and a receipt.
     let done = cancellation::submit(
-        &desk,
+        &ctx,
         &LineKey::Id(a.id),
         Channel::Operator,
         None,
@@ -146,14 +147,14 @@ async fn every_page_refuses_the_wrong_identity() {
     .await
     .unwrap();
     let effective = done.request.request.effective_at.unwrap();
-    jobs::run_due(&desk, &peers, effective).await.unwrap();
-    let done = cancellation::load(&desk, done.request.request.id)
+    jobs::run_due(&ctx, &peers, effective).await.unwrap();
+    let done = cancellation::load(&ctx, done.request.request.id)
         .await
         .unwrap();
     let receipt = done.receipt_number.clone().unwrap();
     // B's line: a store request with a document waiting for review.
     let open = cancellation::submit(
-        &desk,
+        &ctx,
         &LineKey::Id(b.id),
         Channel::Store,
         None,
@@ -162,7 +163,7 @@ async fn every_page_refuses_the_wrong_identity() {
     .await
     .unwrap();
     let doc = cancellation::upload_document(
-        &desk,
+        &ctx,
         open.request.request.id,
         b"\x89PNG\r\n\x1a\nfake".to_vec(),
         ops("scan"),
@@ -211,7 +212,7 @@ async fn every_page_refuses_the_wrong_identity() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState::new(desk),
+        simdesk::web::AppState::new(ctx),
     ));
 
     let a_iccid = a.iccid.to_string();
@@ -415,7 +416,7 @@ async fn every_page_refuses_the_wrong_identity() {
     .unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let after = cancellation::load(
-        &Desk {
+        &ServiceContext {
             store: store.clone(),
             book: Arc::new(PolicyBook::load(s).await.unwrap()),
             keys: Arc::new(Keys::ephemeral()),
@@ -447,14 +448,14 @@ async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() 
     let book = PolicyBook::load(s).await.unwrap();
     let line = stock_and_sell(s, &book, "EX-SAKURA", 9, "ER9999999").await;
     let holder = line.holder.unwrap();
-    let desk = support::desk(store.clone(), book);
+    let ctx = support::ctx(store.clone(), book);
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
     let (token, csrf) = session(s, "traveller", holder, "EX-SAKURA").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState::new(desk.clone()),
+        simdesk::web::AppState::new(ctx.clone()),
     ));
     let post = {
         let base = base.clone();
@@ -504,7 +505,7 @@ async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() 
 
     // Cancelled and ended: erased at once, except the identity record the law holds.
     let done = cancellation::submit(
-        &desk,
+        &ctx,
         &LineKey::Id(line.id),
         Channel::Operator,
         None,
@@ -512,7 +513,7 @@ async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() 
     )
     .await
     .unwrap();
-    jobs::run_due(&desk, &peers, done.request.request.effective_at.unwrap())
+    jobs::run_due(&ctx, &peers, done.request.request.effective_at.unwrap())
         .await
         .unwrap();
     let (status, page) = post(format!("csrf={csrf}")).await;

@@ -145,12 +145,12 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
     assert!(summary.lines > 500);
 
     let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
-    let desk = support::desk(db.store.clone(), book);
+    let ctx = support::ctx(db.store.clone(), book);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(simdesk::web::serve(
         listener,
-        simdesk::web::AppState::new(desk.clone()),
+        simdesk::web::AppState::new(ctx.clone()),
     ));
     let token = simdesk::web::api::new_token();
     db.store
@@ -256,7 +256,7 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
     assert_eq!(content, image);
     // Messages fan out and are delivered, reading contact details as they go.
     let peers = Peers::recording(db.store.clone(), "http://127.0.0.1:8080");
-    simdesk::services::jobs::run_due(&desk, &peers, now)
+    simdesk::services::jobs::run_due(&ctx, &peers, now)
         .await
         .unwrap();
 

@@ -330,15 +330,15 @@ mod keywords {
     use jiff::Timestamp;
     use simdesk::adapters::messages::RecordingCodeSender;
     use simdesk::keys::Keys;
-    use simdesk::services::cancellation::Desk;
     use simdesk::services::lines;
     use simdesk::services::policies::{load_policies, PolicyBook};
+    use simdesk::services::ServiceContext;
     use simdesk::web::sms::SmsInbound;
     use support::{fresh_db, policies_dir};
 
     /// Stocks EX-SAKURA lines 1..=3 (090-0000-000N) and sells line 1 to a Japanese-speaking
     /// and line 2 to a Korean-speaking traveller; line 3 stays in stock.
-    async fn desk() -> (support::TestDb, Desk) {
+    async fn ctx() -> (support::TestDb, ServiceContext) {
         let db = fresh_db().await;
         load_policies(db.store.as_ref(), &policies_dir(), Timestamp::now())
             .await
@@ -348,19 +348,19 @@ mod keywords {
         for (n, language) in [(1u64, "ja"), (2, "ko")] {
             support::stock::sell(db.store.as_ref(), &book, n, language, Timestamp::now()).await;
         }
-        let desk = Desk {
+        let ctx = ServiceContext {
             store: db.store.clone(),
             book: Arc::new(book),
             keys: Arc::new(Keys::ephemeral()),
             codes: Arc::new(RecordingCodeSender::default()),
         };
-        (db, desk)
+        (db, ctx)
     }
 
-    async fn simdesk_behind(desk: Desk) -> u16 {
+    async fn simdesk_behind(ctx: ServiceContext) -> u16 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut state = simdesk::web::AppState::new(desk);
+        let mut state = simdesk::web::AppState::new(ctx);
         state.sms_inbound = Some(SmsInbound {
             token: "T0KEN".into(),
             public_url: "https://sim.example.jp".into(),
@@ -378,9 +378,9 @@ mod keywords {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn simdesk_answers_keywords_from_its_lines_in_their_language() {
-        let (db, desk) = desk().await;
-        let book = desk.book.clone();
-        let port = simdesk_behind(desk).await;
+        let (db, ctx) = ctx().await;
+        let book = ctx.book.clone();
+        let port = simdesk_behind(ctx).await;
         let kannel = Kannel::start(Some(&format!(
             "http://127.0.0.1:{port}/sms/inbound?token=T0KEN&from=%p&to=%P&text=%b&charset=%C&coding=%c"
         )));
@@ -479,8 +479,8 @@ mod keywords {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_kannel_with_the_token_is_answered() {
-        let (_db, desk) = desk().await;
-        let port = simdesk_behind(desk.clone()).await;
+        let (_db, ctx) = ctx().await;
+        let port = simdesk_behind(ctx.clone()).await;
         let balance = "from=%2B819000000001&to=4444&text=BAL&charset=UTF-8&coding=0";
         let (status, body) = ask(port, &format!("token=T0KEN&{balance}")).await;
         assert_eq!(status, 200, "{body}");
@@ -496,7 +496,7 @@ mod keywords {
         let bare = listener.local_addr().unwrap().port();
         tokio::spawn(simdesk::web::serve(
             listener,
-            simdesk::web::AppState::new(desk),
+            simdesk::web::AppState::new(ctx),
         ));
         let (status, _) = ask(bare, &format!("token=T0KEN&{balance}")).await;
         assert_eq!(status, 404);

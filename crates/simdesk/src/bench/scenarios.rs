@@ -37,12 +37,12 @@ fn ms(d: Duration) -> String {
 /// Seeding goes fast on PostgreSQL (commits not waited for); the measurement does not.
 async fn seeded<F, Fut>(world: &mut World, seed: F) -> anyhow::Result<()>
 where
-    F: FnOnce(crate::services::cancellation::Desk) -> Fut,
+    F: FnOnce(crate::services::ServiceContext) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     world.fast_commits(true).await?;
     world.reopen().await?;
-    seed(world.desk.clone()).await?;
+    seed(world.ctx.clone()).await?;
     world.fast_commits(false).await?;
     world.reopen().await?;
     Ok(())
@@ -92,9 +92,9 @@ pub async fn reads(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
     seed::stock(&world, small).await?;
     // Some lines in use, with a holder, balance and history, among the stock.
     let active = (small / 100).clamp(1, 1000);
-    seeded(&mut world, |desk| async move {
+    seeded(&mut world, |ctx| async move {
         seed::bring_to(
-            &desk,
+            &ctx,
             0,
             active,
             Stage::Active,
@@ -242,9 +242,9 @@ pub async fn submissions(backend: Backend, opts: &Options) -> anyhow::Result<Vec
     let n = opts.submissions;
     let mut world = World::create(backend, &opts.pg_url, "submit").await?;
     seed::stock(&world, n).await?;
-    seeded(&mut world, |desk| async move {
+    seeded(&mut world, |ctx| async move {
         seed::bring_to(
-            &desk,
+            &ctx,
             0,
             n,
             Stage::Active,
@@ -328,9 +328,9 @@ pub async fn completions(backend: Backend, opts: &Options) -> anyhow::Result<Vec
     let n = opts.due;
     let mut world = World::create(backend, &opts.pg_url, "due").await?;
     seed::stock(&world, n).await?;
-    seeded(&mut world, |desk| async move {
+    seeded(&mut world, |ctx| async move {
         seed::bring_to(
-            &desk,
+            &ctx,
             0,
             n,
             Stage::CancellationApproved,
@@ -342,7 +342,7 @@ pub async fn completions(backend: Backend, opts: &Options) -> anyhow::Result<Vec
     .await?;
     let marks = world.bare.high_marks(COMPLETION_TABLES).await?;
     let started = Instant::now();
-    let report = cancellation::complete_due(&world.desk, seed::at(seed::DUE)).await?;
+    let report = cancellation::complete_due(&world.ctx, seed::at(seed::DUE)).await?;
     let took = started.elapsed();
     anyhow::ensure!(
         report.completed == n,
@@ -395,9 +395,9 @@ pub async fn expiry(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>
     let (total, expiring) = (opts.expiry_lines, opts.expiring);
     let mut world = World::create(backend, &opts.pg_url, "expiry").await?;
     seed::stock(&world, total).await?;
-    seeded(&mut world, |desk| async move {
+    seeded(&mut world, |ctx| async move {
         seed::bring_to(
-            &desk,
+            &ctx,
             0,
             expiring,
             Stage::Active,

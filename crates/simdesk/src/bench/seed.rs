@@ -1,9 +1,10 @@
 //! Fictional inventory and travellers for the bench, written through simdesk's own services.
 
 use super::world::World;
-use crate::services::cancellation::{self, Desk};
+use crate::services::cancellation;
 use crate::services::import::{import_lines, ImportRequest, Progress};
 use crate::services::lines;
+use crate::services::ServiceContext;
 use crate::store::LineKey;
 use anyhow::Context;
 use jiff::Timestamp;
@@ -62,7 +63,7 @@ pub async fn import(world: &World, csv: &str, name: &str) -> anyhow::Result<u64>
     let quiet = |_: u64| {};
     let outcome = import_lines(
         world.store(),
-        &world.desk.book,
+        &world.ctx.book,
         ImportRequest {
             carrier: CARRIER,
             source_name: name,
@@ -153,7 +154,7 @@ pub enum Stage {
 
 /// Sells and activates lines `from..to` (and submits their cancellations), `workers` at a time.
 pub async fn bring_to(
-    desk: &Desk,
+    ctx: &ServiceContext,
     from: u64,
     to: u64,
     stage: Stage,
@@ -163,7 +164,7 @@ pub async fn bring_to(
     let next = Arc::new(std::sync::atomic::AtomicU64::new(from));
     let mut tasks = Vec::new();
     for _ in 0..workers.max(1) {
-        let desk = desk.clone();
+        let ctx = ctx.clone();
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
             loop {
@@ -171,7 +172,7 @@ pub async fn bring_to(
                 if n >= to {
                     return anyhow::Ok(());
                 }
-                one_line(&desk, n, stage, when).await?;
+                one_line(&ctx, n, stage, when).await?;
             }
         }));
     }
@@ -181,21 +182,26 @@ pub async fn bring_to(
     Ok(())
 }
 
-async fn one_line(desk: &Desk, n: u64, stage: Stage, when: Timeline) -> anyhow::Result<()> {
-    let s = desk.store.as_ref();
+async fn one_line(
+    ctx: &ServiceContext,
+    n: u64,
+    stage: Stage,
+    when: Timeline,
+) -> anyhow::Result<()> {
+    let s = ctx.store.as_ref();
     let key = LineKey::Iccid(identifiers(n).0.parse()?);
     let at = |t: Timestamp, why: &str| {
         Attribution::new(Actor::operator("bench"), Channel::Operator, t, why)
     };
-    lines::register(s, &desk.book, &key, &traveller(n), at(when.sold, "sale"))
+    lines::register(s, &ctx.book, &key, &traveller(n), at(when.sold, "sale"))
         .await
         .with_context(|| format!("registering line {n}"))?;
-    lines::activate(s, &desk.book, &key, at(when.activated, "first use"))
+    lines::activate(s, &ctx.book, &key, at(when.activated, "first use"))
         .await
         .with_context(|| format!("activating line {n}"))?;
     if stage == Stage::CancellationApproved {
         cancellation::submit(
-            desk,
+            ctx,
             &key,
             Channel::Operator,
             None,

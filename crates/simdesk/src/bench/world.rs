@@ -4,8 +4,8 @@ use super::Backend;
 use crate::adapters::messages::RecordingCodeSender;
 use crate::config::Settings;
 use crate::keys::Keys;
-use crate::services::cancellation::Desk;
 use crate::services::policies::{load_policies, PolicyBook};
+use crate::services::ServiceContext;
 use crate::store::{self, Store};
 use anyhow::Context;
 use sqlx::{PgPool, SqlitePool};
@@ -21,7 +21,7 @@ pub enum Bare {
 pub struct World {
     pub dir: tempfile::TempDir,
     pub url: String,
-    pub desk: Desk,
+    pub ctx: ServiceContext,
     pub bare: Bare,
     /// The PostgreSQL server (its admin URL) and the database made for this world, dropped at the end.
     pg: Option<(String, String)>,
@@ -73,7 +73,7 @@ impl World {
         load_policies(store.as_ref(), &policies, POLICIES_FROM.parse()?).await?;
         let book = PolicyBook::load(store.as_ref()).await?;
         let keys = Keys::load_or_create(&settings.keys_dir())?;
-        let desk = Desk {
+        let ctx = ServiceContext {
             store,
             book: Arc::new(book),
             keys: Arc::new(keys),
@@ -86,14 +86,14 @@ impl World {
         Ok(World {
             dir,
             url,
-            desk,
+            ctx,
             bare,
             pg,
         })
     }
 
     pub fn store(&self) -> &dyn Store {
-        self.desk.store.as_ref()
+        self.ctx.store.as_ref()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -108,7 +108,7 @@ impl World {
             ..Settings::default()
         };
         let vault = crate::cli::load_vault(&settings)?;
-        self.desk.store = store::open(&self.url, Arc::new(vault.vault)).await?;
+        self.ctx.store = store::open(&self.url, Arc::new(vault.vault)).await?;
         Ok(())
     }
 

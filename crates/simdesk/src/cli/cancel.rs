@@ -4,10 +4,11 @@ use super::{attribution, open_store, Who};
 use crate::config::Settings;
 use crate::keys::Keys;
 use crate::receipts::{self, SignedReceipt, VerifyingKeyText};
-use crate::services::cancellation::{self, Desk, Knowledge, Quote};
+use crate::services::cancellation::{self, Knowledge, Quote};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::outbox::Peers;
 use crate::services::policies::PolicyBook;
+use crate::services::ServiceContext;
 use crate::services::{wallet, ServiceError};
 use crate::store::RequestRecord;
 use anyhow::{bail, Context};
@@ -154,9 +155,9 @@ pub enum KeysCommand {
     },
 }
 
-/// A desk and its peers, built from settings.
+/// A ctx and its peers, built from settings.
 pub(super) struct Tools {
-    pub desk: Desk,
+    pub ctx: ServiceContext,
     pub peers: Peers,
     pub sms_inbound: Option<crate::web::sms::SmsInbound>,
     /// The settings the web edge reads (limits, proxy trust, HTTPS).
@@ -168,7 +169,7 @@ pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
     let keys = load_keys(settings)?;
     let book = PolicyBook::load(store.as_ref()).await?;
     let (peers, codes) = crate::peers::from_settings(settings, store.clone())?;
-    let desk = Desk {
+    let ctx = ServiceContext {
         store,
         book: Arc::new(book),
         keys: Arc::new(keys),
@@ -183,7 +184,7 @@ pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
             public_url: settings.public_url(),
         });
     Ok(Tools {
-        desk,
+        ctx,
         peers,
         sms_inbound,
         settings: settings.clone(),
@@ -203,10 +204,10 @@ pub(super) async fn run_cancel(
     now: Timestamp,
 ) -> anyhow::Result<()> {
     let ctx = context(settings).await?;
-    let desk = &ctx.desk;
+    let ctx = &ctx.ctx;
     let record = match cmd {
         CancelCommand::Quote { line, json } => {
-            let quote = cancellation::quote(desk, &parse_line_key(line)?, now).await?;
+            let quote = cancellation::quote(ctx, &parse_line_key(line)?, now).await?;
             if *json {
                 out!("{}", serde_json::to_string_pretty(&quote)?);
             } else {
@@ -215,12 +216,12 @@ pub(super) async fn run_cancel(
             return Ok(());
         }
         CancelCommand::Show { id, json } => {
-            let record = cancellation::load(desk, *id).await?;
+            let record = cancellation::load(ctx, *id).await?;
             if *json {
-                let events = desk.store.request_events(*id).await?;
+                let events = ctx.store.request_events(*id).await?;
                 out!(
                     "{}",
-                    serde_json::to_string_pretty(&request_json(desk, &record, &events).await?)?
+                    serde_json::to_string_pretty(&request_json(ctx, &record, &events).await?)?
                 );
                 return Ok(());
             }
@@ -245,7 +246,7 @@ pub(super) async fn run_cancel(
             };
             let by = attribution(who, now);
             let submitted =
-                cancellation::submit(desk, &parse_line_key(line)?, who.channel, knowledge, by)
+                cancellation::submit(ctx, &parse_line_key(line)?, who.channel, knowledge, by)
                     .await?;
             if !submitted.created {
                 out!("an open request already exists for this line:");
@@ -258,53 +259,47 @@ pub(super) async fn run_cancel(
             passport,
             who,
         } => {
-            cancellation::verify_knowledge(desk, *id, name, passport, attribution(who, now)).await?
+            cancellation::verify_knowledge(ctx, *id, name, passport, attribution(who, now)).await?
         }
         CancelCommand::UploadDocument { id, file, who } => {
             let content =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let doc =
-                cancellation::upload_document(desk, *id, content, attribution(who, now)).await?;
+                cancellation::upload_document(ctx, *id, content, attribution(who, now)).await?;
             out!("document {doc} attached; it waits for an agent's review");
-            cancellation::load(desk, *id).await?
+            cancellation::load(ctx, *id).await?
         }
         CancelCommand::ApproveDocument { id, who } => {
-            cancellation::review_document(desk, *id, true, None, attribution(who, now)).await?
+            cancellation::review_document(ctx, *id, true, None, attribution(who, now)).await?
         }
         CancelCommand::Reject { id, because, who } => {
-            let has_pending_document = desk
+            let has_pending_document = ctx
                 .store
                 .documents(*id)
                 .await?
                 .iter()
                 .any(|d| d.review == "pending");
             if has_pending_document {
-                cancellation::review_document(
-                    desk,
-                    *id,
-                    false,
-                    Some(because),
-                    attribution(who, now),
-                )
-                .await?
+                cancellation::review_document(ctx, *id, false, Some(because), attribution(who, now))
+                    .await?
             } else {
-                cancellation::reject(desk, *id, because, attribution(who, now)).await?
+                cancellation::reject(ctx, *id, because, attribution(who, now)).await?
             }
         }
         CancelCommand::Withdraw { id, who } => {
-            cancellation::withdraw(desk, *id, attribution(who, now)).await?
+            cancellation::withdraw(ctx, *id, attribution(who, now)).await?
         }
     };
-    print_request(desk, &record).await
+    print_request(ctx, &record).await
 }
 
 async fn request_json(
-    desk: &Desk,
+    ctx: &ServiceContext,
     record: &RequestRecord,
     events: &[crate::store::RequestEventRow],
 ) -> anyhow::Result<serde_json::Value> {
     let line = find_line(
-        desk.store.as_ref(),
+        ctx.store.as_ref(),
         &crate::store::LineKey::Id(record.request.line_id),
     )
     .await?;
@@ -329,9 +324,9 @@ async fn request_json(
     }))
 }
 
-async fn print_request(desk: &Desk, record: &RequestRecord) -> anyhow::Result<()> {
+async fn print_request(ctx: &ServiceContext, record: &RequestRecord) -> anyhow::Result<()> {
     let r = &record.request;
-    let line = find_line(desk.store.as_ref(), &crate::store::LineKey::Id(r.line_id)).await?;
+    let line = find_line(ctx.store.as_ref(), &crate::store::LineKey::Id(r.line_id)).await?;
     out!("Request    {} ({})", r.id, r.state);
     out!(
         "Line       {} {} — now {}",
@@ -369,7 +364,7 @@ async fn print_request(desk: &Desk, record: &RequestRecord) -> anyhow::Result<()
         out!("Receipt    {n}  (simdesk receipt show {n})");
     }
     out!("History");
-    for e in desk.store.request_events(r.id).await? {
+    for e in ctx.store.request_events(r.id).await? {
         out!(
             "  {}  {:<34} {}:{} via {} — {} [{}]",
             format_jst(e.at),
@@ -445,14 +440,14 @@ fn print_quote(q: &Quote) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn customer_id(desk: &Desk, text: &str) -> anyhow::Result<i64> {
+async fn customer_id(ctx: &ServiceContext, text: &str) -> anyhow::Result<i64> {
     // Customer ids are short numbers; anything longer is an ICCID or a phone number.
     if text.len() <= 12 && !text.starts_with('0') {
         if let Ok(id) = text.parse::<i64>() {
             return Ok(id);
         }
     }
-    let line = find_line(desk.store.as_ref(), &parse_line_key(text)?).await?;
+    let line = find_line(ctx.store.as_ref(), &parse_line_key(text)?).await?;
     line.holder
         .ok_or_else(|| anyhow::anyhow!("line {text} has no registered holder"))
 }
@@ -463,11 +458,11 @@ pub(super) async fn run_wallet(
     now: Timestamp,
 ) -> anyhow::Result<()> {
     let ctx = context(settings).await?;
-    let desk = &ctx.desk;
+    let ctx = &ctx.ctx;
     match cmd {
         WalletCommand::Show { customer, json } => {
-            let id = customer_id(desk, customer).await?;
-            let view = wallet::show(desk.store.as_ref(), id).await?;
+            let id = customer_id(ctx, customer).await?;
+            let view = wallet::show(ctx.store.as_ref(), id).await?;
             if *json {
                 out!("{}", serde_json::to_string_pretty(&view)?);
                 return Ok(());
@@ -476,7 +471,7 @@ pub(super) async fn run_wallet(
             out!(
                 "Wallet of customer {} ({})",
                 id,
-                cancellation::pseudonym(desk, id)
+                cancellation::pseudonym(ctx, id)
             );
             out!(
                 "Balance    {}",
@@ -502,9 +497,9 @@ pub(super) async fn run_wallet(
             to,
             key,
         } => {
-            let id = customer_id(desk, customer).await?;
+            let id = customer_id(ctx, customer).await?;
             let amount = Money::parse(amount).map_err(ServiceError::from)?;
-            let payout = wallet::payout(desk.store.as_ref(), id, amount, to, key, now).await?;
+            let payout = wallet::payout(ctx.store.as_ref(), id, amount, to, key, now).await?;
             out!("payout {payout} of {amount} to {to} requested; it is sent by the next job run");
         }
     }

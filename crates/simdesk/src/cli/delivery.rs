@@ -164,13 +164,13 @@ pub(super) async fn run_network(
     } = cmd;
     let tools = cancel::context(settings).await?;
     if let Some(c) = carrier {
-        if !tools.desk.book.carrier_codes().any(|code| code == c) {
+        if !tools.ctx.book.carrier_codes().any(|code| code == c) {
             anyhow::bail!("unknown carrier {c}; `simdesk carriers list` shows the codes");
         }
     }
     let report = reconcile::reconcile(
-        tools.desk.store.as_ref(),
-        &tools.desk.book,
+        tools.ctx.store.as_ref(),
+        &tools.ctx.book,
         &tools.peers,
         reconcile::Scope {
             carrier: carrier.as_deref(),

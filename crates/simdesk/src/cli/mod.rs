@@ -630,11 +630,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await?,
         Command::Privacy(cmd) => {
             let tools = cancel::context(&cli.settings()?).await?;
-            privacy::run(&tools.desk, cmd, now).await?;
+            privacy::run(&tools.ctx, cmd, now).await?;
         }
         Command::Jobs(JobsCommand::RunOnce) => {
             let tools = cancel::context(&cli.settings()?).await?;
-            let report = jobs::run_due(&tools.desk, &tools.peers, now).await?;
+            let report = jobs::run_due(&tools.ctx, &tools.peers, now).await?;
             out!(
                 "at {}: expired {} lines, closed {}; completed {} cancellations; delivered {} side effects ({} to retry, {} dead)",
                 format_jst(now),
@@ -669,7 +669,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             out!("working every {every} s; Ctrl-C to stop");
             loop {
                 let now = cli.now.unwrap_or_else(Timestamp::now);
-                match jobs::run_due(&tools.desk, &tools.peers, now).await {
+                match jobs::run_due(&tools.ctx, &tools.peers, now).await {
                     Ok(r)
                         if r.cancellations.completed
                             + r.lines.expired
@@ -860,7 +860,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let demo_outbox = Arc::new(crate::adapters::messages::DemoOutbox::new(
                 dir.join("messages-sent.txt"),
             ));
-            tools.desk.codes = Arc::new(crate::adapters::messages::MessageCodes::new(
+            tools.ctx.codes = Arc::new(crate::adapters::messages::MessageCodes::new(
                 demo_outbox.clone(),
                 demo_outbox.clone(),
             ));
@@ -872,10 +872,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut demo_carrier = None;
             if let Some(line) = &summary.example_line {
                 let line =
-                    lines::find_line(tools.desk.store.as_ref(), &parse_line_key(line)?).await?;
+                    lines::find_line(tools.ctx.store.as_ref(), &parse_line_key(line)?).await?;
                 let secret = web::api::new_token();
                 tools
-                    .desk
+                    .ctx
                     .store
                     .insert_api_token(
                         &line.carrier,
@@ -889,7 +889,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 // Fictional staff for the console and the counter; the password is printed because it is a demo.
                 for (name, role) in [("demo-agent", "agent"), ("demo-clerk", "clerk")] {
                     crate::services::staff::add(
-                        tools.desk.store.as_ref(),
+                        tools.ctx.store.as_ref(),
                         name,
                         DEMO_STAFF_PASSWORD,
                         role,
@@ -955,7 +955,7 @@ async fn serve(
     addr: SocketAddr,
     demo: Option<DemoInfo<'_>>,
 ) -> anyhow::Result<()> {
-    let mut state = AppState::new(tools.desk.clone()).with_settings(&tools.settings);
+    let mut state = AppState::new(tools.ctx.clone()).with_settings(&tools.settings);
     state.sms_inbound = tools.sms_inbound.clone();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -970,11 +970,11 @@ async fn serve(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let (desk, peers) = (tools.desk.clone(), tools.peers.clone());
+            let (ctx, peers) = (tools.ctx.clone(), tools.peers.clone());
             // Each run in its own task: a run that fails, even by panicking, is logged and the
             // next one comes at the next tick; the loop outlives it.
             let run =
-                tokio::spawn(async move { jobs::run_due(&desk, &peers, Timestamp::now()).await });
+                tokio::spawn(async move { jobs::run_due(&ctx, &peers, Timestamp::now()).await });
             match run.await {
                 Ok(Ok(r))
                     if r.cancellations.completed

@@ -1,9 +1,9 @@
 //! `simdesk privacy`: what is held about whom until when, erasure on a holder's request, and the sweep.
 
 use super::{attribution, Who};
-use crate::services::cancellation::Desk;
 use crate::services::lines::parse_line_key;
 use crate::services::privacy;
+use crate::services::ServiceContext;
 use clap::Subcommand;
 use jiff::Timestamp;
 
@@ -39,10 +39,14 @@ fn day(t: Option<Timestamp>) -> String {
     .unwrap_or_else(|| "when the lines end".into())
 }
 
-pub(super) async fn run(desk: &Desk, cmd: &PrivacyCommand, now: Timestamp) -> anyhow::Result<()> {
+pub(super) async fn run(
+    ctx: &ServiceContext,
+    cmd: &PrivacyCommand,
+    now: Timestamp,
+) -> anyhow::Result<()> {
     match cmd {
         PrivacyCommand::Report { held, json } => {
-            let rows: Vec<_> = privacy::report(desk)
+            let rows: Vec<_> = privacy::report(ctx)
                 .await?
                 .into_iter()
                 .filter(|h| !held || h.personal_data_held || h.identity_record_held)
@@ -73,8 +77,8 @@ pub(super) async fn run(desk: &Desk, cmd: &PrivacyCommand, now: Timestamp) -> an
             }
         }
         PrivacyCommand::Erase { line, who } => {
-            let customer = privacy::holder_of(desk.store.as_ref(), &parse_line_key(line)?).await?;
-            let answer = privacy::erase_on_request(desk, customer, attribution(who, now)).await?;
+            let customer = privacy::holder_of(ctx.store.as_ref(), &parse_line_key(line)?).await?;
+            let answer = privacy::erase_on_request(ctx, customer, attribution(who, now)).await?;
             if answer.lines_in_service > 0 {
                 out!(
                     "nothing erased: {} line(s) of this holder are still in service and their data is needed until they end; cancel them first",
@@ -92,7 +96,7 @@ pub(super) async fn run(desk: &Desk, cmd: &PrivacyCommand, now: Timestamp) -> an
             }
         }
         PrivacyCommand::Sweep => {
-            let r = privacy::sweep(desk, now).await?;
+            let r = privacy::sweep(ctx, now).await?;
             out!(
                 "erased the personal data of {} customers, {} identity records and {} document images; {} told their data is about to go; purged {} codes, {} sessions, {} idempotency records",
                 r.personal_data_erased,

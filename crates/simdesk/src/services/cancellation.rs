@@ -2,15 +2,13 @@
 //! the effective date — one workflow whatever the channel.
 
 use super::lines::find_line;
-use super::policies::PolicyBook;
-use super::{ServiceError, ServiceResult};
+use super::{ServiceContext, ServiceError, ServiceResult};
 use crate::adapters::documents;
-use crate::adapters::messages::{CodeDestination, CodeSender};
-use crate::keys::Keys;
+use crate::adapters::messages::CodeDestination;
 use crate::receipts::{ReceiptAddon, ReceiptContent, ReceiptItem, ReceiptLine, ReceiptRefund};
 use crate::store::{
     AppliedRequest, DocumentReview, LineChange, LineKey, NewDocument, NewEvent, OutboxMessage,
-    ReceiptIssue, RequestChange, RequestRecord, Store, StoreError, WalletEntry,
+    ReceiptIssue, RequestChange, RequestRecord, StoreError, WalletEntry,
 };
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -27,21 +25,6 @@ use simdesk_domain::refund::{self, Refund, RefundBasis};
 use simdesk_domain::validity::{format_jst, japan_date, last_valid_second};
 use simdesk_domain::wallet;
 use std::sync::Arc;
-
-/// What the cancellation services work with.
-#[derive(Clone)]
-pub struct Desk {
-    pub store: Arc<dyn Store>,
-    pub book: Arc<PolicyBook>,
-    pub keys: Arc<Keys>,
-    pub codes: Arc<dyn CodeSender>,
-}
-
-impl Desk {
-    fn s(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-}
 
 /// Where the customer stands before cancelling.
 #[derive(Debug, Clone, Serialize)]
@@ -113,15 +96,15 @@ fn live_money(
 }
 
 /// Tells the customer where they stand; never refuses because time remains.
-pub async fn quote(desk: &Desk, key: &LineKey, now: Timestamp) -> ServiceResult<Quote> {
-    let line = find_line(desk.s(), key).await?;
-    let (policy, _) = desk.book.for_line(&line)?;
-    let buckets = desk.s().buckets(line.id).await?;
-    let bound = desk.s().addons(line.id).await?;
+pub async fn quote(ctx: &ServiceContext, key: &LineKey, now: Timestamp) -> ServiceResult<Quote> {
+    let line = find_line(ctx.s(), key).await?;
+    let (policy, _) = ctx.book.for_line(&line)?;
+    let buckets = ctx.s().buckets(line.id).await?;
+    let bound = ctx.s().addons(line.id).await?;
     let currency = policy.carrier.currency;
     let money = live_money(&buckets, currency, now);
     let data_mb = balance::remaining(&buckets, BucketUnit::Megabytes, now);
-    let open = desk.s().open_request_for_line(line.id).await?;
+    let open = ctx.s().open_request_for_line(line.id).await?;
     let cannot_because = match line.state {
         LineState::InStock => Some("the line has not been sold".to_string()),
         LineState::Terminated => Some("the line is already cancelled".to_string()),
@@ -294,7 +277,7 @@ fn network(op: &str, request_id: i64, line: &Line, at: Timestamp) -> OutboxMessa
 /// Adds what approval brings to a change: the line goes to pending termination, is barred if the
 /// policy says so, and the customer is told the effective date.
 async fn on_approval(
-    desk: &Desk,
+    ctx: &ServiceContext,
     change: &mut RequestChange,
     line: &Line,
     policy: &EffectivePolicy<'_>,
@@ -312,7 +295,7 @@ async fn on_approval(
         line_event(&t, format!("cancellation effective {date}"), version),
     ));
     let customer = line.holder.unwrap_or_default();
-    let language = language_of(desk, line).await?;
+    let language = language_of(ctx, line).await?;
     let id = change.request.id;
     if policy.cancellation().bar_while_pending {
         change.outbox.push(network("bar", id, line, by.at));
@@ -329,10 +312,10 @@ async fn on_approval(
     Ok(())
 }
 
-async fn language_of(desk: &Desk, line: &Line) -> ServiceResult<String> {
+async fn language_of(ctx: &ServiceContext, line: &Line) -> ServiceResult<String> {
     // Only the language: the holder's sealed personal data stays sealed.
     Ok(match line.holder {
-        Some(h) => desk
+        Some(h) => ctx
             .s()
             .customer_languages(&[h])
             .await?
@@ -344,20 +327,20 @@ async fn language_of(desk: &Desk, line: &Line) -> ServiceResult<String> {
 
 /// Opens a cancellation request (or returns the open one).
 pub async fn submit(
-    desk: &Desk,
+    ctx: &ServiceContext,
     key: &LineKey,
     channel: Channel,
     knowledge: Option<Knowledge>,
     by: Attribution,
 ) -> ServiceResult<Submitted> {
-    let line = find_line(desk.s(), key).await?;
-    if let Some(open) = desk.s().open_request_for_line(line.id).await? {
+    let line = find_line(ctx.s(), key).await?;
+    if let Some(open) = ctx.s().open_request_for_line(line.id).await? {
         return Ok(Submitted {
             request: open,
             created: false,
         });
     }
-    let (policy, version) = desk.book.for_line(&line)?;
+    let (policy, version) = ctx.book.for_line(&line)?;
     let required = identity::required_checks(policy.identity(), channel);
     let (mut request, t) =
         CancellationRequest::submit(&line, channel, required, version, by.clone())?;
@@ -371,7 +354,7 @@ pub async fn submit(
         let holder = line
             .holder
             .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-        let customer = desk
+        let customer = ctx
             .s()
             .customer(holder)
             .await?
@@ -408,7 +391,7 @@ pub async fn submit(
     let mut change = RequestChange::new(request.clone(), &line.carrier);
     change.events = events;
     let customer = line.holder.unwrap_or_default();
-    let language = language_of(desk, &line).await?;
+    let language = language_of(ctx, &line).await?;
     // The request id is not known before insert; notifications key on the line's own id and time.
     change.outbox.push(OutboxMessage {
         kind: "notify".into(),
@@ -417,17 +400,17 @@ pub async fn submit(
         available_at: by.at,
     });
     if request.state == RequestState::Approved {
-        on_approval(desk, &mut change, &line, &policy, version, &by).await?;
+        on_approval(ctx, &mut change, &line, &policy, version, &by).await?;
         rekey_for_line(&mut change, line.id, by.at);
     }
-    match desk.s().apply_request(&change).await {
+    match ctx.s().apply_request(&change).await {
         Ok(applied) => Ok(Submitted {
-            request: load(desk, applied.id).await?,
+            request: load(ctx, applied.id).await?,
             created: true,
         }),
         // Another channel opened one a moment ago: that one is the answer.
         Err(StoreError::Duplicate(_)) | Err(StoreError::Conflict) => {
-            match desk.s().open_request_for_line(line.id).await? {
+            match ctx.s().open_request_for_line(line.id).await? {
                 Some(open) => Ok(Submitted {
                     request: open,
                     created: false,
@@ -452,8 +435,8 @@ fn rekey_for_line(change: &mut RequestChange, line_id: i64, at: Timestamp) {
     }
 }
 
-pub async fn load(desk: &Desk, id: i64) -> ServiceResult<RequestRecord> {
-    desk.s()
+pub async fn load(ctx: &ServiceContext, id: i64) -> ServiceResult<RequestRecord> {
+    ctx.s()
         .request(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("cancellation request {id}")))
@@ -461,15 +444,15 @@ pub async fn load(desk: &Desk, id: i64) -> ServiceResult<RequestRecord> {
 
 /// Records a passed identity check and, if it was the last one, approves the request.
 async fn pass(
-    desk: &Desk,
+    ctx: &ServiceContext,
     record: &RequestRecord,
     check: IdentityCheck,
     by: Attribution,
     consume_code: Option<i64>,
     review: Option<DocumentReview>,
 ) -> ServiceResult<RequestRecord> {
-    let line = find_line(desk.s(), &LineKey::Id(record.request.line_id)).await?;
-    let (policy, version) = desk.book.for_line(&line)?;
+    let line = find_line(ctx.s(), &LineKey::Id(record.request.line_id)).await?;
+    let (policy, version) = ctx.book.for_line(&line)?;
     let (request, steps) =
         record
             .request
@@ -479,7 +462,7 @@ async fn pass(
     change.consume_code = consume_code;
     change.document_review = review;
     if request.state == RequestState::Approved {
-        on_approval(desk, &mut change, &line, &policy, version, &by).await?;
+        on_approval(ctx, &mut change, &line, &policy, version, &by).await?;
     }
     if change.events.is_empty() {
         // A check passed but others remain: record it on the request's history all the same.
@@ -490,8 +473,8 @@ async fn pass(
             note: format!("{} check passed", cancellation::check_name(&check)),
         });
     }
-    desk.s().apply_request(&change).await?;
-    load(desk, record.request.id).await
+    ctx.s().apply_request(&change).await?;
+    load(ctx, record.request.id).await
 }
 
 fn require_open_for_checks(record: &RequestRecord, check: IdentityCheck) -> ServiceResult<()> {
@@ -513,19 +496,19 @@ fn require_open_for_checks(record: &RequestRecord, check: IdentityCheck) -> Serv
 
 /// Knowledge check: name and passport number against the registration.
 pub async fn verify_knowledge(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     name: &str,
     passport: &str,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
-    let record = load(desk, id).await?;
+    let record = load(ctx, id).await?;
     require_open_for_checks(&record, IdentityCheck::Knowledge)?;
-    let line = find_line(desk.s(), &LineKey::Id(record.request.line_id)).await?;
+    let line = find_line(ctx.s(), &LineKey::Id(record.request.line_id)).await?;
     let holder = line
         .holder
         .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-    let customer = desk
+    let customer = ctx
         .s()
         .customer(holder)
         .await?
@@ -539,7 +522,7 @@ pub async fn verify_knowledge(
             "the name and passport number do not match the registration".into(),
         ));
     }
-    pass(desk, &record, IdentityCheck::Knowledge, by, None, None).await
+    pass(ctx, &record, IdentityCheck::Knowledge, by, None, None).await
 }
 
 /// Where a one-time code was sent and until when it is good.
@@ -551,16 +534,16 @@ pub struct CodeSent {
 
 /// Sends a 6-digit code to the line (SMS) or the registered e-mail. Rate-limited per line.
 pub async fn send_code(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     to_email: bool,
     now: Timestamp,
 ) -> ServiceResult<CodeSent> {
-    let record = load(desk, id).await?;
+    let record = load(ctx, id).await?;
     require_open_for_checks(&record, IdentityCheck::Possession)?;
-    let line = find_line(desk.s(), &LineKey::Id(record.request.line_id)).await?;
+    let line = find_line(ctx.s(), &LineKey::Id(record.request.line_id)).await?;
     let rules = OtpRules::default();
-    let earlier = desk
+    let earlier = ctx
         .s()
         .code_sends_since(line.id, true, now - jiff::SignedDuration::from_hours(1))
         .await?;
@@ -570,7 +553,7 @@ pub async fn send_code(
     let holder = line
         .holder
         .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-    let customer = desk
+    let customer = ctx
         .s()
         .customer(holder)
         .await?
@@ -586,12 +569,12 @@ pub async fn send_code(
         CodeDestination::Line(line.msisdn.to_string())
     };
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
-    let hash = desk.keys.hash_code(line.id, &code);
+    let hash = ctx.keys.hash_code(line.id, &code);
     let kind = if to_email { "email" } else { "line" };
-    desk.s()
+    ctx.s()
         .insert_code(line.id, Some(id), kind, &hash, now)
         .await?;
-    desk.codes
+    ctx.codes
         .send_code(&destination, &code, &customer.language)
         .await
         .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
@@ -603,14 +586,14 @@ pub async fn send_code(
 
 /// Checks a one-time code: expires in 10 minutes, single use, locked after 5 wrong tries.
 pub async fn check_code(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     code: &str,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
-    let record = load(desk, id).await?;
+    let record = load(ctx, id).await?;
     require_open_for_checks(&record, IdentityCheck::Possession)?;
-    let stored = desk
+    let stored = ctx
         .s()
         .latest_code(record.request.line_id, Some(id))
         .await?
@@ -619,9 +602,7 @@ pub async fn check_code(
         })?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let matches = constant_time_eq(
-        desk.keys
-            .hash_code(record.request.line_id, &code)
-            .as_bytes(),
+        ctx.keys.hash_code(record.request.line_id, &code).as_bytes(),
         stored.code_hash.as_bytes(),
     );
     let rules = OtpRules::default();
@@ -636,7 +617,7 @@ pub async fn check_code(
         ));
     }
     // The attempt is counted before it is judged, so concurrent guesses share the same five.
-    let Some(attempts) = desk
+    let Some(attempts) = ctx
         .s()
         .claim_code_attempt(stored.id, i64::from(rules.max_attempts))
         .await?
@@ -653,7 +634,7 @@ pub async fn check_code(
     match rules.check(&state, matches, by.at) {
         OtpOutcome::Accepted => {
             pass(
-                desk,
+                ctx,
                 &record,
                 IdentityCheck::Possession,
                 by,
@@ -683,28 +664,28 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Stores a photo or scan of the identity document for an agent to review.
 pub async fn upload_document(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     content: Vec<u8>,
     by: Attribution,
 ) -> ServiceResult<i64> {
-    upload_declared_document(desk, id, content, None, by).await
+    upload_declared_document(ctx, id, content, None, by).await
 }
 
 /// An upload whose sender declared a content type: refused when the bytes are something else.
 pub async fn upload_declared_document(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     content: Vec<u8>,
     declared: Option<&str>,
     by: Attribution,
 ) -> ServiceResult<i64> {
-    let record = load(desk, id).await?;
+    let record = load(ctx, id).await?;
     require_open_for_checks(&record, IdentityCheck::Document)?;
     let content_type = documents::check(&content, declared)?;
     use sha2::Digest;
     let sha256 = hex::encode(sha2::Sha256::digest(&content));
-    Ok(desk
+    Ok(ctx
         .s()
         .insert_document(&NewDocument {
             request_id: id,
@@ -720,15 +701,15 @@ pub async fn upload_declared_document(
 /// An agent's review of the uploaded document: approval passes the document check; rejection
 /// rejects the request with the reason, which the customer is told.
 pub async fn review_document(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     approve: bool,
     reason: Option<&str>,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
-    let record = load(desk, id).await?;
+    let record = load(ctx, id).await?;
     require_open_for_checks(&record, IdentityCheck::Document)?;
-    let pending = desk
+    let pending = ctx
         .s()
         .documents(id)
         .await?
@@ -757,7 +738,7 @@ pub async fn review_document(
     };
     if approve {
         return pass(
-            desk,
+            ctx,
             &record,
             IdentityCheck::Document,
             by,
@@ -772,33 +753,33 @@ pub async fn review_document(
             "say why the document is rejected, so the customer can fix it".into(),
         ));
     }
-    reject_with(desk, &record, reason, by, Some(review)).await
+    reject_with(ctx, &record, reason, by, Some(review)).await
 }
 
 /// Rejects a request with a reason the customer can act on.
 pub async fn reject(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     reason: &str,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
-    let record = load(desk, id).await?;
-    reject_with(desk, &record, reason, by, None).await
+    let record = load(ctx, id).await?;
+    reject_with(ctx, &record, reason, by, None).await
 }
 
 async fn reject_with(
-    desk: &Desk,
+    ctx: &ServiceContext,
     record: &RequestRecord,
     reason: &str,
     by: Attribution,
     review: Option<DocumentReview>,
 ) -> ServiceResult<RequestRecord> {
     let (request, t) = record.request.reject(reason, by.clone())?;
-    let line = find_line(desk.s(), &LineKey::Id(request.line_id)).await?;
+    let line = find_line(ctx.s(), &LineKey::Id(request.line_id)).await?;
     let mut change = RequestChange::new(request.clone(), &record.carrier);
     change.events.push(t);
     change.document_review = review;
-    let language = language_of(desk, &line).await?;
+    let language = language_of(ctx, &line).await?;
     change.outbox.push(notify(
         "cancellation_rejected",
         request.id,
@@ -808,16 +789,20 @@ async fn reject_with(
         json!({ "reason": reason }),
         by.at,
     ));
-    desk.s().apply_request(&change).await?;
-    load(desk, request.id).await
+    ctx.s().apply_request(&change).await?;
+    load(ctx, request.id).await
 }
 
 /// The customer withdraws before the effective date; the line goes back to how it was.
-pub async fn withdraw(desk: &Desk, id: i64, by: Attribution) -> ServiceResult<RequestRecord> {
-    let record = load(desk, id).await?;
+pub async fn withdraw(
+    ctx: &ServiceContext,
+    id: i64,
+    by: Attribution,
+) -> ServiceResult<RequestRecord> {
+    let record = load(ctx, id).await?;
     let (request, t) = record.request.withdraw(by.clone())?;
-    let line = find_line(desk.s(), &LineKey::Id(request.line_id)).await?;
-    let (policy, version) = desk.book.for_line(&line)?;
+    let line = find_line(ctx.s(), &LineKey::Id(request.line_id)).await?;
+    let (policy, version) = ctx.book.for_line(&line)?;
     let mut change = RequestChange::new(request.clone(), &record.carrier);
     change.events.push(t);
     if line.state == LineState::PendingTermination {
@@ -834,7 +819,7 @@ pub async fn withdraw(desk: &Desk, id: i64, by: Attribution) -> ServiceResult<Re
                 .push(network("unbar", request.id, &line, by.at));
         }
     }
-    let language = language_of(desk, &line).await?;
+    let language = language_of(ctx, &line).await?;
     change.outbox.push(notify(
         "cancellation_withdrawn",
         request.id,
@@ -844,8 +829,8 @@ pub async fn withdraw(desk: &Desk, id: i64, by: Attribution) -> ServiceResult<Re
         json!({}),
         by.at,
     ));
-    desk.s().apply_request(&change).await?;
-    load(desk, request.id).await
+    ctx.s().apply_request(&change).await?;
+    load(ctx, request.id).await
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -866,7 +851,7 @@ const COMPLETION_LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(6
 /// closed, refund credited to the e-wallet, receipt issued, line terminated, network and
 /// customer told — all in one transaction per request. Requests are claimed a batch at a time
 /// under a lease in this node's name, so nodes running this together share the work.
-pub async fn complete_due(desk: &Desk, now: Timestamp) -> ServiceResult<CompletionReport> {
+pub async fn complete_due(ctx: &ServiceContext, now: Timestamp) -> ServiceResult<CompletionReport> {
     let node = crate::node::name();
     let mut report = CompletionReport::default();
     // Requests changed meanwhile by someone else: not claimed again in this run, but given back
@@ -874,7 +859,7 @@ pub async fn complete_due(desk: &Desk, now: Timestamp) -> ServiceResult<Completi
     let mut busy = Vec::new();
     loop {
         let wall = Timestamp::now();
-        let due = desk
+        let due = ctx
             .s()
             .claim_due_requests(now, wall, wall + COMPLETION_LEASE, node, COMPLETION_CLAIM)
             .await?;
@@ -882,7 +867,7 @@ pub async fn complete_due(desk: &Desk, now: Timestamp) -> ServiceResult<Completi
             break;
         }
         for (i, record) in due.iter().enumerate() {
-            match complete_one(desk, record, now).await {
+            match complete_one(ctx, record, now).await {
                 Ok(_) => report.completed += 1,
                 Err(ServiceError::Busy) => {
                     report.skipped += 1;
@@ -892,28 +877,28 @@ pub async fn complete_due(desk: &Desk, now: Timestamp) -> ServiceResult<Completi
                     // The rest of the batch goes back at once; the failed request keeps its
                     // lease until it lapses, so it does not hold up the others on every run.
                     busy.extend(due[i + 1..].iter().map(|r| r.request.id));
-                    release(desk, &busy, node).await;
+                    release(ctx, &busy, node).await;
                     return Err(e);
                 }
             }
         }
     }
-    release(desk, &busy, node).await;
+    release(ctx, &busy, node).await;
     Ok(report)
 }
 
 /// Gives back leases on requests this run leaves alone; if that fails too, they lapse.
-async fn release(desk: &Desk, ids: &[i64], node: &str) {
+async fn release(ctx: &ServiceContext, ids: &[i64], node: &str) {
     if ids.is_empty() {
         return;
     }
-    if let Err(e) = desk.s().release_request_claims(ids, node).await {
+    if let Err(e) = ctx.s().release_request_claims(ids, node).await {
         tracing::warn!(error = %e, "due cancellations stay leased until their lease lapses");
     }
 }
 
 async fn complete_one(
-    desk: &Desk,
+    ctx: &ServiceContext,
     record: &RequestRecord,
     now: Timestamp,
 ) -> ServiceResult<AppliedRequest> {
@@ -923,10 +908,10 @@ async fn complete_one(
         "effective date reached",
     );
     let (request, t) = record.request.complete(by.clone())?;
-    let line = find_line(desk.s(), &LineKey::Id(request.line_id)).await?;
-    let (policy, version) = desk.book.for_line(&line)?;
-    let buckets = desk.s().buckets(line.id).await?;
-    let bound: Vec<_> = desk
+    let line = find_line(ctx.s(), &LineKey::Id(request.line_id)).await?;
+    let (policy, version) = ctx.book.for_line(&line)?;
+    let buckets = ctx.s().buckets(line.id).await?;
+    let bound: Vec<_> = ctx
         .s()
         .addons(line.id)
         .await?
@@ -961,7 +946,7 @@ async fn complete_one(
     let customer = line
         .holder
         .ok_or_else(|| ServiceError::Invalid(format!("line {} has no holder", line.iccid)))?;
-    let language = language_of(desk, &line).await?;
+    let language = language_of(ctx, &line).await?;
     let mut change = RequestChange::new(request.clone(), &record.carrier);
     change.events.push(t);
     change.line = Some(line_change);
@@ -992,7 +977,7 @@ async fn complete_one(
             plan: policy.plan.code.clone(),
             plan_name: policy.plan.name.clone(),
         },
-        customer: pseudonym(desk, customer),
+        customer: pseudonym(ctx, customer),
         unbound_addons: bound
             .iter()
             .map(|a| ReceiptAddon {
@@ -1025,7 +1010,7 @@ async fn complete_one(
         policy_version: record.request.policy_version,
         language: language.clone(),
     };
-    let keys = desk.keys.clone();
+    let keys = ctx.keys.clone();
     change.receipt = Some(ReceiptIssue {
         carrier: line.carrier.clone(),
         year: japan_date(now).year(),
@@ -1058,7 +1043,7 @@ async fn complete_one(
             now,
         ));
     }
-    match desk.s().apply_request(&change).await {
+    match ctx.s().apply_request(&change).await {
         Ok(applied) => Ok(applied),
         Err(StoreError::Conflict) | Err(StoreError::Duplicate(_)) => Err(ServiceError::Busy),
         Err(e) => Err(e.into()),
@@ -1066,18 +1051,18 @@ async fn complete_one(
 }
 
 /// A stable pseudonym for a customer: receipts and ledgers outlive personal data.
-pub fn pseudonym(desk: &Desk, customer: i64) -> String {
-    let h = desk.keys.hash_code(customer, "customer-pseudonym");
+pub fn pseudonym(ctx: &ServiceContext, customer: i64) -> String {
+    let h = ctx.keys.hash_code(customer, "customer-pseudonym");
     format!("C-{}", &h[..12])
 }
 
 /// A store clerk who has the passport in hand meets the document check in person.
 pub async fn attest_document_in_person(
-    desk: &Desk,
+    ctx: &ServiceContext,
     id: i64,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
-    let record = load(desk, id).await?;
+    let record = load(ctx, id).await?;
     require_open_for_checks(&record, IdentityCheck::Document)?;
     if by.channel != Channel::Store {
         return Err(ServiceError::Invalid(
@@ -1085,7 +1070,7 @@ pub async fn attest_document_in_person(
                 .into(),
         ));
     }
-    pass(desk, &record, IdentityCheck::Document, by, None, None).await
+    pass(ctx, &record, IdentityCheck::Document, by, None, None).await
 }
 
 /// A refund item's label in the customer's language, falling back to the English computation text.

@@ -1,9 +1,10 @@
 //! Demo data: the example carriers and about a thousand fictional lines in every state.
 
-use super::cancellation::{self, Desk, Knowledge};
+use super::cancellation::{self, Knowledge};
 use super::import::ImportRequest;
 use super::outbox::Peers;
 use super::policies::{load_policies, PolicyBook};
+use super::ServiceContext;
 use super::{import, jobs, lines, ServiceResult};
 use crate::adapters::messages::RecordingCodeSender;
 use crate::keys::Keys;
@@ -77,7 +78,7 @@ pub async fn seed(
     let store = shared.as_ref();
     load_policies(store, policies_dir, now).await?;
     let book = PolicyBook::load(store).await?;
-    let desk = Desk {
+    let ctx = ServiceContext {
         store: shared.clone(),
         book: Arc::new(book.clone()),
         keys: Arc::new(keys),
@@ -288,12 +289,12 @@ pub async fn seed(
                 _ => Actor::operator("demo"),
             };
             let by = Attribution::new(actor, channel, asked_at, "customer is leaving Japan");
-            cancellation::submit(&desk, key, channel, knowledge, by).await?;
+            cancellation::submit(&ctx, key, channel, knowledge, by).await?;
         }
     }
     // Let the system catch up to now: expiry, closing, cancellations taking effect, side effects.
     let peers = Peers::recording(shared.clone(), "http://127.0.0.1:8080");
-    jobs::run_due(&desk, &peers, now).await?;
+    jobs::run_due(&ctx, &peers, now).await?;
     Ok(DemoSummary {
         lines: total as u64,
         example_line,

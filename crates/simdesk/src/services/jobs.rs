@@ -208,15 +208,15 @@ pub struct DueReport {
 }
 
 pub async fn run_due(
-    desk: &super::cancellation::Desk,
+    ctx: &super::ServiceContext,
     peers: &super::outbox::Peers,
     now: Timestamp,
 ) -> ServiceResult<DueReport> {
-    let lines = run_once(desk.store.as_ref(), now).await?;
-    queue_reminders(desk.store.as_ref(), &desk.book, now).await?;
-    let cancellations = super::cancellation::complete_due(desk, now).await?;
-    let outbox = super::outbox::deliver(desk.store.as_ref(), peers, now).await?;
-    let privacy = super::privacy::sweep(desk, now).await?;
+    let lines = run_once(ctx.store.as_ref(), now).await?;
+    queue_reminders(ctx.store.as_ref(), &ctx.book, now).await?;
+    let cancellations = super::cancellation::complete_due(ctx, now).await?;
+    let outbox = super::outbox::deliver(ctx.store.as_ref(), peers, now).await?;
+    let privacy = super::privacy::sweep(ctx, now).await?;
     Ok(DueReport {
         lines,
         cancellations,

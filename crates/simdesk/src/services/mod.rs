@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod cancellation;
+mod context;
 pub mod demo;
 pub mod effects;
 pub mod import;
@@ -16,6 +17,8 @@ pub mod privacy;
 pub mod reconcile;
 pub mod staff;
 pub mod wallet;
+
+pub use context::ServiceContext;
 
 use crate::store::StoreError;
 use simdesk_domain::balance::BalanceError;

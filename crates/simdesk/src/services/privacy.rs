@@ -5,8 +5,8 @@
 //! crypto-shredding: the part's data key is destroyed, so every copy of the sealed bytes, backups
 //! included, becomes unreadable.
 
-use super::cancellation::Desk;
 use super::policies::PolicyBook;
+use super::ServiceContext;
 use super::ServiceResult;
 use crate::store::{Erasure, LineKey, NewEvent, PurgeCounts, Store};
 use jiff::{SignedDuration, Timestamp};
@@ -79,17 +79,17 @@ fn what_was_erased(contact: bool, identity: bool) -> &'static str {
 
 /// Erases what is due, then purges spent codes, sessions and idempotency records. Run by the
 /// due-work runner; each customer is looked at again only when something falls due.
-pub async fn sweep(desk: &Desk, now: Timestamp) -> ServiceResult<SweepReport> {
-    let store = desk.store.as_ref();
+pub async fn sweep(ctx: &ServiceContext, now: Timestamp) -> ServiceResult<SweepReport> {
+    let store = ctx.store.as_ref();
     let mut report = SweepReport::default();
-    for carrier in desk.book.carrier_codes() {
-        let policy = desk.book.carrier(carrier)?;
+    for carrier in ctx.book.carrier_codes() {
+        let policy = ctx.book.carrier(carrier)?;
         let days = i64::from(policy.retention.document_days);
         let before = now - SignedDuration::from_hours(24 * days);
         report.documents_erased += store.erase_decided_documents(carrier, before, now).await?;
     }
     for customer in store.customers_due_for_erasure(now, SWEEP_BATCH).await? {
-        erase_when_due(desk, customer, now, &mut report).await?;
+        erase_when_due(ctx, customer, now, &mut report).await?;
     }
     // Codes are stamped with simdesk's clock (which `--now` moves), sessions and idempotency
     // records with the real one, and each is judged by the clock it was stamped with.
@@ -101,17 +101,17 @@ pub async fn sweep(desk: &Desk, now: Timestamp) -> ServiceResult<SweepReport> {
 }
 
 async fn erase_when_due(
-    desk: &Desk,
+    ctx: &ServiceContext,
     customer: i64,
     now: Timestamp,
     report: &mut SweepReport,
 ) -> ServiceResult<()> {
-    let store = desk.store.as_ref();
+    let store = ctx.store.as_ref();
     let Some(row) = store.customer(customer).await? else {
         return Ok(());
     };
     let lines = store.lines_of_customer(customer).await?;
-    let schedule = retention::schedule(&held_lines(&desk.book, &lines)?);
+    let schedule = retention::schedule(&held_lines(&ctx.book, &lines)?);
     let (Some(personal_at), Some(identity_at)) =
         (schedule.personal_data_at, schedule.identity_record_at)
     else {
@@ -191,18 +191,18 @@ pub struct ErasureAnswer {
 /// Erases at once whatever of a customer's data the law does not hold, and says what remains
 /// and until when. Nothing is erased while a line is still in service.
 pub async fn erase_on_request(
-    desk: &Desk,
+    ctx: &ServiceContext,
     customer: i64,
     by: Attribution,
 ) -> ServiceResult<ErasureAnswer> {
-    let store = desk.store.as_ref();
+    let store = ctx.store.as_ref();
     let Some(row) = store.customer(customer).await? else {
         return Err(super::ServiceError::NotFound(format!(
             "customer {customer}"
         )));
     };
     let lines = store.lines_of_customer(customer).await?;
-    let outcome: RequestOutcome = retention::on_request(&held_lines(&desk.book, &lines)?, by.at);
+    let outcome: RequestOutcome = retention::on_request(&held_lines(&ctx.book, &lines)?, by.at);
     let contact = outcome.erase_personal_data && row.contact_erased_at.is_none();
     let identity = outcome.erase_identity_record && row.identity_erased_at.is_none();
     if contact || identity {
@@ -260,8 +260,8 @@ pub struct Holding {
 }
 
 /// What is held for whom until when: every customer, in id order.
-pub async fn report(desk: &Desk) -> ServiceResult<Vec<Holding>> {
-    let store = desk.store.as_ref();
+pub async fn report(ctx: &ServiceContext) -> ServiceResult<Vec<Holding>> {
+    let store = ctx.store.as_ref();
     let mut out = Vec::new();
     let mut after = 0;
     loop {
@@ -270,7 +270,7 @@ pub async fn report(desk: &Desk) -> ServiceResult<Vec<Holding>> {
         after = last.customer;
         for row in rows {
             let lines = store.lines_of_customer(row.customer).await?;
-            let schedule: ErasureSchedule = retention::schedule(&held_lines(&desk.book, &lines)?);
+            let schedule: ErasureSchedule = retention::schedule(&held_lines(&ctx.book, &lines)?);
             out.push(Holding {
                 customer: row.customer,
                 lines: lines.len(),

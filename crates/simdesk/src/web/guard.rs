@@ -30,7 +30,7 @@ impl ClientIp {
     }
 
     pub fn subject(&self, state: &AppState, scope: &'static str) -> Subject {
-        Subject::hashed(&state.desk.keys, scope, &self.key())
+        Subject::hashed(&state.ctx.keys, scope, &self.key())
     }
 }
 
@@ -69,13 +69,13 @@ pub async fn limit(
     checks: Vec<(Limit, Subject)>,
     what: &str,
 ) -> ServiceResult<()> {
-    limits::attempt(state.desk.store.as_ref(), &checks, what, state.clock.now()).await
+    limits::attempt(state.ctx.store.as_ref(), &checks, what, state.clock.now()).await
 }
 
 /// Codes already sent to a line (sign-in and cancellation together) in the rolling window: what
 /// counts is what was sent, so a traveller pressing "send" too soon spends nothing.
 pub async fn line_sends(state: &AppState, line_id: i64) -> ServiceResult<()> {
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let now = state.clock.now();
     let limit = state.limits.code_sends_per_line;
     let since = now - jiff::SignedDuration::from_secs(limit.window_secs.max(1));
@@ -107,7 +107,7 @@ impl KnowledgeGuard {
 
     /// Refused while the line or the account is locked out.
     pub async fn allowed(&self, state: &AppState) -> ServiceResult<()> {
-        let store = state.desk.store.as_ref();
+        let store = state.ctx.store.as_ref();
         let now = state.clock.now();
         let what = "wrong identity answers";
         limits::not_locked(
@@ -130,7 +130,7 @@ impl KnowledgeGuard {
 
     /// Counts a wrong answer against both.
     pub async fn failed(&self, state: &AppState) {
-        let store = state.desk.store.as_ref();
+        let store = state.ctx.store.as_ref();
         let now = state.clock.now();
         for (limit, subject) in [
             (&state.limits.knowledge_failures_per_line, &self.line),

@@ -12,13 +12,13 @@ pub use error::ApiError;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::services::cancellation::Desk;
+use crate::services::ServiceContext;
 use axum::Router;
 use simdesk_domain::limits::AbuseRules;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub desk: Desk,
+    pub ctx: ServiceContext,
     /// Set when Kannel passes inbound SMS to simdesk.
     pub sms_inbound: Option<sms::SmsInbound>,
     /// The time limits and lockouts are judged at (tests move it forward).
@@ -32,9 +32,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(desk: Desk) -> Self {
+    pub fn new(ctx: ServiceContext) -> Self {
         AppState {
-            desk,
+            ctx,
             sms_inbound: None,
             clock: Clock::system(),
             limits: AbuseRules::default(),

@@ -51,7 +51,7 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, description = "ready", content_type = "text/plain"), (status = 503, description = "database unavailable", content_type = "text/plain")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.desk.store.ping().await {
+    match state.ctx.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "database not ready");
@@ -84,7 +84,7 @@ pub async fn openapi_document() -> Response {
 pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
     let handle = metrics_handle();
     let now = jiff::Timestamp::now();
-    match state.desk.store.gauges(now).await {
+    match state.ctx.store.gauges(now).await {
         Ok(g) => {
             for (carrier, line_state, n) in &g.lines_by_state {
                 metrics::gauge!("simdesk_lines", "carrier" => carrier.clone(), "state" => line_state.clone()).set(*n as f64);

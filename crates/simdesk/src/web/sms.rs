@@ -134,7 +134,7 @@ pub async fn inbound(State(state): State<AppState>, RawQuery(query): RawQuery) -
     }
     let parsed = keyword::parse(&message.text);
     let line = match message.from.parse::<Msisdn>() {
-        Ok(msisdn) => state.desk.store.line(&LineKey::Msisdn(msisdn)).await,
+        Ok(msisdn) => state.ctx.store.line(&LineKey::Msisdn(msisdn)).await,
         Err(_) => Ok(None),
     };
     let line = match line {
@@ -148,7 +148,7 @@ pub async fn inbound(State(state): State<AppState>, RawQuery(query): RawQuery) -
     };
     let customer_language = match line.as_ref().and_then(|l| l.holder) {
         Some(h) => state
-            .desk
+            .ctx
             .store
             .customer(h)
             .await
@@ -172,8 +172,8 @@ pub async fn inbound(State(state): State<AppState>, RawQuery(query): RawQuery) -
         (Some(Keyword::Balance), Some(line)) => {
             let now = jiff::Timestamp::now();
             match lines::report(
-                state.desk.store.as_ref(),
-                &state.desk.book,
+                state.ctx.store.as_ref(),
+                &state.ctx.book,
                 &LineKey::Id(line.id),
                 now,
             )

@@ -143,13 +143,13 @@ pub fn policies_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
 }
 
-/// A desk on `store` with fresh in-memory keys and a code sender that only records.
+/// A ctx on `store` with fresh in-memory keys and a code sender that only records.
 #[allow(dead_code)]
-pub fn desk(
+pub fn ctx(
     store: Arc<dyn Store>,
     book: simdesk::services::policies::PolicyBook,
-) -> simdesk::services::cancellation::Desk {
-    simdesk::services::cancellation::Desk {
+) -> simdesk::services::ServiceContext {
+    simdesk::services::ServiceContext {
         store,
         book: Arc::new(book),
         keys: Arc::new(simdesk::keys::Keys::ephemeral()),

@@ -92,7 +92,7 @@ impl FromRequestParts<AppState> for Operator {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let now = jiff::Timestamp::now();
-        match state.desk.store.api_token(&hash_token(token)).await {
+        match state.ctx.store.api_token(&hash_token(token)).await {
             // An expired token is as good as none.
             Ok(Some(row)) if row.expires_at.is_none_or(|e| e > now) => {
                 // Noting the use must not fail the call it notes; and a use noted within the
@@ -101,7 +101,7 @@ impl FromRequestParts<AppState> for Operator {
                     .last_used_at
                     .is_some_and(|t| now.duration_since(t) < jiff::SignedDuration::from_secs(60));
                 if !noted_lately {
-                    if let Err(e) = state.desk.store.touch_api_token(row.id, now).await {
+                    if let Err(e) = state.ctx.store.touch_api_token(row.id, now).await {
                         tracing::warn!(error = %e, "could not note a token's use");
                     }
                 }

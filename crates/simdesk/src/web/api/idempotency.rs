@@ -58,7 +58,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     h.update(parts.uri.path().as_bytes());
     h.update(&bytes);
     let request_hash = hex::encode(h.finalize());
-    let store = state.desk.store.clone();
+    let store = state.ctx.store.clone();
     let now = jiff::Timestamp::now();
     match store.reserve_idempotency_key(&caller, &key, &request_hash, now).await {
         Ok(None) => {}

@@ -3,9 +3,10 @@
 use super::dto::*;
 use super::{ApiJson, Operator};
 use crate::services::access::Scope;
-use crate::services::cancellation::{self, Desk};
+use crate::services::cancellation;
 use crate::services::excerpt;
 use crate::services::lines::{find_line, parse_line_key};
+use crate::services::ServiceContext;
 use crate::store::{LineKey, RequestRecord};
 use crate::web::{ApiError, AppState};
 use axum::extract::{Path, Query, State};
@@ -50,8 +51,8 @@ fn product_status_filter(status: &str) -> Result<Vec<&'static str>, ApiError> {
     })
 }
 
-pub(super) fn product(desk: &Desk, line: &Line) -> Product {
-    let plan_name = desk
+pub(super) fn product(ctx: &ServiceContext, line: &Line) -> Product {
+    let plan_name = ctx
         .book
         .plan(&line.carrier, &line.plan)
         .map(|p| p.name.clone())
@@ -109,7 +110,7 @@ pub(super) async fn owned_line(
     let key = parse_line_key(id)?;
     // Only a line that is not there is "not found": a database that cannot answer is a 503 the
     // client retries, not a 404 it would believe.
-    let line = find_line(state.desk.store.as_ref(), &key)
+    let line = find_line(state.ctx.store.as_ref(), &key)
         .await
         .map_err(|e| match e {
             crate::services::ServiceError::NotFound(_) => {
@@ -134,7 +135,7 @@ pub async fn get_product(
 ) -> Result<Json<Product>, ApiError> {
     operator.require(Scope::LinesRead)?;
     let line = owned_line(&state, &operator, &id).await?;
-    Ok(Json(product(&state.desk, &line)))
+    Ok(Json(product(&state.ctx, &line)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -171,7 +172,7 @@ pub async fn list_products(
         Some(s) => product_status_filter(s)?,
         None => vec![],
     };
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let mut lines = Vec::new();
     if states.is_empty() {
         lines = store
@@ -193,7 +194,7 @@ pub async fn list_products(
     let next = (lines.len() as i64 == limit)
         .then(|| lines.last().map(|l| l.id))
         .flatten();
-    let body: Vec<Product> = lines.iter().map(|l| product(&state.desk, l)).collect();
+    let body: Vec<Product> = lines.iter().map(|l| product(&state.ctx, l)).collect();
     let mut response = Json(body).into_response();
     if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
         response.headers_mut().insert("x-next-cursor", n);
@@ -250,7 +251,7 @@ pub(super) async fn owned_request(
     let missing = || ApiError::not_found(format!("no product order {}", excerpt(id, 64)));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let record = state
-        .desk
+        .ctx
         .store
         .request(id)
         .await
@@ -258,7 +259,7 @@ pub(super) async fn owned_request(
         .ok_or_else(missing)?;
     operator.owns(&record.carrier).map_err(|_| missing())?;
     let line = find_line(
-        state.desk.store.as_ref(),
+        state.ctx.store.as_ref(),
         &LineKey::Id(record.request.line_id),
     )
     .await?;
@@ -298,14 +299,14 @@ pub async fn create_product_order(
         reason = format!("{reason} (external id {external})");
     }
     let submitted = cancellation::submit(
-        &state.desk,
+        &state.ctx,
         &LineKey::Id(line.id),
         simdesk_domain::attribution::Channel::Api,
         None,
         operator.attribution(reason),
     )
     .await?;
-    let line = find_line(state.desk.store.as_ref(), &LineKey::Id(line.id)).await?;
+    let line = find_line(state.ctx.store.as_ref(), &LineKey::Id(line.id)).await?;
     let status = if submitted.created {
         StatusCode::CREATED
     } else {
@@ -347,10 +348,9 @@ pub async fn cancel_product_order(
         .cancellation_reason
         .unwrap_or_else(|| "withdrawn over the API".into());
     let record =
-        cancellation::withdraw(&state.desk, record.request.id, operator.attribution(reason))
-            .await?;
+        cancellation::withdraw(&state.ctx, record.request.id, operator.attribution(reason)).await?;
     let line = find_line(
-        state.desk.store.as_ref(),
+        state.ctx.store.as_ref(),
         &LineKey::Id(record.request.line_id),
     )
     .await?;
@@ -382,7 +382,7 @@ pub async fn list_buckets(
     operator.require(Scope::LinesRead)?;
     let line = owned_line(&state, &operator, &filter.product_id).await?;
     let buckets = state
-        .desk
+        .ctx
         .store
         .buckets(line.id)
         .await

@@ -32,8 +32,8 @@ pub async fn line_status(
     operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let r = report_of(
-        state.desk.store.as_ref(),
-        &state.desk.book,
+        state.ctx.store.as_ref(),
+        &state.ctx.book,
         l,
         jiff::Timestamp::now(),
     )
@@ -51,7 +51,7 @@ pub async fn line_history(
 ) -> Result<Json<Value>, ApiError> {
     operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let events = store.events(l.id).await.map_err(ServiceError::from)?;
     let mut requests = Vec::new();
     for r in store
@@ -81,7 +81,7 @@ pub async fn quote(
     operator.require(Scope::LinesRead)?;
     let l = owned_line(&state, &operator, &line).await?;
     let q = cancellation::quote(
-        &state.desk,
+        &state.ctx,
         &crate::store::LineKey::Id(l.id),
         jiff::Timestamp::now(),
     )
@@ -100,13 +100,13 @@ pub async fn get_cancellation(
     operator.require(Scope::CancellationsRead)?;
     let (record, line) = owned_request(&state, &operator, &id).await?;
     let steps = state
-        .desk
+        .ctx
         .store
         .request_events(record.request.id)
         .await
         .map_err(ServiceError::from)?;
     let documents = state
-        .desk
+        .ctx
         .store
         .documents(record.request.id)
         .await
@@ -121,7 +121,7 @@ async fn respond(
     record: crate::store::RequestRecord,
 ) -> Result<Json<ProductOrder>, ApiError> {
     let line = crate::services::lines::find_line(
-        state.desk.store.as_ref(),
+        state.ctx.store.as_ref(),
         &crate::store::LineKey::Id(record.request.line_id),
     )
     .await?;
@@ -164,7 +164,7 @@ pub async fn send_code(
     guard::limit(&state, checks, "codes").await?;
     guard::line_sends(&state, record.request.line_id).await?;
     let sent = cancellation::send_code(
-        &state.desk,
+        &state.ctx,
         record.request.id,
         to_email,
         jiff::Timestamp::now(),
@@ -206,7 +206,7 @@ pub async fn check_code(
     ];
     guard::limit(&state, checks, "code checks").await?;
     let record = cancellation::check_code(
-        &state.desk,
+        &state.ctx,
         record.request.id,
         &body.code,
         operator.attribution("one-time code entered"),
@@ -232,7 +232,7 @@ pub async fn verify_knowledge(
     );
     guard.allowed(&state).await?;
     let record = match cancellation::verify_knowledge(
-        &state.desk,
+        &state.ctx,
         record.request.id,
         &body.name,
         &body.passport,
@@ -281,7 +281,7 @@ pub async fn upload_document(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let doc = cancellation::upload_declared_document(
-        &state.desk,
+        &state.ctx,
         record.request.id,
         body.to_vec(),
         declared,
@@ -303,7 +303,7 @@ pub async fn review_document(
     operator.require(Scope::IdentityReview)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::review_document(
-        &state.desk,
+        &state.ctx,
         record.request.id,
         body.approve,
         body.reason.as_deref(),
@@ -325,7 +325,7 @@ pub async fn reject_cancellation(
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::reject(
-        &state.desk,
+        &state.ctx,
         record.request.id,
         &body.reason,
         operator.attribution("rejected"),
@@ -345,7 +345,7 @@ pub async fn withdraw_cancellation(
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
     let record = cancellation::withdraw(
-        &state.desk,
+        &state.ctx,
         record.request.id,
         operator.attribution("withdrawn"),
     )
@@ -357,7 +357,7 @@ async fn owned_customer(state: &AppState, operator: &Operator, id: &str) -> Resu
     let missing = || ApiError::not_found(format!("no customer {}", excerpt(id, 64)));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let carriers = state
-        .desk
+        .ctx
         .store
         .customer_carriers(id)
         .await
@@ -379,7 +379,7 @@ pub async fn wallet(
 ) -> Result<Json<Value>, ApiError> {
     operator.require(Scope::WalletsRead)?;
     let id = owned_customer(&state, &operator, &id).await?;
-    let view = wallet::show(state.desk.store.as_ref(), id).await?;
+    let view = wallet::show(state.ctx.store.as_ref(), id).await?;
     Ok(Json(serde_json::to_value(view).unwrap_or_default()))
 }
 
@@ -410,7 +410,7 @@ pub async fn payout(
         .map_err(|e: simdesk_domain::money::MoneyError| ApiError::bad_request(e.to_string()))?;
     let amount = Money::new(body.amount.value, currency);
     let payout = wallet::payout(
-        state.desk.store.as_ref(),
+        state.ctx.store.as_ref(),
         id,
         amount,
         &body.destination,
@@ -441,7 +441,7 @@ pub async fn receipt(
         return Err(missing());
     }
     let document = state
-        .desk
+        .ctx
         .store
         .receipt(&number)
         .await
@@ -469,7 +469,7 @@ pub async fn verify_receipt(
     operator.require(Scope::ReceiptsRead)?;
     let text = String::from_utf8_lossy(&body);
     Ok(
-        match receipts::verify(&text, &state.desk.keys.receipts.verifying_key()) {
+        match receipts::verify(&text, &state.ctx.keys.receipts.verifying_key()) {
             Ok(content) => Json(Verdict {
                 valid: true,
                 reason: None,

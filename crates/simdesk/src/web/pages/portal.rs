@@ -416,7 +416,7 @@ pub async fn sign_in(
     };
     // Counted before the lookup, registered or not: the limits themselves reveal nothing.
     let rules = state.limits;
-    let keys = &state.desk.keys;
+    let keys = &state.ctx.keys;
     let mut checks = vec![
         (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
         (
@@ -430,7 +430,7 @@ pub async fn sign_in(
     if let Err(e) = guard::limit(&state, checks, "sign-in requests").await {
         return limited_page(&visitor, &headers, e, "/");
     }
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     if let Some((line, destination)) = identifier.resolve(store).await {
         if let Err(e) = send_sign_in_code(&state, &visitor, &line, &destination).await {
             return service_error(&visitor, &headers, e, "/");
@@ -456,7 +456,7 @@ async fn send_sign_in_code(
     line: &Line,
     destination: &CodeDestination,
 ) -> Result<(), ServiceError> {
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let now = Timestamp::now();
     let rules = OtpRules::default();
     let earlier = store
@@ -474,12 +474,12 @@ async fn send_sign_in_code(
             line.id,
             None,
             "sign-in",
-            &state.desk.keys.hash_code(line.id, &code),
+            &state.ctx.keys.hash_code(line.id, &code),
             now,
         )
         .await?;
     state
-        .desk
+        .ctx
         .codes
         .send_code(destination, &code, visitor.language.tag())
         .await
@@ -525,17 +525,13 @@ pub async fn sign_in_code(
         ),
         (
             rules.code_checks_per_line,
-            Subject::hashed(
-                &state.desk.keys,
-                "code-check:account",
-                &identifier.account(),
-            ),
+            Subject::hashed(&state.ctx.keys, "code-check:account", &identifier.account()),
         ),
     ];
     if let Err(e) = guard::limit(&state, checks, "code checks").await {
         return limited_page(&visitor, &headers, e, "/");
     }
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     // An unknown identifier meets the same answer as a known one without a live code.
     let Some((line, _)) = identifier.resolve(store).await else {
         return wrong(&visitor, expired);
@@ -559,7 +555,7 @@ pub async fn sign_in_code(
     };
     let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let matches = crate::services::cancellation::constant_time_eq(
-        state.desk.keys.hash_code(line.id, &code).as_bytes(),
+        state.ctx.keys.hash_code(line.id, &code).as_bytes(),
         stored.code_hash.as_bytes(),
     );
     let st = OtpState {
@@ -623,7 +619,7 @@ pub async fn sign_out(
     let visitor = Visitor::from_headers(&state, &headers, None).await;
     if visitor.session.is_some() && visitor.csrf_ok(&form.csrf) {
         if let Some(s) = &visitor.session {
-            let _ = state.desk.store.delete_session(&s.token_hash).await;
+            let _ = state.ctx.store.delete_session(&s.token_hash).await;
         }
     }
     let mut r = Redirect::to("/").into_response();
@@ -637,7 +633,7 @@ pub async fn sign_out(
 /// The traveller's own line, or nothing: another person's line does not exist for them.
 async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Option<Line> {
     let key = parse_line_key(iccid).ok()?;
-    let line = find_line(state.desk.store.as_ref(), &key).await.ok()?;
+    let line = find_line(state.ctx.store.as_ref(), &key).await.ok()?;
     (line.holder == Some(customer)).then_some(line)
 }
 
@@ -650,7 +646,7 @@ pub async fn my_lines(
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let now = Timestamp::now();
     let lines = match store.lines_of_customer(customer).await {
         Ok(l) => l,
@@ -662,13 +658,13 @@ pub async fn my_lines(
         let addons = store.addons(line.id).await.unwrap_or_default();
         let requests = store.requests_for_line(line.id).await.unwrap_or_default();
         let currency = state
-            .desk
+            .ctx
             .book
             .carrier(&line.carrier)
             .map(|c| c.currency)
             .unwrap_or(simdesk_domain::money::Currency::Jpy);
         let plan = state
-            .desk
+            .ctx
             .book
             .plan(&line.carrier, &line.plan)
             .map(|p| p.name.clone())
@@ -749,19 +745,19 @@ pub async fn quote_page(
             "/my",
         );
     };
-    let quote =
-        match cancellation::quote(&state.desk, &LineKey::Id(line.id), Timestamp::now()).await {
-            Ok(q) => q,
-            Err(e) => return service_error(&visitor, &headers, e, "/my"),
-        };
+    let quote = match cancellation::quote(&state.ctx, &LineKey::Id(line.id), Timestamp::now()).await
+    {
+        Ok(q) => q,
+        Err(e) => return service_error(&visitor, &headers, e, "/my"),
+    };
     let checks = state
-        .desk
+        .ctx
         .book
         .for_line(&line)
         .map(|(p, _)| simdesk_domain::identity::required_checks(p.identity(), Channel::Web))
         .unwrap_or_default();
     let bars = state
-        .desk
+        .ctx
         .book
         .for_line(&line)
         .map(|(p, _)| p.cancellation().bar_while_pending)
@@ -772,7 +768,7 @@ pub async fn quote_page(
         iccid: line.iccid.to_string(),
         msisdn: line.msisdn.national(),
         plan: state
-            .desk
+            .ctx
             .book
             .plan(&line.carrier, &line.plan)
             .map(|p| p.name.clone())
@@ -840,7 +836,7 @@ pub async fn confirm_cancel(
         );
     };
     match cancellation::submit(
-        &state.desk,
+        &state.ctx,
         &LineKey::Id(line.id),
         Channel::Web,
         None,
@@ -859,9 +855,9 @@ async fn own_request(
     customer: i64,
     id: i64,
 ) -> Option<(crate::store::RequestRecord, Line)> {
-    let record = state.desk.store.request(id).await.ok()??;
+    let record = state.ctx.store.request(id).await.ok()??;
     let line = find_line(
-        state.desk.store.as_ref(),
+        state.ctx.store.as_ref(),
         &LineKey::Id(record.request.line_id),
     )
     .await
@@ -951,7 +947,7 @@ async fn show_request(
         );
     };
     let r = &record.request;
-    let documents = state.desk.store.documents(id).await.unwrap_or_default();
+    let documents = state.ctx.store.documents(id).await.unwrap_or_default();
     let template = RequestPage {
         page: page(visitor, &format!("/my/requests/{id}")),
         id,
@@ -1033,7 +1029,7 @@ pub async fn request_send_code(
     if let Err(e) = allowed {
         return limited_page(&visitor, &headers, e, &back);
     }
-    match cancellation::send_code(&state.desk, id, by_email, Timestamp::now()).await {
+    match cancellation::send_code(&state.ctx, id, by_email, Timestamp::now()).await {
         Ok(sent) => {
             show_request(
                 &state,
@@ -1088,7 +1084,7 @@ pub async fn request_check_code(
         return limited_page(&visitor, &headers, e, &back);
     }
     match cancellation::check_code(
-        &state.desk,
+        &state.ctx,
         id,
         &form.code,
         traveller_attribution(customer, "one-time code entered"),
@@ -1170,7 +1166,7 @@ pub async fn request_upload(
         return limited_page(&visitor, &headers, e, &back);
     }
     match cancellation::upload_declared_document(
-        &state.desk,
+        &state.ctx,
         id,
         content,
         declared.as_deref(),
@@ -1219,7 +1215,7 @@ pub async fn request_withdraw(
         Err(r) => return r,
     };
     match cancellation::withdraw(
-        &state.desk,
+        &state.ctx,
         id,
         traveller_attribution(customer, "withdrawn on the self-service portal"),
     )
@@ -1249,7 +1245,7 @@ pub async fn receipt_page(
             "/my",
         )
     };
-    let Ok(Some(document)) = state.desk.store.receipt(&number).await else {
+    let Ok(Some(document)) = state.ctx.store.receipt(&number).await else {
         return missing();
     };
     let Ok(signed) = receipts::SignedReceipt::parse_unverified(&document) else {
@@ -1303,7 +1299,7 @@ async fn wallet_view(
     flash: Option<String>,
     lang: Option<&str>,
 ) -> Response {
-    let view = match wallet::show(state.desk.store.as_ref(), customer).await {
+    let view = match wallet::show(state.ctx.store.as_ref(), customer).await {
         Ok(v) => v,
         Err(e) => return service_error(visitor, headers, e, "/my"),
     };
@@ -1344,7 +1340,7 @@ pub async fn wallet_payout(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let view = wallet::show(state.desk.store.as_ref(), customer).await.ok();
+    let view = wallet::show(state.ctx.store.as_ref(), customer).await.ok();
     let currency = view
         .and_then(|v| v.balance.first().map(|m| m.currency()))
         .unwrap_or(simdesk_domain::money::Currency::Jpy);
@@ -1362,7 +1358,7 @@ pub async fn wallet_payout(
             }
         };
     match wallet::payout(
-        state.desk.store.as_ref(),
+        state.ctx.store.as_ref(),
         customer,
         amount,
         &form.destination,
@@ -1408,7 +1404,7 @@ pub async fn data_erase(
         Err(r) => return r,
     };
     match crate::services::privacy::erase_on_request(
-        &state.desk,
+        &state.ctx,
         customer,
         traveller_attribution(customer, "the holder asked to delete their data"),
     )
@@ -1428,7 +1424,7 @@ async fn data_view(
     lang: Option<&str>,
 ) -> Response {
     let lines = state
-        .desk
+        .ctx
         .store
         .lines_of_customer(customer)
         .await
@@ -1438,7 +1434,7 @@ async fn data_view(
     let mut kept_until = Vec::new();
     for line in &lines {
         let is_voice = state
-            .desk
+            .ctx
             .book
             .plan(&line.carrier, &line.plan)
             .map(|p| p.services.contains(&Service::Voice))

@@ -66,7 +66,7 @@ impl Visitor {
     ) -> Visitor {
         let session = match cookie(headers, SESSION_COOKIE) {
             Some(token) => state
-                .desk
+                .ctx
                 .store
                 .session(&hash(&token), Timestamp::now())
                 .await
@@ -132,7 +132,7 @@ pub async fn start(
     let token = random_token();
     let now = Timestamp::now();
     state
-        .desk
+        .ctx
         .store
         .insert_session(&SessionRow {
             token_hash: hash(&token),

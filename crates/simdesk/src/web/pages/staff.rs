@@ -77,7 +77,7 @@ impl StaffSession {
 
 async fn staff_of(state: &AppState, visitor: &Visitor) -> Option<StaffSession> {
     let session = visitor.session.clone().filter(|s| s.kind == "staff")?;
-    let row = state.desk.store.staff(session.subject).await.ok()??;
+    let row = state.ctx.store.staff(session.subject).await.ok()??;
     if row.disabled {
         return None;
     }
@@ -180,10 +180,10 @@ pub async fn sign_in(
     // Failures lock the username for a while whoever tries it, from whichever address; the
     // address limit bounds guessing across many usernames.
     let rules = state.limits;
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let now = state.clock.now();
     let user = Subject::hashed(
-        &state.desk.keys,
+        &state.ctx.keys,
         "staff-sign-in:user",
         &form.username.trim().to_lowercase(),
     );
@@ -217,7 +217,7 @@ pub async fn sign_in(
         {
             Ok(token) => {
                 if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
-                    let _ = state.desk.store.delete_session(&session::hash(&old)).await;
+                    let _ = state.ctx.store.delete_session(&session::hash(&old)).await;
                 }
                 let mut r = Redirect::to(home_of(role)).into_response();
                 r.headers_mut().append(
@@ -262,7 +262,7 @@ pub async fn sign_out(
         .as_ref()
         .filter(|_| visitor.csrf_ok(&form.csrf))
     {
-        let _ = state.desk.store.delete_session(&s.token_hash).await;
+        let _ = state.ctx.store.delete_session(&s.token_hash).await;
     }
     let mut r = Redirect::to("/staff").into_response();
     r.headers_mut().append(
@@ -300,7 +300,7 @@ pub async fn console(
         return refused;
     }
     let query = q.q.unwrap_or_default().trim().to_string();
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let mut lines = Vec::new();
     if !query.is_empty() {
         if let Ok(key) = parse_line_key(&query) {
@@ -362,7 +362,7 @@ async fn carrier_line(
     me: &StaffSession,
     iccid: &str,
 ) -> Option<simdesk_domain::line::Line> {
-    let line = find_line(state.desk.store.as_ref(), &parse_line_key(iccid).ok()?)
+    let line = find_line(state.ctx.store.as_ref(), &parse_line_key(iccid).ok()?)
         .await
         .ok()?;
     (line.carrier == me.carrier).then_some(line)
@@ -377,11 +377,11 @@ async fn line_page(
     let Some(line) = carrier_line(state, me, iccid).await else {
         return (StatusCode::NOT_FOUND, "no such line").into_response();
     };
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let now = Timestamp::now();
     let buckets = store.buckets(line.id).await.unwrap_or_default();
     let currency = state
-        .desk
+        .ctx
         .book
         .carrier(&line.carrier)
         .map(|c| c.currency)
@@ -411,7 +411,7 @@ async fn line_page(
         iccid: line.iccid.to_string(),
         msisdn: line.msisdn.national(),
         plan: state
-            .desk
+            .ctx
             .book
             .plan(&line.carrier, &line.plan)
             .map(|p| p.name.clone())
@@ -514,7 +514,7 @@ pub async fn console_cancel(
         passport: form.passport,
     };
     match cancellation::submit(
-        &state.desk,
+        &state.ctx,
         &LineKey::Id(line.id),
         Channel::Hotline,
         Some(knowledge),
@@ -566,7 +566,7 @@ async fn request_page(
     id: i64,
     flash: Option<String>,
 ) -> Response {
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let Some(record) = store
         .request(id)
         .await
@@ -662,7 +662,7 @@ pub async fn console_review(
         return forbidden("the form expired; open the page again");
     }
     let Some(_) = state
-        .desk
+        .ctx
         .store
         .request(id)
         .await
@@ -674,7 +674,7 @@ pub async fn console_review(
     };
     let approve = form.decision == "approve";
     let result = cancellation::review_document(
-        &state.desk,
+        &state.ctx,
         id,
         approve,
         form.reason.as_deref(),
@@ -721,7 +721,7 @@ pub async fn reviews(State(state): State<AppState>, headers: HeaderMap) -> Respo
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
     }
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let mut items = Vec::new();
     for r in store
         .requests_awaiting_review(&me.carrier)
@@ -759,7 +759,7 @@ pub async fn document(
     if let Some(refused) = me.refuse_unless(Permission::ViewDocuments) {
         return refused;
     }
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let Some((request_id, content_type, content)) = store.document_content(id).await.ok().flatten()
     else {
         return (StatusCode::NOT_FOUND, "no such document").into_response();
@@ -829,7 +829,7 @@ pub async fn staff_receipt(
     if let Some(refused) = me.refuse_unless(Permission::ViewReceipt) {
         return refused;
     }
-    let Some(document) = state.desk.store.receipt(&number).await.ok().flatten() else {
+    let Some(document) = state.ctx.store.receipt(&number).await.ok().flatten() else {
         return (StatusCode::NOT_FOUND, "no such receipt").into_response();
     };
     match receipts::SignedReceipt::parse_unverified(&document) {
@@ -855,7 +855,7 @@ fn today() -> String {
 }
 
 async fn known_carrier(state: &AppState, carrier: &str) -> bool {
-    state.desk.book.carrier(carrier).is_ok()
+    state.ctx.book.carrier(carrier).is_ok()
 }
 
 /// The kiosk in the shop: a walk-in takes a numbered ticket. Nobody signs in at a kiosk, so
@@ -935,7 +935,7 @@ pub async fn take_ticket(
         return limited(e);
     }
     match state
-        .desk
+        .ctx
         .store
         .take_ticket(&carrier, &today(), Timestamp::now())
         .await
@@ -979,7 +979,7 @@ pub async fn board(State(state): State<AppState>, Path(carrier): Path<String>) -
         return (StatusCode::NOT_FOUND, "no such store").into_response();
     }
     let (called, waiting) = state
-        .desk
+        .ctx
         .store
         .queue_board(&carrier, &today())
         .await
@@ -1021,7 +1021,7 @@ async fn counter_page(
     flash: Option<String>,
 ) -> Response {
     let (_, waiting) = state
-        .desk
+        .ctx
         .store
         .queue_board(&me.carrier, &today())
         .await
@@ -1082,7 +1082,7 @@ pub async fn call_next(
     }
     let counter: String = form.counter.trim().chars().take(16).collect();
     match state
-        .desk
+        .ctx
         .store
         .call_next_ticket(
             &me.carrier,
@@ -1171,7 +1171,7 @@ pub async fn counter_cancel(
             "No line of this carrier has that ICCID; check the number printed on the SIM.".into()
         );
     };
-    let store = state.desk.store.as_ref();
+    let store = state.ctx.store.as_ref();
     let registered = match line.holder {
         Some(h) => store.customer(h).await.ok().flatten(),
         None => None,
@@ -1190,7 +1190,7 @@ pub async fn counter_cancel(
         guard.failed(&state).await;
         retry!("The passport does not match the registration of this SIM.".into());
     }
-    let quote = cancellation::quote(&state.desk, &LineKey::Id(line.id), Timestamp::now())
+    let quote = cancellation::quote(&state.ctx, &LineKey::Id(line.id), Timestamp::now())
         .await
         .ok();
     let by = me.attribution(
@@ -1198,7 +1198,7 @@ pub async fn counter_cancel(
         "walk-in at the counter; passport and SIM checked by the clerk",
     );
     let submitted = match cancellation::submit(
-        &state.desk,
+        &state.ctx,
         &LineKey::Id(line.id),
         Channel::Store,
         None,
@@ -1214,7 +1214,7 @@ pub async fn counter_cancel(
     if record.request.required.contains(&IdentityCheck::Document)
         && record.request.state == simdesk_domain::cancellation::RequestState::Submitted
     {
-        match cancellation::attest_document_in_person(&state.desk, record.request.id, by.clone())
+        match cancellation::attest_document_in_person(&state.ctx, record.request.id, by.clone())
             .await
         {
             Ok(r) => record = r,
@@ -1225,7 +1225,7 @@ pub async fn counter_cancel(
         && record.request.state == simdesk_domain::cancellation::RequestState::Submitted
     {
         match cancellation::verify_knowledge(
-            &state.desk,
+            &state.ctx,
             record.request.id,
             &form.name,
             &form.passport,
