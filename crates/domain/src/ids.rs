@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod typed;
+pub use typed::{CarrierCode, CustomerId, Id, LineId, RequestId};
+
 /// Which identifier an [`IdError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdKind {
