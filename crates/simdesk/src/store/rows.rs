@@ -203,4 +203,206 @@ where
             completed_at: opt_ts(row.try_get("completed_at")?)?,
         })
     }
+
+    pub(crate) fn import_batch_from_row(r: &D::Row) -> StoreResult<ImportBatchRow> {
+        Ok(ImportBatchRow {
+            id: r.try_get("id")?,
+            source_name: r.try_get("source_name")?,
+            line_count: r.try_get("line_count")?,
+            actor_kind: r.try_get("actor_kind")?,
+            actor_id: r.try_get("actor_id")?,
+            channel: r.try_get("channel")?,
+            reason: r.try_get("reason")?,
+            at: from_micros(r.try_get("at")?)?,
+        })
+    }
+
+    pub(crate) fn bucket_from_row(r: &D::Row) -> StoreResult<Bucket> {
+        Ok(Bucket {
+            id: r.try_get("id")?,
+            unit: r
+                .try_get::<String, _>("unit")?
+                .parse::<BucketUnit>()
+                .map_err(corrupt("unit"))?,
+            initial: r.try_get("initial_amount")?,
+            remaining: r.try_get("remaining")?,
+            expires_at: opt_ts(r.try_get("expires_at")?)?,
+            source: r.try_get("source")?,
+        })
+    }
+
+    pub(crate) fn addon_from_row(r: &D::Row) -> StoreResult<AddonBinding> {
+        let currency: Currency = r
+            .try_get::<String, _>("currency")?
+            .parse()
+            .map_err(corrupt("currency"))?;
+        Ok(AddonBinding {
+            id: r.try_get("id")?,
+            code: r.try_get("addon_code")?,
+            charge: Money::new(r.try_get("charge_minor")?, currency),
+            bound_at: from_micros(r.try_get("bound_at")?)?,
+            unbound_at: opt_ts(r.try_get("unbound_at")?)?,
+        })
+    }
+
+    pub(crate) fn event_from_row(r: &D::Row) -> StoreResult<EventRow> {
+        Ok(EventRow {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            from_state: r.try_get("from_state")?,
+            to_state: r.try_get("to_state")?,
+            detail: r.try_get("detail")?,
+            actor_kind: r.try_get("actor_kind")?,
+            actor_id: r.try_get("actor_id")?,
+            channel: r.try_get("channel")?,
+            reason: r.try_get("reason")?,
+            at: from_micros(r.try_get("at")?)?,
+            policy_version: r.try_get("policy_version")?,
+        })
+    }
+
+    pub(crate) fn entry_from_row(r: &D::Row) -> StoreResult<EntryRow> {
+        Ok(EntryRow {
+            id: r.try_get("id")?,
+            bucket_id: r.try_get("bucket_id")?,
+            unit: r.try_get("unit")?,
+            kind: r.try_get("kind")?,
+            amount: r.try_get("amount")?,
+            note: r.try_get("note")?,
+            at: from_micros(r.try_get("at")?)?,
+        })
+    }
+
+    pub(crate) fn session_from_row(r: &D::Row) -> StoreResult<SessionRow> {
+        Ok(SessionRow {
+            token_hash: r.try_get("token_hash")?,
+            kind: r.try_get("kind")?,
+            subject: r.try_get("subject")?,
+            carrier: r.try_get("carrier_code")?,
+            csrf_token: r.try_get("csrf_token")?,
+            language: r.try_get("language")?,
+            created_at: from_micros(r.try_get("created_at")?)?,
+            expires_at: from_micros(r.try_get("expires_at")?)?,
+        })
+    }
+
+    pub(crate) fn admin_event_from_row(r: &D::Row) -> StoreResult<AdminEvent> {
+        Ok(AdminEvent {
+            at: from_micros(r.try_get("at")?)?,
+            actor: r.try_get("actor")?,
+            action: r.try_get("action")?,
+            subject: r.try_get("subject")?,
+            reason: r.try_get("reason")?,
+        })
+    }
+
+    pub(crate) fn audit_entry_from_row(r: &D::Row) -> StoreResult<crate::audit::AuditEntry> {
+        Ok(crate::audit::AuditEntry {
+            seq: r.try_get("seq")?,
+            source: r.try_get("source")?,
+            source_id: r.try_get("source_id")?,
+            content: r.try_get("content")?,
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        })
+    }
+
+    pub(crate) fn code_from_row(r: &D::Row) -> StoreResult<CodeRow> {
+        Ok(CodeRow {
+            id: r.try_get("id")?,
+            code_hash: r.try_get("code_hash")?,
+            issued_at: from_micros(r.try_get("issued_at")?)?,
+            attempts: r.try_get("attempts")?,
+            used_at: opt_ts(r.try_get("used_at")?)?,
+        })
+    }
+
+    pub(crate) fn outbox_entry_from_row(r: &D::Row) -> StoreResult<OutboxEntry> {
+        Ok(OutboxEntry {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            idempotency_key: r.try_get("idempotency_key")?,
+            state: r.try_get("state")?,
+            attempts: r.try_get("attempts")?,
+            next_attempt_at: from_micros(r.try_get("next_attempt_at")?)?,
+            last_error: r.try_get("last_error")?,
+            created_at: from_micros(r.try_get("created_at")?)?,
+            done_at: opt_ts(r.try_get("done_at")?)?,
+        })
+    }
+
+    pub(crate) fn policy_document_from_row(r: &D::Row) -> StoreResult<StoredDocument> {
+        let plan: String = r.try_get("plan_code")?;
+        Ok(StoredDocument {
+            carrier_code: r.try_get("carrier_code")?,
+            plan_code: (!plan.is_empty()).then_some(plan),
+            version: r.try_get("version")?,
+            source_name: r.try_get("source_name")?,
+            body: r.try_get("body")?,
+        })
+    }
+
+    pub(crate) fn ticket_from_row(r: &D::Row) -> StoreResult<TicketRow> {
+        Ok(TicketRow {
+            id: r.try_get("id")?,
+            number: r.try_get("number")?,
+            state: r.try_get("state")?,
+            counter: r.try_get("counter")?,
+            called_at: opt_ts(r.try_get("called_at")?)?,
+        })
+    }
+
+    pub(crate) fn request_event_from_row(r: &D::Row) -> StoreResult<RequestEventRow> {
+        Ok(RequestEventRow {
+            from_state: r.try_get("from_state")?,
+            to_state: r.try_get("to_state")?,
+            note: r.try_get("note")?,
+            actor_kind: r.try_get("actor_kind")?,
+            actor_id: r.try_get("actor_id")?,
+            channel: r.try_get("channel")?,
+            reason: r.try_get("reason")?,
+            at: from_micros(r.try_get("at")?)?,
+        })
+    }
+
+    pub(crate) fn document_from_row(r: &D::Row) -> StoreResult<DocumentRow> {
+        Ok(DocumentRow {
+            id: r.try_get("id")?,
+            request_id: r.try_get("request_id")?,
+            content_type: r.try_get("content_type")?,
+            size_bytes: r.try_get("size_bytes")?,
+            sha256: r.try_get("sha256")?,
+            uploaded_at: from_micros(r.try_get("uploaded_at")?)?,
+            uploaded_by: r.try_get("uploaded_by")?,
+            review: r.try_get("review")?,
+            review_reason: r.try_get("review_reason")?,
+            reviewed_by: r.try_get("reviewed_by")?,
+        })
+    }
+
+    pub(crate) fn posting_from_row(r: &D::Row) -> StoreResult<WalletPostingRow> {
+        let currency: Currency = r
+            .try_get::<String, _>("currency")?
+            .parse()
+            .map_err(corrupt("currency"))?;
+        Ok(WalletPostingRow {
+            movement_id: r.try_get("movement_id")?,
+            kind: r.try_get("kind")?,
+            note: r.try_get("note")?,
+            at: from_micros(r.try_get("at")?)?,
+            account: r.try_get("account")?,
+            amount: Money::new(r.try_get("amount")?, currency),
+        })
+    }
+
+    pub(crate) fn outbox_row_from_row(r: &D::Row) -> StoreResult<OutboxRow> {
+        let payload: String = r.try_get("payload")?;
+        Ok(OutboxRow {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            idempotency_key: r.try_get("idempotency_key")?,
+            payload: serde_json::from_str(&payload).map_err(corrupt("outbox payload"))?,
+            attempts: r.try_get("attempts")?,
+        })
+    }
 }

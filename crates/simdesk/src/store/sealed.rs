@@ -18,13 +18,16 @@ where
     Option<String>: SqlValue<D>,
     for<'n> Option<&'n str>: Encode<'n, D>,
 {
-    /// Writes a customer's sealed parts, their wrapped data keys and blind indexes.
-    pub(crate) async fn store_sealed_person(
+    /// Seals a customer's personal data (bound to their row id, so it cannot be moved onto
+    /// another customer) and writes the sealed parts, their wrapped data keys and blind indexes.
+    pub(crate) async fn store_person(
         tx: &mut sqlx::Transaction<'_, D>,
+        vault: &crate::vault::Vault,
         id: i64,
-        sealed: &crate::vault::SealedPerson,
+        personal: &simdesk_domain::customer::PersonalData,
         at: Timestamp,
     ) -> StoreResult<()> {
+        let sealed = vault.seal_person(id, personal);
         sqlx::query("UPDATE customers SET identity_sealed = $1, contact_sealed = $2, legacy_personal_data = '' WHERE id = $3")
             .bind(&sealed.identity.sealed)
             .bind(&sealed.contact.sealed)
@@ -131,13 +134,7 @@ where
             let personal: simdesk_domain::customer::PersonalData =
                 serde_json::from_str(&text).map_err(corrupt("personal data"))?;
             let mut tx = self.pool.begin().await?;
-            Self::store_sealed_person(
-                &mut tx,
-                id,
-                &vault.seal_person(id, &personal),
-                from_micros(created)?,
-            )
-            .await?;
+            Self::store_person(&mut tx, vault, id, &personal, from_micros(created)?).await?;
             tx.commit().await?;
         }
         let documents: Vec<(i64, i64, String, Vec<u8>)> = sqlx::query_as(
@@ -156,5 +153,120 @@ where
                 .await?;
         }
         Ok(())
+    }
+
+    /// A customer's personal data, opened; `None` once a part's key was destroyed (erased).
+    pub(crate) async fn open_person(
+        &self,
+        id: i64,
+    ) -> StoreResult<Option<simdesk_domain::customer::PersonalData>> {
+        let identity = self.sealed_part(id, "identity").await?;
+        let contact = self.sealed_part(id, "contact").await?;
+        Ok(match (identity, contact) {
+            (Some(identity), Some(contact)) => Some(
+                self.vault
+                    .open_person(id, &identity, &contact)
+                    .map_err(|e| {
+                        StoreError::Corrupt(format!("customer {id}'s personal data: {e}"))
+                    })?,
+            ),
+            _ => None,
+        })
+    }
+
+    /// A customer's identity record, opened; `None` once it was erased.
+    pub(crate) async fn open_identity(
+        &self,
+        customer: i64,
+    ) -> StoreResult<Option<crate::vault::IdentityRecord>> {
+        let Some(part) = self.sealed_part(customer, "identity").await? else {
+            return Ok(None);
+        };
+        self.vault
+            .open_identity(customer, &part)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("customer {customer}'s identity record: {e}")))
+    }
+
+    /// Moves every data key to the vault's next master key; returns how many moved.
+    pub(crate) async fn rewrap_keys(&self) -> StoreResult<u64> {
+        let Some(new) = self.vault.next() else {
+            return Err(StoreError::Refused(
+                "no new master key to move the data keys to".into(),
+            ));
+        };
+        let new_id = new.id();
+        let mut moved = 0u64;
+        // Batches until none is left under another key, so rows written meanwhile by
+        // running nodes (still on the old key) are moved too.
+        loop {
+            let rows: Vec<(i64, String, String, Vec<u8>)> = sqlx::query_as(
+                "SELECT customer_id, purpose, master_id, wrapped FROM customer_keys WHERE master_id <> $1 ORDER BY customer_id LIMIT 500",
+            )
+            .bind(&new_id)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut tx = self.pool.begin().await?;
+            for (customer, purpose, master_id, wrapped) in rows {
+                let old = crate::crypto::WrappedKey {
+                    master_id: master_id.clone(),
+                    sealed: wrapped,
+                };
+                let key = self
+                    .vault
+                    .rewrap(new, customer, &purpose, &old)
+                    .map_err(|e| {
+                        StoreError::Corrupt(format!("customer {customer}'s {purpose} key: {e}"))
+                    })?;
+                moved += sqlx::query(
+                    "UPDATE customer_keys SET master_id = $1, wrapped = $2 WHERE customer_id = $3 AND purpose = $4 AND master_id = $5",
+                )
+                .bind(&key.master_id)
+                .bind(&key.sealed)
+                .bind(customer)
+                .bind(&purpose)
+                .bind(&master_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+        }
+        loop {
+            let rows: Vec<(i64, i64, String, String, Vec<u8>)> = sqlx::query_as(
+                "SELECT id, request_id, sha256, master_id, wrapped_key FROM identity_documents
+                 WHERE wrapped_key IS NOT NULL AND master_id <> $1 ORDER BY id LIMIT 500",
+            )
+            .bind(&new_id)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut tx = self.pool.begin().await?;
+            for (id, request, sha, master_id, wrapped) in rows {
+                let old = crate::crypto::WrappedKey {
+                    master_id: master_id.clone(),
+                    sealed: wrapped,
+                };
+                let key = self
+                    .vault
+                    .rewrap_document(new, request, &sha, &old)
+                    .map_err(|e| StoreError::Corrupt(format!("document {id}'s key: {e}")))?;
+                moved += sqlx::query("UPDATE identity_documents SET master_id = $1, wrapped_key = $2 WHERE id = $3 AND master_id = $4")
+                    .bind(&key.master_id)
+                    .bind(&key.sealed)
+                    .bind(id)
+                    .bind(&master_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+        }
+        Ok(moved)
     }
 }

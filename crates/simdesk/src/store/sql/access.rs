@@ -81,19 +81,7 @@ where
             .bind(micros(now))
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(SessionRow {
-                token_hash: r.try_get("token_hash")?,
-                kind: r.try_get("kind")?,
-                subject: r.try_get("subject")?,
-                carrier: r.try_get("carrier_code")?,
-                csrf_token: r.try_get("csrf_token")?,
-                language: r.try_get("language")?,
-                created_at: from_micros(r.try_get("created_at")?)?,
-                expires_at: from_micros(r.try_get("expires_at")?)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(Self::session_from_row).transpose()
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -202,16 +190,6 @@ where
         let rows = sqlx::query("SELECT * FROM admin_events ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AdminEvent {
-                    at: from_micros(r.try_get("at")?)?,
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    subject: r.try_get("subject")?,
-                    reason: r.try_get("reason")?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::admin_event_from_row).collect()
     }
 }

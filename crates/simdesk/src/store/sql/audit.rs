@@ -31,18 +31,7 @@ where
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| -> StoreResult<crate::audit::AuditEntry> {
-                Ok(crate::audit::AuditEntry {
-                    seq: r.try_get("seq")?,
-                    source: r.try_get("source")?,
-                    source_id: r.try_get("source_id")?,
-                    content: r.try_get("content")?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::audit_entry_from_row).collect()
     }
 
     async fn audit_head(&self) -> StoreResult<(i64, String)> {

@@ -69,16 +69,7 @@ where
         .bind(request_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(CodeRow {
-                id: r.try_get("id")?,
-                code_hash: r.try_get("code_hash")?,
-                issued_at: from_micros(r.try_get("issued_at")?)?,
-                attempts: r.try_get("attempts")?,
-                used_at: opt_ts(r.try_get("used_at")?)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(Self::code_from_row).transpose()
     }
 
     async fn claim_code_attempt(&self, id: i64, max_attempts: i64) -> StoreResult<Option<i64>> {

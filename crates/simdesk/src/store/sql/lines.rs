@@ -107,8 +107,7 @@ where
             .bind(micros(at))
             .fetch_one(&mut **tx)
             .await?;
-            let sealed = vault.seal_person(id, &reg.personal);
-            Self::store_sealed_person(tx, id, &sealed, at).await?;
+            Self::store_person(tx, vault, id, &reg.personal, at).await?;
             holder = Some(id);
         }
         // Optimistic concurrency: the decision was made on `version`; anyone else's change wins.
@@ -299,19 +298,7 @@ where
         .bind(line_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(ImportBatchRow {
-                id: r.try_get("id")?,
-                source_name: r.try_get("source_name")?,
-                line_count: r.try_get("line_count")?,
-                actor_kind: r.try_get("actor_kind")?,
-                actor_id: r.try_get("actor_id")?,
-                channel: r.try_get("channel")?,
-                reason: r.try_get("reason")?,
-                at: from_micros(r.try_get("at")?)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(Self::import_batch_from_row).transpose()
     }
 
     async fn buckets(&self, line_id: i64) -> StoreResult<Vec<Bucket>> {
@@ -321,21 +308,7 @@ where
         .bind(line_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Bucket {
-                    id: r.try_get("id")?,
-                    unit: r
-                        .try_get::<String, _>("unit")?
-                        .parse::<BucketUnit>()
-                        .map_err(corrupt("unit"))?,
-                    initial: r.try_get("initial_amount")?,
-                    remaining: r.try_get("remaining")?,
-                    expires_at: opt_ts(r.try_get("expires_at")?)?,
-                    source: r.try_get("source")?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::bucket_from_row).collect()
     }
 
     async fn addons(&self, line_id: i64) -> StoreResult<Vec<AddonBinding>> {
@@ -345,21 +318,7 @@ where
         .bind(line_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let currency: Currency = r
-                    .try_get::<String, _>("currency")?
-                    .parse()
-                    .map_err(corrupt("currency"))?;
-                Ok(AddonBinding {
-                    id: r.try_get("id")?,
-                    code: r.try_get("addon_code")?,
-                    charge: Money::new(r.try_get("charge_minor")?, currency),
-                    bound_at: from_micros(r.try_get("bound_at")?)?,
-                    unbound_at: opt_ts(r.try_get("unbound_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::addon_from_row).collect()
     }
 
     async fn events(&self, line_id: i64) -> StoreResult<Vec<EventRow>> {
@@ -367,23 +326,7 @@ where
             .bind(line_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    from_state: r.try_get("from_state")?,
-                    to_state: r.try_get("to_state")?,
-                    detail: r.try_get("detail")?,
-                    actor_kind: r.try_get("actor_kind")?,
-                    actor_id: r.try_get("actor_id")?,
-                    channel: r.try_get("channel")?,
-                    reason: r.try_get("reason")?,
-                    at: from_micros(r.try_get("at")?)?,
-                    policy_version: r.try_get("policy_version")?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::event_from_row).collect()
     }
 
     async fn balance_entries(&self, line_id: i64) -> StoreResult<Vec<EntryRow>> {
@@ -394,19 +337,7 @@ where
         .bind(line_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EntryRow {
-                    id: r.try_get("id")?,
-                    bucket_id: r.try_get("bucket_id")?,
-                    unit: r.try_get("unit")?,
-                    kind: r.try_get("kind")?,
-                    amount: r.try_get("amount")?,
-                    note: r.try_get("note")?,
-                    at: from_micros(r.try_get("at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::entry_from_row).collect()
     }
 
     async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>> {

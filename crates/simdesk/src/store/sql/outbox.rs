@@ -114,14 +114,7 @@ where
             .fetch_optional(&self.pool)
             .await?;
             if let Some(r) = row {
-                let payload: String = r.try_get("payload")?;
-                claimed.push(OutboxRow {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    idempotency_key: r.try_get("idempotency_key")?,
-                    payload: serde_json::from_str(&payload).map_err(corrupt("outbox payload"))?,
-                    attempts: r.try_get("attempts")?,
-                });
+                claimed.push(Self::outbox_row_from_row(&r)?);
             }
         }
         Ok(claimed)
@@ -221,21 +214,7 @@ where
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| -> StoreResult<OutboxEntry> {
-                Ok(OutboxEntry {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    idempotency_key: r.try_get("idempotency_key")?,
-                    state: r.try_get("state")?,
-                    attempts: r.try_get("attempts")?,
-                    next_attempt_at: from_micros(r.try_get("next_attempt_at")?)?,
-                    last_error: r.try_get("last_error")?,
-                    created_at: from_micros(r.try_get("created_at")?)?,
-                    done_at: opt_ts(r.try_get("done_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::outbox_entry_from_row).collect()
     }
 
     async fn outbox_retry(&self, id: Option<i64>, at: Timestamp) -> StoreResult<u64> {

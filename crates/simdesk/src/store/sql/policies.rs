@@ -101,18 +101,7 @@ where
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let plan: String = r.try_get("plan_code")?;
-                Ok(StoredDocument {
-                    carrier_code: r.try_get("carrier_code")?,
-                    plan_code: (!plan.is_empty()).then_some(plan),
-                    version: r.try_get("version")?,
-                    source_name: r.try_get("source_name")?,
-                    body: r.try_get("body")?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::policy_document_from_row).collect()
     }
 
     async fn carriers(&self) -> StoreResult<Vec<CarrierRow>> {

@@ -110,15 +110,7 @@ where
         .await?;
         let called = rows
             .iter()
-            .map(|r| {
-                Ok(TicketRow {
-                    id: r.try_get("id")?,
-                    number: r.try_get("number")?,
-                    state: r.try_get("state")?,
-                    counter: r.try_get("counter")?,
-                    called_at: opt_ts(r.try_get("called_at")?)?,
-                })
-            })
+            .map(Self::ticket_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
         let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue_tickets WHERE carrier_code = $1 AND day = $2 AND state = 'waiting'")
             .bind(carrier)

@@ -148,45 +148,17 @@ where
         if let Some(w) = &change.wallet {
             Self::insert_movement(&mut tx, w, Some(id)).await?;
         }
-        let mut receipt_number = None;
-        if let Some(issue) = &change.receipt {
-            // The counter row is created on first use, then moved under the transaction's lock.
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO receipt_counters (carrier_code, year, last_number) VALUES ($1, $2, 1)
-                 ON CONFLICT (carrier_code, year) DO UPDATE SET last_number = receipt_counters.last_number + 1
-                 RETURNING last_number",
-            )
-            .bind(&issue.carrier)
-            .bind(i64::from(issue.year))
-            .fetch_one(&mut *tx)
-            .await?;
-            let number = format!("{}-{}-{:06}", issue.carrier, issue.year, seq);
-            let document = (issue.sign)(&number);
-            let at = change
-                .events
-                .last()
-                .map(|e| e.by.at)
-                .unwrap_or_else(Timestamp::now);
-            sqlx::query(
-                "INSERT INTO receipts (number, carrier_code, year, seq, request_id, document, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&number)
-            .bind(&issue.carrier)
-            .bind(i64::from(issue.year))
-            .bind(seq)
-            .bind(id)
-            .bind(document)
-            .bind(micros(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| duplicate_or(e, "a receipt for this request"))?;
-            sqlx::query("UPDATE cancellation_requests SET receipt_number = $1 WHERE id = $2")
-                .bind(&number)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            receipt_number = Some(number);
-        }
+        let receipt_number = match &change.receipt {
+            Some(issue) => {
+                let at = change
+                    .events
+                    .last()
+                    .map(|e| e.by.at)
+                    .unwrap_or_else(Timestamp::now);
+                Some(Self::issue_receipt(&mut tx, issue, id, at).await?)
+            }
+            None => None,
+        };
         for m in &change.outbox {
             Self::insert_outbox(&mut tx, m).await?;
         }
@@ -227,20 +199,7 @@ where
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RequestEventRow {
-                    from_state: r.try_get("from_state")?,
-                    to_state: r.try_get("to_state")?,
-                    note: r.try_get("note")?,
-                    actor_kind: r.try_get("actor_kind")?,
-                    actor_id: r.try_get("actor_id")?,
-                    channel: r.try_get("channel")?,
-                    reason: r.try_get("reason")?,
-                    at: from_micros(r.try_get("at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::request_event_from_row).collect()
     }
 
     async fn requests_due(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<RequestRecord>> {
@@ -383,22 +342,7 @@ where
         .bind(request_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DocumentRow {
-                    id: r.try_get("id")?,
-                    request_id: r.try_get("request_id")?,
-                    content_type: r.try_get("content_type")?,
-                    size_bytes: r.try_get("size_bytes")?,
-                    sha256: r.try_get("sha256")?,
-                    uploaded_at: from_micros(r.try_get("uploaded_at")?)?,
-                    uploaded_by: r.try_get("uploaded_by")?,
-                    review: r.try_get("review")?,
-                    review_reason: r.try_get("review_reason")?,
-                    reviewed_by: r.try_get("reviewed_by")?,
-                })
-            })
-            .collect()
+        rows.iter().map(Self::document_from_row).collect()
     }
 
     async fn document_content(&self, id: i64) -> StoreResult<Option<(i64, String, Vec<u8>)>> {

@@ -80,22 +80,7 @@ where
         .bind(customer)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let currency: Currency = r
-                    .try_get::<String, _>("currency")?
-                    .parse()
-                    .map_err(corrupt("currency"))?;
-                Ok(WalletPostingRow {
-                    movement_id: r.try_get("movement_id")?,
-                    kind: r.try_get("kind")?,
-                    note: r.try_get("note")?,
-                    at: from_micros(r.try_get("at")?)?,
-                    account: r.try_get("account")?,
-                    amount: Money::new(r.try_get("amount")?, currency),
-                })
-            })
-            .collect()
+        rows.iter().map(Self::posting_from_row).collect()
     }
 
     async fn ledger_totals(&self) -> StoreResult<Vec<(String, i64)>> {
