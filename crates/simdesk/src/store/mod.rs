@@ -11,8 +11,10 @@ pub use parts::*;
 pub use records::*;
 pub use sql::{Dialect, PostgresStore, SqlStore, SqlValue, SqliteStore};
 
-/// The store's part traits, for files that call store methods (a trait's methods are callable
-/// only where it is in scope); imported unnamed so no part's name clashes with a local one.
+/// The store's part traits, unnamed so no part's name clashes with a local one. Calls through
+/// `dyn Store` or `dyn <part>` need no import (an object reaches its supertraits' methods);
+/// code holding a concrete store (`SqliteStore`, `PostgresStore`) or a generic `S: Store`
+/// imports `crate::store::prelude::*` to call its methods.
 pub mod prelude {
     pub use super::parts::{
         Access as _, Audit as _, Codes as _, Customers as _, Database as _, Idempotency as _,
@@ -88,13 +90,13 @@ impl<T> Store for T where
 /// How long a query waits for a PostgreSQL connection unless the settings say otherwise.
 pub const DEFAULT_DB_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Opens the store a URL names and brings its schema up to date.
-/// Personal data is sealed and opened with `vault`'s keys on the way in and out.
 /// A bare SQLite pool with simdesk's connection settings, for measuring what the database allows.
 pub async fn sqlite_pool(url: &str) -> StoreResult<sqlx::SqlitePool> {
     SqliteStore::pool_for(url).await
 }
 
+/// Opens the store a URL names and brings its schema up to date.
+/// Personal data is sealed and opened with `vault`'s keys on the way in and out.
 pub async fn open(url: &str, vault: Arc<crate::vault::Vault>) -> StoreResult<Arc<dyn Store>> {
     open_waiting(url, vault, DEFAULT_DB_WAIT).await
 }
