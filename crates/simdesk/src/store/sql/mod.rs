@@ -1,4 +1,8 @@
 //! The SQL both backends share: each part of the store implemented once, generic over the dialect.
+//!
+//! Every `impl` over `SqlStore<D>` repeats one where-clause (an executor for `D`'s connections,
+//! and the column types simdesk reads and writes): Rust implies a trait's bounds only where the
+//! dialect itself is their subject, so bounds such as `i64: SqlValue<D>` cannot live on `Dialect`.
 
 mod access;
 mod audit;
