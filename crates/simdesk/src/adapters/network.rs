@@ -1,7 +1,7 @@
 //! The network's subscriber database: provision, bar, unbar and delete a line's subscriber.
 
 use super::PeerError;
-use crate::store::Store;
+use crate::store::Outbox;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use std::sync::Arc;
@@ -44,11 +44,11 @@ pub trait Network: Send + Sync {
 /// Records what would be sent to the subscriber database in simdesk's own journal, once per key.
 /// Stands in until a real HLR is configured; the journal shows exactly what happened.
 pub struct RecordingNetwork {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Outbox>,
 }
 
 impl RecordingNetwork {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Outbox>) -> Self {
         RecordingNetwork { store }
     }
 

@@ -1,7 +1,7 @@
 //! Paying e-wallet money out to a card or bank reference.
 
 use super::PeerError;
-use crate::store::Store;
+use crate::store::Wallet;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use std::sync::Arc;
@@ -25,11 +25,11 @@ pub trait Payouts: Send + Sync {
 /// Marks payouts as sent in simdesk's own records, with the key as reference; stands in until a
 /// payment provider is configured.
 pub struct RecordingPayouts {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Wallet>,
 }
 
 impl RecordingPayouts {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Wallet>) -> Self {
         RecordingPayouts { store }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
-use crate::store::{ImportBatch, NewLine, Store, StoreError};
+use crate::store::{ImportBatch, Lines, NewLine, StoreError};
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::ids::{Eid, Iccid, Imsi, Msisdn};
 use simdesk_domain::line::LineKind;
@@ -121,7 +121,7 @@ pub fn check_file<R: Read>(
 
 /// Validates and imports a CSV of lines for `carrier`.
 pub async fn import_lines<R: Read>(
-    store: &dyn Store,
+    store: &dyn Lines,
     book: &PolicyBook,
     request: ImportRequest<'_, R>,
     progress: Progress<'_>,
@@ -199,7 +199,7 @@ pub async fn import_lines<R: Read>(
 }
 
 async fn insert(
-    store: &dyn Store,
+    store: &dyn Lines,
     batch: &ImportBatch,
     rows: &Rows,
     progress: &Progress<'_>,
@@ -211,7 +211,7 @@ async fn insert(
 
 /// The (file line, column, value) of every identifier already in the store.
 async fn existing(
-    store: &dyn Store,
+    store: &dyn Lines,
     rows: &Rows,
 ) -> ServiceResult<Vec<(u64, &'static str, String)>> {
     let iccids: Vec<&str> = rows.lines.iter().map(|r| r.iccid.as_str()).collect();

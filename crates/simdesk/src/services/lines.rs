@@ -3,8 +3,8 @@
 use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
 use crate::store::{
-    EntryRow, EventRow, ImportBatchRow, LineChange, LineKey, NewAddonBinding, NewEvent, Store,
-    StoreError,
+    EntryRow, EventRow, ImportBatchRow, LineChange, LineKey, Lines, NewAddonBinding, NewEvent,
+    Store, StoreError,
 };
 use jiff::Timestamp;
 use serde::Serialize;
@@ -38,7 +38,7 @@ pub fn parse_line_key(text: &str) -> ServiceResult<LineKey> {
     }
 }
 
-pub async fn find_line(store: &dyn Store, key: &LineKey) -> ServiceResult<Line> {
+pub async fn find_line(store: &dyn Lines, key: &LineKey) -> ServiceResult<Line> {
     store
         .line(key)
         .await?
@@ -82,7 +82,7 @@ fn plain_event(
 
 /// Runs decide-and-store, deciding again on fresh state if the line changed meanwhile.
 async fn with_retry<'a, F>(
-    store: &'a dyn Store,
+    store: &'a dyn Lines,
     key: &LineKey,
     mut decide: F,
 ) -> ServiceResult<Line>
@@ -228,7 +228,7 @@ pub async fn activate(
 
 /// Adds prepaid money to an active line.
 pub async fn top_up(
-    store: &dyn Store,
+    store: &dyn Lines,
     book: &PolicyBook,
     key: &LineKey,
     amount: &str,
@@ -262,7 +262,7 @@ pub enum Usage {
 
 /// Records usage against the line's live buckets.
 pub async fn record_usage(
-    store: &dyn Store,
+    store: &dyn Lines,
     book: &PolicyBook,
     key: &LineKey,
     usage: Usage,
@@ -311,7 +311,7 @@ pub async fn record_usage(
 
 /// Binds an add-on; its charge comes out of the money balance.
 pub async fn bind_addon(
-    store: &dyn Store,
+    store: &dyn Lines,
     book: &PolicyBook,
     key: &LineKey,
     code: &str,
@@ -357,7 +357,7 @@ pub async fn bind_addon(
 
 /// Unbinds an add-on; its charges stop from now.
 pub async fn unbind_addon(
-    store: &dyn Store,
+    store: &dyn Lines,
     book: &PolicyBook,
     key: &LineKey,
     code: &str,
@@ -429,7 +429,7 @@ pub struct AddonLine {
 }
 
 pub async fn report(
-    store: &dyn Store,
+    store: &dyn Lines,
     book: &PolicyBook,
     key: &LineKey,
     now: Timestamp,
@@ -440,7 +440,7 @@ pub async fn report(
 
 /// The report of a line already read (callers that looked it up to check access).
 pub async fn report_of(
-    store: &dyn Store,
+    store: &dyn Lines,
     book: &PolicyBook,
     line: Line,
     now: Timestamp,

@@ -1,7 +1,7 @@
 //! Loading carrier and plan policies from a folder into the store, and reading the current ones back.
 
 use super::{ServiceError, ServiceResult};
-use crate::store::{DocumentOutcome, PolicyDocument, PolicySet, Store};
+use crate::store::{DocumentOutcome, Policies, PolicyDocument, PolicySet};
 use jiff::Timestamp;
 use simdesk_domain::line::Line;
 use simdesk_domain::policy::{CarrierPolicy, EffectivePolicy, PlanPolicy, PolicyError};
@@ -145,7 +145,7 @@ pub fn read_policy_dir(dir: &Path) -> ServiceResult<Vec<CarrierFolder>> {
 
 /// Validates a folder of policies and stores it; nothing is stored if anything is wrong.
 pub async fn load_policies(
-    store: &dyn Store,
+    store: &dyn Policies,
     dir: &Path,
     now: Timestamp,
 ) -> ServiceResult<Vec<DocumentOutcome>> {
@@ -165,7 +165,7 @@ pub struct PolicyBook {
 }
 
 impl PolicyBook {
-    pub async fn load(store: &dyn Store) -> ServiceResult<PolicyBook> {
+    pub async fn load(store: &dyn Policies) -> ServiceResult<PolicyBook> {
         let docs = store.current_policy_documents().await?;
         let mut book = PolicyBook::default();
         let mut errors = Vec::new();

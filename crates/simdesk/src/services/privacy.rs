@@ -8,7 +8,7 @@
 use super::policies::PolicyBook;
 use super::ServiceContext;
 use super::ServiceResult;
-use crate::store::{Erasure, LineKey, NewEvent, PurgeCounts, Store};
+use crate::store::{Erasure, LineKey, Lines, NewEvent, PurgeCounts};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
@@ -233,7 +233,7 @@ pub async fn erase_on_request(
 }
 
 /// The customer a line's holder is, for requests made about a line.
-pub async fn holder_of(store: &dyn Store, key: &LineKey) -> ServiceResult<i64> {
+pub async fn holder_of(store: &dyn Lines, key: &LineKey) -> ServiceResult<i64> {
     let line = store
         .line(key)
         .await?

@@ -1,7 +1,7 @@
 //! Staff accounts: username and argon2 password hash, one role, one carrier.
 
 use super::{ServiceError, ServiceResult};
-use crate::store::{StaffRow, Store};
+use crate::store::{Access, StaffRow};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -52,7 +52,7 @@ pub fn hash_password(password: &str) -> ServiceResult<String> {
 }
 
 pub async fn add(
-    store: &dyn Store,
+    store: &dyn Access,
     username: &str,
     password: &str,
     role: &str,
@@ -90,7 +90,7 @@ pub async fn add(
 /// The staff member whose password this is, or nothing (the same answer for an unknown name,
 /// so names cannot be guessed by timing the reply a different way).
 pub async fn authenticate(
-    store: &dyn Store,
+    store: &dyn Access,
     username: &str,
     password: &str,
 ) -> ServiceResult<Option<(StaffRow, Role)>> {
