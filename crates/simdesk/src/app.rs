@@ -263,3 +263,43 @@ pub fn load_keys(settings: &Settings) -> anyhow::Result<Keys> {
         .with_context(|| format!("creating the keys folder {}", dir.display()))?;
     Ok(Keys::load_or_create(&dir)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::{SignedDuration, Timestamp};
+
+    async fn app_in(dir: &Path, clock: Clock) -> App {
+        let settings = Settings {
+            data_dir: dir.to_path_buf(),
+            ..Settings::default()
+        };
+        App::build_with_clock(settings, clock).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_web_edge_judges_time_by_the_services_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let at: Timestamp = "2026-11-25T03:00:00Z".parse().unwrap();
+        let app = app_in(dir.path(), Clock::fixed(at)).await;
+        let state = app.web_state();
+        app.clock().advance(SignedDuration::from_hours(1));
+        assert_eq!(state.clock.now(), at + SignedDuration::from_hours(1));
+        assert_eq!(state.ctx.clock.now(), state.clock.now());
+    }
+
+    #[tokio::test]
+    async fn a_running_app_stops_when_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app_in(dir.path(), Clock::system()).await;
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let shutdown = Shutdown::new();
+        let running = tokio::spawn(app.run_on(listener, shutdown.clone()));
+        shutdown.stop();
+        tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .expect("stopped in time")
+            .unwrap()
+            .unwrap();
+    }
+}

@@ -1,8 +1,8 @@
 //! A throw-away simdesk installation for one bench scenario: its own folder, database and keys.
 
 use super::Backend;
-use crate::config::Settings;
 use crate::app::App;
+use crate::config::Settings;
 use crate::services::policies::load_policies;
 use crate::services::ServiceContext;
 use crate::store::{self, Store};

@@ -121,9 +121,9 @@ impl DemoInfo<'_> {
         );
         out!("API description: http://{local}/openapi.json");
         out!(
-                "self-service portal: http://{local}/ (the SMS and e-mails demo travellers are sent from now on, codes included, appear in {})",
-                self.dir.join("messages-sent.txt").display()
-            );
+            "self-service portal: http://{local}/ (the SMS and e-mails demo travellers are sent from now on, codes included, appear in {})",
+            self.dir.join("messages-sent.txt").display()
+        );
         if let Some(carrier) = &self.carrier {
             out!("staff: http://{local}/staff as demo-agent or demo-clerk, password {DEMO_STAFF_PASSWORD}");
             out!(

@@ -25,15 +25,15 @@ pub(super) async fn run(cli: &Cli, cmd: &JobsCommand) -> anyhow::Result<()> {
             let app = cli.app().await?;
             let report = jobs::run_due(&app.ctx, &app.peers, now).await?;
             out!(
-            "at {}: expired {} lines, closed {}; completed {} cancellations; delivered {} side effects ({} to retry, {} dead)",
-            format_jst(now),
-            report.lines.expired,
-            report.lines.closed,
-            report.cancellations.completed,
-            report.outbox.delivered,
-            report.outbox.retried,
-            report.outbox.dead
-        );
+                "at {}: expired {} lines, closed {}; completed {} cancellations; delivered {} side effects ({} to retry, {} dead)",
+                format_jst(now),
+                report.lines.expired,
+                report.lines.closed,
+                report.cancellations.completed,
+                report.outbox.delivered,
+                report.outbox.retried,
+                report.outbox.dead
+            );
             let p = &report.privacy;
             if p.personal_data_erased
                 + p.identity_records_erased
@@ -42,12 +42,12 @@ pub(super) async fn run(cli: &Cli, cmd: &JobsCommand) -> anyhow::Result<()> {
                 > 0
             {
                 out!(
-                "erased the personal data of {} customers and {} identity records at the end of their legal hold; {} document images; {} told their data is about to go",
-                p.personal_data_erased,
-                p.identity_records_erased,
-                p.documents_erased,
-                p.notices_queued
-            );
+                    "erased the personal data of {} customers and {} identity records at the end of their legal hold; {} document images; {} told their data is about to go",
+                    p.personal_data_erased,
+                    p.identity_records_erased,
+                    p.documents_erased,
+                    p.notices_queued
+                );
             }
             if report.lines.skipped + report.cancellations.skipped > 0 {
                 out!("some work was taken by another worker meanwhile; it is not lost");
