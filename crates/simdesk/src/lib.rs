@@ -1,6 +1,7 @@
 //! simdesk: the operator-side system for short-term prepaid SIM cards and eSIMs for travellers.
 
 pub mod adapters;
+pub mod app;
 pub mod audit;
 pub mod bench;
 pub mod cli;

@@ -9,8 +9,6 @@ mod support;
 
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
-use simdesk::adapters::messages::RecordingCodeSender;
-use simdesk::keys::Keys;
 use simdesk::services::access::{self, Administrator, Scope};
 use simdesk::services::cancellation;
 use simdesk::services::outbox::Peers;
@@ -196,7 +194,7 @@ struct World {
     store: Arc<dyn Store>,
     ctx: ServiceContext,
     base: String,
-    db: support::TestDb,
+    app: support::TestApp,
 }
 
 async fn world(lines: &[u64]) -> World {
@@ -218,41 +216,14 @@ async fn world(lines: &[u64]) -> World {
         )
         .await;
     }
-    let ctx = ServiceContext {
-        store: store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     // Abuse limits are tested in tests/limits.rs; here they must not stand between a route and
     // the answer its access rules give.
-    let mut state = simdesk::web::AppState::new(ctx.clone());
-    let wide = simdesk_domain::limits::Limit::new(1_000_000, 3600);
-    state.limits = simdesk_domain::limits::AbuseRules {
-        code_sends_per_line: wide,
-        code_sends_per_ip: wide,
-        sign_ins_per_account: wide,
-        code_checks_per_line: wide,
-        code_checks_per_ip: wide,
-        codes_per_account: wide,
-        staff_failures_per_user: wide,
-        staff_sign_ins_per_ip: wide,
-        knowledge_failures_per_line: wide,
-        knowledge_failures_per_account: wide,
-        uploads_per_request: wide,
-        uploads_per_ip: wide,
-        uploads_per_account: wide,
-        kiosk_tickets_per_ip: wide,
-        code_sms_per_hour: wide,
-    };
-    tokio::spawn(simdesk::web::serve(listener, state));
+    let app = support::spawn_app_on(db, support::AppOptions::new().wide_limits()).await;
     World {
-        store,
-        ctx,
-        base,
-        db,
+        store: app.store.clone(),
+        ctx: app.ctx.clone(),
+        base: app.base.clone(),
+        app,
     }
 }
 
@@ -1119,7 +1090,7 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
         assert_eq!(state, "submitted");
     }
     // The view entries are chained into the audit trail like every other history entry.
-    let (verified, out, err) = simdesk(&w.db, &["audit", "verify"], &[]);
+    let (verified, out, err) = simdesk(&w.app.db, &["audit", "verify"], &[]);
     assert!(verified, "audit verify: {out}{err}");
     // Tokens: the live one's use is noted; creation and revocation are on record.
     let tokens = s.api_tokens().await.unwrap();

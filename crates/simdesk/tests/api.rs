@@ -13,7 +13,6 @@ mod support;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
-use simdesk::keys::Keys;
 use simdesk::services::cancellation::{self, Knowledge};
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::jobs;
@@ -323,7 +322,7 @@ fn form() -> RegistrationForm {
 }
 
 struct World {
-    db: support::TestDb,
+    app: support::TestApp,
     ctx: ServiceContext,
     peers: Peers,
     codes: Arc<RecordingCodeSender>,
@@ -338,7 +337,7 @@ struct World {
 
 impl World {
     fn s(&self) -> &dyn Store {
-        self.db.store.as_ref()
+        self.app.store.as_ref()
     }
 
     fn book(&self) -> &PolicyBook {
@@ -478,27 +477,13 @@ async fn world() -> World {
     )
     .await
     .unwrap();
-    let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
-    let codes = Arc::new(RecordingCodeSender::default());
-    let ctx = ServiceContext {
-        store: db.store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: codes.clone(),
-    };
-    let peers = Peers::recording(db.store.clone(), "http://127.0.0.1:8080");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(simdesk::web::serve(
-        listener,
-        simdesk::web::AppState::new(ctx.clone()),
-    ));
+    let app = support::spawn_app_on(db, support::AppOptions::new()).await;
     let mut w = World {
-        db,
-        ctx,
-        peers,
-        codes,
-        http: Http::new(format!("http://{addr}")),
+        ctx: app.ctx.clone(),
+        peers: app.peers.clone(),
+        codes: app.codes.clone(),
+        http: Http::new(app.base.clone()),
+        app,
         sakura: String::new(),
         sakura_billing: String::new(),
         koi: String::new(),

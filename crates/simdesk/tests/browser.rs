@@ -9,7 +9,6 @@ mod support;
 
 use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
-use simdesk::keys::Keys;
 use simdesk::services::cancellation;
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
 use simdesk::services::lines;
@@ -84,14 +83,14 @@ fn li_wei() -> RegistrationForm {
 }
 
 /// A fresh store with the example policies, one line of the carrier sold to the holder and
-/// active since a moment ago, and the ctx that the server uses (its code sender records the
+/// active since a moment ago, and the app serving it with its ctx (its code sender records the
 /// codes).
 async fn sold_line(
     carrier: &str,
     n: u64,
     holder: RegistrationForm,
 ) -> (
-    support::TestDb,
+    support::TestApp,
     ServiceContext,
     Arc<RecordingCodeSender>,
     LineKey,
@@ -146,25 +145,9 @@ async fn sold_line(
         .await
         .unwrap();
     lines::activate(s, &book, &key, clerk()).await.unwrap();
-    let codes = Arc::new(RecordingCodeSender::default());
-    let ctx = ServiceContext {
-        store: db.store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: codes.clone(),
-    };
-    (db, ctx, codes, key)
-}
-
-/// Serves the whole application on a free loopback port; returns its address.
-async fn serve(ctx: ServiceContext) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(simdesk::web::serve(
-        listener,
-        simdesk::web::AppState::new(ctx),
-    ));
-    format!("http://{addr}")
+    let app = support::spawn_app_on(db, support::AppOptions::new()).await;
+    let (ctx, codes) = (app.ctx.clone(), app.codes.clone());
+    (app, ctx, codes, key)
 }
 
 /// The last code "sent" to the line, waiting briefly for it.
@@ -191,7 +174,7 @@ async fn a_traveller_cancels_in_chinese_from_sign_in_to_the_status_page() {
         .await
         .unwrap();
     assert!(quote_before.can_cancel, "{:?}", quote_before.cannot_because);
-    let base = serve(ctx.clone()).await;
+    let base = db.base.clone();
     let zh = Messages(messages("zh-Hans"));
     let name = format!("traveller-cancels-in-chinese-{}", backend());
 
@@ -513,7 +496,7 @@ async fn a_traveller_uploads_a_document_that_an_agent_then_approves_in_the_conso
         .await
         .unwrap();
     assert!(quote.can_cancel, "{:?}", quote.cannot_because);
-    let base = serve(ctx.clone()).await;
+    let base = db.base.clone();
     let en = Messages(messages("en"));
     let name = format!("document-review-{}", backend());
     // The photo the traveller picks in the file dialog.
@@ -735,7 +718,7 @@ async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
     .await
     .unwrap();
     let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
-    let base = serve(ctx.clone()).await;
+    let base = db.base.clone();
     let name = format!("counter-receipt-{}", backend());
     let runtime = tokio::runtime::Handle::current();
 

@@ -7,7 +7,6 @@ mod support;
 use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
-use simdesk::keys::Keys;
 use simdesk::receipts::{self, ReceiptContent};
 use simdesk::services::cancellation::{self, Knowledge};
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
@@ -145,7 +144,7 @@ fn knowledge(passport: &str) -> Knowledge {
 
 /// Everything a test works with: the store, the ctx, the peers and the code recorder.
 struct World {
-    db: support::TestDb,
+    app: support::TestApp,
     ctx: ServiceContext,
     peers: Peers,
     codes: Arc<RecordingCodeSender>,
@@ -153,7 +152,7 @@ struct World {
 
 impl World {
     fn s(&self) -> &dyn Store {
-        self.db.store.as_ref()
+        self.app.store.as_ref()
     }
 
     fn book(&self) -> &PolicyBook {
@@ -196,7 +195,7 @@ impl World {
     /// The customer notifications queued so far, delivered or not, oldest first: (event, payload).
     async fn notifications(&self) -> Vec<(String, serde_json::Value)> {
         let sql = "SELECT payload FROM outbox WHERE kind = $1 ORDER BY id";
-        read::<(String,)>(&self.db, sql, "notify")
+        read::<(String,)>(&self.app.db, sql, "notify")
             .await
             .into_iter()
             .map(|(text,)| {
@@ -295,20 +294,12 @@ async fn world() -> World {
     )
     .await
     .unwrap();
-    let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
-    let codes = Arc::new(RecordingCodeSender::default());
-    let ctx = ServiceContext {
-        store: db.store.clone(),
-        book: Arc::new(book),
-        keys: Arc::new(Keys::ephemeral()),
-        codes: codes.clone(),
-    };
-    let peers = Peers::recording(db.store.clone(), "http://127.0.0.1:8080");
+    let app = support::spawn_app_on(db, support::AppOptions::new()).await;
     World {
-        db,
-        ctx,
-        peers,
-        codes,
+        ctx: app.ctx.clone(),
+        peers: app.peers.clone(),
+        codes: app.codes.clone(),
+        app,
     }
 }
 
@@ -1758,13 +1749,13 @@ async fn a_payout_leaves_the_wallet_once_per_key_and_never_more_than_it_holds() 
         .unwrap();
     assert_eq!(w.wallet_balance(holder).await, [yen(700)]);
     assert_eq!(
-        payout_state(&w.db, "payout:po-1").await,
+        payout_state(&w.app.db, "payout:po-1").await,
         ("requested".to_string(), None)
     );
     let report = w.run_due(plus("2026-05-13T02:00:00Z", 1)).await;
     assert_eq!(report.outbox.dead, 0);
     assert_eq!(
-        payout_state(&w.db, "payout:po-1").await,
+        payout_state(&w.app.db, "payout:po-1").await,
         ("sent".to_string(), Some("recorded:payout:po-1".to_string()))
     );
 
@@ -1891,7 +1882,7 @@ async fn concurrent_payouts_never_overdraw_the_wallet() {
     // Warm the pool first so that no request waits for a fresh connection.
     let mut warm = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let store = w.db.store.clone();
+        let store = w.app.store.clone();
         warm.spawn(async move { wallet::show(store.as_ref(), holder).await.map(|_| ()) });
     }
     while let Some(done) = warm.join_next().await {
@@ -1899,7 +1890,7 @@ async fn concurrent_payouts_never_overdraw_the_wallet() {
     }
     let mut payouts = tokio::task::JoinSet::new();
     for k in 0..4 {
-        let store = w.db.store.clone();
+        let store = w.app.store.clone();
         payouts.spawn(async move {
             let key = format!("po-{k}");
             wallet::payout(

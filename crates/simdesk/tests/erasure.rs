@@ -59,8 +59,8 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     stock::stock(store.as_ref(), &book, &[7]).await;
     let sold = at("2026-11-25T03:00:00Z");
     stock::sell(store.as_ref(), &book, 7, "ko", sold).await;
-    let ctx = support::ctx(store.clone(), book);
-    let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
+    let app = support::start_app(&db, support::AppOptions::new()).await;
+    let (ctx, peers) = (app.ctx.clone(), app.peers.clone());
     let key = LineKey::Iccid(stock::iccid(7).parse().unwrap());
     let line = store.line(&key).await.unwrap().unwrap();
     let customer = line.holder.unwrap();
@@ -206,7 +206,9 @@ async fn a_document_left_unreviewed_on_a_withdrawn_request_is_erased_too() {
     let book = PolicyBook::load(store.as_ref()).await.unwrap();
     stock::stock(store.as_ref(), &book, &[8]).await;
     stock::sell(store.as_ref(), &book, 8, "en", at("2026-11-25T03:00:00Z")).await;
-    let ctx = support::ctx(store.clone(), book);
+    let ctx = support::start_app(&db, support::AppOptions::new())
+        .await
+        .ctx;
     let key = LineKey::Iccid(stock::iccid(8).parse().unwrap());
     let asked = at("2026-11-26T01:00:00Z");
     let id = cancellation::submit(

@@ -12,14 +12,11 @@ use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::{json, Value};
-use simdesk::adapters::messages::RecordingCodeSender;
-use simdesk::keys::Keys;
 use simdesk::receipts::{self, ReceiptSigner, SignedReceipt, VerifyingKeyText};
 use simdesk::services::cancellation::{self, Knowledge};
 use simdesk::services::import::{check_file, import_lines, CheckedFile, ImportRequest, Progress};
 use simdesk::services::jobs;
 use simdesk::services::lines::{self, parse_line_key};
-use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, read_policy_dir, PolicyBook};
 use simdesk::services::ServiceContext;
 use simdesk::services::{wallet, ServiceError, ServiceResult};
@@ -29,9 +26,9 @@ use simdesk_domain::ids::{Eid, Iccid, Imsi, Msisdn};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use support::stock::{national, sell, stock};
-use support::{fresh_db, policies_dir, TestDb};
+use support::{fresh_db, policies_dir};
 
 // ---------------------------------------------------------------------------
 // Case counts and shared strategies
@@ -1266,7 +1263,7 @@ const PASSPORT_PREFIX: &str = "TK";
 /// EX-SAKURA's lines sold to travellers, one of them cancelled and refunded, and the API serving
 /// them to an operator's token.
 struct ApiWorld {
-    db: TestDb,
+    app: support::TestApp,
     ctx: ServiceContext,
     base: String,
     agent: ureq::Agent,
@@ -1311,12 +1308,9 @@ impl ApiWorld {
         for n in &lines {
             sell(s, &book, *n, "en", now - SignedDuration::from_hours(2)).await;
         }
-        let ctx = ServiceContext {
-            store: store.clone(),
-            book: Arc::new(book),
-            keys: Arc::new(Keys::ephemeral()),
-            codes: Arc::new(RecordingCodeSender::default()),
-        };
+        // Abuse limits have their own tests; here they must not hide what a body does.
+        let app = support::spawn_app_on(db, support::AppOptions::new().wide_limits()).await;
+        let ctx = app.ctx.clone();
         // Line 1: cancelled by the hotline and completed, so its holder has a refund in the
         // e-wallet and a receipt.
         let submitted = cancellation::submit(
@@ -1332,8 +1326,7 @@ impl ApiWorld {
         .await
         .unwrap();
         let effective_at = submitted.request.request.effective_at.unwrap();
-        let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
-        jobs::run_due(&ctx, &peers, effective_at).await.unwrap();
+        jobs::run_due(&ctx, &app.peers, effective_at).await.unwrap();
         let done = cancellation::load(&ctx, submitted.request.request.id)
             .await
             .unwrap();
@@ -1341,29 +1334,7 @@ impl ApiWorld {
         let receipt = s.receipt(&receipt_number).await.unwrap().unwrap();
         let customer = lines::find_line(s, &key(1)).await.unwrap().holder.unwrap();
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut state = simdesk::web::AppState::new(ctx.clone());
-        // Abuse limits have their own tests; here they must not hide what a body does.
-        let wide = simdesk_domain::limits::Limit::new(1_000_000, 3600);
-        state.limits = simdesk_domain::limits::AbuseRules {
-            code_sends_per_line: wide,
-            code_sends_per_ip: wide,
-            sign_ins_per_account: wide,
-            code_checks_per_line: wide,
-            code_checks_per_ip: wide,
-            codes_per_account: wide,
-            staff_failures_per_user: wide,
-            staff_sign_ins_per_ip: wide,
-            knowledge_failures_per_line: wide,
-            knowledge_failures_per_account: wide,
-            uploads_per_request: wide,
-            uploads_per_ip: wide,
-            uploads_per_account: wide,
-            kiosk_tickets_per_ip: wide,
-            code_sms_per_hour: wide,
-        };
-        tokio::spawn(simdesk::web::serve(listener, state));
+        let base = app.base.clone();
         let token = simdesk::web::api::new_token();
         s.insert_api_token(
             CARRIER,
@@ -1381,7 +1352,7 @@ impl ApiWorld {
             .build()
             .into();
         ApiWorld {
-            db,
+            app,
             ctx,
             base,
             agent,
@@ -1395,7 +1366,7 @@ impl ApiWorld {
     }
 
     fn s(&self) -> &dyn Store {
-        self.db.store.as_ref()
+        self.app.store.as_ref()
     }
 
     /// The open request the bodies are about, opened on the next line when the last one ended.

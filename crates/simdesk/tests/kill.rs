@@ -5,8 +5,6 @@
 mod support;
 
 use jiff::Timestamp;
-use simdesk::adapters::messages::RecordingCodeSender;
-use simdesk::keys::Keys;
 use simdesk::receipts;
 use simdesk::services::cancellation;
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
@@ -19,7 +17,6 @@ use simdesk_domain::cancellation::RequestState;
 use simdesk_domain::customer::RegistrationForm;
 use simdesk_domain::ids::Iccid;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 use support::{fresh_db, policies_dir};
 
@@ -85,14 +82,10 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     .unwrap();
 
     let keys_dir = db.keys_dir();
-    let keys = Keys::load_or_create(&keys_dir).unwrap();
-    let verifying = keys.receipts.verifying_key();
-    let ctx = ServiceContext {
-        store: store.clone(),
-        book: Arc::new(book.clone()),
-        keys: Arc::new(keys),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
+    let ctx = support::start_app(&db, support::AppOptions::new())
+        .await
+        .ctx;
+    let verifying = ctx.keys.receipts.verifying_key();
     for n in 0..LINES {
         let key = LineKey::Iccid(iccid(n).parse().unwrap());
         let form = RegistrationForm {

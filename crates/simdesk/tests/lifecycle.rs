@@ -713,19 +713,8 @@ async fn the_line_status_endpoint_answers_over_http() {
         )
         .await
         .unwrap();
-    let ctx = simdesk::services::ServiceContext {
-        store: db.store.clone(),
-        book: std::sync::Arc::new(book),
-        keys: std::sync::Arc::new(simdesk::keys::Keys::ephemeral()),
-        codes: std::sync::Arc::new(simdesk::adapters::messages::RecordingCodeSender::default()),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(simdesk::web::serve(
-        listener,
-        simdesk::web::AppState::new(ctx),
-    ));
-    let base = format!("http://{addr}");
+    let app = support::spawn_app_on(db, support::AppOptions::new()).await;
+    let base = app.base.clone();
     let result = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

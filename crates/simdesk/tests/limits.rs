@@ -9,19 +9,17 @@ mod support;
 use jiff::{SignedDuration, Timestamp};
 use simdesk::adapters::messages::{CodeDestination, RecordingCodeSender};
 use simdesk::clock::Clock;
-use simdesk::keys::Keys;
 use simdesk::services::cancellation;
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::services::ServiceContext;
 use simdesk::services::{lines, staff};
 use simdesk::store::{LineKey, SessionRow, Store};
 use simdesk::web::pages::session::hash;
-use simdesk::web::AppState;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::limits::{AbuseRules, Limit};
 use std::sync::Arc;
 use support::stock::{national, sell, stock};
-use support::{fresh_db, policies_dir, TestDb};
+use support::{fresh_db, policies_dir};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
@@ -48,7 +46,7 @@ fn loose() -> AbuseRules {
 }
 
 struct World {
-    db: TestDb,
+    app: support::TestApp,
     ctx: ServiceContext,
     codes: Arc<RecordingCodeSender>,
     http: reqwest::Client,
@@ -67,20 +65,15 @@ impl World {
             sell(s, &book, n, "en", Timestamp::now()).await;
         }
         let codes = Arc::new(RecordingCodeSender::default());
-        let ctx = ServiceContext {
-            store: db.store.clone(),
-            book: Arc::new(book),
-            keys: Arc::new(Keys::ephemeral()),
-            codes: codes.clone(),
-        };
+        let app = support::spawn_app_on(db, support::AppOptions::new().codes(&codes)).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .unwrap();
         World {
-            db,
-            ctx,
+            ctx: app.ctx.clone(),
+            app,
             codes,
             http,
         }
@@ -94,27 +87,17 @@ impl World {
 
     /// A node whose portal travellers reach at `public_url`.
     async fn node_at(&self, rules: AbuseRules, clock: &Clock, public_url: &str) -> String {
-        let store: Arc<dyn Store> = self.db.open_again().await;
-        let ctx = ServiceContext {
-            store,
-            ..self.ctx.clone()
-        };
-        let settings = simdesk::config::Settings {
-            public_url: Some(public_url.into()),
-            limits: rules,
-            trust_forwarded_for: true,
-            ..Default::default()
-        };
-        let mut state = AppState::new(ctx).with_settings(&settings);
-        state.clock = clock.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(simdesk::web::serve(listener, state));
-        base
+        let options = support::AppOptions::new()
+            .limits(rules)
+            .trust_forwarded_for()
+            .public_url(public_url)
+            .clock(clock)
+            .codes(&self.codes);
+        support::start_app(&self.app.db, options).await.base
     }
 
     fn s(&self) -> &dyn Store {
-        self.db.store.as_ref()
+        self.app.store.as_ref()
     }
 
     async fn line(&self, n: u64) -> simdesk_domain::line::Line {

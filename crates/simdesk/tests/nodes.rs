@@ -4,17 +4,14 @@
 mod support;
 
 use jiff::{SignedDuration, Timestamp};
-use simdesk::keys::Keys;
 use simdesk::receipts;
 use simdesk::services::cancellation;
 use simdesk::services::lines;
 use simdesk::services::policies::{load_policies, PolicyBook};
-use simdesk::services::ServiceContext;
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::node::Node;
 use support::stock::{national, sell, stock};
@@ -82,14 +79,10 @@ async fn two_nodes_share_due_cancellations_and_complete_each_once() {
         asked -= SignedDuration::from_hours(24);
     }
     let sold = asked - SignedDuration::from_hours(1);
-    let keys = Keys::load_or_create(&db.keys_dir()).unwrap();
-    let verifying = keys.receipts.verifying_key();
-    let ctx = ServiceContext {
-        store: store.clone(),
-        book: Arc::new(book.clone()),
-        keys: Arc::new(keys),
-        codes: Arc::new(simdesk::adapters::messages::RecordingCodeSender::default()),
-    };
+    let ctx = support::start_app(&db, support::AppOptions::new())
+        .await
+        .ctx;
+    let verifying = ctx.keys.receipts.verifying_key();
     let seeded = Instant::now();
     let mut sellers = Vec::new();
     for worker in 0..SEEDERS {

@@ -4,20 +4,15 @@
 mod support;
 
 use jiff::Timestamp;
-use simdesk::adapters::messages::RecordingCodeSender;
-use simdesk::keys::Keys;
 use simdesk::services::cancellation;
 use simdesk::services::import::{import_lines, ImportRequest, Progress};
-use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
-use simdesk::services::ServiceContext;
 use simdesk::services::{jobs, lines, staff};
 use simdesk::store::{LineKey, SessionRow, Store};
 use simdesk::web::pages::session::hash;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::customer::RegistrationForm;
 use simdesk_domain::ids::Iccid;
-use std::sync::Arc;
 use support::{fresh_db, policies_dir};
 
 fn at(s: &str) -> Timestamp {
@@ -133,8 +128,8 @@ async fn every_page_refuses_the_wrong_identity() {
     let a = stock_and_sell(s, &book, "EX-SAKURA", 1, "AA1111111").await;
     let b = stock_and_sell(s, &book, "EX-SAKURA", 2, "BB2222222").await;
     let k = stock_and_sell(s, &book, "EX-KOI", 3, "KK3333333").await;
-    let ctx = support::ctx(store.clone(), book);
-    let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
+    let app = support::spawn_app_on(db, support::AppOptions::new()).await;
+    let (ctx, peers) = (app.ctx.clone(), app.peers.clone());
 
     // A's line: cancelled by an operator and completed, so it has a request and a receipt.
     let done = cancellation::submit(
@@ -207,13 +202,7 @@ async fn every_page_refuses_the_wrong_identity() {
     let (sa, csrf_agent) = session(s, "staff", agent, "EX-SAKURA").await;
     let (sc, _) = session(s, "staff", clerk, "EX-SAKURA").await;
     let (sf, _) = session(s, "staff", foreign, "EX-KOI").await;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(simdesk::web::serve(
-        listener,
-        simdesk::web::AppState::new(ctx),
-    ));
+    let base = app.base.clone();
 
     let a_iccid = a.iccid.to_string();
     let req_a = done.request.id;
@@ -415,17 +404,7 @@ async fn every_page_refuses_the_wrong_identity() {
     .await
     .unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let after = cancellation::load(
-        &ServiceContext {
-            store: store.clone(),
-            book: Arc::new(PolicyBook::load(s).await.unwrap()),
-            keys: Arc::new(Keys::ephemeral()),
-            codes: Arc::new(RecordingCodeSender::default()),
-        },
-        req_b,
-    )
-    .await
-    .unwrap();
+    let after = cancellation::load(&ctx, req_b).await.unwrap();
     assert_eq!(
         after.request.state.as_str(),
         "withdrawn",
@@ -448,15 +427,10 @@ async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() 
     let book = PolicyBook::load(s).await.unwrap();
     let line = stock_and_sell(s, &book, "EX-SAKURA", 9, "ER9999999").await;
     let holder = line.holder.unwrap();
-    let ctx = support::ctx(store.clone(), book);
-    let peers = Peers::recording(store.clone(), "http://127.0.0.1:8080");
+    let app = support::spawn_app_on(db, support::AppOptions::new()).await;
+    let (ctx, peers) = (app.ctx.clone(), app.peers.clone());
     let (token, csrf) = session(s, "traveller", holder, "EX-SAKURA").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(simdesk::web::serve(
-        listener,
-        simdesk::web::AppState::new(ctx.clone()),
-    ));
+    let base = app.base.clone();
     let post = {
         let base = base.clone();
         move |body: String| {

@@ -7,9 +7,7 @@ mod support;
 
 use jiff::Timestamp;
 use serde_json::{json, Value};
-use simdesk::keys::Keys;
 use simdesk::services::outbox::Peers;
-use simdesk::services::policies::PolicyBook;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use support::{backend, fresh_db, TestDb};
@@ -138,20 +136,14 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
     let policies = tempfile::tempdir().unwrap();
     simdesk::examples::write_to(policies.path()).unwrap();
     let now = Timestamp::now();
-    let summary =
-        simdesk::services::demo::seed(db.store.clone(), Keys::ephemeral(), policies.path(), now)
-            .await
-            .expect("the demo data");
+    let seeding = support::start_app(&db, support::AppOptions::new()).await;
+    let summary = simdesk::services::demo::seed(&seeding.ctx, policies.path(), now)
+        .await
+        .expect("the demo data");
     assert!(summary.lines > 500);
 
-    let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
-    let ctx = support::ctx(db.store.clone(), book);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(simdesk::web::serve(
-        listener,
-        simdesk::web::AppState::new(ctx.clone()),
-    ));
+    let app = support::start_app(&db, support::AppOptions::new()).await;
+    let (ctx, base) = (app.ctx.clone(), app.base.clone());
     let token = simdesk::web::api::new_token();
     db.store
         .insert_api_token(

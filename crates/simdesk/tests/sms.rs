@@ -328,17 +328,17 @@ async fn an_inbound_keyword_is_answered_in_its_language() {
 mod keywords {
     use super::*;
     use jiff::Timestamp;
-    use simdesk::adapters::messages::RecordingCodeSender;
-    use simdesk::keys::Keys;
+
+    use simdesk::config::SmsSettings;
+
     use simdesk::services::lines;
     use simdesk::services::policies::{load_policies, PolicyBook};
-    use simdesk::services::ServiceContext;
-    use simdesk::web::sms::SmsInbound;
+
     use support::{fresh_db, policies_dir};
 
     /// Stocks EX-SAKURA lines 1..=3 (090-0000-000N) and sells line 1 to a Japanese-speaking
     /// and line 2 to a Korean-speaking traveller; line 3 stays in stock.
-    async fn ctx() -> (support::TestDb, ServiceContext) {
+    async fn world() -> support::TestDb {
         let db = fresh_db().await;
         load_policies(db.store.as_ref(), &policies_dir(), Timestamp::now())
             .await
@@ -348,25 +348,25 @@ mod keywords {
         for (n, language) in [(1u64, "ja"), (2, "ko")] {
             support::stock::sell(db.store.as_ref(), &book, n, language, Timestamp::now()).await;
         }
-        let ctx = ServiceContext {
-            store: db.store.clone(),
-            book: Arc::new(book),
-            keys: Arc::new(Keys::ephemeral()),
-            codes: Arc::new(RecordingCodeSender::default()),
-        };
-        (db, ctx)
+        db
     }
 
-    async fn simdesk_behind(ctx: ServiceContext) -> u16 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mut state = simdesk::web::AppState::new(ctx);
-        state.sms_inbound = Some(SmsInbound {
-            token: "T0KEN".into(),
-            public_url: "https://sim.example.jp".into(),
-        });
-        tokio::spawn(simdesk::web::serve(listener, state));
-        port
+    /// simdesk as configured behind Kannel: inbound SMS reach it with the token `T0KEN`.
+    async fn simdesk_behind(db: &support::TestDb) -> support::RunningApp {
+        let options = support::AppOptions::new()
+            .public_url("https://sim.example.jp")
+            .settings(|s| {
+                s.sms = Some(SmsSettings {
+                    // Nothing is sent in these tests: replies go back in Kannel's answer.
+                    sendsms_url: "http://127.0.0.1:9/cgi-bin/sendsms".into(),
+                    username: "simdesk".into(),
+                    password: "unused".into(),
+                    from: "4444".into(),
+                    timeout_ms: None,
+                    inbound_token: Some("T0KEN".into()),
+                })
+            });
+        support::start_app(db, options).await
     }
 
     fn answer_to(kannel: &Kannel, phone: &str) -> String {
@@ -378,9 +378,10 @@ mod keywords {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn simdesk_answers_keywords_from_its_lines_in_their_language() {
-        let (db, ctx) = ctx().await;
-        let book = ctx.book.clone();
-        let port = simdesk_behind(ctx).await;
+        let db = world().await;
+        let app = simdesk_behind(&db).await;
+        let book = app.ctx.book.clone();
+        let port = app.addr.port();
         let kannel = Kannel::start(Some(&format!(
             "http://127.0.0.1:{port}/sms/inbound?token=T0KEN&from=%p&to=%P&text=%b&charset=%C&coding=%c"
         )));
@@ -479,8 +480,8 @@ mod keywords {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_kannel_with_the_token_is_answered() {
-        let (_db, ctx) = ctx().await;
-        let port = simdesk_behind(ctx.clone()).await;
+        let db = world().await;
+        let port = simdesk_behind(&db).await.addr.port();
         let balance = "from=%2B819000000001&to=4444&text=BAL&charset=UTF-8&coding=0";
         let (status, body) = ask(port, &format!("token=T0KEN&{balance}")).await;
         assert_eq!(status, 200, "{body}");
@@ -492,12 +493,10 @@ mod keywords {
             assert!(!body.contains("JPY"), "{body}");
         }
         // Without an inbound token configured, the endpoint does not exist.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let bare = listener.local_addr().unwrap().port();
-        tokio::spawn(simdesk::web::serve(
-            listener,
-            simdesk::web::AppState::new(ctx),
-        ));
+        let bare = support::start_app(&db, support::AppOptions::new())
+            .await
+            .addr
+            .port();
         let (status, _) = ask(bare, &format!("token=T0KEN&{balance}")).await;
         assert_eq!(status, 404);
     }

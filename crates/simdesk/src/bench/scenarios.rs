@@ -114,7 +114,7 @@ pub async fn reads(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
             actor: "bench",
             reason: "measuring reads",
         },
-        Timestamp::now(),
+        world.ctx.clock.now(),
     )
     .await?;
     let server = Server::start(&world.url, &world.data_dir())?;
@@ -264,7 +264,7 @@ pub async fn submissions(backend: Backend, opts: &Options) -> anyhow::Result<Vec
             actor: "bench",
             reason: "measuring cancellation orders",
         },
-        Timestamp::now(),
+        world.ctx.clock.now(),
     )
     .await?;
     let server = Server::start(&world.url, &world.data_dir())?;

@@ -1,16 +1,14 @@
 //! A throw-away simdesk installation for one bench scenario: its own folder, database and keys.
 
 use super::Backend;
-use crate::adapters::messages::RecordingCodeSender;
+use crate::app::App;
 use crate::config::Settings;
-use crate::keys::Keys;
-use crate::services::policies::{load_policies, PolicyBook};
+use crate::services::policies::load_policies;
 use crate::services::ServiceContext;
 use crate::store::{self, Store};
 use anyhow::Context;
 use sqlx::{PgPool, SqlitePool};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// A bare connection pool to the same database, opened like simdesk's own, for the ceilings.
 pub enum Bare {
@@ -66,19 +64,12 @@ impl World {
             db: Some(url.clone()),
             ..Settings::default()
         };
-        let vault = crate::cli::load_vault(&settings)?;
-        let store = store::open(&url, Arc::new(vault.vault)).await?;
+        let mut app = App::build(settings).await?;
         let policies = dir.path().join("policies");
         crate::examples::write_to(&policies)?;
-        load_policies(store.as_ref(), &policies, POLICIES_FROM.parse()?).await?;
-        let book = PolicyBook::load(store.as_ref()).await?;
-        let keys = Keys::load_or_create(&settings.keys_dir())?;
-        let ctx = ServiceContext {
-            store,
-            book: Arc::new(book),
-            keys: Arc::new(keys),
-            codes: Arc::new(RecordingCodeSender::default()),
-        };
+        load_policies(app.store().as_ref(), &policies, POLICIES_FROM.parse()?).await?;
+        app.reload_policies().await?;
+        let ctx = app.ctx;
         let bare = match backend {
             Backend::Sqlite => Bare::Sqlite(store::sqlite_pool(&url).await?),
             Backend::Postgres => Bare::Postgres(PgPool::connect(&url).await?),
@@ -107,8 +98,7 @@ impl World {
             db: Some(self.url.clone()),
             ..Settings::default()
         };
-        let vault = crate::cli::load_vault(&settings)?;
-        self.ctx.store = store::open(&self.url, Arc::new(vault.vault)).await?;
+        self.ctx.store = crate::app::open_store(&settings).await?;
         Ok(())
     }
 

@@ -53,7 +53,7 @@ pub(super) async fn run_audit(settings: &Settings, cmd: &AuditCommand) -> anyhow
     let AuditCommand::Verify { json, expect_head } = cmd;
     let anchor = expect_head.as_deref().map(parse_anchor).transpose()?;
     let mut anchored: Option<String> = None;
-    let store = super::open_store(settings).await?;
+    let store = crate::app::open_store(settings).await?;
     let mut verifier = Verifier::default();
     let mut after = 0;
     let outcome = 'walk: loop {

@@ -1,13 +1,11 @@
 //! Command-line access to cancellation, the e-wallet, receipts and keys — for agents and scripts.
 
-use super::{attribution, open_store, Who};
+use super::{attribution, Who};
+use crate::app::{load_keys, open_store, App};
 use crate::config::Settings;
-use crate::keys::Keys;
 use crate::receipts::{self, SignedReceipt, VerifyingKeyText};
 use crate::services::cancellation::{self, Knowledge, Quote};
 use crate::services::lines::{find_line, parse_line_key};
-use crate::services::outbox::Peers;
-use crate::services::policies::PolicyBook;
 use crate::services::ServiceContext;
 use crate::services::{wallet, ServiceError};
 use crate::store::RequestRecord;
@@ -18,7 +16,6 @@ use simdesk_domain::money::Money;
 use simdesk_domain::validity::format_jst;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 macro_rules! out {
     ($($arg:tt)*) => {{
@@ -155,56 +152,12 @@ pub enum KeysCommand {
     },
 }
 
-/// A ctx and its peers, built from settings.
-pub(super) struct Tools {
-    pub ctx: ServiceContext,
-    pub peers: Peers,
-    pub sms_inbound: Option<crate::web::sms::SmsInbound>,
-    /// The settings the web edge reads (limits, proxy trust, HTTPS).
-    pub settings: Settings,
-}
-
-pub(super) async fn context(settings: &Settings) -> anyhow::Result<Tools> {
-    let store = open_store(settings).await?;
-    let keys = load_keys(settings)?;
-    let book = PolicyBook::load(store.as_ref()).await?;
-    let (peers, codes) = crate::peers::from_settings(settings, store.clone())?;
-    let ctx = ServiceContext {
-        store,
-        book: Arc::new(book),
-        keys: Arc::new(keys),
-        codes,
-    };
-    let sms_inbound = settings
-        .sms
-        .as_ref()
-        .and_then(|s| s.inbound_token.clone())
-        .map(|token| crate::web::sms::SmsInbound {
-            token,
-            public_url: settings.public_url(),
-        });
-    Ok(Tools {
-        ctx,
-        peers,
-        sms_inbound,
-        settings: settings.clone(),
-    })
-}
-
-pub(super) fn load_keys(settings: &Settings) -> anyhow::Result<Keys> {
-    let dir = settings.keys_dir();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating the keys folder {}", dir.display()))?;
-    Ok(Keys::load_or_create(&dir)?)
-}
-
 pub(super) async fn run_cancel(
-    settings: &Settings,
+    app: &App,
     cmd: &CancelCommand,
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    let ctx = context(settings).await?;
-    let ctx = &ctx.ctx;
+    let ctx = &app.ctx;
     let record = match cmd {
         CancelCommand::Quote { line, json } => {
             let quote = cancellation::quote(ctx, &parse_line_key(line)?, now).await?;
@@ -453,12 +406,11 @@ async fn customer_id(ctx: &ServiceContext, text: &str) -> anyhow::Result<i64> {
 }
 
 pub(super) async fn run_wallet(
-    settings: &Settings,
+    app: &App,
     cmd: &WalletCommand,
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    let ctx = context(settings).await?;
-    let ctx = &ctx.ctx;
+    let ctx = &app.ctx;
     match cmd {
         WalletCommand::Show { customer, json } => {
             let id = customer_id(ctx, customer).await?;

@@ -1,6 +1,6 @@
 //! Commands for side effects on their way out: the outbox, and the network's subscriber database.
 
-use super::cancel;
+use crate::app::{open_store, App};
 use crate::config::Settings;
 use crate::services::reconcile::{self, Found};
 use clap::Subcommand;
@@ -63,7 +63,7 @@ pub(super) async fn run_outbox(
     cmd: &OutboxCommand,
     now: Timestamp,
 ) -> anyhow::Result<()> {
-    let store = super::open_store(settings).await?;
+    let store = open_store(settings).await?;
     match cmd {
         OutboxCommand::List {
             state,
@@ -152,7 +152,7 @@ fn found_text(found: &Found) -> String {
 }
 
 pub(super) async fn run_network(
-    settings: &Settings,
+    app: &App,
     cmd: &NetworkCommand,
     now: Timestamp,
 ) -> anyhow::Result<()> {
@@ -162,16 +162,15 @@ pub(super) async fn run_network(
         include_stock,
         json,
     } = cmd;
-    let tools = cancel::context(settings).await?;
     if let Some(c) = carrier {
-        if !tools.ctx.book.carrier_codes().any(|code| code == c) {
+        if !app.ctx.book.carrier_codes().any(|code| code == c) {
             anyhow::bail!("unknown carrier {c}; `simdesk carriers list` shows the codes");
         }
     }
     let report = reconcile::reconcile(
-        tools.ctx.store.as_ref(),
-        &tools.ctx.book,
-        &tools.peers,
+        app.ctx.store.as_ref(),
+        &app.ctx.book,
+        &app.peers,
         reconcile::Scope {
             carrier: carrier.as_deref(),
             include_stock: *include_stock,

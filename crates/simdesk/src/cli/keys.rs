@@ -1,6 +1,6 @@
 //! `simdesk keys rotate`: moves every customer's data keys to a new master key.
 
-use super::load_vault;
+use crate::app::load_vault;
 use crate::config::{redact_url, Settings};
 use crate::crypto::{MasterKey, MASTER_KEY_VAR};
 use anyhow::{bail, Context};

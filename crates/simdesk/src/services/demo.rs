@@ -7,8 +7,7 @@ use super::policies::{load_policies, PolicyBook};
 use super::ServiceContext;
 use super::{import, jobs, lines, ServiceResult};
 use crate::adapters::messages::RecordingCodeSender;
-use crate::keys::Keys;
-use crate::store::{LineKey, Store};
+use crate::store::LineKey;
 use jiff::{SignedDuration, Timestamp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -68,22 +67,19 @@ pub struct DemoSummary {
     pub by_state: Vec<(String, String, i64)>,
 }
 
-/// Loads the example policies from `policies_dir` and fills the store with demo lines as of `now`.
+/// Loads the example policies from `policies_dir` and fills `ctx`'s store with demo lines as of
+/// `now`. Codes and messages made while seeding are only recorded: nobody is waiting for them.
 pub async fn seed(
-    shared: Arc<dyn Store>,
-    keys: Keys,
+    ctx: &ServiceContext,
     policies_dir: &Path,
     now: Timestamp,
 ) -> ServiceResult<DemoSummary> {
+    let shared = ctx.store.clone();
     let store = shared.as_ref();
     load_policies(store, policies_dir, now).await?;
     let book = PolicyBook::load(store).await?;
-    let ctx = ServiceContext {
-        store: shared.clone(),
-        book: Arc::new(book.clone()),
-        keys: Arc::new(keys),
-        codes: Arc::new(RecordingCodeSender::default()),
-    };
+    let mut ctx = ctx.with_book(book.clone());
+    ctx.codes = Arc::new(RecordingCodeSender::default());
     let mut rng = StdRng::seed_from_u64(20261125);
     let total: usize = PLAN.iter().map(|(_, n)| n).sum();
     let carriers: Vec<String> = book.carrier_codes().map(str::to_string).collect();

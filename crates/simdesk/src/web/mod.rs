@@ -32,11 +32,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The edge on `ctx`, judging limits and lockouts by the context's clock.
     pub fn new(ctx: ServiceContext) -> Self {
         AppState {
+            clock: ctx.clock.clone(),
             ctx,
             sms_inbound: None,
-            clock: Clock::system(),
             limits: AbuseRules::default(),
             trust_forwarded_for: false,
             hsts: false,
@@ -116,14 +117,24 @@ async fn not_found() -> ApiError {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_until(listener, state, shutdown_signal()).await
+}
+
+/// Serves until `stop` resolves, finishing the requests under way.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // The peer's address is what abuse limits count (see `guard::ClientIp`).
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(stop)
         .await
 }
 
-async fn shutdown() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,12 +1,17 @@
 //! Test support: a fresh database per test — SQLite always, PostgreSQL when SIMDESK_TEST_PG is set.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod browser;
 pub mod node;
 pub mod peers;
 pub mod proxy;
 pub mod stock;
 
+#[allow(unused_imports)]
+pub use app::{
+    spawn_app, spawn_app_on, spawn_app_with, start_app, AppOptions, RunningApp, TestApp,
+};
 use simdesk::store::{self, Store};
 use std::sync::Arc;
 
@@ -18,6 +23,11 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The folder this database's files (the SQLite file, the keys) live in.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The keys folder that seals this database's personal data: give it to a simdesk process
     /// as `SIMDESK_KEYS_DIR`.
     #[allow(dead_code)]
@@ -141,18 +151,4 @@ pub fn replace_db_name(url: &str, name: &str) -> String {
 
 pub fn policies_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
-}
-
-/// A ctx on `store` with fresh in-memory keys and a code sender that only records.
-#[allow(dead_code)]
-pub fn ctx(
-    store: Arc<dyn Store>,
-    book: simdesk::services::policies::PolicyBook,
-) -> simdesk::services::ServiceContext {
-    simdesk::services::ServiceContext {
-        store,
-        book: Arc::new(book),
-        keys: Arc::new(simdesk::keys::Keys::ephemeral()),
-        codes: Arc::new(simdesk::adapters::messages::RecordingCodeSender::default()),
-    }
 }
