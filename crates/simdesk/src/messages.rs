@@ -1,8 +1,8 @@
 //! Messages to travellers: one template per event in every language simdesk speaks.
 //!
-//! The texts live in `locales/<language>/messages.ftl`: for every [`Event`] an SMS
-//! (`<event>-sms`), an e-mail subject (`<event>-subject`) and a plain-text e-mail body
-//! (`<event>-body`), plus the short answers to SMS keywords ([`Reply`], `reply-…`).
+//! The texts live in `locales/<language>/messages.ftl`, read through [`crate::i18n`]: for every
+//! [`Event`] an SMS (`<event>-sms`), an e-mail subject (`<event>-subject`) and a plain-text
+//! e-mail body (`<event>-body`), plus the short answers to SMS keywords ([`Reply`], `reply-…`).
 //! Values arrive already formatted; a message never carries the traveller's name or passport
 //! number, so none of the events offers them as a placeholder.
 
