@@ -1,69 +1,21 @@
-//! The traveller's language: from `?lang=`, then the `sd_lang` cookie, then Accept-Language;
-//! messages from the Fluent files in `locales/`, falling back to English.
+//! The pages' words: the traveller's language (from `?lang=`, then the `sd_lang` cookie, then
+//! Accept-Language) and messages from [`crate::i18n`], falling back to English.
 
-use fluent_templates::fluent_bundle::FluentValue;
-use fluent_templates::{static_loader, Loader};
+use crate::i18n::{self, Args};
 use simdesk_domain::customer::Language;
-use std::collections::HashMap;
-use unic_langid::LanguageIdentifier;
 
-static_loader! {
-    static LOCALES = {
-        locales: "./locales",
-        fallback_language: "en",
-    };
-}
-
-fn langid(lang: Language) -> LanguageIdentifier {
-    lang.tag()
-        .parse()
-        .unwrap_or_else(|_| unic_langid::langid!("en"))
-}
+pub use crate::i18n::from_accept_language;
 
 /// A message in `lang`; the key itself if no language has it (visible, never a panic).
 pub fn t(lang: Language, key: &str) -> String {
-    LOCALES
-        .try_lookup(&langid(lang), key)
-        .unwrap_or_else(|| key.to_string())
+    i18n::lookup(lang, key).unwrap_or_else(|| key.to_string())
 }
 
 /// A message with one placeholder filled.
 pub fn t1(lang: Language, key: &str, name: &str, value: &str) -> String {
-    let mut args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = HashMap::new();
-    args.insert(
-        name.to_string().into(),
-        FluentValue::from(value.to_string()),
-    );
-    LOCALES
-        .try_lookup_with_args(&langid(lang), key, &args)
-        // Fluent isolates placeholders with invisible marks; they only get in the way in HTML.
-        .map(|s| s.replace(['\u{2068}', '\u{2069}'], ""))
-        .unwrap_or_else(|| key.to_string())
-}
-
-/// Picks the language from an Accept-Language header: the first supported one.
-pub fn from_accept_language(header: &str) -> Option<Language> {
-    let mut ranked: Vec<(u32, &str)> = header
-        .split(',')
-        .map(|part| {
-            let mut it = part.trim().split(";q=");
-            let tag = it.next().unwrap_or("").trim();
-            let q = it
-                .next()
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            // Integer ranking keeps the order stable without comparing floats.
-            ((q * 1000.0) as u32, tag)
-        })
-        .collect();
-    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
-    ranked.into_iter().find_map(|(_, tag)| {
-        tag.parse::<Language>().ok().or_else(|| {
-            tag.split('-')
-                .next()
-                .and_then(|p| p.parse::<Language>().ok())
-        })
-    })
+    let mut args = Args::new();
+    args.insert(name.to_string().into(), i18n::text_arg(value));
+    i18n::lookup_with_args(lang, key, &args).unwrap_or_else(|| key.to_string())
 }
 
 #[cfg(test)]
