@@ -1,5 +1,7 @@
-//! Rebuilds when a migration is added or changed: `sqlx::migrate!` embeds the folder at compile time.
+//! Rebuilds when a migration or a locale file is added or changed: `sqlx::migrate!` embeds the
+//! migrations folder and the Fluent loader embeds every `.ftl` file at compile time.
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=locales");
 }
