@@ -155,6 +155,26 @@ where
         Ok(())
     }
 
+    /// An identity document's image, sealed under a data key of its own and bound to its request
+    /// and digest, so it cannot be moved onto another request.
+    pub(crate) fn seal_document(&self, doc: &NewDocument) -> crate::vault::SealedPart {
+        self.vault
+            .seal_document(doc.request_id, &doc.sha256, &doc.content)
+    }
+
+    /// An identity document's image, opened.
+    pub(crate) fn open_document(
+        &self,
+        id: i64,
+        request: i64,
+        sha256: &str,
+        sealed: crate::vault::SealedPart,
+    ) -> StoreResult<Vec<u8>> {
+        self.vault
+            .open_document(request, sha256, &sealed)
+            .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))
+    }
+
     /// A customer's personal data, opened; `None` once a part's key was destroyed (erased).
     pub(crate) async fn open_person(
         &self,

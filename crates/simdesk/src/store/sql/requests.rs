@@ -314,9 +314,7 @@ where
     }
 
     async fn insert_document(&self, doc: &NewDocument) -> StoreResult<i64> {
-        let sealed = self
-            .vault
-            .seal_document(doc.request_id, &doc.sha256, &doc.content);
+        let sealed = self.seal_document(doc);
         Ok(sqlx::query_scalar(
             "INSERT INTO identity_documents (request_id, content_type, size_bytes, sha256, content, wrapped_key, master_id, uploaded_at, uploaded_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -356,17 +354,18 @@ where
         let Some((request, content_type, sha, content, wrapped, master_id)) = row else {
             return Ok(None);
         };
-        let sealed = crate::vault::SealedPart {
-            key: crate::crypto::WrappedKey {
-                master_id,
-                sealed: wrapped,
+        let bytes = self.open_document(
+            id,
+            request,
+            &sha,
+            crate::vault::SealedPart {
+                key: crate::crypto::WrappedKey {
+                    master_id,
+                    sealed: wrapped,
+                },
+                sealed: content,
             },
-            sealed: content,
-        };
-        let bytes = self
-            .vault
-            .open_document(request, &sha, &sealed)
-            .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+        )?;
         Ok(Some((request, content_type, bytes)))
     }
 }
