@@ -1,0 +1,157 @@
+//! Staff pages: sign-in, the hotline console (find, verify, open business, cancel for a caller,
+//! review documents) and the store counter (kiosk, board, clerk). Every page is limited to the
+//! staff member's carrier and role.
+
+pub mod console;
+pub mod counter;
+pub mod kiosk;
+pub mod reviews;
+pub mod signin;
+
+use super::session::Visitor;
+use crate::services::access::Permission;
+use crate::services::lines::{find_line, parse_line_key};
+use crate::services::staff::Role;
+use crate::services::ServiceError;
+use crate::store::SessionRow;
+use crate::web::AppState;
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::validity::japan_date;
+
+/// The signed-in staff member.
+struct StaffSession {
+    session: SessionRow,
+    id: i64,
+    username: String,
+    role: Role,
+    carrier: String,
+}
+
+impl StaffSession {
+    fn label(&self) -> String {
+        format!(
+            "{} ({}, {})",
+            self.username,
+            self.role.as_str(),
+            self.carrier
+        )
+    }
+
+    /// Refuses, with a page saying so, what this staff member's role does not allow.
+    fn refuse_unless(&self, permission: Permission) -> Option<Response> {
+        (!self.role.may(permission)).then(|| {
+            forbidden(&format!(
+                "your role ({}) does not allow this page",
+                self.role.as_str()
+            ))
+        })
+    }
+
+    fn attribution(&self, channel: Channel, why: &str) -> Attribution {
+        let kind = if channel == Channel::Store {
+            ActorKind::Clerk
+        } else {
+            ActorKind::Agent
+        };
+        Attribution::new(
+            Actor {
+                kind,
+                id: format!("staff:{}:{}", self.id, self.username),
+            },
+            channel,
+            Timestamp::now(),
+            why,
+        )
+    }
+}
+
+async fn staff_of(state: &AppState, visitor: &Visitor) -> Option<StaffSession> {
+    let session = visitor.session.clone().filter(|s| s.kind == "staff")?;
+    let row = state.ctx.store.staff(session.subject).await.ok()??;
+    if row.disabled {
+        return None;
+    }
+    let role = Role::parse(&row.role).ok()?;
+    Some(StaffSession {
+        id: row.id,
+        username: row.username,
+        role,
+        carrier: row.carrier,
+        session,
+    })
+}
+
+fn html(template: impl Template) -> Response {
+    match template.render() {
+        Ok(h) => Html(h).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Where a staff member starts: the console for the hotline, the counter for clerks.
+fn home_of(role: Role) -> &'static str {
+    if role.may(Permission::Console) {
+        "/console"
+    } else {
+        "/counter"
+    }
+}
+
+fn to_sign_in() -> Response {
+    Redirect::to("/staff").into_response()
+}
+
+fn forbidden(message: &str) -> Response {
+    (StatusCode::FORBIDDEN, Html(format!("<!doctype html><title>Not allowed</title><p id=\"error-message\">{}</p><p><a href=\"/staff\">Sign in</a></p>", escape(message)))).into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn today() -> String {
+    japan_date(Timestamp::now()).to_string()
+}
+
+async fn known_carrier(state: &AppState, carrier: &str) -> bool {
+    state.ctx.book.carrier(carrier).is_ok()
+}
+
+/// A refusal by an abuse limit on a staff or store page: 429 with `Retry-After`.
+fn limited(error: ServiceError) -> Response {
+    let retry = match &error {
+        ServiceError::TooManyAttempts {
+            retry_after_secs, ..
+        } => *retry_after_secs,
+        _ => 60,
+    };
+    let mut r = forbidden(&error.to_string());
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    r.headers_mut().insert(header::RETRY_AFTER, retry.into());
+    r
+}
+
+async fn carrier_line(
+    state: &AppState,
+    me: &StaffSession,
+    iccid: &str,
+) -> Option<simdesk_domain::line::Line> {
+    let line = find_line(state.ctx.store.as_ref(), &parse_line_key(iccid).ok()?)
+        .await
+        .ok()?;
+    (line.carrier == me.carrier).then_some(line)
+}
