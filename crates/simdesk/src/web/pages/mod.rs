@@ -1,6 +1,7 @@
 //! Server-rendered pages: the travellers' self-service portal (works without JavaScript, fits a
 //! phone, in ja, en, zh-Hans, zh-Hant and ko), the hotline console and the store counter.
 
+pub mod error;
 pub mod i18n;
 mod portal;
 pub mod session;

@@ -1,5 +1,6 @@
 //! The traveller's receipts and e-wallet, with payouts.
 
+use super::failed;
 use super::{
     error_page, own_request, page, render, service_error, signed_in_form, to_sign_in, LangQuery,
 };
@@ -13,7 +14,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use jiff::Timestamp;
 use serde::Deserialize;
 use simdesk_domain::money::Money;
 use simdesk_domain::validity::format_jst;
@@ -34,7 +34,10 @@ pub async fn receipt_page(
     Path(number): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
@@ -47,15 +50,16 @@ pub async fn receipt_page(
             "/my",
         )
     };
-    let Ok(Some(document)) = state.ctx.store.receipt(&number).await else {
-        return missing();
+    let document = match state.ctx.store.receipt(&number).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return missing(),
+        Err(e) => return failed(&visitor, e.into(), "/my"),
     };
     let Ok(signed) = receipts::SignedReceipt::parse_unverified(&document) else {
         return missing();
     };
-    let owner = own_request(&state, customer, signed.receipt.request_id).await;
-    if owner.is_none() {
-        return missing();
+    if let Err(e) = own_request(&state, customer, signed.receipt.request_id).await {
+        return failed(&visitor, e, "/my");
     }
     if q.format.as_deref() == Some("json") {
         let disposition = format!("attachment; filename=\"{number}.json\"");
@@ -76,7 +80,10 @@ pub async fn wallet_page(
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
@@ -137,7 +144,10 @@ pub async fn wallet_payout(
     headers: HeaderMap,
     Form(form): Form<PayoutForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/wallet") {
         Ok(c) => c,
         Err(r) => return r,
@@ -165,7 +175,7 @@ pub async fn wallet_payout(
         amount,
         &form.destination,
         &format!("web:{customer}:{}", form.key),
-        Timestamp::now(),
+        state.clock.now(),
     )
     .await
     {

@@ -1,8 +1,9 @@
 //! Cancelling a line from the portal: the quote, then the confirmation.
 
+use super::failed;
 use super::{
-    error_page, own_line, page, render, service_error, signed_in_form, to_sign_in,
-    traveller_attribution, CsrfForm, LangQuery,
+    own_line, page, render, service_error, signed_in_form, to_sign_in, traveller_attribution,
+    CsrfForm, LangQuery,
 };
 use crate::services::cancellation;
 use crate::store::LineKey;
@@ -11,10 +12,9 @@ use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use jiff::Timestamp;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::customer::Language;
 use simdesk_domain::policy::IdentityCheck;
@@ -55,25 +55,23 @@ pub async fn quote_page(
     Path(iccid): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
     let path = format!("/my/lines/{iccid}/cancel");
-    let Some(line) = own_line(&state, customer, &iccid).await else {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::NOT_FOUND,
-            i18n::t(visitor.language, "err-not-yours"),
-            "/my",
-        );
+    let line = match own_line(&state, customer, &iccid).await {
+        Ok(line) => line,
+        Err(e) => return failed(&visitor, e, "/my"),
     };
-    let quote = match cancellation::quote(&state.ctx, &LineKey::Id(line.id), Timestamp::now()).await
-    {
-        Ok(q) => q,
-        Err(e) => return service_error(&visitor, &headers, e, "/my"),
-    };
+    let quote =
+        match cancellation::quote(&state.ctx, &LineKey::Id(line.id), state.clock.now()).await {
+            Ok(q) => q,
+            Err(e) => return service_error(&visitor, &headers, e, "/my"),
+        };
     let checks = state
         .ctx
         .book
@@ -133,26 +131,24 @@ pub async fn confirm_cancel(
     Path(iccid): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my") {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some(line) = own_line(&state, customer, &iccid).await else {
-        return error_page(
-            &visitor,
-            &headers,
-            StatusCode::NOT_FOUND,
-            i18n::t(visitor.language, "err-not-yours"),
-            "/my",
-        );
+    let line = match own_line(&state, customer, &iccid).await {
+        Ok(line) => line,
+        Err(e) => return failed(&visitor, e, "/my"),
     };
     match cancellation::submit(
         &state.ctx,
         &LineKey::Id(line.id),
         Channel::Web,
         None,
-        traveller_attribution(customer, "cancelled on the self-service portal"),
+        traveller_attribution(&state, customer, "cancelled on the self-service portal"),
     )
     .await
     {

@@ -32,7 +32,10 @@ pub async fn data_page(
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
@@ -53,7 +56,10 @@ pub async fn data_erase(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/data") {
         Ok(c) => c,
         Err(r) => return r,
@@ -61,7 +67,7 @@ pub async fn data_erase(
     match crate::services::privacy::erase_on_request(
         &state.ctx,
         customer,
-        traveller_attribution(customer, "the holder asked to delete their data"),
+        traveller_attribution(&state, customer, "the holder asked to delete their data"),
     )
     .await
     {

@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use jiff::Timestamp;
 use simdesk_domain::balance::{self, BucketUnit};
 use simdesk_domain::money::Money;
 use simdesk_domain::validity::{format_jst, last_valid_second};
@@ -39,12 +38,15 @@ pub async fn my_lines(
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
     let store = state.ctx.store.as_ref();
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let lines = match store.lines_of_customer(customer).await {
         Ok(l) => l,
         Err(e) => return service_error(&visitor, &headers, e.into(), "/my"),

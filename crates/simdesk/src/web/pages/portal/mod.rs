@@ -8,16 +8,15 @@ pub mod lines;
 pub mod request;
 pub mod signin;
 
+use super::error::{ErrorPage, PageError};
 use super::session::{self, Visitor, LANG_COOKIE};
 use super::{i18n, Page};
-use crate::services::lines::{find_line, parse_line_key};
+use crate::services::guard::{Account, Address, Asker};
 use crate::services::ServiceError;
-use crate::store::LineKey;
 use crate::web::AppState;
 use askama::Template;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use jiff::Timestamp;
 use serde::Deserialize;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
@@ -28,14 +27,6 @@ pub struct LangQuery {
     lang: Option<String>,
     format: Option<String>,
     done: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    page: Page,
-    message: String,
-    back: String,
 }
 
 fn page(visitor: &Visitor, path: &str) -> Page {
@@ -181,38 +172,50 @@ fn limited_page(
     r
 }
 
-/// The traveller's own line, or nothing: another person's line does not exist for them.
-async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Option<Line> {
-    let key = parse_line_key(iccid).ok()?;
-    let line = find_line(state.ctx.store.as_ref(), &key).await.ok()?;
-    (line.holder == Some(customer)).then_some(line)
+/// The traveller's own line: another person's line does not exist for them.
+async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Result<Line, PageError> {
+    Ok(state
+        .guard()
+        .line(&Account::Customer(customer), iccid)
+        .await?)
 }
 
-fn traveller_attribution(customer: i64, why: &str) -> Attribution {
+fn traveller_attribution(state: &AppState, customer: i64, why: &str) -> Attribution {
     Attribution::new(
         Actor {
             kind: ActorKind::Customer,
             id: format!("customer:{customer}"),
         },
         Channel::Web,
-        Timestamp::now(),
+        state.clock.now(),
         why,
     )
 }
+
+/// The traveller asking from `address`.
+fn traveller(customer: i64, address: Address) -> Asker {
+    Asker {
+        channel: Channel::Web,
+        address,
+        account: Account::Customer(customer),
+    }
+}
+
 /// The traveller's own request and its line.
 async fn own_request(
     state: &AppState,
     customer: i64,
     id: i64,
-) -> Option<(crate::store::RequestRecord, Line)> {
-    let record = state.ctx.store.request(id).await.ok()??;
-    let line = find_line(
-        state.ctx.store.as_ref(),
-        &LineKey::Id(record.request.line_id),
-    )
-    .await
-    .ok()?;
-    (line.holder == Some(customer)).then_some((record, line))
+) -> Result<(crate::store::RequestRecord, Line), PageError> {
+    Ok(state
+        .guard()
+        .request(&Account::Customer(customer), id)
+        .await?)
+}
+
+/// A portal page that failed, in the traveller's language, leading back to `back`.
+fn failed(visitor: &Visitor, error: PageError, back: &str) -> Response {
+    error.respond(page(visitor, back), back)
 }
 
 /// A form posted about a request: the traveller must be signed in, own the request and send the
@@ -264,16 +267,10 @@ async fn own_request_line(
 ) -> Result<(i64, i64), Response> {
     let customer = signed_in_form(visitor, headers, csrf, &format!("/my/requests/{id}"))?;
     // Someone else's request is answered as one that does not exist, as on its page.
-    let Some((_, line)) = own_request(state, customer, id).await else {
-        return Err(error_page(
-            visitor,
-            headers,
-            StatusCode::NOT_FOUND,
-            i18n::t(visitor.language, "err-not-yours"),
-            "/my",
-        ));
-    };
-    Ok((customer, line.id))
+    match own_request(state, customer, id).await {
+        Ok((_, line)) => Ok((customer, line.id)),
+        Err(e) => Err(failed(visitor, e, "/my")),
+    }
 }
 
 #[derive(Deserialize)]

@@ -4,11 +4,11 @@ use super::{
     error_page, limited_page, own_request, own_request_form, own_request_line, page, render,
     service_error, to_sign_in, traveller_attribution, CsrfForm, LangQuery,
 };
+use super::{failed, traveller};
 use crate::adapters::documents;
 use crate::services::cancellation;
-use crate::services::limits::Subject;
+use crate::services::guard::Address;
 use crate::services::ServiceError;
-use crate::web::guard::{self, ClientIp};
 use crate::web::pages::session::Visitor;
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
@@ -17,7 +17,6 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use jiff::Timestamp;
 use serde::Deserialize;
 use simdesk_domain::policy::IdentityCheck;
 
@@ -50,14 +49,9 @@ async fn show_request(
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
-    let Some((record, line)) = own_request(state, customer, id).await else {
-        return error_page(
-            visitor,
-            headers,
-            StatusCode::NOT_FOUND,
-            i18n::t(visitor.language, "err-not-yours"),
-            "/my",
-        );
+    let (record, line) = match own_request(state, customer, id).await {
+        Ok(owned) => owned,
+        Err(e) => return failed(visitor, e, "/my"),
     };
     let r = &record.request;
     let documents = state.ctx.store.documents(id).await.unwrap_or_default();
@@ -87,7 +81,10 @@ pub async fn request_page(
     Path(id): Path<i64>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let flash = q.done.as_deref().map(|d| match d {
         "code" => i18n::t(visitor.language, "code-title"),
         _ => String::new(),
@@ -111,12 +108,15 @@ pub struct SendCodeForm {
 
 pub async fn request_send_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<SendCodeForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let back = format!("/my/requests/{id}");
     let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
     {
@@ -124,25 +124,14 @@ pub async fn request_send_code(
         Err(refused) => return refused,
     };
     let by_email = form.to == "email";
-    let rules = state.limits;
-    let mut checks = vec![
-        (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
-        (
-            rules.codes_per_account,
-            Subject::id("codes:customer", customer),
-        ),
-    ];
-    if !by_email {
-        checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
-    }
-    let allowed = match guard::limit(&state, checks, "codes").await {
-        Ok(()) => guard::line_sends(&state, line).await,
-        Err(e) => Err(e),
-    };
+    let allowed = state
+        .guard()
+        .code_send(&traveller(customer, address), line, by_email)
+        .await;
     if let Err(e) = allowed {
         return limited_page(&visitor, &headers, e, &back);
     }
-    match cancellation::send_code(&state.ctx, id, by_email, Timestamp::now()).await {
+    match cancellation::send_code(&state.ctx, id, by_email, state.clock.now()).await {
         Ok(sent) => {
             show_request(
                 &state,
@@ -166,41 +155,33 @@ pub struct CheckForm {
 
 pub async fn request_check_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<CheckForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let back = format!("/my/requests/{id}");
     let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
     {
         Ok(owned) => owned,
         Err(r) => return r,
     };
-    let rules = state.limits;
-    let checks = vec![
-        (
-            rules.code_checks_per_ip,
-            ip.subject(&state, "code-check:ip"),
-        ),
-        (
-            rules.code_checks_per_line,
-            Subject::id("code-check:line", line),
-        ),
-        (
-            rules.codes_per_account,
-            Subject::id("codes:customer", customer),
-        ),
-    ];
-    if let Err(e) = guard::limit(&state, checks, "code checks").await {
+    let allowed = state
+        .guard()
+        .code_check(&traveller(customer, address), line)
+        .await;
+    if let Err(e) = allowed {
         return limited_page(&visitor, &headers, e, &back);
     }
     match cancellation::check_code(
         &state.ctx,
         id,
         &form.code,
-        traveller_attribution(customer, "one-time code entered"),
+        traveller_attribution(&state, customer, "one-time code entered"),
     )
     .await
     {
@@ -213,12 +194,15 @@ pub async fn request_check_code(
 /// where proxies log it). The body is limited by the route; the type is judged from the bytes.
 pub async fn request_upload(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     headers: HeaderMap,
     Path(id): Path<i64>,
     mut multipart: Multipart,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let back = format!("/my/requests/{id}");
     let too_large = |visitor: &Visitor| {
         error_page(
@@ -266,16 +250,11 @@ pub async fn request_upload(
             &back,
         );
     };
-    let rules = state.limits;
-    let checks = vec![
-        (rules.uploads_per_ip, ip.subject(&state, "upload:ip")),
-        (rules.uploads_per_request, Subject::id("upload:request", id)),
-        (
-            rules.uploads_per_account,
-            Subject::id("upload:customer", customer),
-        ),
-    ];
-    if let Err(e) = guard::limit(&state, checks, "uploads").await {
+    let allowed = state
+        .guard()
+        .upload(&traveller(customer, address), id)
+        .await;
+    if let Err(e) = allowed {
         return limited_page(&visitor, &headers, e, &back);
     }
     match cancellation::upload_declared_document(
@@ -283,7 +262,7 @@ pub async fn request_upload(
         id,
         content,
         declared.as_deref(),
-        traveller_attribution(customer, "identity document uploaded"),
+        traveller_attribution(&state, customer, "identity document uploaded"),
     )
     .await
     {
@@ -321,7 +300,10 @@ pub async fn request_withdraw(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     let back = format!("/my/requests/{id}");
     let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
         Ok(c) => c,
@@ -330,7 +312,7 @@ pub async fn request_withdraw(
     match cancellation::withdraw(
         &state.ctx,
         id,
-        traveller_attribution(customer, "withdrawn on the self-service portal"),
+        traveller_attribution(&state, customer, "withdrawn on the self-service portal"),
     )
     .await
     {

@@ -1,12 +1,12 @@
 //! Signing in to the portal: the identifier, the one-time code, the session, signing out.
 
+use super::failed;
 use super::{error_page, limited_page, page, render, service_error, CsrfForm, LangQuery};
 use crate::adapters::messages::CodeDestination;
-use crate::services::limits::Subject;
+use crate::services::guard::Address;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::ServiceError;
 use crate::store::{LineKey, Store};
-use crate::web::guard::{self, ClientIp};
 use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
@@ -15,7 +15,6 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use jiff::Timestamp;
 use serde::Deserialize;
 use simdesk_domain::identity::{OtpOutcome, OtpRules, OtpState};
 use simdesk_domain::line::Line;
@@ -40,7 +39,10 @@ pub async fn home(
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let mut visitor = Visitor::from_headers(&state, &headers, q.lang.as_deref()).await;
+    let mut visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     if visitor.traveller().is_some() {
         return Redirect::to("/my").into_response();
     }
@@ -114,29 +116,33 @@ impl Identifier {
 
     /// The line a code for this identifier is about, and where it goes; `None` when nobody may
     /// sign in with it.
-    async fn resolve(&self, store: &dyn Store) -> Option<(Line, CodeDestination)> {
+    async fn resolve(
+        &self,
+        store: &dyn Store,
+    ) -> Result<Option<(Line, CodeDestination)>, ServiceError> {
         match self {
             // By e-mail the code goes to that address.
             Identifier::Email(address) => {
-                let customer = store.customer_by_email(address).await.ok()??;
-                let line = store
-                    .lines_of_customer(customer)
-                    .await
-                    .ok()?
-                    .into_iter()
-                    .next()?;
-                Some((line, CodeDestination::Email(address.clone())))
+                let Some(customer) = store.customer_by_email(address).await? else {
+                    return Ok(None);
+                };
+                let line = store.lines_of_customer(customer).await?.into_iter().next();
+                Ok(line.map(|line| (line, CodeDestination::Email(address.clone()))))
             }
             // By number, to the line itself.
             Identifier::Line(key) => {
-                let line = find_line(store, key).await.ok()?;
+                let line = match find_line(store, key).await {
+                    Ok(line) => line,
+                    Err(e) if e.is_client_error() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
                 // A line that has ended no longer reaches its holder, and its number may be
                 // given to someone else: its holder signs in with their e-mail address instead.
                 if line.holder.is_none() || line.state.is_final() {
-                    return None;
+                    return Ok(None);
                 }
                 let to = CodeDestination::Line(line.msisdn.to_string());
-                Some((line, to))
+                Ok(Some((line, to)))
             }
         }
     }
@@ -146,11 +152,14 @@ impl Identifier {
 /// same code page either way, so the page does not tell who is registered.
 pub async fn sign_in(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     if !visitor.csrf_ok(&form.csrf) {
         return error_page(
             &visitor,
@@ -170,26 +179,22 @@ pub async fn sign_in(
         );
     };
     // Counted before the lookup, registered or not: the limits themselves reveal nothing.
-    let rules = state.limits;
-    let keys = &state.ctx.keys;
-    let mut checks = vec![
-        (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
-        (
-            rules.sign_ins_per_account,
-            Subject::hashed(keys, "sign-in:account", &identifier.account()),
-        ),
-    ];
-    if identifier.by_sms() {
-        checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
-    }
-    if let Err(e) = guard::limit(&state, checks, "sign-in requests").await {
+    let asked = state
+        .guard()
+        .sign_in_request(address, &identifier.account(), identifier.by_sms())
+        .await;
+    if let Err(e) = asked {
         return limited_page(&visitor, &headers, e, "/");
     }
     let store = state.ctx.store.as_ref();
-    if let Some((line, destination)) = identifier.resolve(store).await {
-        if let Err(e) = send_sign_in_code(&state, &visitor, &line, &destination).await {
-            return service_error(&visitor, &headers, e, "/");
+    match identifier.resolve(store).await {
+        Ok(Some((line, destination))) => {
+            if let Err(e) = send_sign_in_code(&state, &visitor, &line, &destination).await {
+                return service_error(&visitor, &headers, e, "/");
+            }
         }
+        Ok(None) => {}
+        Err(e) => return failed(&visitor, e.into(), "/"),
     }
     render(
         CodePage {
@@ -212,7 +217,7 @@ async fn send_sign_in_code(
     destination: &CodeDestination,
 ) -> Result<(), ServiceError> {
     let store = state.ctx.store.as_ref();
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let rules = OtpRules::default();
     let earlier = store
         .code_sends_since(line.id, false, now - jiff::SignedDuration::from_hours(1))
@@ -220,7 +225,7 @@ async fn send_sign_in_code(
     if rules.may_send(&earlier, now).is_err() {
         return Ok(());
     }
-    if guard::line_sends(state, line.id).await.is_err() {
+    if state.guard().line_sends(line.id).await.is_err() {
         return Ok(());
     }
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
@@ -251,11 +256,14 @@ pub struct CodeForm {
 /// Checks the sign-in code and starts a fresh session.
 pub async fn sign_in_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     if !visitor.csrf_ok(&form.csrf) {
         return error_page(
             &visitor,
@@ -272,30 +280,27 @@ pub async fn sign_in_code(
     let Some(identifier) = Identifier::parse(&form.identifier) else {
         return wrong(&visitor, expired);
     };
-    let rules = state.limits;
-    let checks = vec![
-        (
-            rules.code_checks_per_ip,
-            ip.subject(&state, "code-check:ip"),
-        ),
-        (
-            rules.code_checks_per_line,
-            Subject::hashed(&state.ctx.keys, "code-check:account", &identifier.account()),
-        ),
-    ];
-    if let Err(e) = guard::limit(&state, checks, "code checks").await {
+    let checked = state
+        .guard()
+        .sign_in_check(address, &identifier.account())
+        .await;
+    if let Err(e) = checked {
         return limited_page(&visitor, &headers, e, "/");
     }
     let store = state.ctx.store.as_ref();
     // An unknown identifier meets the same answer as a known one without a live code.
-    let Some((line, _)) = identifier.resolve(store).await else {
-        return wrong(&visitor, expired);
+    let line = match identifier.resolve(store).await {
+        Ok(Some((line, _))) => line,
+        Ok(None) => return wrong(&visitor, expired),
+        Err(e) => return failed(&visitor, e.into(), "/"),
     };
-    let Ok(Some(stored)) = store.latest_code(line.id, None).await else {
-        return wrong(&visitor, expired);
+    let stored = match store.latest_code(line.id, None).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return wrong(&visitor, expired),
+        Err(e) => return failed(&visitor, e.into(), "/"),
     };
     let rules = OtpRules::default();
-    let now = Timestamp::now();
+    let now = state.clock.now();
     if stored.used_at.is_some() || now >= stored.issued_at + rules.ttl {
         return wrong(
             &visitor,
@@ -366,7 +371,10 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     if visitor.session.is_some() && visitor.csrf_ok(&form.csrf) {
         if let Some(s) = &visitor.session {
             let _ = state.ctx.store.delete_session(&s.token_hash).await;

@@ -1,12 +1,11 @@
 //! The hotline console: finding a caller's line, verifying them and cancelling for them.
 
-use super::{carrier_line, forbidden, html, limited, staff_of, to_sign_in, StaffSession};
+use super::{carrier_line, failed, forbidden, html, limited, staff_of, PageError, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self, Knowledge};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::{wallet, ServiceError};
 use crate::store::LineKey;
-use crate::web::guard::KnowledgeGuard;
 use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
@@ -41,9 +40,13 @@ pub async fn console(
     headers: HeaderMap,
     Query(q): Query<SearchQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::Console) {
         return refused;
@@ -112,8 +115,10 @@ async fn line_page(
     iccid: &str,
     flash: Option<String>,
 ) -> Response {
-    let Some(line) = carrier_line(state, me, iccid).await else {
-        return (StatusCode::NOT_FOUND, "no such line").into_response();
+    let line = match carrier_line(state, me, iccid).await {
+        Ok(line) => line,
+        Err(PageError::NotFound) => return (StatusCode::NOT_FOUND, "no such line").into_response(),
+        Err(e) => return failed(e),
     };
     let store = state.ctx.store.as_ref();
     let now = Timestamp::now();
@@ -125,7 +130,10 @@ async fn line_page(
         .map(|c| c.currency)
         .unwrap_or(simdesk_domain::money::Currency::Jpy);
     let customer = match line.holder {
-        Some(h) => store.customer(h).await.ok().flatten(),
+        Some(h) => match store.customer(h).await {
+            Ok(customer) => customer,
+            Err(e) => return failed(e.into()),
+        },
         None => None,
     };
     let wallet = match line.holder {
@@ -207,9 +215,13 @@ pub async fn console_line(
     headers: HeaderMap,
     Path(iccid): Path<String>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::LookUpLine) {
         return refused;
@@ -230,9 +242,13 @@ pub async fn console_cancel(
     Path(iccid): Path<String>,
     Form(form): Form<CancelForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::HotlineCancel) {
         return refused;
@@ -240,11 +256,13 @@ pub async fn console_cancel(
     if !visitor.csrf_ok(&form.csrf) {
         return forbidden("the form expired; open the page again");
     }
-    let Some(line) = carrier_line(&state, &me, &iccid).await else {
-        return (StatusCode::NOT_FOUND, "no such line").into_response();
+    let line = match carrier_line(&state, &me, &iccid).await {
+        Ok(line) => line,
+        Err(PageError::NotFound) => return (StatusCode::NOT_FOUND, "no such line").into_response(),
+        Err(e) => return failed(e),
     };
-    let guard = KnowledgeGuard::new(line.id, &format!("staff:{}", me.id));
-    if let Err(e) = guard.allowed(&state).await {
+    let account = me.account();
+    if let Err(e) = state.guard().knowledge_allowed(&account, line.id).await {
         return limited(e);
     }
     let knowledge = Knowledge {
@@ -265,7 +283,7 @@ pub async fn console_cancel(
         }
         Err(e) => {
             if matches!(e, ServiceError::Identity(_)) {
-                guard.failed(&state).await;
+                state.guard().knowledge_failed(&account, line.id).await;
             }
             let message = if e.is_client_error() {
                 e.to_string()

@@ -1,11 +1,12 @@
 //! The store counter: calling the next ticket and cancelling with the customer present.
 
-use super::{carrier_line, forbidden, html, limited, staff_of, to_sign_in, today, StaffSession};
+use super::{
+    carrier_line, failed, forbidden, html, limited, staff_of, today, PageError, StaffSession,
+};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
 use crate::services::ServiceError;
 use crate::store::LineKey;
-use crate::web::guard::KnowledgeGuard;
 use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
@@ -65,9 +66,13 @@ pub async fn counter(
     headers: HeaderMap,
     Query(q): Query<CounterQuery>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::Counter) {
         return refused;
@@ -93,9 +98,13 @@ pub async fn call_next(
     headers: HeaderMap,
     Form(form): Form<NextForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::Counter) {
         return refused;
@@ -165,9 +174,13 @@ pub async fn counter_cancel(
     headers: HeaderMap,
     Form(form): Form<CounterCancelForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::StoreCancel) {
         return refused;
@@ -189,28 +202,33 @@ pub async fn counter_cancel(
             return counter_page(&state, &me, counter, serving, Some($message)).await
         };
     }
-    let Some(line) = carrier_line(&state, &me, &form.iccid).await else {
-        retry!(
+    let line = match carrier_line(&state, &me, &form.iccid).await {
+        Ok(line) => line,
+        Err(PageError::NotFound) => retry!(
             "No line of this carrier has that ICCID; check the number printed on the SIM.".into()
-        );
+        ),
+        Err(e) => return failed(e),
     };
     let store = state.ctx.store.as_ref();
     let registered = match line.holder {
-        Some(h) => store.customer(h).await.ok().flatten(),
+        Some(h) => match store.customer(h).await {
+            Ok(customer) => customer,
+            Err(e) => return failed(e.into()),
+        },
         None => None,
     };
     let Some(holder) = registered else {
         retry!("The line has no registered holder.".into())
     };
-    let guard = KnowledgeGuard::new(line.id, &format!("staff:{}", me.id));
-    if let Err(e) = guard.allowed(&state).await {
+    let account = me.account();
+    if let Err(e) = state.guard().knowledge_allowed(&account, line.id).await {
         return limited(e);
     }
     let matches = holder.personal.as_ref().is_some_and(|p| {
         simdesk_domain::identity::knowledge_matches(p, &form.name, &form.passport)
     });
     if !matches {
-        guard.failed(&state).await;
+        state.guard().knowledge_failed(&account, line.id).await;
         retry!("The passport does not match the registration of this SIM.".into());
     }
     let quote = cancellation::quote(&state.ctx, &LineKey::Id(line.id), Timestamp::now())

@@ -1,8 +1,8 @@
 //! The shop's kiosk (taking a ticket) and the board calling numbers.
 
 use super::{html, known_carrier, limited, today};
+use crate::services::guard::Address;
 use crate::services::ServiceError;
-use crate::web::guard::{self, ClientIp};
 use crate::web::pages::session::{self, Visitor, FORM_COOKIE};
 use crate::web::AppState;
 use askama::Template;
@@ -10,7 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use jiff::Timestamp;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -33,7 +32,10 @@ pub async fn kiosk(
     if !known_carrier(&state, &carrier).await {
         return (StatusCode::NOT_FOUND, "no such store").into_response();
     }
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     kiosk_page(&headers, &visitor, carrier, None, None)
 }
 
@@ -72,7 +74,7 @@ pub struct KioskForm {
 
 pub async fn take_ticket(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     headers: HeaderMap,
     Path(carrier): Path<String>,
     Form(form): Form<KioskForm>,
@@ -80,7 +82,10 @@ pub async fn take_ticket(
     if !known_carrier(&state, &carrier).await {
         return (StatusCode::NOT_FOUND, "no such store").into_response();
     }
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     if !visitor.csrf_ok(&form.csrf) {
         let mut r = kiosk_page(
             &headers,
@@ -92,17 +97,13 @@ pub async fn take_ticket(
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
     }
-    let checks = vec![(
-        state.limits.kiosk_tickets_per_ip,
-        ip.subject(&state, "kiosk:ip"),
-    )];
-    if let Err(e) = guard::limit(&state, checks, "tickets").await {
+    if let Err(e) = state.guard().kiosk_ticket(address).await {
         return limited(e);
     }
     match state
         .ctx
         .store
-        .take_ticket(&carrier, &today(), Timestamp::now())
+        .take_ticket(&carrier, &today(), state.clock.now())
         .await
     {
         Ok(t) => kiosk_page(&headers, &visitor, carrier, Some(t.number), None),

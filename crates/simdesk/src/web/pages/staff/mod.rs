@@ -8,18 +8,21 @@ pub mod kiosk;
 pub mod reviews;
 pub mod signin;
 
+use super::error::PageError;
 use super::session::Visitor;
+use super::Page;
 use crate::services::access::Permission;
-use crate::services::lines::{find_line, parse_line_key};
+use crate::services::guard::Account;
 use crate::services::staff::Role;
 use crate::services::ServiceError;
 use crate::store::SessionRow;
 use crate::web::AppState;
 use askama::Template;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use jiff::Timestamp;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::customer::Language;
 use simdesk_domain::validity::japan_date;
 
 /// The signed-in staff member.
@@ -51,6 +54,13 @@ impl StaffSession {
         })
     }
 
+    fn account(&self) -> Account {
+        Account::Staff {
+            id: self.id,
+            carrier: self.carrier.clone(),
+        }
+    }
+
     fn attribution(&self, channel: Channel, why: &str) -> Attribution {
         let kind = if channel == Channel::Store {
             ActorKind::Clerk
@@ -69,20 +79,40 @@ impl StaffSession {
     }
 }
 
-async fn staff_of(state: &AppState, visitor: &Visitor) -> Option<StaffSession> {
-    let session = visitor.session.clone().filter(|s| s.kind == "staff")?;
-    let row = state.ctx.store.staff(session.subject).await.ok()??;
+/// The signed-in staff member; signed out when the session is not a staff member's, or the
+/// account is disabled; unavailable when the store cannot say.
+async fn staff_of(state: &AppState, visitor: &Visitor) -> Result<StaffSession, PageError> {
+    let signed_out = PageError::SignedOut { sign_in: "/staff" };
+    let Some(session) = visitor.session.clone().filter(|s| s.kind == "staff") else {
+        return Err(signed_out);
+    };
+    let Some(row) = state.ctx.store.staff(session.subject).await? else {
+        return Err(signed_out);
+    };
     if row.disabled {
-        return None;
+        return Err(signed_out);
     }
-    let role = Role::parse(&row.role).ok()?;
-    Some(StaffSession {
+    let Ok(role) = Role::parse(&row.role) else {
+        return Err(signed_out);
+    };
+    Ok(StaffSession {
         id: row.id,
         username: row.username,
         role,
         carrier: row.carrier,
         session,
     })
+}
+
+/// A staff page that failed: the error page, in English like the rest of the staff pages.
+fn failed(error: PageError) -> Response {
+    let page = Page {
+        lang: Language::En,
+        csrf: String::new(),
+        path: "/staff".into(),
+        signed_in: false,
+    };
+    error.respond(page, "/staff")
 }
 
 fn html(template: impl Template) -> Response {
@@ -106,10 +136,6 @@ fn home_of(role: Role) -> &'static str {
     } else {
         "/counter"
     }
-}
-
-fn to_sign_in() -> Response {
-    Redirect::to("/staff").into_response()
 }
 
 fn forbidden(message: &str) -> Response {
@@ -145,13 +171,11 @@ fn limited(error: ServiceError) -> Response {
     r
 }
 
+/// A line of the staff member's carrier, by ICCID or number; any other is not found.
 async fn carrier_line(
     state: &AppState,
     me: &StaffSession,
     iccid: &str,
-) -> Option<simdesk_domain::line::Line> {
-    let line = find_line(state.ctx.store.as_ref(), &parse_line_key(iccid).ok()?)
-        .await
-        .ok()?;
-    (line.carrier == me.carrier).then_some(line)
+) -> Result<simdesk_domain::line::Line, PageError> {
+    Ok(state.guard().line(&me.account(), iccid).await?)
 }

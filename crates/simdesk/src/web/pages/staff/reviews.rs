@@ -1,6 +1,6 @@
 //! Reviewing cancellation requests: the request page, identity documents, receipts.
 
-use super::{forbidden, html, staff_of, to_sign_in, StaffSession};
+use super::{failed, forbidden, html, staff_of, StaffSession};
 use crate::receipts;
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
@@ -107,9 +107,13 @@ pub async fn console_request(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::ViewRequest) {
         return refused;
@@ -130,9 +134,13 @@ pub async fn console_review(
     Path(id): Path<i64>,
     Form(form): Form<ReviewForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
@@ -193,9 +201,13 @@ struct ReviewsPage {
 }
 
 pub async fn reviews(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
@@ -231,9 +243,13 @@ pub async fn document(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::ViewDocuments) {
         return refused;
@@ -301,9 +317,13 @@ pub async fn staff_receipt(
     headers: HeaderMap,
     Path(number): Path<String>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    let Some(me) = staff_of(&state, &visitor).await else {
-        return to_sign_in();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let me = match staff_of(&state, &visitor).await {
+        Ok(me) => me,
+        Err(e) => return failed(e),
     };
     if let Some(refused) = me.refuse_unless(Permission::ViewReceipt) {
         return refused;

@@ -1,9 +1,8 @@
 //! Staff sign-in and sign-out.
 
-use super::{forbidden, home_of, html, limited, staff_of};
-use crate::services::limits::{self, Subject};
+use super::{failed, forbidden, home_of, html, limited, staff_of, PageError};
+use crate::services::guard::Address;
 use crate::services::staff::{self};
-use crate::web::guard::{self, ClientIp};
 use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
 use crate::web::AppState;
 use askama::Template;
@@ -23,9 +22,14 @@ struct SignInPage {
 }
 
 pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
-    if let Some(me) = staff_of(&state, &visitor).await {
-        return Redirect::to(home_of(me.role)).into_response();
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    match staff_of(&state, &visitor).await {
+        Ok(me) => return Redirect::to(home_of(me.role)).into_response(),
+        Err(PageError::SignedOut { .. }) => {}
+        Err(e) => return failed(e),
     }
     let token = visitor
         .form_token
@@ -54,42 +58,22 @@ pub struct SignInForm {
 
 pub async fn sign_in(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     if !visitor.csrf_ok(&form.csrf) {
         return forbidden("the form expired; open the sign-in page again");
     }
-    // Failures lock the username for a while whoever tries it, from whichever address; the
-    // address limit bounds guessing across many usernames.
-    let rules = state.limits;
+    let guard = state.guard();
+    if let Err(e) = guard.staff_sign_in(address, &form.username).await {
+        return limited(e);
+    }
     let store = state.ctx.store.as_ref();
-    let now = state.clock.now();
-    let user = Subject::hashed(
-        &state.ctx.keys,
-        "staff-sign-in:user",
-        &form.username.trim().to_lowercase(),
-    );
-    let checks = vec![(
-        rules.staff_sign_ins_per_ip,
-        ip.subject(&state, "staff-sign-in:ip"),
-    )];
-    if let Err(e) = guard::limit(&state, checks, "sign-in attempts").await {
-        return limited(e);
-    }
-    let locked = limits::not_locked(
-        store,
-        &rules.staff_failures_per_user,
-        &user,
-        "failed sign-ins for this username",
-        now,
-    )
-    .await;
-    if let Err(e) = locked {
-        return limited(e);
-    }
     match staff::authenticate(store, &form.username, &form.password).await {
         Ok(Some((row, role))) => match session::start(
             &state,
@@ -114,10 +98,7 @@ pub async fn sign_in(
             Err(e) => forbidden(&e.to_string()),
         },
         Ok(None) => {
-            if let Err(e) = limits::failed(store, &rules.staff_failures_per_user, &user, now).await
-            {
-                tracing::warn!(error = %e, "a failed staff sign-in could not be counted");
-            }
+            guard.staff_sign_in_failed(&form.username).await;
             let token = visitor.form_token.clone().unwrap_or_default();
             let mut r = html(SignInPage {
                 staff: None,
@@ -141,7 +122,10 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = Visitor::from_headers(&state, &headers, None).await;
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
     if let Some(s) = visitor
         .session
         .as_ref()
