@@ -64,7 +64,7 @@ pub struct Visitor {
 impl Visitor {
     /// Who the browser is; when the store cannot say whether its session is live, the answer
     /// is the outage page (503), never "signed out".
-    pub async fn from_headers(
+    async fn from_headers(
         state: &AppState,
         headers: &HeaderMap,
         lang_param: Option<&str>,
@@ -170,4 +170,25 @@ pub async fn start(
 
 pub fn lifetime_secs() -> i64 {
     LIFETIME.as_secs()
+}
+
+/// A page's `?lang=`, which wins over the cookie, the session and the browser.
+#[derive(serde::Deserialize)]
+struct LangParam {
+    lang: Option<String>,
+}
+
+/// Every page handler starts from the visitor; a store outage answers before the handler runs.
+impl axum::extract::FromRequestParts<AppState> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Visitor, Response> {
+        let lang = axum::extract::Query::<LangParam>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.lang);
+        Visitor::from_headers(state, &parts.headers, lang.as_deref()).await
+    }
 }

@@ -30,14 +30,11 @@ struct WalletPage {
 
 pub async fn receipt_page(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Path(number): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
@@ -77,13 +74,10 @@ pub async fn receipt_page(
 
 pub async fn wallet_page(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
@@ -141,13 +135,10 @@ pub struct PayoutForm {
 
 pub async fn wallet_payout(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<PayoutForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/wallet") {
         Ok(c) => c,
         Err(r) => return r,

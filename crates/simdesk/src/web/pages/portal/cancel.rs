@@ -51,14 +51,11 @@ fn check_words(lang: Language, checks: &[IdentityCheck]) -> String {
 
 pub async fn quote_page(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Path(iccid): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
@@ -127,14 +124,11 @@ pub async fn quote_page(
 
 pub async fn confirm_cancel(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Path(iccid): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my") {
         Ok(c) => c,
         Err(r) => return r,

@@ -29,13 +29,10 @@ struct DataPage {
 
 pub async fn data_page(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
@@ -53,13 +50,10 @@ pub async fn data_page(
 /// "Delete my data": erases at once what the law does not hold, then shows what remains.
 pub async fn data_erase(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/data") {
         Ok(c) => c,
         Err(r) => return r,

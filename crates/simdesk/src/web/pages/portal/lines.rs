@@ -35,13 +35,10 @@ struct LinesPage {
 
 pub async fn my_lines(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };

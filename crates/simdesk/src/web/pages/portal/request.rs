@@ -77,14 +77,11 @@ async fn show_request(
 
 pub async fn request_page(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let flash = q.done.as_deref().map(|d| match d {
         "code" => i18n::t(visitor.language, "code-title"),
         _ => String::new(),
@@ -108,15 +105,12 @@ pub struct SendCodeForm {
 
 pub async fn request_send_code(
     State(state): State<AppState>,
+    visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<SendCodeForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let back = format!("/my/requests/{id}");
     let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
     {
@@ -155,15 +149,12 @@ pub struct CheckForm {
 
 pub async fn request_check_code(
     State(state): State<AppState>,
+    visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<CheckForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let back = format!("/my/requests/{id}");
     let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
     {
@@ -194,15 +185,12 @@ pub async fn request_check_code(
 /// where proxies log it). The body is limited by the route; the type is judged from the bytes.
 pub async fn request_upload(
     State(state): State<AppState>,
+    visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Path(id): Path<i64>,
     mut multipart: Multipart,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let back = format!("/my/requests/{id}");
     let too_large = |visitor: &Visitor| {
         error_page(
@@ -296,14 +284,11 @@ fn document_refused(
 
 pub async fn request_withdraw(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let back = format!("/my/requests/{id}");
     let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
         Ok(c) => c,

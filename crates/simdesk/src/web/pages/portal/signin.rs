@@ -34,15 +34,8 @@ struct CodePage {
 }
 
 /// Sign-in page, or my lines when already signed in.
-pub async fn home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<LangQuery>,
-) -> Response {
-    let mut visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
+pub async fn home(visitor: Visitor, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let mut visitor = visitor;
     if visitor.traveller().is_some() {
         return Redirect::to("/my").into_response();
     }
@@ -152,14 +145,11 @@ impl Identifier {
 /// same code page either way, so the page does not tell who is registered.
 pub async fn sign_in(
     State(state): State<AppState>,
+    visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     if !visitor.csrf_ok(&form.csrf) {
         return error_page(
             &visitor,
@@ -256,14 +246,11 @@ pub struct CodeForm {
 /// Checks the sign-in code and starts a fresh session.
 pub async fn sign_in_code(
     State(state): State<AppState>,
+    visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     if !visitor.csrf_ok(&form.csrf) {
         return error_page(
             &visitor,
@@ -368,13 +355,10 @@ pub async fn sign_in_code(
 
 pub async fn sign_out(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     if visitor.session.is_some() && visitor.csrf_ok(&form.csrf) {
         if let Some(s) = &visitor.session {
             let _ = state.ctx.store.delete_session(&s.token_hash).await;

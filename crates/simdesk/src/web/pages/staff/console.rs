@@ -10,10 +10,9 @@ use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use jiff::Timestamp;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::balance::{self, BucketUnit};
@@ -37,13 +36,9 @@ pub struct SearchQuery {
 
 pub async fn console(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Query(q): Query<SearchQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -121,7 +116,7 @@ async fn line_page(
         Err(e) => return failed(e),
     };
     let store = state.ctx.store.as_ref();
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let buckets = store.buckets(line.id).await.unwrap_or_default();
     let currency = state
         .ctx
@@ -212,13 +207,9 @@ async fn line_page(
 
 pub async fn console_line(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Path(iccid): Path<String>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -238,14 +229,10 @@ pub struct CancelForm {
 
 pub async fn console_cancel(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Path(iccid): Path<String>,
     Form(form): Form<CancelForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),

@@ -11,10 +11,8 @@ use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Form;
-use jiff::Timestamp;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::policy::IdentityCheck;
@@ -47,7 +45,7 @@ async fn counter_page(
     let (_, waiting) = state
         .ctx
         .store
-        .queue_board(&me.carrier, &today())
+        .queue_board(&me.carrier, &today(state))
         .await
         .unwrap_or_default();
     html(CounterPage {
@@ -63,13 +61,9 @@ async fn counter_page(
 
 pub async fn counter(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Query(q): Query<CounterQuery>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -95,13 +89,9 @@ pub struct NextForm {
 
 pub async fn call_next(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Form(form): Form<NextForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -118,10 +108,10 @@ pub async fn call_next(
         .store
         .call_next_ticket(
             &me.carrier,
-            &today(),
+            &today(&state),
             &counter,
             &me.username,
-            Timestamp::now(),
+            state.clock.now(),
         )
         .await
     {
@@ -171,13 +161,9 @@ struct SlipPage {
 /// submits; the slip is printed for the customer.
 pub async fn counter_cancel(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Form(form): Form<CounterCancelForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -231,7 +217,7 @@ pub async fn counter_cancel(
         state.guard().knowledge_failed(&account, line.id).await;
         retry!("The passport does not match the registration of this SIM.".into());
     }
-    let quote = cancellation::quote(&state.ctx, &LineKey::Id(line.id), Timestamp::now())
+    let quote = cancellation::quote(&state.ctx, &LineKey::Id(line.id), state.clock.now())
         .await
         .ok();
     let by = me.attribution(
@@ -278,7 +264,7 @@ pub async fn counter_cancel(
             Err(e) => retry!(e.to_string()),
         }
     }
-    let _ = store.finish_ticket(form.ticket, Timestamp::now()).await;
+    let _ = store.finish_ticket(form.ticket, state.clock.now()).await;
     let refund = record
         .refund_total
         .or_else(|| quote.and_then(|q| q.refund.map(|r| r.total)))
@@ -298,6 +284,6 @@ pub async fn counter_cancel(
             .unwrap_or_else(|| "after identity review".into()),
         refund,
         clerk: me.username.clone(),
-        at: format_jst(Timestamp::now()),
+        at: format_jst(state.clock.now()),
     })
 }

@@ -26,16 +26,13 @@ struct KioskPage {
 /// its form carries the anonymous double-submit token.
 pub async fn kiosk(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Path(carrier): Path<String>,
 ) -> Response {
     if !known_carrier(&state, &carrier).await {
         return (StatusCode::NOT_FOUND, "no such store").into_response();
     }
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     kiosk_page(&headers, &visitor, carrier, None, None)
 }
 
@@ -74,6 +71,7 @@ pub struct KioskForm {
 
 pub async fn take_ticket(
     State(state): State<AppState>,
+    visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Path(carrier): Path<String>,
@@ -82,10 +80,6 @@ pub async fn take_ticket(
     if !known_carrier(&state, &carrier).await {
         return (StatusCode::NOT_FOUND, "no such store").into_response();
     }
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     if !visitor.csrf_ok(&form.csrf) {
         let mut r = kiosk_page(
             &headers,
@@ -103,7 +97,7 @@ pub async fn take_ticket(
     match state
         .ctx
         .store
-        .take_ticket(&carrier, &today(), state.clock.now())
+        .take_ticket(&carrier, &today(&state), state.clock.now())
         .await
     {
         Ok(t) => kiosk_page(&headers, &visitor, carrier, Some(t.number), None),
@@ -133,7 +127,7 @@ pub async fn board(State(state): State<AppState>, Path(carrier): Path<String>) -
     let (called, waiting) = state
         .ctx
         .store
-        .queue_board(&carrier, &today())
+        .queue_board(&carrier, &today(&state))
         .await
         .unwrap_or_default();
     html(BoardPage {

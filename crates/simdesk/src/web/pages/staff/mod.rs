@@ -20,7 +20,6 @@ use crate::web::AppState;
 use askama::Template;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use jiff::Timestamp;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
 use simdesk_domain::validity::japan_date;
@@ -32,6 +31,8 @@ struct StaffSession {
     username: String,
     role: Role,
     carrier: String,
+    /// When the request arrived, by the app's clock: what its actions are recorded at.
+    at: jiff::Timestamp,
 }
 
 impl StaffSession {
@@ -73,7 +74,7 @@ impl StaffSession {
                 id: format!("staff:{}:{}", self.id, self.username),
             },
             channel,
-            Timestamp::now(),
+            self.at,
             why,
         )
     }
@@ -101,6 +102,7 @@ async fn staff_of(state: &AppState, visitor: &Visitor) -> Result<StaffSession, P
         role,
         carrier: row.carrier,
         session,
+        at: state.clock.now(),
     })
 }
 
@@ -149,8 +151,9 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn today() -> String {
-    japan_date(Timestamp::now()).to_string()
+/// Today in Japan by the app's clock: the day a shop's queue belongs to.
+fn today(state: &AppState) -> String {
+    japan_date(state.clock.now()).to_string()
 }
 
 async fn known_carrier(state: &AppState, carrier: &str) -> bool {

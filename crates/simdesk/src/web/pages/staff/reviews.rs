@@ -11,7 +11,7 @@ use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -104,13 +104,9 @@ async fn request_page(
 
 pub async fn console_request(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Path(id): Path<i64>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -130,14 +126,10 @@ pub struct ReviewForm {
 
 pub async fn console_review(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Path(id): Path<i64>,
     Form(form): Form<ReviewForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -200,11 +192,7 @@ struct ReviewsPage {
     items: Vec<(i64, String, String, String)>,
 }
 
-pub async fn reviews(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
+pub async fn reviews(State(state): State<AppState>, visitor: Visitor) -> Response {
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -240,13 +228,9 @@ pub async fn reviews(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 pub async fn document(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Path(id): Path<i64>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),
@@ -314,13 +298,9 @@ pub async fn document(
 
 pub async fn staff_receipt(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Path(number): Path<String>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
         Err(e) => return failed(e),

@@ -21,11 +21,11 @@ struct SignInPage {
     flash: Option<String>,
 }
 
-pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Response {
     match staff_of(&state, &visitor).await {
         Ok(me) => return Redirect::to(home_of(me.role)).into_response(),
         Err(PageError::SignedOut { .. }) => {}
@@ -58,14 +58,11 @@ pub struct SignInForm {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     if !visitor.csrf_ok(&form.csrf) {
         return forbidden("the form expired; open the sign-in page again");
     }
@@ -119,13 +116,10 @@ pub struct CsrfForm {
 
 pub async fn sign_out(
     State(state): State<AppState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visitor = match Visitor::from_headers(&state, &headers, None).await {
-        Ok(visitor) => visitor,
-        Err(outage) => return outage,
-    };
     if let Some(s) = visitor
         .session
         .as_ref()
