@@ -29,6 +29,7 @@ pub enum PageError {
 impl From<ServiceError> for PageError {
     fn from(e: ServiceError) -> PageError {
         match e {
+            ServiceError::NotFound(_) => PageError::NotFound,
             ServiceError::TooManyAttempts {
                 retry_after_secs, ..
             } => PageError::TooMany { retry_after_secs },

@@ -92,22 +92,22 @@ fn error_page(
 }
 
 fn service_error(visitor: &Visitor, headers: &HeaderMap, e: ServiceError, back: &str) -> Response {
-    let status = if e.is_client_error() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let lang = visitor.language;
+    // An outage answers like every page's outage: 503 with Retry-After.
+    if !e.is_client_error() {
+        return failed(visitor, e.into(), back);
+    }
     let message = match &e {
         ServiceError::RateLimited(detail) => too_soon(visitor, detail),
-        ServiceError::Identity(detail) => identity_message(lang, detail),
-        _ if e.is_client_error() => e.to_string(),
-        _ => {
-            tracing::error!(error = %e, "page request failed");
-            i18n::t(lang, "err-unavailable")
-        }
+        ServiceError::Identity(detail) => identity_message(visitor.language, detail),
+        _ => e.to_string(),
     };
-    error_page(visitor, headers, status, message, back)
+    error_page(
+        visitor,
+        headers,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        message,
+        back,
+    )
 }
 
 /// A rate-limit refusal in the traveller's language, keeping the exact wait in English only as a detail.
