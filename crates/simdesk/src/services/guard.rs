@@ -118,10 +118,11 @@ impl<'a> Guard<'a> {
     // Ownership. A line or request the account may not see is "not found", exactly like one
     // that is not there; a store that cannot answer stays an error the edge shows as such.
 
-    /// The line named by ICCID or MSISDN, when the account may see it.
+    /// The line named by ICCID or MSISDN, when the account may see it; a key that names no
+    /// line at all is the caller's mistake, said as such.
     pub async fn line(&self, account: &Account, key: &str) -> ServiceResult<Line> {
         let missing = || ServiceError::NotFound(format!("line {}", super::excerpt(key, 64)));
-        let key = parse_line_key(key).map_err(|_| missing())?;
+        let key = parse_line_key(key)?;
         self.line_by(account, &key).await.map_err(|e| match e {
             ServiceError::NotFound(_) => missing(),
             other => other,

@@ -174,6 +174,10 @@ fn limited_page(
 
 /// The traveller's own line: another person's line does not exist for them.
 async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Result<Line, PageError> {
+    // On a page, a number that names no line is just a page that does not exist.
+    if crate::services::lines::parse_line_key(iccid).is_err() {
+        return Err(PageError::NotFound);
+    }
     Ok(state
         .guard()
         .line(&Account::Customer(customer), iccid)

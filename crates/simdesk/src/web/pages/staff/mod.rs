@@ -180,5 +180,9 @@ async fn carrier_line(
     me: &StaffSession,
     iccid: &str,
 ) -> Result<simdesk_domain::line::Line, PageError> {
+    // On a page, a number that names no line is just a page that does not exist.
+    if crate::services::lines::parse_line_key(iccid).is_err() {
+        return Err(PageError::NotFound);
+    }
     Ok(state.guard().line(&me.account(), iccid).await?)
 }
