@@ -512,3 +512,111 @@ async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() 
     let (status, _) = post(format!("csrf={csrf}")).await;
     assert_eq!(status, 303, "signed out");
 }
+
+/// Makes the store's tables for lines, staff and sessions unreadable, as a database that has
+/// lost them (or cannot be reached) would be: every query about them fails.
+async fn lose_tables(url: &str, tables: &[&str]) {
+    for table in tables {
+        let rename = format!("ALTER TABLE {table} RENAME TO {table}_gone");
+        if url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(&rename).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = simdesk::store::sqlite_pool(url).await.unwrap();
+            sqlx::query(&rename).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_answer_an_outage_with_503_and_retry_after_never_not_found_or_signed_out() {
+    let db = fresh_db().await;
+    let store = db.store.clone();
+    let s = store.as_ref();
+    load_policies(s, &policies_dir(), at("2026-11-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let book = PolicyBook::load(s).await.unwrap();
+    let a = stock_and_sell(s, &book, "EX-SAKURA", 1, "AA1111111").await;
+    let agent = staff::add(
+        s,
+        "agent-sakura",
+        "a-long-password-1",
+        "agent",
+        "EX-SAKURA",
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let (traveller, _) = session(s, "traveller", a.holder.unwrap(), "EX-SAKURA").await;
+    let (staff_member, _) = session(s, "staff", agent, "EX-SAKURA").await;
+    let ctx = support::ctx(store.clone(), book);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(simdesk::web::serve(
+        listener,
+        simdesk::web::AppState::new(ctx),
+    ));
+    let get = move |path: String, token: &'static str| {
+        let base = base.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .max_redirects(0)
+                    .build()
+                    .into();
+                let mut r = agent
+                    .get(&format!("{base}{path}"))
+                    .header("Cookie", &format!("sd_session={token}"))
+                    .header("Accept-Language", "ja")
+                    .call()
+                    .unwrap();
+                let retry_after = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body = r.body_mut().read_to_string().unwrap_or_default();
+                (r.status().as_u16(), retry_after, body)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let cancel_page = format!("/my/lines/{}/cancel", a.iccid);
+    let (status, _, _) = get(cancel_page.clone(), traveller).await;
+    assert_eq!(status, 200, "the owner's cancel page, before the outage");
+
+    // The line and the staff member cannot be read: the traveller's line is not "not found",
+    // and the staff member is not "signed out".
+    lose_tables(&db.url, &["lines", "staff"]).await;
+    for (path, token) in [
+        (cancel_page, traveller),
+        ("/console".to_string(), staff_member),
+    ] {
+        let (status, retry_after, body) = get(path.clone(), token).await;
+        assert_eq!(status, 503, "GET {path} during the outage: {body}");
+        assert!(retry_after.is_some(), "GET {path}: 503 without Retry-After");
+        if path.starts_with("/my") {
+            // The session says English.
+            assert!(
+                body.contains("simdesk cannot answer right now"),
+                "GET {path}: the outage page is in the traveller's language: {body}"
+            );
+        }
+    }
+
+    // Not even the session can be read: still an outage, not a sign-in page.
+    lose_tables(&db.url, &["sessions"]).await;
+    let (status, retry_after, body) = get("/my".into(), traveller).await;
+    assert_eq!(status, 503, "GET /my without a readable session: {body}");
+    assert!(retry_after.is_some());
+    // Without the session, the browser's language.
+    assert!(
+        body.contains("ただいま応答できません"),
+        "the outage page in Japanese: {body}"
+    );
+}

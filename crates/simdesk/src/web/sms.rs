@@ -170,7 +170,7 @@ pub async fn inbound(State(state): State<AppState>, RawQuery(query): RawQuery) -
             render_reply(Reply::Cancel, language, &params)
         }
         (Some(Keyword::Balance), Some(line)) => {
-            let now = jiff::Timestamp::now();
+            let now = state.clock.now();
             match lines::report(
                 state.ctx.store.as_ref(),
                 &state.ctx.book,
