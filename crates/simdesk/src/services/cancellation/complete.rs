@@ -1,7 +1,9 @@
 //! Completion at the effective date: add-ons unbound, balance closed, refund credited, receipt issued.
 
-use super::{language_of, line_event, live_money, network, notify, pseudonym, refund_basis};
+use super::{language_of, line_event, live_money, pseudonym};
+use crate::messages::Event;
 use crate::receipts::{ReceiptAddon, ReceiptContent, ReceiptItem, ReceiptLine, ReceiptRefund};
+use crate::services::effects::{Effect, NetworkOp, Occasion};
 use crate::services::lines::find_line;
 use crate::services::{ServiceContext, ServiceError, ServiceResult};
 use crate::store::{
@@ -12,8 +14,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::json;
 use simdesk_domain::attribution::Attribution;
-use simdesk_domain::balance::{self};
-use simdesk_domain::refund::{self};
+use simdesk_domain::balance;
+use simdesk_domain::cancellation::refund_basis;
+use simdesk_domain::refund;
 use simdesk_domain::validity::japan_date;
 use simdesk_domain::wallet;
 use std::sync::Arc;
@@ -131,7 +134,7 @@ async fn complete_one(
     let customer = line
         .holder
         .ok_or_else(|| ServiceError::Invalid(format!("line {} has no holder", line.iccid)))?;
-    let language = language_of(ctx, &line).await?;
+    let language = language_of(ctx.s(), &line).await?;
     let mut change = RequestChange::new(request.clone(), &record.carrier);
     change.events.push(t);
     change.line = Some(line_change);
@@ -205,28 +208,32 @@ async fn complete_one(
             serde_json::to_string_pretty(&keys.receipts.sign(&content)).unwrap_or_default()
         }),
     });
-    change
-        .outbox
-        .push(network("deprovision", request.id, &line, now));
-    change.outbox.push(notify(
-        "cancellation_completed",
-        request.id,
-        &line,
-        &language,
-        customer,
-        json!({ "refund": refund.total }),
-        now,
-    ));
-    if refund.total.is_positive() {
-        change.outbox.push(notify(
-            "refund_credited",
-            request.id,
+    change.outbox.push(
+        Effect::network(NetworkOp::Deprovision, Occasion::Request(request.id), &line).queue(now),
+    );
+    change.outbox.push(
+        Effect::notify(
+            Event::CancellationCompleted,
+            Occasion::Request(request.id),
             &line,
-            &language,
             customer,
-            json!({ "amount": refund.total }),
-            now,
-        ));
+            &language,
+            json!({ "refund": refund.total }),
+        )
+        .queue(now),
+    );
+    if refund.total.is_positive() {
+        change.outbox.push(
+            Effect::notify(
+                Event::RefundCredited,
+                Occasion::Request(request.id),
+                &line,
+                customer,
+                &language,
+                json!({ "amount": refund.total }),
+            )
+            .queue(now),
+        );
     }
     match ctx.s().apply_request(&change).await {
         Ok(applied) => Ok(applied),

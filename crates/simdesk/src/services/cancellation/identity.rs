@@ -3,6 +3,7 @@
 use super::{load, on_approval, reject_with};
 use crate::adapters::documents;
 use crate::adapters::messages::CodeDestination;
+use crate::services::effects::Occasion;
 use crate::services::lines::find_line;
 use crate::services::{ServiceContext, ServiceError, ServiceResult};
 use crate::store::{DocumentReview, LineKey, NewDocument, RequestChange, RequestRecord};
@@ -33,7 +34,16 @@ async fn pass(
     change.consume_code = consume_code;
     change.document_review = review;
     if request.state == RequestState::Approved {
-        on_approval(ctx, &mut change, &line, &policy, version, &by).await?;
+        on_approval(
+            ctx,
+            &mut change,
+            Occasion::Request(record.request.id),
+            &line,
+            &policy,
+            version,
+            &by,
+        )
+        .await?;
     }
     if change.events.is_empty() {
         // A check passed but others remain: record it on the request's history all the same.
@@ -324,7 +334,7 @@ pub async fn review_document(
             "say why the document is rejected, so the customer can fix it".into(),
         ));
     }
-    reject_with(ctx, &record, reason, by, Some(review)).await
+    reject_with(ctx.s(), &record, reason, by, Some(review)).await
 }
 
 /// A store clerk who has the passport in hand meets the document check in person.

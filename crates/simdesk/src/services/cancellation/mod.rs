@@ -20,8 +20,10 @@ pub(crate) use reject::reject_with;
 pub use submit::{submit, Knowledge, Submitted};
 pub use withdraw::withdraw;
 
+use crate::messages::Event;
+use crate::services::effects::{Effect, NetworkOp, Occasion};
 use crate::services::{ServiceContext, ServiceError, ServiceResult};
-use crate::store::{LineChange, NewEvent, OutboxMessage, RequestChange, RequestRecord};
+use crate::store::{LineChange, NewEvent, RequestChange, RequestRecord, Store};
 use jiff::Timestamp;
 use serde_json::json;
 use simdesk_domain::attribution::Attribution;
@@ -29,27 +31,6 @@ use simdesk_domain::balance::{self, BucketUnit};
 use simdesk_domain::line::{Line, Transition};
 use simdesk_domain::money::Money;
 use simdesk_domain::policy::EffectivePolicy;
-use simdesk_domain::refund::RefundBasis;
-
-fn refund_basis(
-    line: &Line,
-    policy: &EffectivePolicy<'_>,
-    balance: Money,
-    at: Timestamp,
-) -> RefundBasis {
-    let total = i64::from(policy.plan.validity.days) * 86_400;
-    let remaining = match (line.activated_at, line.validity_ends_at) {
-        (None, _) => total,
-        (Some(_), Some(end)) => end.duration_since(at).as_secs().clamp(0, total),
-        (Some(_), None) => 0,
-    };
-    RefundBasis {
-        balance,
-        plan_price: policy.plan.price,
-        validity_total_secs: total,
-        validity_remaining_secs: remaining,
-    }
-}
 
 fn live_money(
     buckets: &[simdesk_domain::balance::Bucket],
@@ -74,10 +55,11 @@ fn line_event(t: &Transition, detail: String, policy_version: i64) -> NewEvent {
 }
 
 /// Adds what approval brings to a change: the line goes to pending termination, is barred if the
-/// policy says so, and the customer is told the effective date.
+/// policy says so, and the customer is told the effective date. `occasion` keys those effects.
 async fn on_approval(
     ctx: &ServiceContext,
     change: &mut RequestChange,
+    occasion: Occasion,
     line: &Line,
     policy: &EffectivePolicy<'_>,
     version: i64,
@@ -94,28 +76,30 @@ async fn on_approval(
         line_event(&t, format!("cancellation effective {date}"), version),
     ));
     let customer = line.holder.unwrap_or_default();
-    let language = language_of(ctx, line).await?;
-    let id = change.request.id;
+    let language = language_of(ctx.s(), line).await?;
     if policy.cancellation().bar_while_pending {
-        change.outbox.push(network("bar", id, line, by.at));
+        change
+            .outbox
+            .push(Effect::network(NetworkOp::Bar, occasion.clone(), line).queue(by.at));
     }
-    change.outbox.push(notify(
-        "cancellation_approved",
-        id,
-        line,
-        &language,
-        customer,
-        json!({ "effective_date": date }),
-        by.at,
-    ));
+    change.outbox.push(
+        Effect::notify(
+            Event::CancellationApproved,
+            occasion,
+            line,
+            customer,
+            &language,
+            json!({ "effective_date": date }),
+        )
+        .queue(by.at),
+    );
     Ok(())
 }
 
-async fn language_of(ctx: &ServiceContext, line: &Line) -> ServiceResult<String> {
+async fn language_of(store: &dyn Store, line: &Line) -> ServiceResult<String> {
     // Only the language: the holder's sealed personal data stays sealed.
     Ok(match line.holder {
-        Some(h) => ctx
-            .s()
+        Some(h) => store
             .customer_languages(&[h])
             .await?
             .remove(&h)
@@ -125,7 +109,11 @@ async fn language_of(ctx: &ServiceContext, line: &Line) -> ServiceResult<String>
 }
 
 pub async fn load(ctx: &ServiceContext, id: i64) -> ServiceResult<RequestRecord> {
-    ctx.s()
+    load_from(ctx.s(), id).await
+}
+
+async fn load_from(store: &dyn Store, id: i64) -> ServiceResult<RequestRecord> {
+    store
         .request(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("cancellation request {id}")))
@@ -135,30 +123,4 @@ pub async fn load(ctx: &ServiceContext, id: i64) -> ServiceResult<RequestRecord>
 pub fn pseudonym(ctx: &ServiceContext, customer: i64) -> String {
     let h = ctx.keys.hash_code(customer, "customer-pseudonym");
     format!("C-{}", &h[..12])
-}
-
-fn notify(
-    event: &str,
-    request_id: i64,
-    line: &Line,
-    language: &str,
-    customer: i64,
-    params: serde_json::Value,
-    at: Timestamp,
-) -> OutboxMessage {
-    OutboxMessage {
-        kind: "notify".into(),
-        idempotency_key: format!("notify:{event}:{request_id}:{}", customer),
-        payload: json!({ "event": event, "language": language, "customer": customer, "msisdn": line.msisdn.as_str(), "request": request_id, "params": params }),
-        available_at: at,
-    }
-}
-
-fn network(op: &str, request_id: i64, line: &Line, at: Timestamp) -> OutboxMessage {
-    OutboxMessage {
-        kind: format!("network.{op}"),
-        idempotency_key: format!("network:{op}:{request_id}"),
-        payload: json!({ "imsi": line.imsi.as_str(), "msisdn": line.msisdn.as_str(), "request": request_id }),
-        available_at: at,
-    }
 }

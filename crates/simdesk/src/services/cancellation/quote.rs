@@ -1,23 +1,23 @@
 //! The quote: where a line stands before it is cancelled, and what cancelling it would bring.
 
-use super::{live_money, refund_basis};
+use super::live_money;
 use crate::services::lines::find_line;
-use crate::services::{ServiceContext, ServiceResult};
+use crate::services::{ServiceContext, ServiceError, ServiceResult};
 use crate::store::LineKey;
 use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::Serialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::balance::{self, BucketUnit};
-use simdesk_domain::cancellation::{self};
-use simdesk_domain::identity::{self};
-use simdesk_domain::line::LineState;
+use simdesk_domain::cancellation::{decide_quote, CannotCancel, QuoteError, TimeLeft, WhatHappens};
+use simdesk_domain::identity;
 use simdesk_domain::money::Money;
 use simdesk_domain::policy::IdentityCheck;
-use simdesk_domain::refund::{self, Refund};
+use simdesk_domain::refund::Refund;
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
-/// Where the customer stands before cancelling.
+/// Where the customer stands before cancelling. Reasons and consequences are typed; each edge
+/// says them in its own words.
 #[derive(Debug, Clone, Serialize)]
 pub struct Quote {
     pub line: String,
@@ -27,11 +27,11 @@ pub struct Quote {
     pub state: String,
     pub can_cancel: bool,
     /// Why not, when `can_cancel` is false.
-    pub cannot_because: Option<String>,
+    pub cannot_because: Option<CannotCancel>,
     pub valid_now: bool,
     pub valid_until_jst: Option<String>,
     /// Advice when validity remains; it never stops a cancellation.
-    pub time_left_notice: Option<String>,
+    pub time_left_notice: Option<TimeLeft>,
     pub balance: Money,
     pub data_mb: i64,
     pub bound_addons: Vec<QuoteAddon>,
@@ -39,7 +39,7 @@ pub struct Quote {
     pub effective_date_if_submitted_now: Option<Date>,
     pub identity_needed: Vec<ChannelChecks>,
     pub open_request: Option<i64>,
-    pub what_happens: Vec<String>,
+    pub what_happens: Vec<WhatHappens>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,81 +64,21 @@ pub async fn quote(ctx: &ServiceContext, key: &LineKey, now: Timestamp) -> Servi
     let currency = policy.carrier.currency;
     let money = live_money(&buckets, currency, now);
     let data_mb = balance::remaining(&buckets, BucketUnit::Megabytes, now);
-    let open = ctx.s().open_request_for_line(line.id).await?;
-    let cannot_because = match line.state {
-        LineState::InStock => Some("the line has not been sold".to_string()),
-        LineState::Terminated => Some("the line is already cancelled".to_string()),
-        LineState::Closed => Some("the line has already ended".to_string()),
-        _ if open.is_some() => {
-            Some("a cancellation request is already open for this line".to_string())
-        }
-        _ => None,
-    };
-    let can_cancel = cannot_because.is_none();
-    let effective = if can_cancel {
-        Some(cancellation::effective_date(
-            now,
-            policy.cancellation(),
-            &policy.calendar(),
-        )?)
-    } else {
-        None
-    };
-    let refund = match effective {
-        Some(date) => {
-            let at = cancellation::start_of_day_jst(date);
-            // What remains at the effective instant, as completion computes it.
-            let remaining = live_money(&buckets, currency, at);
-            Some(refund::compute(
-                policy.refund(),
-                &refund_basis(&line, &policy, remaining, at),
-            )?)
-        }
-        None => None,
-    };
-    let valid_now =
-        line.state == LineState::Active && line.validity_ends_at.is_some_and(|e| now < e);
-    let time_left_notice = match (valid_now, line.validity_ends_at) {
-        (true, Some(end)) => Some(format!(
-            "The line is valid until {}. You may use it up before cancelling; cancelling now is also fine.",
-            format_jst(last_valid_second(end))
-        )),
-        _ => None,
-    };
-    let mut what_happens = Vec::new();
-    if let (Some(date), Some(refund)) = (effective, &refund) {
-        what_happens.push(format!("The cancellation takes effect on {date} (Japan time), {} business day(s) after the request.", policy.cancellation().effective_delay_business_days));
-        if policy.cancellation().bar_while_pending {
-            what_happens.push("Until then the line is barred: it cannot be used from the moment the request is approved.".into());
-        } else {
-            what_happens.push("Until then, please do not use the line.".into());
-        }
-        let bound_now: Vec<&str> = bound
-            .iter()
-            .filter(|b| b.unbound_at.is_none())
-            .map(|b| b.code.as_str())
-            .collect();
-        if !bound_now.is_empty() {
-            what_happens.push(format!(
-                "These add-ons are unbound and their charges stop: {}.",
-                bound_now.join(", ")
-            ));
-        }
-        what_happens.push(
-            "The line is removed from the network; it can never be used again or transferred."
-                .into(),
-        );
-        if refund.total.is_positive() {
-            what_happens.push(format!(
-                "{} is credited to your e-wallet, from which it can be paid out.",
-                refund.total
-            ));
-        } else {
-            what_happens.push("No refund is due under the carrier's terms.".into());
-        }
-        what_happens
-            .push("You receive a confirmation and a signed receipt in your language.".into());
-    }
+    let open = ctx
+        .s()
+        .open_request_for_line(line.id)
+        .await?
+        .map(|r| r.request.id);
+    let bound_now: Vec<String> = bound
+        .iter()
+        .filter(|b| b.unbound_at.is_none())
+        .map(|b| b.code.clone())
+        .collect();
+    let decided =
+        decide_quote(&line, open, &buckets, &bound_now, &policy, now).map_err(|e| match e {
+            QuoteError::Calendar(e) => ServiceError::from(e),
+            QuoteError::Money(e) => ServiceError::from(e),
+        })?;
     let identity = policy.identity();
     let identity_needed = [Channel::Web, Channel::Hotline, Channel::Store]
         .into_iter()
@@ -153,13 +93,13 @@ pub async fn quote(ctx: &ServiceContext, key: &LineKey, now: Timestamp) -> Servi
         carrier: line.carrier.clone(),
         plan: line.plan.clone(),
         state: line.state.as_str().into(),
-        can_cancel,
-        cannot_because,
-        valid_now,
+        can_cancel: decided.can_cancel(),
+        cannot_because: decided.cannot,
+        valid_now: decided.time_left.is_some(),
         valid_until_jst: line
             .validity_ends_at
             .map(|e| format_jst(last_valid_second(e))),
-        time_left_notice,
+        time_left_notice: decided.time_left,
         balance: money,
         data_mb,
         bound_addons: bound
@@ -175,10 +115,10 @@ pub async fn quote(ctx: &ServiceContext, key: &LineKey, now: Timestamp) -> Servi
                 charge: b.charge,
             })
             .collect(),
-        refund,
-        effective_date_if_submitted_now: effective,
+        refund: decided.refund,
+        effective_date_if_submitted_now: decided.effective_date,
         identity_needed,
-        open_request: open.map(|r| r.request.id),
-        what_happens,
+        open_request: open,
+        what_happens: decided.what_happens,
     })
 }

@@ -1,14 +1,15 @@
 //! Opening a cancellation request on any channel, approving it at once when no check remains.
 
 use super::{language_of, load, on_approval};
+use crate::messages::Event;
+use crate::services::effects::{Effect, Occasion};
 use crate::services::lines::find_line;
 use crate::services::{ServiceContext, ServiceError, ServiceResult};
-use crate::store::{LineKey, OutboxMessage, RequestChange, RequestRecord, StoreError};
-use jiff::Timestamp;
+use crate::store::{LineKey, RequestChange, RequestRecord, StoreError};
 use serde_json::json;
 use simdesk_domain::attribution::{Attribution, Channel};
 use simdesk_domain::cancellation::{CancellationRequest, RequestState, RequestTransition};
-use simdesk_domain::identity::{self};
+use simdesk_domain::identity;
 use simdesk_domain::policy::IdentityCheck;
 
 /// Knowledge offered at submission (a hotline agent asks the caller).
@@ -91,17 +92,26 @@ pub async fn submit(
     let mut change = RequestChange::new(request.clone(), &line.carrier);
     change.events = events;
     let customer = line.holder.unwrap_or_default();
-    let language = language_of(ctx, &line).await?;
+    let language = language_of(ctx.s(), &line).await?;
     // The request id is not known before insert; notifications key on the line's own id and time.
-    change.outbox.push(OutboxMessage {
-        kind: "notify".into(),
-        idempotency_key: format!("notify:cancellation_received:{}:{}", line.id, by.at.as_microsecond()),
-        payload: json!({ "event": "cancellation_received", "language": language, "customer": customer, "msisdn": line.msisdn.as_str(), "params": { "channel": channel.as_str() } }),
-        available_at: by.at,
-    });
+    let arrival = Effect::Notify {
+        event: Event::CancellationReceived,
+        occasion: Occasion::Arrival {
+            line: line.id,
+            at: by.at,
+        },
+        customer: Some(customer),
+        language: Some(language),
+        msisdn: Some(line.msisdn.as_str().to_string()),
+        params: json!({ "channel": channel.as_str() }),
+    };
+    change.outbox.push(arrival.queue(by.at));
     if request.state == RequestState::Approved {
-        on_approval(ctx, &mut change, &line, &policy, version, &by).await?;
-        rekey_for_line(&mut change, line.id, by.at);
+        let opening = Occasion::Opening {
+            line: line.id,
+            at: by.at,
+        };
+        on_approval(ctx, &mut change, opening, &line, &policy, version, &by).await?;
     }
     match ctx.s().apply_request(&change).await {
         Ok(applied) => Ok(Submitted {
@@ -119,18 +129,5 @@ pub async fn submit(
             }
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Before insert the request has no id; keys of its side effects use the line and the instant.
-fn rekey_for_line(change: &mut RequestChange, line_id: i64, at: Timestamp) {
-    for m in &mut change.outbox {
-        if m.idempotency_key.ends_with(":0") || m.idempotency_key.contains(":0:") {
-            m.idempotency_key = format!(
-                "{}@line{line_id}:{}",
-                m.idempotency_key,
-                at.as_microsecond()
-            );
-        }
     }
 }

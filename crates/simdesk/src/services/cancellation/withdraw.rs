@@ -1,6 +1,8 @@
 //! The customer withdrawing a request before it takes effect.
 
-use super::{language_of, line_event, load, network, notify};
+use super::{language_of, line_event, load};
+use crate::messages::Event;
+use crate::services::effects::{Effect, NetworkOp, Occasion};
 use crate::services::lines::find_line;
 use crate::services::{ServiceContext, ServiceResult};
 use crate::store::{LineChange, LineKey, RequestChange, RequestRecord};
@@ -29,21 +31,24 @@ pub async fn withdraw(
             line_event(&lt, "cancellation withdrawn".into(), version),
         ));
         if unbar {
-            change
-                .outbox
-                .push(network("unbar", request.id, &line, by.at));
+            change.outbox.push(
+                Effect::network(NetworkOp::Unbar, Occasion::Request(request.id), &line)
+                    .queue(by.at),
+            );
         }
     }
-    let language = language_of(ctx, &line).await?;
-    change.outbox.push(notify(
-        "cancellation_withdrawn",
-        request.id,
-        &line,
-        &language,
-        line.holder.unwrap_or_default(),
-        json!({}),
-        by.at,
-    ));
+    let language = language_of(ctx.s(), &line).await?;
+    change.outbox.push(
+        Effect::notify(
+            Event::CancellationWithdrawn,
+            Occasion::Request(request.id),
+            &line,
+            line.holder.unwrap_or_default(),
+            &language,
+            json!({}),
+        )
+        .queue(by.at),
+    );
     ctx.s().apply_request(&change).await?;
     load(ctx, request.id).await
 }

@@ -773,7 +773,7 @@ pub async fn quote_page(
             .plan(&line.carrier, &line.plan)
             .map(|p| p.name.clone())
             .unwrap_or_default(),
-        cannot: quote.cannot_because.clone(),
+        cannot: quote.cannot_because.map(|c| c.to_string()),
         valid_until: quote
             .time_left_notice
             .as_ref()
