@@ -5,6 +5,21 @@ use super::staff::Role;
 use super::{ServiceError, ServiceResult};
 use crate::store::{AdminEvent, NewApiToken, Store};
 use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
+
+/// What every API token starts with, so a bearer value that cannot be one is refused unread.
+pub const TOKEN_PREFIX: &str = "sdk_";
+
+/// A new API token: shown once to whoever creates it, never stored.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+/// What the store keeps of a token, and looks it up by.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
 
 /// One thing a staff member may do. Every staff route asks for exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,12 +169,12 @@ pub async fn create_token(
             )))
         }
     };
-    let secret = crate::web::api::new_token();
+    let secret = new_token();
     let id = store
         .create_api_token(&NewApiToken {
             carrier: carrier.to_string(),
             name: name.to_string(),
-            token_hash: crate::web::api::hash_token(&secret),
+            token_hash: hash_token(&secret),
             scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
             expires_at,
             created_by: by.actor.to_string(),

@@ -364,7 +364,7 @@ mod tests {
     fn line() -> Line {
         Line {
             id: 42,
-            iccid: "8981100000000000018".parse().unwrap(),
+            iccid: simdesk_domain::ids::Iccid::from_body("898110000000000001").unwrap(),
             imsi: "440101234567890".parse().unwrap(),
             msisdn: "09012345678".parse().unwrap(),
             carrier: "EX".into(),

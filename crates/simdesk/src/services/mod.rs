@@ -5,6 +5,7 @@ pub mod cancellation;
 mod context;
 pub mod demo;
 pub mod effects;
+pub mod guard;
 pub mod import;
 pub mod jobs;
 pub mod limits;

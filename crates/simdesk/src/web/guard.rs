@@ -1,38 +1,14 @@
-//! The web edge's defences: the client's address (from the connection, or from a trusted proxy's
-//! `X-Forwarded-For`), abuse limits per address and account, and security headers on every answer.
+//! The web edge's part of the guard: the client's address (from the connection, or from a trusted
+//! proxy's `X-Forwarded-For`) and security headers on every answer; the rules are in
+//! `services::guard`.
 
 use super::AppState;
-use crate::services::limits::{self, Subject};
-use crate::services::ServiceResult;
+use crate::services::guard::{Address, Guard};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
-use simdesk_domain::limits::Limit;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-
-/// The address a request came from, as limits count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl ClientIp {
-    /// The subject limits count: IPv6 clients by their /64 (one household or phone gets a
-    /// whole /64, so single addresses would be free to rotate).
-    pub fn key(&self) -> String {
-        match self.0 {
-            Some(IpAddr::V4(v4)) => v4.to_string(),
-            Some(IpAddr::V6(v6)) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-            None => "unknown".to_string(),
-        }
-    }
-
-    pub fn subject(&self, state: &AppState, scope: &'static str) -> Subject {
-        Subject::hashed(&state.ctx.keys, scope, &self.key())
-    }
-}
 
 /// The right-most address of `X-Forwarded-For`: the one the trusted proxy itself saw (earlier
 /// entries are whatever the client chose to send).
@@ -46,7 +22,8 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
         .next_back()
 }
 
-impl FromRequestParts<AppState> for ClientIp {
+/// The client's address: the peer's, or the trusted proxy's word for it.
+impl FromRequestParts<AppState> for Address {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
@@ -59,87 +36,14 @@ impl FromRequestParts<AppState> for ClientIp {
         } else {
             peer
         };
-        Ok(ClientIp(ip))
+        Ok(Address(ip))
     }
 }
 
-/// Counts one attempt against each limit at the app's clock; refused with the wait when over.
-pub async fn limit(
-    state: &AppState,
-    checks: Vec<(Limit, Subject)>,
-    what: &str,
-) -> ServiceResult<()> {
-    limits::attempt(state.ctx.store.as_ref(), &checks, what, state.clock.now()).await
-}
-
-/// Codes already sent to a line (sign-in and cancellation together) in the rolling window: what
-/// counts is what was sent, so a traveller pressing "send" too soon spends nothing.
-pub async fn line_sends(state: &AppState, line_id: i64) -> ServiceResult<()> {
-    let store = state.ctx.store.as_ref();
-    let now = state.clock.now();
-    let limit = state.limits.code_sends_per_line;
-    let since = now - jiff::SignedDuration::from_secs(limit.window_secs.max(1));
-    let mut sent = store.code_sends_since(line_id, false, since).await?;
-    sent.extend(store.code_sends_since(line_id, true, since).await?);
-    match limit.wait_after(&sent, now) {
-        Some(wait) => Err(crate::services::ServiceError::TooManyAttempts {
-            what: "codes sent to this line".into(),
-            retry_after_secs: wait.as_secs().max(1),
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Wrong name/passport answers are counted per line and per account (a staff member or an API
-/// token); while either is locked out, no answer is judged.
-pub struct KnowledgeGuard {
-    line: Subject,
-    account: Subject,
-}
-
-impl KnowledgeGuard {
-    pub fn new(line_id: i64, account: &str) -> KnowledgeGuard {
-        KnowledgeGuard {
-            line: Subject::id("knowledge:line", line_id),
-            account: Subject::id("knowledge:account", account),
-        }
-    }
-
-    /// Refused while the line or the account is locked out.
-    pub async fn allowed(&self, state: &AppState) -> ServiceResult<()> {
-        let store = state.ctx.store.as_ref();
-        let now = state.clock.now();
-        let what = "wrong identity answers";
-        limits::not_locked(
-            store,
-            &state.limits.knowledge_failures_per_line,
-            &self.line,
-            what,
-            now,
-        )
-        .await?;
-        limits::not_locked(
-            store,
-            &state.limits.knowledge_failures_per_account,
-            &self.account,
-            what,
-            now,
-        )
-        .await
-    }
-
-    /// Counts a wrong answer against both.
-    pub async fn failed(&self, state: &AppState) {
-        let store = state.ctx.store.as_ref();
-        let now = state.clock.now();
-        for (limit, subject) in [
-            (&state.limits.knowledge_failures_per_line, &self.line),
-            (&state.limits.knowledge_failures_per_account, &self.account),
-        ] {
-            if let Err(e) = limits::failed(store, limit, subject, now).await {
-                tracing::warn!(error = %e, "a wrong identity answer could not be counted");
-            }
-        }
+impl AppState {
+    /// The guard at the app's clock.
+    pub fn guard(&self) -> Guard<'_> {
+        Guard::new(&self.ctx, &self.limits, self.clock.now())
     }
 }
 
@@ -200,12 +104,5 @@ mod tests {
             HeaderValue::from_static("1.2.3.4, 203.0.113.9"),
         );
         assert_eq!(forwarded_for(&h), "203.0.113.9".parse().ok());
-    }
-
-    #[test]
-    fn ipv6_clients_are_counted_by_their_64() {
-        let a = ClientIp("2001:db8:1:2::1".parse().ok());
-        let b = ClientIp("2001:db8:1:2:ffff::9".parse().ok());
-        assert_eq!(a.key(), b.key());
     }
 }

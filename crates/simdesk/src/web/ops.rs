@@ -83,7 +83,7 @@ pub async fn openapi_document() -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics_endpoint(State(state): State<AppState>) -> Response {
     let handle = metrics_handle();
-    let now = jiff::Timestamp::now();
+    let now = state.clock.now();
     match state.ctx.store.gauges(now).await {
         Ok(g) => {
             for (carrier, line_state, n) in &g.lines_by_state {

@@ -1,24 +1,13 @@
 //! Operator systems authenticate with API tokens: random, stored hashed, limited to one carrier
 //! and a set of scopes, expiring, revocable.
 
-use crate::services::access::Scope;
+pub use crate::services::access::{hash_token, new_token};
+use crate::services::access::{Scope, TOKEN_PREFIX};
+use crate::services::guard::{Account, Address, Asker};
 use crate::web::{ApiError, AppState};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
-
-const PREFIX: &str = "sdk_";
-
-/// A new token: shown once to whoever creates it, never stored.
-pub fn new_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("{PREFIX}{}", hex::encode(bytes))
-}
-
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.trim().as_bytes()))
-}
 
 /// The operator system calling, and the one carrier it may act for.
 #[derive(Debug, Clone)]
@@ -27,6 +16,8 @@ pub struct Operator {
     pub carrier: String,
     pub name: String,
     pub scopes: Vec<String>,
+    /// When the call arrived, by the app's clock: what its actions are recorded at.
+    pub at: jiff::Timestamp,
 }
 
 impl Operator {
@@ -38,7 +29,7 @@ impl Operator {
                 id: format!("token:{}:{}", self.token_id, self.name),
             },
             Channel::Api,
-            jiff::Timestamp::now(),
+            self.at,
             reason,
         )
     }
@@ -62,6 +53,23 @@ impl Operator {
         }
     }
 
+    /// The account the guard counts and checks ownership for.
+    pub fn account(&self) -> Account {
+        Account::Token {
+            id: self.token_id,
+            carrier: self.carrier.clone(),
+        }
+    }
+
+    /// This operator asking from `address`.
+    pub fn asker(&self, address: Address) -> Asker {
+        Asker {
+            channel: Channel::Api,
+            address,
+            account: self.account(),
+        }
+    }
+
     /// Resources of other carriers do not exist for this caller.
     pub fn owns(&self, carrier: &str) -> Result<(), ApiError> {
         if self.carrier == carrier {
@@ -80,7 +88,7 @@ pub(super) fn bearer(parts: &Parts) -> Option<&str> {
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
-        .filter(|t| t.starts_with(PREFIX))
+        .filter(|t| t.starts_with(TOKEN_PREFIX))
 }
 
 impl FromRequestParts<AppState> for Operator {
@@ -91,7 +99,7 @@ impl FromRequestParts<AppState> for Operator {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let now = jiff::Timestamp::now();
+        let now = state.clock.now();
         match state.ctx.store.api_token(&hash_token(token)).await {
             // An expired token is as good as none.
             Ok(Some(row)) if row.expires_at.is_none_or(|e| e > now) => {
@@ -110,6 +118,7 @@ impl FromRequestParts<AppState> for Operator {
                     carrier: row.carrier,
                     name: row.name,
                     scopes: row.scopes,
+                    at: now,
                 })
             }
             Ok(_) => Err(ApiError::unauthorized()),

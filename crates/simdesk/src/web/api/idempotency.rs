@@ -59,7 +59,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     h.update(&bytes);
     let request_hash = hex::encode(h.finalize());
     let store = state.ctx.store.clone();
-    let now = jiff::Timestamp::now();
+    let now = state.clock.now();
     match store.reserve_idempotency_key(&caller, &key, &request_hash, now).await {
         Ok(None) => {}
         Ok(Some((hash, _, _, _))) if hash != request_hash => {

@@ -5,7 +5,7 @@ use super::{ApiJson, Operator};
 use crate::services::access::Scope;
 use crate::services::cancellation;
 use crate::services::excerpt;
-use crate::services::lines::{find_line, parse_line_key};
+use crate::services::lines::find_line;
 use crate::services::ServiceContext;
 use crate::store::{LineKey, RequestRecord};
 use crate::web::{ApiError, AppState};
@@ -107,21 +107,18 @@ pub(super) async fn owned_line(
     operator: &Operator,
     id: &str,
 ) -> Result<Line, ApiError> {
-    let key = parse_line_key(id)?;
-    // Only a line that is not there is "not found": a database that cannot answer is a 503 the
-    // client retries, not a 404 it would believe.
-    let line = find_line(state.ctx.store.as_ref(), &key)
+    // Only a line that is not there (or not the caller's) is "not found": a database that cannot
+    // answer is a 503 the client retries, not a 404 it would believe.
+    state
+        .guard()
+        .line(&operator.account(), id)
         .await
         .map_err(|e| match e {
             crate::services::ServiceError::NotFound(_) => {
                 ApiError::not_found(format!("no product {}", excerpt(id, 64)))
             }
             other => other.into(),
-        })?;
-    operator
-        .owns(&line.carrier)
-        .map_err(|_| ApiError::not_found(format!("no product {}", excerpt(id, 64))))?;
-    Ok(line)
+        })
 }
 
 /// One line, by ICCID or MSISDN.
@@ -250,20 +247,14 @@ pub(super) async fn owned_request(
 ) -> Result<(RequestRecord, Line), ApiError> {
     let missing = || ApiError::not_found(format!("no product order {}", excerpt(id, 64)));
     let id: i64 = id.parse().map_err(|_| missing())?;
-    let record = state
-        .ctx
-        .store
-        .request(id)
+    state
+        .guard()
+        .request(&operator.account(), id)
         .await
-        .map_err(crate::services::ServiceError::from)?
-        .ok_or_else(missing)?;
-    operator.owns(&record.carrier).map_err(|_| missing())?;
-    let line = find_line(
-        state.ctx.store.as_ref(),
-        &LineKey::Id(record.request.line_id),
-    )
-    .await?;
-    Ok((record, line))
+        .map_err(|e| match e {
+            crate::services::ServiceError::NotFound(_) => missing(),
+            other => other.into(),
+        })
 }
 
 /// Submits a cancellation: one item with `action: "delete"` on the product. An open order for

@@ -8,10 +8,9 @@ use crate::receipts;
 use crate::services::access::Scope;
 use crate::services::cancellation;
 use crate::services::excerpt;
-use crate::services::limits::Subject;
+use crate::services::guard::Address;
 use crate::services::lines::report_of;
 use crate::services::{wallet, ServiceError};
-use crate::web::guard::{self, ClientIp, KnowledgeGuard};
 use crate::web::{ApiError, AppState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -35,7 +34,7 @@ pub async fn line_status(
         state.ctx.store.as_ref(),
         &state.ctx.book,
         l,
-        jiff::Timestamp::now(),
+        state.clock.now(),
     )
     .await?;
     Ok(Json(serde_json::to_value(r).unwrap_or_default()))
@@ -83,7 +82,7 @@ pub async fn quote(
     let q = cancellation::quote(
         &state.ctx,
         &crate::store::LineKey::Id(l.id),
-        jiff::Timestamp::now(),
+        state.clock.now(),
     )
     .await?;
     Ok(Json(quote_body(&q)))
@@ -150,7 +149,7 @@ async fn respond(
     responses((status = 202, body = Object), (status = 409, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn send_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     operator: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendCode>,
@@ -167,26 +166,12 @@ pub async fn send_code(
             )))
         }
     };
-    let rules = state.limits;
-    let mut checks = vec![
-        (rules.code_sends_per_ip, ip.subject(&state, "code-send:ip")),
-        (
-            rules.codes_per_account,
-            Subject::id("codes:token", operator.token_id),
-        ),
-    ];
-    if !to_email {
-        checks.push((rules.code_sms_per_hour, Subject::id("code-sms", "all")));
-    }
-    guard::limit(&state, checks, "codes").await?;
-    guard::line_sends(&state, record.request.line_id).await?;
-    let sent = cancellation::send_code(
-        &state.ctx,
-        record.request.id,
-        to_email,
-        jiff::Timestamp::now(),
-    )
-    .await?;
+    state
+        .guard()
+        .code_send(&operator.asker(address), record.request.line_id, to_email)
+        .await?;
+    let sent =
+        cancellation::send_code(&state.ctx, record.request.id, to_email, state.clock.now()).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "sentTo": sent.to, "expiresAt": sent.expires_at.to_string() })),
@@ -199,29 +184,17 @@ pub async fn send_code(
     responses((status = 200, body = ProductOrder), (status = 403, body = ApiError), (status = 429, description = "too many checks; `Retry-After` says when to try again", body = ApiError)))]
 pub async fn check_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     operator: Operator,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CheckCode>,
 ) -> Result<Json<ProductOrder>, ApiError> {
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
-    let rules = state.limits;
-    let checks = vec![
-        (
-            rules.code_checks_per_ip,
-            ip.subject(&state, "code-check:ip"),
-        ),
-        (
-            rules.code_checks_per_line,
-            Subject::id("code-check:line", record.request.line_id),
-        ),
-        (
-            rules.codes_per_account,
-            Subject::id("codes:token", operator.token_id),
-        ),
-    ];
-    guard::limit(&state, checks, "code checks").await?;
+    state
+        .guard()
+        .code_check(&operator.asker(address), record.request.line_id)
+        .await?;
     let record = cancellation::check_code(
         &state.ctx,
         record.request.id,
@@ -243,11 +216,8 @@ pub async fn verify_knowledge(
 ) -> Result<Json<ProductOrder>, ApiError> {
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
-    let guard = KnowledgeGuard::new(
-        record.request.line_id,
-        &format!("token:{}", operator.token_id),
-    );
-    guard.allowed(&state).await?;
+    let (account, line) = (operator.account(), record.request.line_id);
+    state.guard().knowledge_allowed(&account, line).await?;
     let record = match cancellation::verify_knowledge(
         &state.ctx,
         record.request.id,
@@ -259,7 +229,7 @@ pub async fn verify_knowledge(
     {
         Ok(r) => r,
         Err(e @ ServiceError::Identity(_)) => {
-            guard.failed(&state).await;
+            state.guard().knowledge_failed(&account, line).await;
             return Err(e.into());
         }
         Err(e) => return Err(e.into()),
@@ -273,7 +243,7 @@ pub async fn verify_knowledge(
     responses((status = 201, body = Created), (status = 413, body = ApiError), (status = 415, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError)))]
 pub async fn upload_document(
     State(state): State<AppState>,
-    ip: ClientIp,
+    address: Address,
     operator: Operator,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -281,19 +251,10 @@ pub async fn upload_document(
 ) -> Result<Response, ApiError> {
     operator.require(Scope::CancellationsWrite)?;
     let (record, _) = owned_request(&state, &operator, &id).await?;
-    let rules = state.limits;
-    let checks = vec![
-        (rules.uploads_per_ip, ip.subject(&state, "upload:ip")),
-        (
-            rules.uploads_per_request,
-            Subject::id("upload:request", record.request.id),
-        ),
-        (
-            rules.uploads_per_account,
-            Subject::id("upload:token", operator.token_id),
-        ),
-    ];
-    guard::limit(&state, checks, "uploads").await?;
+    state
+        .guard()
+        .upload(&operator.asker(address), record.request.id)
+        .await?;
     let declared = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -432,7 +393,7 @@ pub async fn payout(
         amount,
         &body.destination,
         &format!("{}:{key}", operator.token_id),
-        jiff::Timestamp::now(),
+        state.clock.now(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(Created { id: payout })).into_response())

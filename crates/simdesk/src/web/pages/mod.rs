@@ -1,6 +1,7 @@
 //! Server-rendered pages: the travellers' self-service portal (works without JavaScript, fits a
 //! phone, in ja, en, zh-Hans, zh-Hant and ko), the hotline console and the store counter.
 
+pub mod error;
 pub mod i18n;
 mod portal;
 pub mod session;
@@ -28,48 +29,48 @@ macro_rules! page {
 /// test can check that each route has its row.
 fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
-        page!(GET "/" portal::home),
+        page!(GET "/" portal::signin::home),
         page!(GET "/static/htmx.min.js" htmx),
-        page!(POST "/signin" portal::sign_in),
-        page!(POST "/signin/code" portal::sign_in_code),
-        page!(POST "/signout" portal::sign_out),
-        page!(GET "/my" portal::my_lines),
-        page!(GET "/my/lines/{iccid}/cancel" portal::quote_page),
-        page!(POST "/my/lines/{iccid}/cancel" portal::confirm_cancel),
-        page!(GET "/my/requests/{id}" portal::request_page),
-        page!(POST "/my/requests/{id}/code" portal::request_send_code),
-        page!(POST "/my/requests/{id}/code/check" portal::request_check_code),
+        page!(POST "/signin" portal::signin::sign_in),
+        page!(POST "/signin/code" portal::signin::sign_in_code),
+        page!(POST "/signout" portal::signin::sign_out),
+        page!(GET "/my" portal::lines::my_lines),
+        page!(GET "/my/lines/{iccid}/cancel" portal::cancel::quote_page),
+        page!(POST "/my/lines/{iccid}/cancel" portal::cancel::confirm_cancel),
+        page!(GET "/my/requests/{id}" portal::request::request_page),
+        page!(POST "/my/requests/{id}/code" portal::request::request_send_code),
+        page!(POST "/my/requests/{id}/code/check" portal::request::request_check_code),
         (
             Method::POST,
             "/my/requests/{id}/document",
             // A 10 MB document plus the form around it; beyond that the answer is 413.
-            axum::routing::post(portal::request_upload).layer(DefaultBodyLimit::max(
+            axum::routing::post(portal::request::request_upload).layer(DefaultBodyLimit::max(
                 crate::adapters::documents::MAX_DOCUMENT_BYTES + 64 * 1024,
             )),
         ),
-        page!(POST "/my/requests/{id}/withdraw" portal::request_withdraw),
-        page!(GET "/my/receipts/{number}" portal::receipt_page),
-        page!(GET "/my/wallet" portal::wallet_page),
-        page!(POST "/my/wallet/payout" portal::wallet_payout),
-        page!(GET "/my/data" portal::data_page),
-        page!(POST "/my/data/erase" portal::data_erase),
-        page!(GET "/staff" staff::sign_in_page),
-        page!(POST "/staff/signin" staff::sign_in),
-        page!(POST "/staff/signout" staff::sign_out),
-        page!(GET "/console" staff::console),
-        page!(GET "/console/lines/{iccid}" staff::console_line),
-        page!(POST "/console/lines/{iccid}/cancel" staff::console_cancel),
-        page!(GET "/console/requests/{id}" staff::console_request),
-        page!(POST "/console/requests/{id}/review" staff::console_review),
-        page!(GET "/console/reviews" staff::reviews),
-        page!(GET "/console/documents/{id}" staff::document),
-        page!(GET "/console/receipts/{number}" staff::staff_receipt),
-        page!(GET "/kiosk/{carrier}" staff::kiosk),
-        page!(POST "/kiosk/{carrier}" staff::take_ticket),
-        page!(GET "/board/{carrier}" staff::board),
-        page!(GET "/counter" staff::counter),
-        page!(POST "/counter/next" staff::call_next),
-        page!(POST "/counter/cancel" staff::counter_cancel),
+        page!(POST "/my/requests/{id}/withdraw" portal::request::request_withdraw),
+        page!(GET "/my/receipts/{number}" portal::account::receipt_page),
+        page!(GET "/my/wallet" portal::account::wallet_page),
+        page!(POST "/my/wallet/payout" portal::account::wallet_payout),
+        page!(GET "/my/data" portal::data::data_page),
+        page!(POST "/my/data/erase" portal::data::data_erase),
+        page!(GET "/staff" staff::signin::sign_in_page),
+        page!(POST "/staff/signin" staff::signin::sign_in),
+        page!(POST "/staff/signout" staff::signin::sign_out),
+        page!(GET "/console" staff::console::console),
+        page!(GET "/console/lines/{iccid}" staff::console::console_line),
+        page!(POST "/console/lines/{iccid}/cancel" staff::console::console_cancel),
+        page!(GET "/console/requests/{id}" staff::reviews::console_request),
+        page!(POST "/console/requests/{id}/review" staff::reviews::console_review),
+        page!(GET "/console/reviews" staff::reviews::reviews),
+        page!(GET "/console/documents/{id}" staff::reviews::document),
+        page!(GET "/console/receipts/{number}" staff::reviews::staff_receipt),
+        page!(GET "/kiosk/{carrier}" staff::kiosk::kiosk),
+        page!(POST "/kiosk/{carrier}" staff::kiosk::take_ticket),
+        page!(GET "/board/{carrier}" staff::kiosk::board),
+        page!(GET "/counter" staff::counter::counter),
+        page!(POST "/counter/next" staff::counter::call_next),
+        page!(POST "/counter/cancel" staff::counter::counter_cancel),
     ]
 }
 

@@ -1,9 +1,12 @@
 //! Browser sessions in a secure cookie (random token, only its hash stored; HttpOnly, SameSite,
 //! Secure behind TLS), renewed at every sign-in, with a CSRF token checked on every form.
 
+use super::error::PageError;
+use super::Page;
 use crate::store::SessionRow;
 use crate::web::AppState;
 use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use simdesk_domain::customer::Language;
@@ -59,20 +62,25 @@ pub struct Visitor {
 }
 
 impl Visitor {
+    /// Who the browser is; when the store cannot say whether its session is live, the answer
+    /// is the outage page (503), never "signed out".
     pub async fn from_headers(
         state: &AppState,
         headers: &HeaderMap,
         lang_param: Option<&str>,
-    ) -> Visitor {
+    ) -> Result<Visitor, Response> {
         let session = match cookie(headers, SESSION_COOKIE) {
             Some(token) => state
                 .ctx
                 .store
-                .session(&hash(&token), Timestamp::now())
+                .session(&hash(&token), state.clock.now())
                 .await
-                .ok()
-                .flatten(),
-            None => None,
+                .map_err(PageError::from),
+            None => Ok(None),
+        };
+        let (session, outage) = match session {
+            Ok(session) => (session, None),
+            Err(e) => (None, Some(e)),
         };
         let language = lang_param
             .and_then(|l| l.parse().ok())
@@ -85,10 +93,22 @@ impl Visitor {
                     .and_then(super::i18n::from_accept_language)
             })
             .unwrap_or(Language::En);
-        Visitor {
+        let visitor = Visitor {
             language,
             session,
             form_token: cookie(headers, FORM_COOKIE),
+        };
+        match outage {
+            None => Ok(visitor),
+            Some(e) => {
+                let page = Page {
+                    lang: visitor.language,
+                    csrf: String::new(),
+                    path: "/".into(),
+                    signed_in: false,
+                };
+                Err(e.respond(page, "/"))
+            }
         }
     }
 

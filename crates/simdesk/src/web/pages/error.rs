@@ -1,0 +1,111 @@
+//! What a page can fail with, and the one place each failure becomes an answer: a store that
+//! cannot answer is a 503 with `Retry-After`, never "not found" or "signed out".
+
+use super::{i18n, Page};
+use crate::services::ServiceError;
+use askama::Template;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+/// Seconds a visitor is asked to wait before trying a page again after an outage.
+const RETRY_AFTER_SECS: &str = "5";
+
+#[derive(Debug)]
+pub enum PageError {
+    /// Not there, or not the visitor's: the same answer either way.
+    NotFound,
+    /// Nobody is signed in (or the session ended): back to the sign-in page given.
+    SignedOut { sign_in: &'static str },
+    /// Signed in, but not allowed (the role, or a form that expired); says why.
+    Forbidden(String),
+    /// The input or the state refuses it; says why.
+    BadInput(String),
+    /// An abuse limit: the visitor may try again after the wait.
+    TooMany { retry_after_secs: i64 },
+    /// The database or a peer cannot answer now.
+    Unavailable,
+}
+
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> PageError {
+        match e {
+            ServiceError::TooManyAttempts {
+                retry_after_secs, ..
+            } => PageError::TooMany { retry_after_secs },
+            e if e.is_client_error() => PageError::BadInput(e.to_string()),
+            e => {
+                // Internal details go to the log, never to the page.
+                tracing::error!(error = %e, "page request failed");
+                PageError::Unavailable
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> PageError {
+        ServiceError::from(e).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub(super) struct ErrorPage {
+    pub page: Page,
+    pub message: String,
+    pub back: String,
+}
+
+impl PageError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::SignedOut { .. } => StatusCode::SEE_OTHER,
+            PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            PageError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The answer: the error page in the visitor's language, with a link back to `back`.
+    pub fn respond(self, page: Page, back: &str) -> Response {
+        let lang = page.lang;
+        let message = match &self {
+            PageError::SignedOut { sign_in } => return Redirect::to(sign_in).into_response(),
+            PageError::NotFound => i18n::t(lang, "err-not-yours"),
+            PageError::Forbidden(m) | PageError::BadInput(m) => m.clone(),
+            PageError::TooMany { retry_after_secs } => i18n::t1(
+                lang,
+                "err-rate-limited",
+                "minutes",
+                &((retry_after_secs + 59) / 60).to_string(),
+            ),
+            PageError::Unavailable => i18n::t(lang, "err-unavailable"),
+        };
+        let status = self.status();
+        let mut response = match (ErrorPage {
+            page,
+            message,
+            back: back.to_string(),
+        })
+        .render()
+        {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "page rendering failed");
+                "page could not be rendered".into_response()
+            }
+        };
+        *response.status_mut() = status;
+        let retry = match self {
+            PageError::TooMany { retry_after_secs } => Some(retry_after_secs.into()),
+            PageError::Unavailable => Some(HeaderValue::from_static(RETRY_AFTER_SECS)),
+            _ => None,
+        };
+        if let Some(retry) = retry {
+            response.headers_mut().insert(header::RETRY_AFTER, retry);
+        }
+        response
+    }
+}

@@ -1,0 +1,112 @@
+//! My lines: each line the traveller holds, its validity, balance and open request.
+
+use super::{page, render, service_error, to_sign_in, LangQuery};
+use crate::web::pages::session::Visitor;
+use crate::web::pages::Page;
+use crate::web::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use simdesk_domain::balance::{self, BucketUnit};
+use simdesk_domain::money::Money;
+use simdesk_domain::validity::{format_jst, last_valid_second};
+
+struct LineView {
+    iccid: String,
+    msisdn: String,
+    plan: String,
+    state_key: String,
+    valid_until: Option<String>,
+    balance: String,
+    data_mb: i64,
+    addons: Vec<String>,
+    can_cancel: bool,
+    open_request: Option<i64>,
+    receipts: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "lines.html")]
+struct LinesPage {
+    page: Page,
+    lines: Vec<LineView>,
+}
+
+pub async fn my_lines(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let store = state.ctx.store.as_ref();
+    let now = state.clock.now();
+    let lines = match store.lines_of_customer(customer).await {
+        Ok(l) => l,
+        Err(e) => return service_error(&visitor, &headers, e.into(), "/my"),
+    };
+    let mut views = Vec::new();
+    for line in lines {
+        let buckets = store.buckets(line.id).await.unwrap_or_default();
+        let addons = store.addons(line.id).await.unwrap_or_default();
+        let requests = store.requests_for_line(line.id).await.unwrap_or_default();
+        let currency = state
+            .ctx
+            .book
+            .carrier(&line.carrier)
+            .map(|c| c.currency)
+            .unwrap_or(simdesk_domain::money::Currency::Jpy);
+        let plan = state
+            .ctx
+            .book
+            .plan(&line.carrier, &line.plan)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|_| line.plan.clone());
+        let open_request = requests
+            .iter()
+            .find(|r| r.request.state.is_open())
+            .map(|r| r.request.id);
+        views.push(LineView {
+            iccid: line.iccid.to_string(),
+            msisdn: line.msisdn.national(),
+            plan,
+            state_key: format!("state-{}", line.state.as_str()),
+            valid_until: line
+                .validity_ends_at
+                .map(|e| format_jst(last_valid_second(e))),
+            balance: Money::new(
+                balance::remaining(&buckets, BucketUnit::Money(currency), now),
+                currency,
+            )
+            .to_string(),
+            data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
+            addons: addons
+                .iter()
+                .filter(|a| a.unbound_at.is_none())
+                .map(|a| a.code.clone())
+                .collect(),
+            can_cancel: open_request.is_none()
+                && matches!(line.state.as_str(), "registered" | "active" | "expired"),
+            open_request,
+            receipts: requests
+                .iter()
+                .filter_map(|r| r.receipt_number.clone())
+                .collect(),
+        });
+    }
+    render(
+        LinesPage {
+            page: page(&visitor, "/my"),
+            lines: views,
+        },
+        &headers,
+        &visitor,
+        q.lang.as_deref(),
+    )
+}

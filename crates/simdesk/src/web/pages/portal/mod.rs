@@ -1,0 +1,279 @@
+//! The traveller's pages: sign in with a code, my lines, cancel (quote → confirm → identity →
+//! status), withdraw, receipts, e-wallet and payout, and what happens to my data.
+
+pub mod account;
+pub mod cancel;
+pub mod data;
+pub mod lines;
+pub mod request;
+pub mod signin;
+
+use super::error::{ErrorPage, PageError};
+use super::session::{self, Visitor, LANG_COOKIE};
+use super::{i18n, Page};
+use crate::services::guard::{Account, Address, Asker};
+use crate::services::ServiceError;
+use crate::web::AppState;
+use askama::Template;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::customer::Language;
+use simdesk_domain::line::Line;
+
+#[derive(Deserialize, Default)]
+pub struct LangQuery {
+    lang: Option<String>,
+    format: Option<String>,
+    done: Option<String>,
+}
+
+fn page(visitor: &Visitor, path: &str) -> Page {
+    Page {
+        lang: visitor.language,
+        csrf: visitor.csrf(),
+        path: path.to_string(),
+        signed_in: visitor.traveller().is_some(),
+    }
+}
+
+fn render(
+    template: impl Template,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    lang_param: Option<&str>,
+) -> Response {
+    let html = match template.render() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response();
+        }
+    };
+    let mut response = Html(html).into_response();
+    // Remember a language picked with ?lang= on every page after.
+    if let Some(l) = lang_param.and_then(|l| l.parse::<Language>().ok()) {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(headers, LANG_COOKIE, l.tag(), 31_536_000),
+        );
+    }
+    // Anonymous forms need their double-submit token.
+    if visitor.session.is_none() && visitor.form_token.is_none() {
+        // Set by the caller through `with_form_token`.
+    }
+    response
+}
+
+fn error_page(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: String,
+    back: &str,
+) -> Response {
+    let mut r = render(
+        ErrorPage {
+            page: page(visitor, back),
+            message,
+            back: back.to_string(),
+        },
+        headers,
+        visitor,
+        None,
+    );
+    *r.status_mut() = status;
+    r
+}
+
+fn service_error(visitor: &Visitor, headers: &HeaderMap, e: ServiceError, back: &str) -> Response {
+    let status = if e.is_client_error() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let lang = visitor.language;
+    let message = match &e {
+        ServiceError::RateLimited(detail) => too_soon(visitor, detail),
+        ServiceError::Identity(detail) => identity_message(lang, detail),
+        _ if e.is_client_error() => e.to_string(),
+        _ => {
+            tracing::error!(error = %e, "page request failed");
+            i18n::t(lang, "err-unavailable")
+        }
+    };
+    error_page(visitor, headers, status, message, back)
+}
+
+/// A rate-limit refusal in the traveller's language, keeping the exact wait in English only as a detail.
+fn too_soon(visitor: &Visitor, detail: &str) -> String {
+    match visitor.language {
+        Language::En => detail.to_string(),
+        lang => i18n::t(lang, "err-too-soon"),
+    }
+}
+
+/// The identity service speaks English; the outcomes travellers meet most are said in their language.
+fn identity_message(lang: Language, detail: &str) -> String {
+    if let Some(left) = detail
+        .split("; ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        return i18n::t1(lang, "err-code-wrong", "left", &left.to_string());
+    }
+    if detail.contains("too many") {
+        i18n::t(lang, "err-code-locked")
+    } else if detail.contains("expired") || detail.contains("already used") {
+        i18n::t(lang, "err-code-expired")
+    } else {
+        detail.to_string()
+    }
+}
+
+fn to_sign_in() -> Response {
+    Redirect::to("/").into_response()
+}
+
+/// A refusal by an abuse limit: 429, `Retry-After`, and the wait in the traveller's language.
+fn limited_page(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    error: ServiceError,
+    back: &str,
+) -> Response {
+    let ServiceError::TooManyAttempts {
+        retry_after_secs, ..
+    } = &error
+    else {
+        return service_error(visitor, headers, error, back);
+    };
+    let minutes = (retry_after_secs + 59) / 60;
+    let mut r = error_page(
+        visitor,
+        headers,
+        StatusCode::TOO_MANY_REQUESTS,
+        i18n::t1(
+            visitor.language,
+            "err-rate-limited",
+            "minutes",
+            &minutes.to_string(),
+        ),
+        back,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+    r
+}
+
+/// The traveller's own line: another person's line does not exist for them.
+async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Result<Line, PageError> {
+    Ok(state
+        .guard()
+        .line(&Account::Customer(customer), iccid)
+        .await?)
+}
+
+fn traveller_attribution(state: &AppState, customer: i64, why: &str) -> Attribution {
+    Attribution::new(
+        Actor {
+            kind: ActorKind::Customer,
+            id: format!("customer:{customer}"),
+        },
+        Channel::Web,
+        state.clock.now(),
+        why,
+    )
+}
+
+/// The traveller asking from `address`.
+fn traveller(customer: i64, address: Address) -> Asker {
+    Asker {
+        channel: Channel::Web,
+        address,
+        account: Account::Customer(customer),
+    }
+}
+
+/// The traveller's own request and its line.
+async fn own_request(
+    state: &AppState,
+    customer: i64,
+    id: i64,
+) -> Result<(crate::store::RequestRecord, Line), PageError> {
+    Ok(state
+        .guard()
+        .request(&Account::Customer(customer), id)
+        .await?)
+}
+
+/// A portal page that failed, in the traveller's language, leading back to `back`.
+fn failed(visitor: &Visitor, error: PageError, back: &str) -> Response {
+    error.respond(page(visitor, back), back)
+}
+
+/// A form posted about a request: the traveller must be signed in, own the request and send the
+/// session's CSRF token; otherwise the answer to give instead.
+async fn own_request_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    id: i64,
+    csrf: &str,
+) -> Result<i64, Response> {
+    own_request_line(state, headers, visitor, id, csrf)
+        .await
+        .map(|(customer, _)| customer)
+}
+
+/// The signed-in traveller posting a form with their session's CSRF token; otherwise the answer
+/// to give (sign in, or the form expired, leading back to `back`).
+// The error is the page to answer with, built once per request; boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn signed_in_form(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    csrf: &str,
+    back: &str,
+) -> Result<i64, Response> {
+    let Some(customer) = visitor.traveller() else {
+        return Err(to_sign_in());
+    };
+    if !visitor.csrf_ok(csrf) {
+        return Err(error_page(
+            visitor,
+            headers,
+            StatusCode::FORBIDDEN,
+            i18n::t(visitor.language, "err-form-expired"),
+            back,
+        ));
+    }
+    Ok(customer)
+}
+
+/// As [`own_request_form`], also giving the request's line (what per-line limits count).
+async fn own_request_line(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    id: i64,
+    csrf: &str,
+) -> Result<(i64, i64), Response> {
+    let customer = signed_in_form(visitor, headers, csrf, &format!("/my/requests/{id}"))?;
+    // Someone else's request is answered as one that does not exist, as on its page.
+    match own_request(state, customer, id).await {
+        Ok((_, line)) => Ok((customer, line.id)),
+        Err(e) => Err(failed(visitor, e, "/my")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}

@@ -1,0 +1,322 @@
+//! A cancellation request seen by its traveller: status, identity code, document, withdrawal.
+
+use super::{
+    error_page, limited_page, own_request, own_request_form, own_request_line, page, render,
+    service_error, to_sign_in, traveller_attribution, CsrfForm, LangQuery,
+};
+use super::{failed, traveller};
+use crate::adapters::documents;
+use crate::services::cancellation;
+use crate::services::guard::Address;
+use crate::services::ServiceError;
+use crate::web::pages::session::Visitor;
+use crate::web::pages::{i18n, Page};
+use crate::web::AppState;
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use simdesk_domain::policy::IdentityCheck;
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    page: Page,
+    id: i64,
+    msisdn: String,
+    state: String,
+    state_key: String,
+    effective: Option<String>,
+    rejected: Option<String>,
+    receipt: Option<String>,
+    needs_code: bool,
+    needs_document: bool,
+    document_waiting: bool,
+    open: bool,
+    flash: Option<String>,
+}
+
+async fn show_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    id: i64,
+    flash: Option<String>,
+    lang: Option<&str>,
+) -> Response {
+    let Some(customer) = visitor.traveller() else {
+        return to_sign_in();
+    };
+    let (record, line) = match own_request(state, customer, id).await {
+        Ok(owned) => owned,
+        Err(e) => return failed(visitor, e, "/my"),
+    };
+    let r = &record.request;
+    let documents = state.ctx.store.documents(id).await.unwrap_or_default();
+    let template = RequestPage {
+        page: page(visitor, &format!("/my/requests/{id}")),
+        id,
+        msisdn: line.msisdn.national(),
+        state: r.state.as_str().into(),
+        state_key: format!("rstate-{}", r.state.as_str()),
+        effective: r.effective_date.map(|d| d.to_string()),
+        rejected: r.reject_reason.clone(),
+        receipt: record.receipt_number.clone(),
+        needs_code: r.required.contains(&IdentityCheck::Possession)
+            && !r.passed.contains(&IdentityCheck::Possession),
+        needs_document: r.required.contains(&IdentityCheck::Document)
+            && !r.passed.contains(&IdentityCheck::Document),
+        document_waiting: documents.iter().any(|d| d.review == "pending"),
+        open: r.state.is_open(),
+        flash,
+    };
+    render(template, headers, visitor, lang)
+}
+
+pub async fn request_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, q.lang.as_deref()).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let flash = q.done.as_deref().map(|d| match d {
+        "code" => i18n::t(visitor.language, "code-title"),
+        _ => String::new(),
+    });
+    show_request(
+        &state,
+        &headers,
+        &visitor,
+        id,
+        flash.filter(|f| !f.is_empty()),
+        q.lang.as_deref(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SendCodeForm {
+    csrf: String,
+    to: String,
+}
+
+pub async fn request_send_code(
+    State(state): State<AppState>,
+    address: Address,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<SendCodeForm>,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let back = format!("/my/requests/{id}");
+    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
+    {
+        Ok(owned) => owned,
+        Err(refused) => return refused,
+    };
+    let by_email = form.to == "email";
+    let allowed = state
+        .guard()
+        .code_send(&traveller(customer, address), line, by_email)
+        .await;
+    if let Err(e) = allowed {
+        return limited_page(&visitor, &headers, e, &back);
+    }
+    match cancellation::send_code(&state.ctx, id, by_email, state.clock.now()).await {
+        Ok(sent) => {
+            show_request(
+                &state,
+                &headers,
+                &visitor,
+                id,
+                Some(i18n::t1(visitor.language, "code-sent", "to", &sent.to)),
+                None,
+            )
+            .await
+        }
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CheckForm {
+    csrf: String,
+    code: String,
+}
+
+pub async fn request_check_code(
+    State(state): State<AppState>,
+    address: Address,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CheckForm>,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let back = format!("/my/requests/{id}");
+    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
+    {
+        Ok(owned) => owned,
+        Err(r) => return r,
+    };
+    let allowed = state
+        .guard()
+        .code_check(&traveller(customer, address), line)
+        .await;
+    if let Err(e) = allowed {
+        return limited_page(&visitor, &headers, e, &back);
+    }
+    match cancellation::check_code(
+        &state.ctx,
+        id,
+        &form.code,
+        traveller_attribution(&state, customer, "one-time code entered"),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}
+
+/// The identity document, with the form's CSRF token in the multipart body (never in the URL,
+/// where proxies log it). The body is limited by the route; the type is judged from the bytes.
+pub async fn request_upload(
+    State(state): State<AppState>,
+    address: Address,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    mut multipart: Multipart,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let back = format!("/my/requests/{id}");
+    let too_large = |visitor: &Visitor| {
+        error_page(
+            visitor,
+            &headers,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            i18n::t(visitor.language, "err-file-too-large"),
+            &back,
+        )
+    };
+    let mut csrf = String::new();
+    let mut content = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&visitor),
+            Err(_) => break,
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("document") => {
+                let declared = field.content_type().map(str::to_string);
+                match field.bytes().await {
+                    Ok(b) => content = Some((b.to_vec(), declared)),
+                    Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        return too_large(&visitor)
+                    }
+                    Err(_) => break,
+                }
+            }
+            _ => {}
+        }
+    }
+    let customer = match own_request_form(&state, &headers, &visitor, id, &csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((content, declared)) = content else {
+        return error_page(
+            &visitor,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            i18n::t(visitor.language, "request-upload-label"),
+            &back,
+        );
+    };
+    let allowed = state
+        .guard()
+        .upload(&traveller(customer, address), id)
+        .await;
+    if let Err(e) = allowed {
+        return limited_page(&visitor, &headers, e, &back);
+    }
+    match cancellation::upload_declared_document(
+        &state.ctx,
+        id,
+        content,
+        declared.as_deref(),
+        traveller_attribution(&state, customer, "identity document uploaded"),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(ServiceError::Document(e)) => document_refused(&visitor, &headers, e, &back),
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}
+
+/// A refused upload: 413 when too large, 415 for a type that is not accepted, in the
+/// traveller's language.
+fn document_refused(
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    error: documents::DocumentError,
+    back: &str,
+) -> Response {
+    let key = match error {
+        documents::DocumentError::TooLarge { .. } => "err-file-too-large",
+        documents::DocumentError::Empty => "request-upload-label",
+        _ => "err-file-type",
+    };
+    error_page(
+        visitor,
+        headers,
+        documents::status(&error),
+        i18n::t(visitor.language, key),
+        back,
+    )
+}
+
+pub async fn request_withdraw(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    let back = format!("/my/requests/{id}");
+    let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match cancellation::withdraw(
+        &state.ctx,
+        id,
+        traveller_attribution(&state, customer, "withdrawn on the self-service portal"),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => service_error(&visitor, &headers, e, &back),
+    }
+}

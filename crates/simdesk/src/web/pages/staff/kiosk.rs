@@ -1,0 +1,149 @@
+//! The shop's kiosk (taking a ticket) and the board calling numbers.
+
+use super::{html, known_carrier, limited, today};
+use crate::services::guard::Address;
+use crate::services::ServiceError;
+use crate::web::pages::session::{self, Visitor, FORM_COOKIE};
+use crate::web::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "kiosk.html")]
+struct KioskPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    carrier: String,
+    number: Option<i64>,
+}
+
+/// The kiosk in the shop: a walk-in takes a numbered ticket. Nobody signs in at a kiosk, so
+/// its form carries the anonymous double-submit token.
+pub async fn kiosk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(carrier): Path<String>,
+) -> Response {
+    if !known_carrier(&state, &carrier).await {
+        return (StatusCode::NOT_FOUND, "no such store").into_response();
+    }
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    kiosk_page(&headers, &visitor, carrier, None, None)
+}
+
+fn kiosk_page(
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    carrier: String,
+    number: Option<i64>,
+    flash: Option<String>,
+) -> Response {
+    let token = visitor
+        .form_token
+        .clone()
+        .unwrap_or_else(session::random_token);
+    let mut r = html(KioskPage {
+        staff: None,
+        csrf: token.clone(),
+        flash,
+        carrier,
+        number,
+    });
+    if visitor.form_token.is_none() {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(headers, FORM_COOKIE, &token, 7200),
+        );
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct KioskForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn take_ticket(
+    State(state): State<AppState>,
+    address: Address,
+    headers: HeaderMap,
+    Path(carrier): Path<String>,
+    Form(form): Form<KioskForm>,
+) -> Response {
+    if !known_carrier(&state, &carrier).await {
+        return (StatusCode::NOT_FOUND, "no such store").into_response();
+    }
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    if !visitor.csrf_ok(&form.csrf) {
+        let mut r = kiosk_page(
+            &headers,
+            &visitor,
+            carrier,
+            None,
+            Some("The page had expired; press the button again.".into()),
+        );
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    if let Err(e) = state.guard().kiosk_ticket(address).await {
+        return limited(e);
+    }
+    match state
+        .ctx
+        .store
+        .take_ticket(&carrier, &today(), state.clock.now())
+        .await
+    {
+        Ok(t) => kiosk_page(&headers, &visitor, carrier, Some(t.number), None),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::from(e).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct BoardPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+    called: Vec<(i64, String)>,
+    waiting: i64,
+}
+
+/// The board over the counters: numbers being called, refreshing by itself.
+pub async fn board(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
+    if !known_carrier(&state, &carrier).await {
+        return (StatusCode::NOT_FOUND, "no such store").into_response();
+    }
+    let (called, waiting) = state
+        .ctx
+        .store
+        .queue_board(&carrier, &today())
+        .await
+        .unwrap_or_default();
+    html(BoardPage {
+        staff: None,
+        csrf: String::new(),
+        flash: None,
+        called: called
+            .into_iter()
+            .map(|t| (t.number, t.counter.unwrap_or_default()))
+            .collect(),
+        waiting,
+    })
+}

@@ -1,0 +1,142 @@
+//! Staff sign-in and sign-out.
+
+use super::{failed, forbidden, home_of, html, limited, staff_of, PageError};
+use crate::services::guard::Address;
+use crate::services::staff::{self};
+use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
+use crate::web::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use simdesk_domain::customer::Language;
+
+#[derive(Template)]
+#[template(path = "staff_signin.html")]
+struct SignInPage {
+    staff: Option<String>,
+    csrf: String,
+    flash: Option<String>,
+}
+
+pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    match staff_of(&state, &visitor).await {
+        Ok(me) => return Redirect::to(home_of(me.role)).into_response(),
+        Err(PageError::SignedOut { .. }) => {}
+        Err(e) => return failed(e),
+    }
+    let token = visitor
+        .form_token
+        .clone()
+        .unwrap_or_else(session::random_token);
+    let mut r = html(SignInPage {
+        staff: None,
+        csrf: token.clone(),
+        flash: None,
+    });
+    if visitor.form_token.is_none() {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(&headers, FORM_COOKIE, &token, 7200),
+        );
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    address: Address,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    if !visitor.csrf_ok(&form.csrf) {
+        return forbidden("the form expired; open the sign-in page again");
+    }
+    let guard = state.guard();
+    if let Err(e) = guard.staff_sign_in(address, &form.username).await {
+        return limited(e);
+    }
+    let store = state.ctx.store.as_ref();
+    match staff::authenticate(store, &form.username, &form.password).await {
+        Ok(Some((row, role))) => match session::start(
+            &state,
+            "staff",
+            row.id,
+            Some(row.carrier.clone()),
+            Language::En,
+        )
+        .await
+        {
+            Ok(token) => {
+                if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
+                    let _ = state.ctx.store.delete_session(&session::hash(&old)).await;
+                }
+                let mut r = Redirect::to(home_of(role)).into_response();
+                r.headers_mut().append(
+                    header::SET_COOKIE,
+                    session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
+                );
+                r
+            }
+            Err(e) => forbidden(&e.to_string()),
+        },
+        Ok(None) => {
+            guard.staff_sign_in_failed(&form.username).await;
+            let token = visitor.form_token.clone().unwrap_or_default();
+            let mut r = html(SignInPage {
+                staff: None,
+                csrf: token,
+                flash: Some("Username or password is not right.".into()),
+            });
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => forbidden(&e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visitor = match Visitor::from_headers(&state, &headers, None).await {
+        Ok(visitor) => visitor,
+        Err(outage) => return outage,
+    };
+    if let Some(s) = visitor
+        .session
+        .as_ref()
+        .filter(|_| visitor.csrf_ok(&form.csrf))
+    {
+        let _ = state.ctx.store.delete_session(&s.token_hash).await;
+    }
+    let mut r = Redirect::to("/staff").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(&headers, SESSION_COOKIE, "", 0),
+    );
+    r
+}
