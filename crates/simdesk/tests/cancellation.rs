@@ -378,7 +378,7 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
         q.valid_until_jst.as_deref(),
         Some("2026-05-20 23:59:59 JST")
     );
-    let notice = q.time_left_notice.as_deref().expect("a time-left notice");
+    let notice = q.time_left_notice.expect("a time-left notice").to_string();
     assert!(notice.contains("2026-05-20 23:59:59 JST"), "{notice}");
     assert_eq!(
         q.balance,
@@ -405,7 +405,12 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
     assert_eq!(itemised, [("prepaid_balance", 1500)]);
     assert_eq!(refund.total, yen(1500));
     assert_eq!(q.effective_date_if_submitted_now, Some(date(2026, 5, 13)));
-    let said = q.what_happens.join("\n");
+    let said = q
+        .what_happens
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     for needle in ["2026-05-13", "barred", "ROAMING", "1,500 JPY", "receipt"] {
         assert!(said.contains(needle), "missing {needle:?} in:\n{said}");
     }
@@ -436,7 +441,11 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
         .unwrap();
     assert!(!q.can_cancel);
     assert_eq!(q.open_request, Some(request.request.id));
-    assert!(q.cannot_because.unwrap().contains("already open"));
+    assert!(q
+        .cannot_because
+        .unwrap()
+        .to_string()
+        .contains("already open"));
 
     // Once cancelled, the quote says it cannot be cancelled and why.
     w.run_due(at(SAKURA_EFFECTIVE_AT)).await;
@@ -446,7 +455,7 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
     assert_eq!(q.state, "terminated");
     assert!(!q.can_cancel);
     assert_eq!(
-        q.cannot_because.as_deref(),
+        q.cannot_because.map(|c| c.to_string()).as_deref(),
         Some("the line is already cancelled")
     );
     assert!(!q.valid_now);
@@ -462,7 +471,7 @@ async fn a_quote_tells_where_the_customer_stands_and_time_left_never_refuses() {
         .unwrap();
     assert!(!q.can_cancel);
     assert_eq!(
-        q.cannot_because.as_deref(),
+        q.cannot_because.map(|c| c.to_string()).as_deref(),
         Some("the line has not been sold")
     );
 }

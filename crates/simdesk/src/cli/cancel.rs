@@ -162,7 +162,10 @@ pub(super) async fn run_cancel(
         CancelCommand::Quote { line, json } => {
             let quote = cancellation::quote(ctx, &parse_line_key(line)?, now).await?;
             if *json {
-                out!("{}", serde_json::to_string_pretty(&quote)?);
+                out!(
+                    "{}",
+                    serde_json::to_string_pretty(&crate::web::api::quote_body(&quote))?
+                );
             } else {
                 print_quote(&quote)?;
             }

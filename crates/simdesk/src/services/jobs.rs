@@ -1,6 +1,8 @@
 //! Due work run at a given instant: lines whose validity ends expire, lines past grace close.
 
-use super::{effects, ServiceResult};
+use super::effects::{self, NetworkOp};
+use super::{ServiceError, ServiceResult};
+use crate::messages::Event;
 use crate::store::{LineChange, NewEvent, Store, StoreError};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -115,13 +117,16 @@ fn decide(
     change.events.extend(events);
     // Out of validity the line may not be used: barred in grace, deleted once closed.
     if closed {
-        change
-            .outbox
-            .push(effects::network("deprovision", "closed", &current, now));
+        change.outbox.push(effects::network(
+            NetworkOp::Deprovision,
+            "closed",
+            &current,
+            now,
+        ));
     } else if expired {
         change
             .outbox
-            .push(effects::network("bar", "expired", &current, now));
+            .push(effects::network(NetworkOp::Bar, "expired", &current, now));
         if let Some(holder) = current.holder {
             let grace_until = current
                 .grace_ends_at
@@ -129,7 +134,7 @@ fn decide(
                 .unwrap_or_default();
             let language = languages.get(&holder).map(String::as_str).unwrap_or("en");
             change.outbox.push(effects::notice(
-                "expired",
+                Event::Expired,
                 "validity",
                 &current,
                 holder,
@@ -179,7 +184,7 @@ pub async fn queue_reminders(
             }
             let left = ends.duration_since(now).as_secs().max(0) / 3600;
             messages.push(effects::notice(
-                "validity_reminder",
+                Event::ValidityReminder,
                 &ends.as_microsecond().to_string(),
                 &line,
                 holder,
@@ -241,33 +246,9 @@ async fn reject_orphaned_request(
         "the line ended before the cancellation was approved",
     );
     let reason = "the line reached the end of its validity and grace before identity was confirmed; it has ended and nothing remains to cancel";
-    let Ok((request, t)) = open.request.reject(reason, by) else {
-        return Ok(());
-    };
-    let mut change = crate::store::RequestChange::new(request, &open.carrier);
-    change.events.push(t);
-    if let Some(line) = store.line(&crate::store::LineKey::Id(line_id)).await? {
-        let (customer, language) = match line.holder {
-            Some(h) => (
-                h,
-                store
-                    .customer(h)
-                    .await?
-                    .map(|c| c.language)
-                    .unwrap_or_else(|| "en".into()),
-            ),
-            None => (0, "en".into()),
-        };
-        change.outbox.push(crate::store::OutboxMessage {
-            kind: "notify".into(),
-            idempotency_key: format!("notify:cancellation_rejected:{}:{customer}", open.request.id),
-            payload: serde_json::json!({ "event": "cancellation_rejected", "language": language, "customer": customer,
-                "msisdn": line.msisdn.as_str(), "request": open.request.id, "params": { "reason": reason } }),
-            available_at: now,
-        });
-    }
-    match store.apply_request(&change).await {
-        Ok(_) | Err(StoreError::Conflict) => Ok(()),
-        Err(e) => Err(e.into()),
+    // Someone else decided the request meanwhile: it is no longer open, and that is enough.
+    match super::cancellation::reject_with(store, &open, reason, by, None).await {
+        Ok(_) | Err(ServiceError::Busy | ServiceError::Cancellation(_)) => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -148,7 +148,7 @@ pub async fn register(
         change.new_holder = Some(registration.clone());
         let customer = if claimant == NEW_HOLDER { 0 } else { claimant };
         change.outbox.push(super::effects::notice(
-            "registration",
+            crate::messages::Event::Registration,
             "first",
             &line,
             customer,
@@ -199,7 +199,7 @@ pub async fn activate(
                 ends,
             );
             change.outbox.push(super::effects::network(
-                "provision",
+                super::effects::NetworkOp::Provision,
                 "activation",
                 &next,
                 at,
@@ -211,7 +211,7 @@ pub async fn activate(
                     .map(|c| c.language)
                     .unwrap_or_else(|| "en".into());
                 change.outbox.push(super::effects::notice(
-                    "activation",
+                    crate::messages::Event::Activation,
                     "first",
                     &next,
                     holder,

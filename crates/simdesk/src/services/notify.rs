@@ -5,8 +5,9 @@
 //! makes a traveller receive the same SMS twice. Contact details are read at sending time and
 //! never copied into the outbox.
 
-use super::outbox::Peers;
-use crate::adapters::email::{Attachment, Mail};
+use super::effects::{Effect, Occasion};
+use crate::adapters::email::{Attachment, Mail, Mailer};
+use crate::adapters::sms::SmsGateway;
 use crate::adapters::PeerError;
 use crate::messages::{self, Event};
 use crate::store::{LineKey, OutboxMessage, OutboxRow, Store};
@@ -83,18 +84,16 @@ pub(super) async fn fan_out(
         obj.insert("to".into(), if to_line { "line" } else { "contact" }.into());
     }
     Ok(vec![
-        OutboxMessage {
-            kind: "sms".into(),
-            idempotency_key: format!("{}:sms", row.idempotency_key),
+        Effect::Sms {
+            notice_key: row.idempotency_key.clone(),
             payload: sms,
-            available_at: now,
-        },
-        OutboxMessage {
-            kind: "email".into(),
-            idempotency_key: format!("{}:email", row.idempotency_key),
+        }
+        .queue(now),
+        Effect::Email {
+            notice_key: row.idempotency_key.clone(),
             payload,
-            available_at: now,
-        },
+        }
+        .queue(now),
     ])
 }
 
@@ -106,16 +105,16 @@ pub(super) fn payout_sent(
     currency: &str,
     now: Timestamp,
 ) -> Vec<OutboxMessage> {
-    vec![OutboxMessage {
-        kind: "notify".into(),
-        idempotency_key: format!("notify:payout_sent:{}", row.idempotency_key),
-        payload: json!({
-            "event": "payout_sent",
-            "customer": row.payload.get("customer").cloned().unwrap_or(Value::Null),
-            "params": { "amount": { "value": amount, "unit": currency }, "reference": reference },
-        }),
-        available_at: now,
-    }]
+    vec![Effect::Notify {
+        event: Event::PayoutSent,
+        occasion: Occasion::After(row.idempotency_key.clone()),
+        customer: row.payload.get("customer").and_then(Value::as_i64),
+        // Looked up when the notification fans out.
+        language: None,
+        msisdn: None,
+        params: json!({ "amount": { "value": amount, "unit": currency }, "reference": reference }),
+    }
+    .queue(now)]
 }
 
 /// A parameter as a traveller reads it.
@@ -134,7 +133,7 @@ fn param_text(value: &Value) -> String {
 /// The rendered message for a `sms`/`email` row, with what it needs filled in.
 async fn render(
     store: &dyn Store,
-    peers: &Peers,
+    public_url: &str,
     row: &OutboxRow,
 ) -> Result<(Event, messages::Message, Option<String>), PeerError> {
     let event: Event = field(row, "event")
@@ -148,14 +147,14 @@ async fn render(
         }
     }
     params.insert("msisdn".into(), field(row, "msisdn").to_string());
-    params.insert("portal_url".into(), format!("{}/", peers.public_url));
+    params.insert("portal_url".into(), format!("{}/", public_url));
     let mut receipt = None;
     if let Some(request) = row.payload.get("request").and_then(|r| r.as_i64()) {
         if let Some(record) = store.request(request).await? {
             if let Some(number) = record.receipt_number {
                 params.insert(
                     "receipt_url".into(),
-                    format!("{}/my/receipts/{number}", peers.public_url),
+                    format!("{}/my/receipts/{number}", public_url),
                 );
                 params.insert("receipt_number".into(), number.clone());
                 receipt = Some(number);
@@ -173,7 +172,8 @@ async fn render(
 
 pub(super) async fn send_sms(
     store: &dyn Store,
-    peers: &Peers,
+    sms: &dyn SmsGateway,
+    public_url: &str,
     row: &OutboxRow,
 ) -> Result<(), PeerError> {
     let to = match field(row, "to") {
@@ -189,16 +189,14 @@ pub(super) async fn send_sms(
             }
         }
     };
-    let (_, message, _) = render(store, peers, row).await?;
-    peers
-        .sms
-        .send_sms(&row.idempotency_key, &to, &message.sms)
-        .await
+    let (_, message, _) = render(store, public_url, row).await?;
+    sms.send_sms(&row.idempotency_key, &to, &message.sms).await
 }
 
 pub(super) async fn send_email(
     store: &dyn Store,
-    peers: &Peers,
+    mail: &dyn Mailer,
+    public_url: &str,
     row: &OutboxRow,
 ) -> Result<(), PeerError> {
     let Some(id) = row.payload.get("customer").and_then(|c| c.as_i64()) else {
@@ -208,7 +206,7 @@ pub(super) async fn send_email(
     let Some(personal) = store.customer(id).await?.and_then(|c| c.personal) else {
         return Ok(());
     };
-    let (event, message, receipt) = render(store, peers, row).await?;
+    let (event, message, receipt) = render(store, public_url, row).await?;
     let mut attachments = Vec::new();
     if event == Event::CancellationCompleted {
         if let Some(number) = receipt {
@@ -229,15 +227,13 @@ pub(super) async fn send_email(
             }
         }
     }
-    peers
-        .mail
-        .send_mail(&Mail {
-            message_id: row.idempotency_key.clone(),
-            to: personal.email.clone(),
-            subject: message.subject,
-            text: message.text,
-            html: message.html,
-            attachments,
-        })
-        .await
+    mail.send_mail(&Mail {
+        message_id: row.idempotency_key.clone(),
+        to: personal.email.clone(),
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        attachments,
+    })
+    .await
 }

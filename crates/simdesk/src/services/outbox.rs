@@ -1,6 +1,7 @@
 //! Delivering the outbox: each side effect once per idempotency key, retried with backoff, and
 //! parked as dead after too many failures or a refusal that retrying cannot change.
 
+use super::effects::{NetworkOp, OutboxKind};
 use super::{notify, ServiceResult};
 use crate::adapters::email::Mailer;
 use crate::adapters::network::Network;
@@ -55,16 +56,15 @@ impl Peers {
 }
 
 /// Every kind the outbox delivers.
-pub const DELIVERED_KINDS: [&str; 8] = [
-    "network.provision",
-    "network.bar",
-    "network.unbar",
-    "network.deprovision",
-    "payout",
-    "notify",
-    "sms",
-    "email",
-];
+pub const DELIVERED_KINDS: [&str; OutboxKind::ALL.len()] = {
+    let mut kinds = [""; OutboxKind::ALL.len()];
+    let mut i = 0;
+    while i < kinds.len() {
+        kinds[i] = OutboxKind::ALL[i].as_str();
+        i += 1;
+    }
+    kinds
+};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
@@ -79,10 +79,9 @@ fn backoff(attempts: i64) -> SignedDuration {
 }
 
 fn max_attempts(kind: &str) -> i64 {
-    if kind.starts_with("network.") {
-        MAX_NETWORK_ATTEMPTS
-    } else {
-        MAX_ATTEMPTS
+    match kind.parse() {
+        Ok(OutboxKind::Network(_)) => MAX_NETWORK_ATTEMPTS,
+        _ => MAX_ATTEMPTS,
     }
 }
 
@@ -188,12 +187,20 @@ async fn deliver_one(
     };
     let key = &row.idempotency_key;
     let (imsi, msisdn) = (text("imsi"), text("msisdn"));
-    match row.kind.as_str() {
-        "network.provision" => peers.network.provision(key, &imsi, &msisdn).await?,
-        "network.bar" => peers.network.bar(key, &imsi, &msisdn).await?,
-        "network.unbar" => peers.network.unbar(key, &imsi, &msisdn).await?,
-        "network.deprovision" => peers.network.deprovision(key, &imsi, &msisdn).await?,
-        "payout" => {
+    let kind: OutboxKind = row
+        .kind
+        .parse()
+        .map_err(|_| PeerError::Refused(format!("no delivery for outbox kind {}", row.kind)))?;
+    match kind {
+        OutboxKind::Network(NetworkOp::Provision) => {
+            peers.network.provision(key, &imsi, &msisdn).await?
+        }
+        OutboxKind::Network(NetworkOp::Bar) => peers.network.bar(key, &imsi, &msisdn).await?,
+        OutboxKind::Network(NetworkOp::Unbar) => peers.network.unbar(key, &imsi, &msisdn).await?,
+        OutboxKind::Network(NetworkOp::Deprovision) => {
+            peers.network.deprovision(key, &imsi, &msisdn).await?
+        }
+        OutboxKind::Payout => {
             let amount = row
                 .payload
                 .get("amount")
@@ -208,17 +215,16 @@ async fn deliver_one(
                 row, &reference, amount, &currency, now,
             )));
         }
-        "notify" => {
+        OutboxKind::Notify => {
             return notify::fan_out(store, row, now)
                 .await
                 .map(Delivered::FannedOut)
         }
-        "sms" => notify::send_sms(store, peers, row).await?,
-        "email" => notify::send_email(store, peers, row).await?,
-        other => {
-            return Err(PeerError::Refused(format!(
-                "no delivery for outbox kind {other}"
-            )))
+        OutboxKind::Sms => {
+            notify::send_sms(store, peers.sms.as_ref(), &peers.public_url, row).await?
+        }
+        OutboxKind::Email => {
+            notify::send_email(store, peers.mail.as_ref(), &peers.public_url, row).await?
         }
     }
     Ok(Delivered::Done)

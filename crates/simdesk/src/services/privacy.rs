@@ -137,7 +137,7 @@ async fn erase_when_due(
         if queued == 0 {
             if let Some(line) = lines.last() {
                 let notice = super::effects::notice(
-                    "data_erased",
+                    crate::messages::Event::DataErased,
                     &customer.to_string(),
                     line,
                     customer,

@@ -181,7 +181,7 @@ pub async fn reconcile(
                         .await?;
                     if apply && !waiting {
                         let occasion = format!("reconcile-{}", now.as_microsecond());
-                        for op in &ops {
+                        for op in ops.iter().filter_map(|op| op.parse().ok()) {
                             queued.push(effects::network(op, &occasion, &line, now));
                         }
                     }

@@ -1,10 +1,10 @@
 //! The customer's e-wallet: balance, history and payouts.
 
+use super::effects::Effect;
 use super::{ServiceError, ServiceResult};
-use crate::store::{NewPayout, OutboxMessage, Store, WalletEntry, WalletPostingRow};
+use crate::store::{NewPayout, Store, WalletEntry, WalletPostingRow};
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::json;
 use simdesk_domain::money::Money;
 use simdesk_domain::wallet;
 use std::collections::BTreeMap;
@@ -87,12 +87,13 @@ pub async fn payout(
         note: format!("payout to {destination}"),
         at: now,
     };
-    let outbox = OutboxMessage {
-        kind: "payout".into(),
-        idempotency_key: format!("payout:{key}"),
-        payload: json!({ "destination": destination, "amount": amount.minor(), "currency": amount.currency().code(), "customer": customer }),
-        available_at: now,
-    };
+    let outbox = Effect::Payout {
+        key: key.to_string(),
+        customer,
+        destination: destination.to_string(),
+        amount,
+    }
+    .queue(now);
     match store
         .record_payout(
             &NewPayout {

@@ -8,6 +8,7 @@ mod idempotency;
 pub use idempotency::layer as idempotency_layer;
 mod tmf;
 mod v1;
+pub(crate) use v1::quote_body;
 
 pub use auth::{hash_token, new_token, Operator};
 

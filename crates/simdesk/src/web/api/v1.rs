@@ -85,7 +85,24 @@ pub async fn quote(
         state.clock.now(),
     )
     .await?;
-    Ok(Json(serde_json::to_value(q).unwrap_or_default()))
+    Ok(Json(quote_body(&q)))
+}
+
+/// The quote as the API and the CLI show it: the English text its fields have always carried,
+/// with the typed reasons next to it under `cannot_code` and `what_happens_codes`.
+pub fn quote_body(q: &cancellation::Quote) -> Value {
+    let mut body = serde_json::to_value(q).unwrap_or_default();
+    body["cannot_because"] = q.cannot_because.map(|c| c.to_string()).into();
+    body["cannot_code"] = q.cannot_because.map(|c| c.code()).into();
+    body["time_left_notice"] = q.time_left_notice.map(|t| t.to_string()).into();
+    body["what_happens"] = q
+        .what_happens
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .into();
+    body["what_happens_codes"] = serde_json::to_value(&q.what_happens).unwrap_or_default();
+    body
 }
 
 /// A cancellation request with its steps.

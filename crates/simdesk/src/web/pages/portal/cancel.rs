@@ -16,6 +16,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use simdesk_domain::attribution::Channel;
+use simdesk_domain::cancellation::{CannotCancel, WhatHappens};
 use simdesk_domain::customer::Language;
 use simdesk_domain::policy::IdentityCheck;
 
@@ -31,9 +32,34 @@ struct QuotePage {
     effective: String,
     refund_items: Vec<(String, String)>,
     refund_total: String,
-    bars: bool,
-    has_addons: bool,
+    happens: Vec<String>,
     checks: String,
+}
+
+/// Why the line cannot be cancelled, in the visitor's language.
+fn cannot_words(lang: Language, why: CannotCancel) -> String {
+    i18n::t(lang, &format!("quote-cannot-{}", why.code()))
+}
+
+/// What happens if the visitor confirms, in their language; the effective date is stated above
+/// the list, so it is left out of it.
+fn what_happens_words(lang: Language, steps: &[WhatHappens]) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(|step| {
+            let id = match step {
+                WhatHappens::TakesEffect { .. } => return None,
+                WhatHappens::BarredAtApproval => "quote-happens-bar",
+                WhatHappens::DoNotUseMeanwhile => "quote-happens-do-not-use",
+                WhatHappens::AddonsUnbound { .. } => "quote-happens-addons",
+                WhatHappens::RemovedFromNetwork => "quote-happens-network",
+                WhatHappens::Refund { .. } => "quote-happens-wallet",
+                WhatHappens::NothingToRefund => "quote-happens-nothing-to-refund",
+                WhatHappens::Receipt => "quote-happens-receipt",
+            };
+            Some(i18n::t(lang, id))
+        })
+        .collect()
 }
 
 fn check_words(lang: Language, checks: &[IdentityCheck]) -> String {
@@ -69,18 +95,12 @@ pub async fn quote_page(
             Ok(q) => q,
             Err(e) => return service_error(&visitor, &headers, e, "/my"),
         };
-    let checks = state
-        .ctx
-        .book
-        .for_line(&line)
-        .map(|(p, _)| simdesk_domain::identity::required_checks(p.identity(), Channel::Web))
+    let checks = quote
+        .identity_needed
+        .iter()
+        .find(|c| c.channel == Channel::Web)
+        .map(|c| c.checks.clone())
         .unwrap_or_default();
-    let bars = state
-        .ctx
-        .book
-        .for_line(&line)
-        .map(|(p, _)| p.cancellation().bar_while_pending)
-        .unwrap_or(false);
     let refund = quote.refund.as_ref();
     let template = QuotePage {
         page: page(&visitor, &path),
@@ -92,7 +112,9 @@ pub async fn quote_page(
             .plan(&line.carrier, &line.plan)
             .map(|p| p.name.clone())
             .unwrap_or_default(),
-        cannot: quote.cannot_because.clone(),
+        cannot: quote
+            .cannot_because
+            .map(|why| cannot_words(visitor.language, why)),
         valid_until: quote
             .time_left_notice
             .as_ref()
@@ -115,8 +137,7 @@ pub async fn quote_page(
             })
             .unwrap_or_default(),
         refund_total: refund.map(|r| r.total.to_string()).unwrap_or_default(),
-        bars,
-        has_addons: !quote.bound_addons.is_empty(),
+        happens: what_happens_words(visitor.language, &quote.what_happens),
         checks: check_words(visitor.language, &checks),
     };
     render(template, &headers, &visitor, q.lang.as_deref())
@@ -148,5 +169,61 @@ pub async fn confirm_cancel(
     {
         Ok(s) => Redirect::to(&format!("/my/requests/{}", s.request.request.id)).into_response(),
         Err(e) => service_error(&visitor, &headers, e, &format!("/my/lines/{iccid}/cancel")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simdesk_domain::money::{Currency, Money};
+
+    #[test]
+    fn every_reason_and_step_is_said_in_every_language() {
+        let reasons = [
+            CannotCancel::NotSold,
+            CannotCancel::AlreadyCancelled,
+            CannotCancel::AlreadyEnded,
+            CannotCancel::RequestOpen { request: Some(1) },
+        ];
+        let steps = [
+            WhatHappens::BarredAtApproval,
+            WhatHappens::DoNotUseMeanwhile,
+            WhatHappens::AddonsUnbound {
+                addons: vec!["ROAMING".into()],
+            },
+            WhatHappens::RemovedFromNetwork,
+            WhatHappens::Refund {
+                amount: Money::new(1500, Currency::Jpy),
+            },
+            WhatHappens::NothingToRefund,
+            WhatHappens::Receipt,
+        ];
+        for lang in Language::ALL {
+            for why in reasons {
+                let words = cannot_words(lang, why);
+                assert!(!words.starts_with("quote-"), "{lang:?}: {words}");
+            }
+            for words in what_happens_words(lang, &steps) {
+                assert!(!words.starts_with("quote-"), "{lang:?}: {words}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_credit_is_promised_when_nothing_is_refunded() {
+        for lang in Language::ALL {
+            let said = what_happens_words(
+                lang,
+                &[
+                    WhatHappens::RemovedFromNetwork,
+                    WhatHappens::NothingToRefund,
+                ],
+            );
+            assert!(
+                !said.contains(&i18n::t(lang, "quote-happens-wallet")),
+                "{said:?}"
+            );
+            assert!(said.contains(&i18n::t(lang, "quote-happens-nothing-to-refund")));
+        }
     }
 }

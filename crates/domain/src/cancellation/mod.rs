@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+mod quote;
+pub use quote::{
+    decide_quote, refund_basis, CannotCancel, QuoteDecision, QuoteError, TimeLeft, WhatHappens,
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
@@ -154,6 +159,17 @@ pub fn start_of_day_jst(date: Date) -> Timestamp {
         .unwrap_or(Timestamp::MAX)
 }
 
+/// Whether a request may be opened for `line` as it stands. Time left on the line is never a
+/// reason to refuse.
+pub fn may_open(line: &Line) -> Result<(), CancellationError> {
+    match line.state {
+        LineState::Terminated | LineState::Closed => Err(CancellationError::LineEnded(line.state)),
+        LineState::PendingTermination => Err(CancellationError::AlreadyOpen),
+        LineState::InStock => Err(CancellationError::LineInStock),
+        LineState::Registered | LineState::Active | LineState::Expired => Ok(()),
+    }
+}
+
 impl CancellationRequest {
     /// Opens a request for `line`. Time left on the line is never a reason to refuse.
     pub fn submit(
@@ -163,14 +179,7 @@ impl CancellationRequest {
         policy_version: i64,
         by: Attribution,
     ) -> Result<(CancellationRequest, RequestTransition), CancellationError> {
-        match line.state {
-            LineState::Terminated | LineState::Closed => {
-                return Err(CancellationError::LineEnded(line.state))
-            }
-            LineState::PendingTermination => return Err(CancellationError::AlreadyOpen),
-            LineState::InStock => return Err(CancellationError::LineInStock),
-            LineState::Registered | LineState::Active | LineState::Expired => {}
-        }
+        may_open(line)?;
         let request = CancellationRequest {
             id: 0,
             line_id: line.id,
