@@ -552,13 +552,9 @@ async fn pages_answer_an_outage_with_503_and_retry_after_never_not_found_or_sign
     .unwrap();
     let (traveller, _) = session(s, "traveller", a.holder.unwrap(), "EX-SAKURA").await;
     let (staff_member, _) = session(s, "staff", agent, "EX-SAKURA").await;
-    let ctx = support::ctx(store.clone(), book);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(simdesk::web::serve(
-        listener,
-        simdesk::web::AppState::new(ctx),
-    ));
+    let url = db.url.clone();
+    let app = support::spawn_app_on(db, support::AppOptions::new()).await;
+    let base = app.base.clone();
     let get = move |path: String, token: &'static str| {
         let base = base.clone();
         async move {
@@ -592,7 +588,7 @@ async fn pages_answer_an_outage_with_503_and_retry_after_never_not_found_or_sign
 
     // The line and the staff member cannot be read: the traveller's line is not "not found",
     // and the staff member is not "signed out".
-    lose_tables(&db.url, &["lines", "staff"]).await;
+    lose_tables(&url, &["lines", "staff"]).await;
     for (path, token) in [
         (cancel_page, traveller),
         ("/console".to_string(), staff_member),
@@ -610,7 +606,7 @@ async fn pages_answer_an_outage_with_503_and_retry_after_never_not_found_or_sign
     }
 
     // Not even the session can be read: still an outage, not a sign-in page.
-    lose_tables(&db.url, &["sessions"]).await;
+    lose_tables(&url, &["sessions"]).await;
     let (status, retry_after, body) = get("/my".into(), traveller).await;
     assert_eq!(status, 503, "GET /my without a readable session: {body}");
     assert!(retry_after.is_some());
