@@ -247,12 +247,7 @@ fn receipt_label(language: &str, key: &str, english: &str) -> String {
     match language.parse::<simdesk_domain::customer::Language>() {
         Ok(simdesk_domain::customer::Language::En) | Err(_) => english.to_string(),
         Ok(lang) => {
-            let translated = crate::web::pages::i18n::t(lang, &format!("refund-{key}"));
-            if translated.starts_with("refund-") {
-                english.to_string()
-            } else {
-                translated
-            }
+            crate::i18n::lookup(lang, &format!("refund-{key}")).unwrap_or_else(|| english.to_string())
         }
     }
 }
