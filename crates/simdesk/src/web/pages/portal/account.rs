@@ -143,9 +143,14 @@ pub async fn wallet_payout(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let view = wallet::show(state.ctx.store.as_ref(), customer).await.ok();
+    let view = match wallet::show(state.ctx.store.as_ref(), customer).await {
+        Ok(v) => v,
+        Err(e) => return service_error(&visitor, &headers, e, "/my/wallet"),
+    };
     let currency = view
-        .and_then(|v| v.balance.first().map(|m| m.currency()))
+        .balance
+        .first()
+        .map(|m| m.currency())
         .unwrap_or(simdesk_domain::money::Currency::Jpy);
     let amount =
         match Money::parse(&form.amount).or_else(|_| Money::parse_in(&form.amount, currency)) {

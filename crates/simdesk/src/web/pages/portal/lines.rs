@@ -50,9 +50,18 @@ pub async fn my_lines(
     };
     let mut views = Vec::new();
     for line in lines {
-        let buckets = store.buckets(line.id).await.unwrap_or_default();
-        let addons = store.addons(line.id).await.unwrap_or_default();
-        let requests = store.requests_for_line(line.id).await.unwrap_or_default();
+        // A part of a line that cannot be read is an outage, never an empty balance.
+        let read = async {
+            Ok::<_, crate::store::StoreError>((
+                store.buckets(line.id).await?,
+                store.addons(line.id).await?,
+                store.requests_for_line(line.id).await?,
+            ))
+        };
+        let (buckets, addons, requests) = match read.await {
+            Ok(parts) => parts,
+            Err(e) => return service_error(&visitor, &headers, e.into(), "/my"),
+        };
         let currency = state
             .ctx
             .book
@@ -89,7 +98,7 @@ pub async fn my_lines(
                 .map(|a| a.code.clone())
                 .collect(),
             can_cancel: open_request.is_none()
-                && matches!(line.state.as_str(), "registered" | "active" | "expired"),
+                && simdesk_domain::cancellation::may_open(&line).is_ok(),
             open_request,
             receipts: requests
                 .iter()

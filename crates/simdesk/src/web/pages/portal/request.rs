@@ -54,7 +54,10 @@ async fn show_request(
         Err(e) => return failed(visitor, e, "/my"),
     };
     let r = &record.request;
-    let documents = state.ctx.store.documents(id).await.unwrap_or_default();
+    let documents = match state.ctx.store.documents(id).await {
+        Ok(d) => d,
+        Err(e) => return failed(visitor, e.into(), "/my"),
+    };
     let template = RequestPage {
         page: page(visitor, &format!("/my/requests/{id}")),
         id,

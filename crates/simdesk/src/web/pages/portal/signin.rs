@@ -294,11 +294,13 @@ pub async fn sign_in_code(
             "the code has expired or was used; ask for a new one".into(),
         );
     }
-    let Ok(Some(attempts)) = store
+    let attempts = match store
         .claim_code_attempt(stored.id, i64::from(rules.max_attempts))
         .await
-    else {
-        return wrong(&visitor, i18n::t(visitor.language, "err-code-locked"));
+    {
+        Ok(Some(attempts)) => attempts,
+        Ok(None) => return wrong(&visitor, i18n::t(visitor.language, "err-code-locked")),
+        Err(e) => return failed(&visitor, e.into(), "/"),
     };
     let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let matches = crate::services::cancellation::constant_time_eq(
@@ -320,7 +322,11 @@ pub async fn sign_in_code(
         }
         _ => return wrong(&visitor, i18n::t(visitor.language, "err-code-locked")),
     }
-    if !store.use_code(stored.id, now).await.unwrap_or(false) {
+    let used = match store.use_code(stored.id, now).await {
+        Ok(used) => used,
+        Err(e) => return failed(&visitor, e.into(), "/"),
+    };
+    if !used {
         return wrong(
             &visitor,
             "the code was already used; ask for a new one".into(),

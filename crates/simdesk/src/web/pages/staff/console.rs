@@ -51,14 +51,17 @@ pub async fn console(
     let mut lines = Vec::new();
     if !query.is_empty() {
         if let Ok(key) = parse_line_key(&query) {
-            if let Ok(line) = find_line(store, &key).await {
-                lines.push(line);
+            match find_line(store, &key).await {
+                Ok(line) => lines.push(line),
+                // A number that names no line simply finds nothing.
+                Err(ServiceError::NotFound(_)) => {}
+                Err(e) => return failed(e.into()),
             }
         } else if query.chars().count() >= 2 {
-            lines = store
-                .lines_by_holder_name(&me.carrier, &query, 50)
-                .await
-                .unwrap_or_default();
+            lines = match store.lines_by_holder_name(&me.carrier, &query, 50).await {
+                Ok(lines) => lines,
+                Err(e) => return failed(e.into()),
+            };
         }
     }
     // Another carrier's lines do not exist for this agent.
@@ -117,7 +120,10 @@ async fn line_page(
     };
     let store = state.ctx.store.as_ref();
     let now = state.clock.now();
-    let buckets = store.buckets(line.id).await.unwrap_or_default();
+    let buckets = match store.buckets(line.id).await {
+        Ok(buckets) => buckets,
+        Err(e) => return failed(e.into()),
+    };
     let currency = state
         .ctx
         .book
@@ -132,18 +138,28 @@ async fn line_page(
         None => None,
     };
     let wallet = match line.holder {
-        Some(h) => wallet::show(store, h).await.ok().and_then(|w| {
-            let held: Vec<String> = w
-                .balance
-                .iter()
-                .filter(|m| m.is_positive())
-                .map(|m| m.to_string())
-                .collect();
-            (!held.is_empty()).then(|| held.join(", "))
-        }),
+        Some(h) => match wallet::show(store, h).await {
+            Ok(w) => {
+                let held: Vec<String> = w
+                    .balance
+                    .iter()
+                    .filter(|m| m.is_positive())
+                    .map(|m| m.to_string())
+                    .collect();
+                (!held.is_empty()).then(|| held.join(", "))
+            }
+            Err(e) => return failed(e.into()),
+        },
         None => None,
     };
-    let requests = store.requests_for_line(line.id).await.unwrap_or_default();
+    let requests = match store.requests_for_line(line.id).await {
+        Ok(requests) => requests,
+        Err(e) => return failed(e.into()),
+    };
+    let addons = match store.addons(line.id).await {
+        Ok(addons) => addons,
+        Err(e) => return failed(e.into()),
+    };
     let open = requests.iter().any(|r| r.request.state.is_open());
     html(LinePage {
         staff: Some(me.label()),
@@ -179,10 +195,7 @@ async fn line_page(
         )
         .to_string(),
         data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
-        addons: store
-            .addons(line.id)
-            .await
-            .unwrap_or_default()
+        addons: addons
             .iter()
             .filter(|a| a.unbound_at.is_none())
             .map(|a| format!("{} ({})", a.code, a.charge))
@@ -201,7 +214,7 @@ async fn line_page(
                 )
             })
             .collect(),
-        can_cancel: !open && matches!(line.state.as_str(), "registered" | "active" | "expired"),
+        can_cancel: !open && simdesk_domain::cancellation::may_open(&line).is_ok(),
     })
 }
 

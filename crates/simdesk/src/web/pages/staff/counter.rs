@@ -42,12 +42,15 @@ async fn counter_page(
     serving: Option<(i64, i64)>,
     flash: Option<String>,
 ) -> Response {
-    let (_, waiting) = state
+    let waiting = match state
         .ctx
         .store
         .queue_board(&me.carrier, &today(state))
         .await
-        .unwrap_or_default();
+    {
+        Ok((_, waiting)) => waiting,
+        Err(e) => return failed(e.into()),
+    };
     html(CounterPage {
         staff: Some(me.label()),
         csrf: me.session.csrf_token.clone(),
@@ -217,9 +220,14 @@ pub async fn counter_cancel(
         state.guard().knowledge_failed(&account, line.id).await;
         retry!("The passport does not match the registration of this SIM.".into());
     }
-    let quote = cancellation::quote(&state.ctx, &LineKey::Id(line.id), state.clock.now())
-        .await
-        .ok();
+    // The quote only supplies the refund the slip shows; a line it refuses still goes to submit,
+    // which says why. An outage is an outage.
+    let quote =
+        match cancellation::quote(&state.ctx, &LineKey::Id(line.id), state.clock.now()).await {
+            Ok(quote) => Some(quote),
+            Err(e) if e.is_client_error() => None,
+            Err(e) => return failed(e.into()),
+        };
     let by = me.attribution(
         Channel::Store,
         "walk-in at the counter; passport and SIM checked by the clerk",

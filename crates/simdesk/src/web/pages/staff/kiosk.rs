@@ -1,6 +1,6 @@
 //! The shop's kiosk (taking a ticket) and the board calling numbers.
 
-use super::{html, known_carrier, limited, today};
+use super::{failed, html, known_carrier, limited, today};
 use crate::services::guard::Address;
 use crate::services::ServiceError;
 use crate::web::pages::session::{self, Visitor, FORM_COOKIE};
@@ -124,12 +124,10 @@ pub async fn board(State(state): State<AppState>, Path(carrier): Path<String>) -
     if !known_carrier(&state, &carrier).await {
         return (StatusCode::NOT_FOUND, "no such store").into_response();
     }
-    let (called, waiting) = state
-        .ctx
-        .store
-        .queue_board(&carrier, &today(&state))
-        .await
-        .unwrap_or_default();
+    let (called, waiting) = match state.ctx.store.queue_board(&carrier, &today(&state)).await {
+        Ok(board) => board,
+        Err(e) => return failed(e.into()),
+    };
     html(BoardPage {
         staff: None,
         csrf: String::new(),

@@ -1,6 +1,6 @@
 //! Reviewing cancellation requests: the request page, identity documents, receipts.
 
-use super::{failed, forbidden, html, staff_of, StaffSession};
+use super::{failed, forbidden, html, staff_of, PageError, StaffSession};
 use crate::receipts;
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
@@ -46,17 +46,26 @@ async fn request_page(
     flash: Option<String>,
 ) -> Response {
     let store = state.ctx.store.as_ref();
-    let Some(record) = store
-        .request(id)
-        .await
-        .ok()
-        .flatten()
-        .filter(|r| r.carrier == me.carrier)
-    else {
-        return (StatusCode::NOT_FOUND, "no such request").into_response();
+    let record = match carrier_request(store, me, id).await {
+        Ok(record) => record,
+        Err(e) => return failed(e),
     };
-    let Ok(line) = find_line(store, &LineKey::Id(record.request.line_id)).await else {
-        return (StatusCode::NOT_FOUND, "no such line").into_response();
+    let line = match find_line(store, &LineKey::Id(record.request.line_id)).await {
+        Ok(line) => line,
+        Err(e) => return failed(e.into()),
+    };
+    // Clerks follow their slips here but never see identity documents.
+    let documents = if me.role.may(Permission::ViewDocuments) {
+        match store.documents(id).await {
+            Ok(documents) => documents,
+            Err(e) => return failed(e.into()),
+        }
+    } else {
+        Vec::new()
+    };
+    let history = match store.request_events(id).await {
+        Ok(events) => events,
+        Err(e) => return failed(e.into()),
     };
     let names = |c: &[IdentityCheck]| c.iter().map(check_name).collect::<Vec<_>>().join(", ");
     html(RequestPage {
@@ -76,19 +85,11 @@ async fn request_page(
             .map(|d| d.to_string())
             .unwrap_or_else(|| "—".into()),
         receipt: record.receipt_number.clone(),
-        // Clerks follow their slips here but never see identity documents.
-        documents: if me.role.may(Permission::ViewDocuments) {
-            store.documents(id).await.unwrap_or_default()
-        } else {
-            Vec::new()
-        }
-        .into_iter()
-        .map(|d| (d.id, d.content_type, d.review))
-        .collect(),
-        history: store
-            .request_events(id)
-            .await
-            .unwrap_or_default()
+        documents: documents
+            .into_iter()
+            .map(|d| (d.id, d.content_type, d.review))
+            .collect(),
+        history: history
             .into_iter()
             .map(|e| {
                 (
@@ -140,17 +141,9 @@ pub async fn console_review(
     if !visitor.csrf_ok(&form.csrf) {
         return forbidden("the form expired; open the page again");
     }
-    let Some(_) = state
-        .ctx
-        .store
-        .request(id)
-        .await
-        .ok()
-        .flatten()
-        .filter(|r| r.carrier == me.carrier)
-    else {
-        return (StatusCode::NOT_FOUND, "no such request").into_response();
-    };
+    if let Err(e) = carrier_request(state.ctx.store.as_ref(), &me, id).await {
+        return failed(e);
+    }
     let approve = form.decision == "approve";
     let result = cancellation::review_document(
         &state.ctx,
@@ -202,15 +195,16 @@ pub async fn reviews(State(state): State<AppState>, visitor: Visitor) -> Respons
     }
     let store = state.ctx.store.as_ref();
     let mut items = Vec::new();
-    for r in store
-        .requests_awaiting_review(&me.carrier)
-        .await
-        .unwrap_or_default()
-    {
-        let msisdn = find_line(store, &LineKey::Id(r.request.line_id))
-            .await
-            .map(|l| l.msisdn.national())
-            .unwrap_or_default();
+    let awaiting = match store.requests_awaiting_review(&me.carrier).await {
+        Ok(awaiting) => awaiting,
+        Err(e) => return failed(e.into()),
+    };
+    for r in awaiting {
+        let msisdn = match find_line(store, &LineKey::Id(r.request.line_id)).await {
+            Ok(line) => line.msisdn.national(),
+            Err(ServiceError::NotFound(_)) => String::new(),
+            Err(e) => return failed(e.into()),
+        };
         items.push((
             r.request.id,
             msisdn,
@@ -239,18 +233,14 @@ pub async fn document(
         return refused;
     }
     let store = state.ctx.store.as_ref();
-    let Some((request_id, content_type, content)) = store.document_content(id).await.ok().flatten()
-    else {
-        return (StatusCode::NOT_FOUND, "no such document").into_response();
+    let (request_id, content_type, content) = match store.document_content(id).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return failed(PageError::NotFound),
+        Err(e) => return failed(e.into()),
     };
-    let Some(request) = store
-        .request(request_id)
-        .await
-        .ok()
-        .flatten()
-        .filter(|r| r.carrier == me.carrier)
-    else {
-        return (StatusCode::NOT_FOUND, "no such document").into_response();
+    let request = match carrier_request(store, &me, request_id).await {
+        Ok(request) => request,
+        Err(e) => return failed(e),
     };
     // Who looked at which document, and when, goes into the request's history; a document is
     // not shown unless its viewing is recorded.
@@ -263,12 +253,7 @@ pub async fn document(
         )
         .await
     {
-        tracing::error!(error = %e, "recording a document view failed");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "simdesk cannot answer right now; try again",
-        )
-            .into_response();
+        return failed(e.into());
     }
     // Downloaded, never rendered under simdesk's origin: a PDF's scripts or a crafted image
     // cannot act as a page of the console.
@@ -308,13 +293,27 @@ pub async fn staff_receipt(
     if let Some(refused) = me.refuse_unless(Permission::ViewReceipt) {
         return refused;
     }
-    let Some(document) = state.ctx.store.receipt(&number).await.ok().flatten() else {
-        return (StatusCode::NOT_FOUND, "no such receipt").into_response();
+    let document = match state.ctx.store.receipt(&number).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return failed(PageError::NotFound),
+        Err(e) => return failed(e.into()),
     };
     match receipts::SignedReceipt::parse_unverified(&document) {
         Ok(signed) if signed.receipt.carrier == me.carrier => {
             Html(receipts::render_html(&signed)).into_response()
         }
-        _ => (StatusCode::NOT_FOUND, "no such receipt").into_response(),
+        _ => failed(PageError::NotFound),
+    }
+}
+
+/// A request of the staff member's carrier; any other is not found.
+async fn carrier_request(
+    store: &dyn crate::store::Store,
+    me: &StaffSession,
+    id: i64,
+) -> Result<crate::store::RequestRecord, PageError> {
+    match store.request(id).await? {
+        Some(record) if record.carrier == me.carrier => Ok(record),
+        _ => Err(PageError::NotFound),
     }
 }
