@@ -54,7 +54,7 @@ pub async fn data_erase(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/data") {
+    let customer = match signed_in_form(&visitor, &form.csrf, "/my/data") {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -66,7 +66,7 @@ pub async fn data_erase(
     .await
     {
         Ok(answer) => data_view(&state, &headers, &visitor, customer, Some(answer), None).await,
-        Err(e) => service_error(&visitor, &headers, e, "/my/data"),
+        Err(e) => service_error(&visitor, e, "/my/data"),
     }
 }
 

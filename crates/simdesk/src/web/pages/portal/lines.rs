@@ -46,7 +46,7 @@ pub async fn my_lines(
     let now = state.clock.now();
     let lines = match store.lines_of_customer(customer).await {
         Ok(l) => l,
-        Err(e) => return service_error(&visitor, &headers, e.into(), "/my"),
+        Err(e) => return service_error(&visitor, e.into(), "/my"),
     };
     let mut views = Vec::new();
     for line in lines {
@@ -60,7 +60,7 @@ pub async fn my_lines(
         };
         let (buckets, addons, requests) = match read.await {
             Ok(parts) => parts,
-            Err(e) => return service_error(&visitor, &headers, e.into(), "/my"),
+            Err(e) => return service_error(&visitor, e.into(), "/my"),
         };
         let currency = state
             .ctx
