@@ -1,6 +1,6 @@
 //! The hotline console: finding a caller's line, verifying them and cancelling for them.
 
-use super::{carrier_line, failed, forbidden, html, limited, staff_of, PageError, StaffSession};
+use super::{carrier_line, failed, html, staff_of, PageError, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self, Knowledge};
 use crate::services::lines::{find_line, parse_line_key};
@@ -115,7 +115,6 @@ async fn line_page(
 ) -> Response {
     let line = match carrier_line(state, me, iccid).await {
         Ok(line) => line,
-        Err(PageError::NotFound) => return (StatusCode::NOT_FOUND, "no such line").into_response(),
         Err(e) => return failed(e),
     };
     let store = state.ctx.store.as_ref();
@@ -254,16 +253,17 @@ pub async fn console_cancel(
         return refused;
     }
     if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
     let line = match carrier_line(&state, &me, &iccid).await {
         Ok(line) => line,
-        Err(PageError::NotFound) => return (StatusCode::NOT_FOUND, "no such line").into_response(),
         Err(e) => return failed(e),
     };
     let account = me.account();
     if let Err(e) = state.guard().knowledge_allowed(&account, line.id).await {
-        return limited(e);
+        return failed(e.into());
     }
     let knowledge = Knowledge {
         name: form.name,
@@ -285,12 +285,10 @@ pub async fn console_cancel(
             if matches!(e, ServiceError::Identity(_)) {
                 state.guard().knowledge_failed(&account, line.id).await;
             }
-            let message = if e.is_client_error() {
-                e.to_string()
-            } else {
-                "simdesk cannot answer right now; try again".into()
-            };
-            let mut r = line_page(&state, &me, &iccid, Some(message)).await;
+            if !e.is_client_error() {
+                return failed(e.into());
+            }
+            let mut r = line_page(&state, &me, &iccid, Some(e.to_string())).await;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             r
         }

@@ -1,11 +1,8 @@
 //! The store counter: calling the next ticket and cancelling with the customer present.
 
-use super::{
-    carrier_line, failed, forbidden, html, limited, staff_of, today, PageError, StaffSession,
-};
+use super::{carrier_line, failed, html, staff_of, today, PageError, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
-use crate::services::ServiceError;
 use crate::store::LineKey;
 use crate::web::pages::session::Visitor;
 use crate::web::AppState;
@@ -103,7 +100,9 @@ pub async fn call_next(
         return refused;
     }
     if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
     let counter: String = form.counter.trim().chars().take(16).collect();
     match state
@@ -129,7 +128,7 @@ pub async fn call_next(
             )
             .await
         }
-        Err(e) => forbidden(&ServiceError::from(e).to_string()),
+        Err(e) => failed(e.into()),
     }
 }
 
@@ -175,7 +174,9 @@ pub async fn counter_cancel(
         return refused;
     }
     if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
     let counter: String = form
         .counter
@@ -211,7 +212,7 @@ pub async fn counter_cancel(
     };
     let account = me.account();
     if let Err(e) = state.guard().knowledge_allowed(&account, line.id).await {
-        return limited(e);
+        return failed(e.into());
     }
     let matches = holder.personal.as_ref().is_some_and(|p| {
         simdesk_domain::identity::knowledge_matches(p, &form.name, &form.passport)

@@ -1,6 +1,6 @@
 //! Reviewing cancellation requests: the request page, identity documents, receipts.
 
-use super::{failed, forbidden, html, staff_of, PageError, StaffSession};
+use super::{failed, html, staff_of, PageError, StaffSession};
 use crate::receipts;
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
@@ -139,7 +139,9 @@ pub async fn console_review(
         return refused;
     }
     if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
     if let Err(e) = carrier_request(state.ctx.store.as_ref(), &me, id).await {
         return failed(e);
@@ -161,13 +163,7 @@ pub async fn console_review(
         ),
         Err(e @ ServiceError::NeedsAnotherReviewer(_)) => (StatusCode::FORBIDDEN, e.to_string()),
         Err(e) if e.is_client_error() => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        Err(e) => {
-            tracing::error!(error = %e, "document review failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "simdesk cannot answer right now; try again".to_string(),
-            )
-        }
+        Err(e) => return failed(e.into()),
     };
     let mut r = request_page(&state, &me, id, Some(flash)).await;
     if r.status() == StatusCode::OK {
