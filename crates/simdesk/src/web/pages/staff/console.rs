@@ -1,12 +1,11 @@
 //! The hotline console: finding a caller's line, verifying them and cancelling for them.
 
-use super::{carrier_line, failed, html, staff_of, PageError, StaffSession};
+use super::{carrier_line, failed, html, PageError, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self, Knowledge};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::{wallet, ServiceError};
 use crate::store::LineKey;
-use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -36,13 +35,9 @@ pub struct SearchQuery {
 
 pub async fn console(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Query(q): Query<SearchQuery>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::Console) {
         return refused;
     }
@@ -219,13 +214,9 @@ async fn line_page(
 
 pub async fn console_line(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(iccid): Path<String>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::LookUpLine) {
         return refused;
     }
@@ -241,18 +232,14 @@ pub struct CancelForm {
 
 pub async fn console_cancel(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(iccid): Path<String>,
     Form(form): Form<CancelForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::HotlineCancel) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
+    if !me.csrf_ok(&form.csrf) {
         return failed(PageError::Forbidden(
             "the form expired; open the page again".into(),
         ));

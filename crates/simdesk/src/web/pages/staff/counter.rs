@@ -1,10 +1,9 @@
 //! The store counter: calling the next ticket and cancelling with the customer present.
 
-use super::{carrier_line, failed, html, staff_of, today, PageError, StaffSession};
+use super::{carrier_line, failed, html, today, PageError, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
 use crate::store::LineKey;
-use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -61,13 +60,9 @@ async fn counter_page(
 
 pub async fn counter(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Query(q): Query<CounterQuery>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::Counter) {
         return refused;
     }
@@ -89,17 +84,13 @@ pub struct NextForm {
 
 pub async fn call_next(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Form(form): Form<NextForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::Counter) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
+    if !me.csrf_ok(&form.csrf) {
         return failed(PageError::Forbidden(
             "the form expired; open the page again".into(),
         ));
@@ -163,17 +154,13 @@ struct SlipPage {
 /// submits; the slip is printed for the customer.
 pub async fn counter_cancel(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Form(form): Form<CounterCancelForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::StoreCancel) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
+    if !me.csrf_ok(&form.csrf) {
         return failed(PageError::Forbidden(
             "the form expired; open the page again".into(),
         ));

@@ -23,8 +23,10 @@ use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
 use simdesk_domain::validity::japan_date;
 
-/// The signed-in staff member.
-struct StaffSession {
+/// The signed-in staff member; as a handler's argument, any other visitor is answered before
+/// the handler runs (signed out → the sign-in page, a store outage → the 503 page).
+pub struct StaffSession {
+    visitor: Visitor,
     session: SessionRow,
     id: i64,
     username: String,
@@ -52,6 +54,11 @@ impl StaffSession {
                 self.role.as_str()
             )))
         })
+    }
+
+    /// Whether a form carries this session's CSRF token.
+    fn csrf_ok(&self, submitted: &str) -> bool {
+        self.visitor.csrf_ok(submitted)
     }
 
     fn account(&self) -> Account {
@@ -96,6 +103,7 @@ async fn staff_of(state: &AppState, visitor: &Visitor) -> Result<StaffSession, P
         return Err(signed_out);
     };
     Ok(StaffSession {
+        visitor: visitor.clone(),
         id: row.id,
         username: row.username,
         role,
@@ -103,6 +111,21 @@ async fn staff_of(state: &AppState, visitor: &Visitor) -> Result<StaffSession, P
         session,
         at: state.clock.now(),
     })
+}
+
+impl axum::extract::FromRequestParts<AppState> for StaffSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<StaffSession, Response> {
+        let visitor = <Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await?;
+        staff_of(state, &visitor).await.map_err(failed)
+    }
 }
 
 /// A staff page that failed: the error page, in English like the rest of the staff pages.

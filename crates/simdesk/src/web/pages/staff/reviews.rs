@@ -1,13 +1,12 @@
 //! Reviewing cancellation requests: the request page, identity documents, receipts.
 
-use super::{failed, html, staff_of, PageError, StaffSession};
+use super::{failed, html, PageError, StaffSession};
 use crate::receipts;
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
 use crate::services::lines::find_line;
 use crate::services::ServiceError;
 use crate::store::LineKey;
-use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -105,13 +104,9 @@ async fn request_page(
 
 pub async fn console_request(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(id): Path<i64>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ViewRequest) {
         return refused;
     }
@@ -127,18 +122,14 @@ pub struct ReviewForm {
 
 pub async fn console_review(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(id): Path<i64>,
     Form(form): Form<ReviewForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
+    if !me.csrf_ok(&form.csrf) {
         return failed(PageError::Forbidden(
             "the form expired; open the page again".into(),
         ));
@@ -181,11 +172,7 @@ struct ReviewsPage {
     items: Vec<(i64, String, String, String)>,
 }
 
-pub async fn reviews(State(state): State<AppState>, visitor: Visitor) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
+pub async fn reviews(State(state): State<AppState>, me: StaffSession) -> Response {
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
     }
@@ -218,13 +205,9 @@ pub async fn reviews(State(state): State<AppState>, visitor: Visitor) -> Respons
 
 pub async fn document(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(id): Path<i64>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ViewDocuments) {
         return refused;
     }
@@ -279,13 +262,9 @@ pub async fn document(
 
 pub async fn staff_receipt(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(number): Path<String>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ViewReceipt) {
         return refused;
     }
