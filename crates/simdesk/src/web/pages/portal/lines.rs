@@ -3,13 +3,13 @@
 use super::{page, render, service_error, to_sign_in, LangQuery};
 use crate::web::pages::session::Visitor;
 use crate::web::pages::Page;
+use crate::web::pages::{money_left, plan_name};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use simdesk_domain::balance::{self, BucketUnit};
-use simdesk_domain::money::Money;
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
 struct LineView {
@@ -62,18 +62,6 @@ pub async fn my_lines(
             Ok(parts) => parts,
             Err(e) => return service_error(&visitor, e.into(), "/my"),
         };
-        let currency = state
-            .ctx
-            .book
-            .carrier(&line.carrier)
-            .map(|c| c.currency)
-            .unwrap_or(simdesk_domain::money::Currency::Jpy);
-        let plan = state
-            .ctx
-            .book
-            .plan(&line.carrier, &line.plan)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|_| line.plan.clone());
         let open_request = requests
             .iter()
             .find(|r| r.request.state.is_open())
@@ -81,16 +69,12 @@ pub async fn my_lines(
         views.push(LineView {
             iccid: line.iccid.to_string(),
             msisdn: line.msisdn.national(),
-            plan,
+            plan: plan_name(&state, &line),
             state_key: format!("state-{}", line.state.as_str()),
             valid_until: line
                 .validity_ends_at
                 .map(|e| format_jst(last_valid_second(e))),
-            balance: Money::new(
-                balance::remaining(&buckets, BucketUnit::Money(currency), now),
-                currency,
-            )
-            .to_string(),
+            balance: money_left(&state, &line, &buckets, now),
             data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
             addons: addons
                 .iter()

@@ -6,6 +6,7 @@ use crate::services::cancellation::{self, Knowledge};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::{wallet, ServiceError};
 use crate::store::LineKey;
+use crate::web::pages::{money_left, plan_name};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -15,7 +16,6 @@ use axum::Form;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::balance::{self, BucketUnit};
-use simdesk_domain::money::Money;
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
 #[derive(Template)]
@@ -118,12 +118,6 @@ async fn line_page(
         Ok(buckets) => buckets,
         Err(e) => return failed(e.into()),
     };
-    let currency = state
-        .ctx
-        .book
-        .carrier(&line.carrier)
-        .map(|c| c.currency)
-        .unwrap_or(simdesk_domain::money::Currency::Jpy);
     let customer = match line.holder {
         Some(h) => match store.customer(h).await {
             Ok(customer) => customer,
@@ -161,12 +155,7 @@ async fn line_page(
         flash,
         iccid: line.iccid.to_string(),
         msisdn: line.msisdn.national(),
-        plan: state
-            .ctx
-            .book
-            .plan(&line.carrier, &line.plan)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|_| line.plan.clone()),
+        plan: plan_name(state, &line),
         state: line.state.as_str().into(),
         valid_until: line
             .validity_ends_at
@@ -183,11 +172,7 @@ async fn line_page(
             .as_ref()
             .map(|c| c.language.clone())
             .unwrap_or_default(),
-        balance: Money::new(
-            balance::remaining(&buckets, BucketUnit::Money(currency), now),
-            currency,
-        )
-        .to_string(),
+        balance: money_left(state, &line, &buckets, now),
         data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
         addons: addons
             .iter()
