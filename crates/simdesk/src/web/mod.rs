@@ -126,7 +126,7 @@ pub async fn serve_until(
     state: AppState,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer's address is what abuse limits count (see `guard::ClientIp`).
+    // The peer's address is what abuse limits count (see the `Address` extractor in `web::guard`).
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)

@@ -147,14 +147,13 @@ pub async fn inbound(State(state): State<AppState>, RawQuery(query): RawQuery) -
         }
     };
     let customer_language = match line.as_ref().and_then(|l| l.holder) {
-        Some(h) => state
-            .ctx
-            .store
-            .customer(h)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|c| c.language.parse::<Language>().ok()),
+        Some(h) => match state.ctx.store.customer(h).await {
+            Ok(customer) => customer.and_then(|c| c.language.parse::<Language>().ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "inbound SMS: the holder could not be read");
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        },
         None => None,
     };
     let language = parsed

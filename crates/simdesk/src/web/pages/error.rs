@@ -2,6 +2,7 @@
 //! cannot answer is a 503 with `Retry-After`, never "not found" or "signed out".
 
 use super::{i18n, Page};
+use crate::adapters::documents::{self, DocumentError};
 use crate::services::ServiceError;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -24,6 +25,8 @@ pub enum PageError {
     TooMany { retry_after_secs: i64 },
     /// The database or a peer cannot answer now.
     Unavailable,
+    /// An uploaded identity document refused for its size or type.
+    Document(DocumentError),
 }
 
 impl From<ServiceError> for PageError {
@@ -66,6 +69,7 @@ impl PageError {
             PageError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             PageError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Document(e) => documents::status(e),
         }
     }
 
@@ -83,6 +87,14 @@ impl PageError {
                 &((retry_after_secs + 59) / 60).to_string(),
             ),
             PageError::Unavailable => i18n::t(lang, "err-unavailable"),
+            PageError::Document(e) => i18n::t(
+                lang,
+                match e {
+                    DocumentError::TooLarge { .. } => "err-file-too-large",
+                    DocumentError::Empty => "request-upload-label",
+                    _ => "err-file-type",
+                },
+            ),
         };
         let status = self.status();
         let mut response = match (ErrorPage {

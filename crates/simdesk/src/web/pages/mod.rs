@@ -12,7 +12,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
+use jiff::Timestamp;
+use simdesk_domain::balance::{self, Bucket, BucketUnit};
 use simdesk_domain::customer::Language;
+use simdesk_domain::line::Line;
+use simdesk_domain::money::{Currency, Money};
 
 /// One page route: its method, its path and its handler, written once.
 macro_rules! page {
@@ -120,4 +124,30 @@ async fn htmx() -> impl axum::response::IntoResponse {
         ],
         include_str!("../../../static/htmx-2.0.11.min.js"),
     )
+}
+
+/// The plan's name in the carrier's book; its code when the book no longer lists it.
+fn plan_name(state: &AppState, line: &Line) -> String {
+    state
+        .ctx
+        .book
+        .plan(&line.carrier, &line.plan)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|_| line.plan.clone())
+}
+
+/// The money left on a line at `now`, in its carrier's currency (yen when the book no longer
+/// lists the carrier).
+fn money_left(state: &AppState, line: &Line, buckets: &[Bucket], now: Timestamp) -> String {
+    let currency = state
+        .ctx
+        .book
+        .carrier(&line.carrier)
+        .map(|c| c.currency)
+        .unwrap_or(Currency::Jpy);
+    Money::new(
+        balance::remaining(buckets, BucketUnit::Money(currency), now),
+        currency,
+    )
+    .to_string()
 }

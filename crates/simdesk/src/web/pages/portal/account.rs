@@ -1,17 +1,16 @@
 //! The traveller's receipts and e-wallet, with payouts.
 
 use super::failed;
-use super::{
-    error_page, own_request, page, render, service_error, signed_in_form, to_sign_in, LangQuery,
-};
+use super::{own_request, page, render, service_error, signed_in_form, to_sign_in, LangQuery};
 use crate::receipts;
 use crate::services::wallet;
+use crate::web::pages::error::PageError;
 use crate::web::pages::session::{self, Visitor};
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -31,22 +30,13 @@ struct WalletPage {
 pub async fn receipt_page(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
     Path(number): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Response {
     let Some(customer) = visitor.traveller() else {
         return to_sign_in();
     };
-    let missing = || {
-        error_page(
-            &visitor,
-            &headers,
-            StatusCode::NOT_FOUND,
-            i18n::t(visitor.language, "err-not-yours"),
-            "/my",
-        )
-    };
+    let missing = || failed(&visitor, PageError::NotFound, "/my");
     let document = match state.ctx.store.receipt(&number).await {
         Ok(Some(document)) => document,
         Ok(None) => return missing(),
@@ -104,7 +94,7 @@ async fn wallet_view(
 ) -> Response {
     let view = match wallet::show(state.ctx.store.as_ref(), customer).await {
         Ok(v) => v,
-        Err(e) => return service_error(visitor, headers, e, "/my"),
+        Err(e) => return service_error(visitor, e, "/my"),
     };
     let template = WalletPage {
         page: page(visitor, "/my/wallet"),
@@ -136,29 +126,25 @@ pub struct PayoutForm {
 pub async fn wallet_payout(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
     Form(form): Form<PayoutForm>,
 ) -> Response {
-    let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/wallet") {
+    let customer = match signed_in_form(&visitor, &form.csrf, "/my/wallet") {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let view = wallet::show(state.ctx.store.as_ref(), customer).await.ok();
+    let view = match wallet::show(state.ctx.store.as_ref(), customer).await {
+        Ok(v) => v,
+        Err(e) => return service_error(&visitor, e, "/my/wallet"),
+    };
     let currency = view
-        .and_then(|v| v.balance.first().map(|m| m.currency()))
+        .balance
+        .first()
+        .map(|m| m.currency())
         .unwrap_or(simdesk_domain::money::Currency::Jpy);
     let amount =
         match Money::parse(&form.amount).or_else(|_| Money::parse_in(&form.amount, currency)) {
             Ok(a) => a,
-            Err(e) => {
-                return error_page(
-                    &visitor,
-                    &headers,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    e.to_string(),
-                    "/my/wallet",
-                )
-            }
+            Err(e) => return failed(&visitor, PageError::BadInput(e.to_string()), "/my/wallet"),
         };
     match wallet::payout(
         state.ctx.store.as_ref(),
@@ -171,6 +157,6 @@ pub async fn wallet_payout(
     .await
     {
         Ok(_) => Redirect::to("/my/wallet?done=payout").into_response(),
-        Err(e) => service_error(&visitor, &headers, e, "/my/wallet"),
+        Err(e) => service_error(&visitor, e, "/my/wallet"),
     }
 }

@@ -93,7 +93,7 @@ pub async fn quote_page(
     let quote =
         match cancellation::quote(&state.ctx, &LineKey::Id(line.id), state.clock.now()).await {
             Ok(q) => q,
-            Err(e) => return service_error(&visitor, &headers, e, "/my"),
+            Err(e) => return service_error(&visitor, e, "/my"),
         };
     let checks = quote
         .identity_needed
@@ -146,11 +146,10 @@ pub async fn quote_page(
 pub async fn confirm_cancel(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
     Path(iccid): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my") {
+    let customer = match signed_in_form(&visitor, &form.csrf, "/my") {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -168,7 +167,7 @@ pub async fn confirm_cancel(
     .await
     {
         Ok(s) => Redirect::to(&format!("/my/requests/{}", s.request.request.id)).into_response(),
-        Err(e) => service_error(&visitor, &headers, e, &format!("/my/lines/{iccid}/cancel")),
+        Err(e) => service_error(&visitor, e, &format!("/my/lines/{iccid}/cancel")),
     }
 }
 

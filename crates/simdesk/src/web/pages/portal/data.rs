@@ -1,8 +1,8 @@
 //! What simdesk keeps about the traveller, and erasing it on request.
 
 use super::{
-    page, render, service_error, signed_in_form, to_sign_in, traveller_attribution, CsrfForm,
-    LangQuery,
+    failed, page, render, service_error, signed_in_form, to_sign_in, traveller_attribution,
+    CsrfForm, LangQuery,
 };
 use crate::web::pages::session::Visitor;
 use crate::web::pages::Page;
@@ -54,7 +54,7 @@ pub async fn data_erase(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let customer = match signed_in_form(&visitor, &headers, &form.csrf, "/my/data") {
+    let customer = match signed_in_form(&visitor, &form.csrf, "/my/data") {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -66,7 +66,7 @@ pub async fn data_erase(
     .await
     {
         Ok(answer) => data_view(&state, &headers, &visitor, customer, Some(answer), None).await,
-        Err(e) => service_error(&visitor, &headers, e, "/my/data"),
+        Err(e) => service_error(&visitor, e, "/my/data"),
     }
 }
 
@@ -78,12 +78,10 @@ async fn data_view(
     answer: Option<crate::services::privacy::ErasureAnswer>,
     lang: Option<&str>,
 ) -> Response {
-    let lines = state
-        .ctx
-        .store
-        .lines_of_customer(customer)
-        .await
-        .unwrap_or_default();
+    let lines = match state.ctx.store.lines_of_customer(customer).await {
+        Ok(lines) => lines,
+        Err(e) => return failed(visitor, e.into(), "/my"),
+    };
     // Voice lines fall under the Mobile Phone Improper Use Prevention Act: 3 years after the end.
     let mut voice = false;
     let mut kept_until = Vec::new();

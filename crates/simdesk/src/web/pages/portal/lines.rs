@@ -3,13 +3,13 @@
 use super::{page, render, service_error, to_sign_in, LangQuery};
 use crate::web::pages::session::Visitor;
 use crate::web::pages::Page;
+use crate::web::pages::{money_left, plan_name};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use simdesk_domain::balance::{self, BucketUnit};
-use simdesk_domain::money::Money;
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
 struct LineView {
@@ -46,25 +46,22 @@ pub async fn my_lines(
     let now = state.clock.now();
     let lines = match store.lines_of_customer(customer).await {
         Ok(l) => l,
-        Err(e) => return service_error(&visitor, &headers, e.into(), "/my"),
+        Err(e) => return service_error(&visitor, e.into(), "/my"),
     };
     let mut views = Vec::new();
     for line in lines {
-        let buckets = store.buckets(line.id).await.unwrap_or_default();
-        let addons = store.addons(line.id).await.unwrap_or_default();
-        let requests = store.requests_for_line(line.id).await.unwrap_or_default();
-        let currency = state
-            .ctx
-            .book
-            .carrier(&line.carrier)
-            .map(|c| c.currency)
-            .unwrap_or(simdesk_domain::money::Currency::Jpy);
-        let plan = state
-            .ctx
-            .book
-            .plan(&line.carrier, &line.plan)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|_| line.plan.clone());
+        // A part of a line that cannot be read is an outage, never an empty balance.
+        let read = async {
+            Ok::<_, crate::store::StoreError>((
+                store.buckets(line.id).await?,
+                store.addons(line.id).await?,
+                store.requests_for_line(line.id).await?,
+            ))
+        };
+        let (buckets, addons, requests) = match read.await {
+            Ok(parts) => parts,
+            Err(e) => return service_error(&visitor, e.into(), "/my"),
+        };
         let open_request = requests
             .iter()
             .find(|r| r.request.state.is_open())
@@ -72,16 +69,12 @@ pub async fn my_lines(
         views.push(LineView {
             iccid: line.iccid.to_string(),
             msisdn: line.msisdn.national(),
-            plan,
+            plan: plan_name(&state, &line),
             state_key: format!("state-{}", line.state.as_str()),
             valid_until: line
                 .validity_ends_at
                 .map(|e| format_jst(last_valid_second(e))),
-            balance: Money::new(
-                balance::remaining(&buckets, BucketUnit::Money(currency), now),
-                currency,
-            )
-            .to_string(),
+            balance: money_left(&state, &line, &buckets, now),
             data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
             addons: addons
                 .iter()
@@ -89,7 +82,7 @@ pub async fn my_lines(
                 .map(|a| a.code.clone())
                 .collect(),
             can_cancel: open_request.is_none()
-                && matches!(line.state.as_str(), "registered" | "active" | "expired"),
+                && simdesk_domain::cancellation::may_open(&line).is_ok(),
             open_request,
             receipts: requests
                 .iter()

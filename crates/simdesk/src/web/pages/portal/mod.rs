@@ -8,7 +8,7 @@ pub mod lines;
 pub mod request;
 pub mod signin;
 
-use super::error::{ErrorPage, PageError};
+use super::error::PageError;
 use super::session::{self, Visitor, LANG_COOKIE};
 use super::{i18n, Page};
 use crate::services::guard::{Account, Address, Asker};
@@ -70,29 +70,9 @@ fn render(
     response
 }
 
-fn error_page(
-    visitor: &Visitor,
-    headers: &HeaderMap,
-    status: StatusCode,
-    message: String,
-    back: &str,
-) -> Response {
-    let mut r = render(
-        ErrorPage {
-            page: page(visitor, back),
-            message,
-            back: back.to_string(),
-        },
-        headers,
-        visitor,
-        None,
-    );
-    *r.status_mut() = status;
-    r
-}
-
-fn service_error(visitor: &Visitor, headers: &HeaderMap, e: ServiceError, back: &str) -> Response {
-    // An outage answers like every page's outage: 503 with Retry-After.
+/// A service's refusal on a portal page: an outage is the 503 page; any refusal of the input or
+/// the state is a 422 saying why, in the traveller's language where the service speaks English.
+fn service_error(visitor: &Visitor, e: ServiceError, back: &str) -> Response {
     if !e.is_client_error() {
         return failed(visitor, e.into(), back);
     }
@@ -101,13 +81,7 @@ fn service_error(visitor: &Visitor, headers: &HeaderMap, e: ServiceError, back: 
         ServiceError::Identity(detail) => identity_message(visitor.language, detail),
         _ => e.to_string(),
     };
-    error_page(
-        visitor,
-        headers,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        message,
-        back,
-    )
+    failed(visitor, PageError::BadInput(message), back)
 }
 
 /// A rate-limit refusal in the traveller's language, keeping the exact wait in English only as a detail.
@@ -142,34 +116,11 @@ fn to_sign_in() -> Response {
 }
 
 /// A refusal by an abuse limit: 429, `Retry-After`, and the wait in the traveller's language.
-fn limited_page(
-    visitor: &Visitor,
-    headers: &HeaderMap,
-    error: ServiceError,
-    back: &str,
-) -> Response {
-    let ServiceError::TooManyAttempts {
-        retry_after_secs, ..
-    } = &error
-    else {
-        return service_error(visitor, headers, error, back);
-    };
-    let minutes = (retry_after_secs + 59) / 60;
-    let mut r = error_page(
-        visitor,
-        headers,
-        StatusCode::TOO_MANY_REQUESTS,
-        i18n::t1(
-            visitor.language,
-            "err-rate-limited",
-            "minutes",
-            &minutes.to_string(),
-        ),
-        back,
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, (*retry_after_secs).into());
-    r
+fn limited_page(visitor: &Visitor, error: ServiceError, back: &str) -> Response {
+    match error {
+        ServiceError::TooManyAttempts { .. } => failed(visitor, error.into(), back),
+        error => service_error(visitor, error, back),
+    }
 }
 
 /// The traveller's own line: another person's line does not exist for them.
@@ -226,12 +177,11 @@ fn failed(visitor: &Visitor, error: PageError, back: &str) -> Response {
 /// session's CSRF token; otherwise the answer to give instead.
 async fn own_request_form(
     state: &AppState,
-    headers: &HeaderMap,
     visitor: &Visitor,
     id: i64,
     csrf: &str,
 ) -> Result<i64, Response> {
-    own_request_line(state, headers, visitor, id, csrf)
+    own_request_line(state, visitor, id, csrf)
         .await
         .map(|(customer, _)| customer)
 }
@@ -240,21 +190,14 @@ async fn own_request_form(
 /// to give (sign in, or the form expired, leading back to `back`).
 // The error is the page to answer with, built once per request; boxing it buys nothing.
 #[allow(clippy::result_large_err)]
-fn signed_in_form(
-    visitor: &Visitor,
-    headers: &HeaderMap,
-    csrf: &str,
-    back: &str,
-) -> Result<i64, Response> {
+fn signed_in_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<i64, Response> {
     let Some(customer) = visitor.traveller() else {
         return Err(to_sign_in());
     };
     if !visitor.csrf_ok(csrf) {
-        return Err(error_page(
+        return Err(failed(
             visitor,
-            headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
+            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
             back,
         ));
     }
@@ -264,12 +207,11 @@ fn signed_in_form(
 /// As [`own_request_form`], also giving the request's line (what per-line limits count).
 async fn own_request_line(
     state: &AppState,
-    headers: &HeaderMap,
     visitor: &Visitor,
     id: i64,
     csrf: &str,
 ) -> Result<(i64, i64), Response> {
-    let customer = signed_in_form(visitor, headers, csrf, &format!("/my/requests/{id}"))?;
+    let customer = signed_in_form(visitor, csrf, &format!("/my/requests/{id}"))?;
     // Someone else's request is answered as one that does not exist, as on its page.
     match own_request(state, customer, id).await {
         Ok((_, line)) => Ok((customer, line.id)),

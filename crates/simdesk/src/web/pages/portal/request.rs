@@ -1,14 +1,15 @@
 //! A cancellation request seen by its traveller: status, identity code, document, withdrawal.
 
-use super::{
-    error_page, limited_page, own_request, own_request_form, own_request_line, page, render,
-    service_error, to_sign_in, traveller_attribution, CsrfForm, LangQuery,
-};
 use super::{failed, traveller};
+use super::{
+    limited_page, own_request, own_request_form, own_request_line, page, render, service_error,
+    to_sign_in, traveller_attribution, CsrfForm, LangQuery,
+};
 use crate::adapters::documents;
 use crate::services::cancellation;
 use crate::services::guard::Address;
 use crate::services::ServiceError;
+use crate::web::pages::error::PageError;
 use crate::web::pages::session::Visitor;
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
@@ -54,7 +55,10 @@ async fn show_request(
         Err(e) => return failed(visitor, e, "/my"),
     };
     let r = &record.request;
-    let documents = state.ctx.store.documents(id).await.unwrap_or_default();
+    let documents = match state.ctx.store.documents(id).await {
+        Ok(d) => d,
+        Err(e) => return failed(visitor, e.into(), "/my"),
+    };
     let template = RequestPage {
         page: page(visitor, &format!("/my/requests/{id}")),
         id,
@@ -112,8 +116,7 @@ pub async fn request_send_code(
     Form(form): Form<SendCodeForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
-    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
-    {
+    let (customer, line) = match own_request_line(&state, &visitor, id, &form.csrf).await {
         Ok(owned) => owned,
         Err(refused) => return refused,
     };
@@ -123,7 +126,7 @@ pub async fn request_send_code(
         .code_send(&traveller(customer, address), line, by_email)
         .await;
     if let Err(e) = allowed {
-        return limited_page(&visitor, &headers, e, &back);
+        return limited_page(&visitor, e, &back);
     }
     match cancellation::send_code(&state.ctx, id, by_email, state.clock.now()).await {
         Ok(sent) => {
@@ -137,7 +140,7 @@ pub async fn request_send_code(
             )
             .await
         }
-        Err(e) => service_error(&visitor, &headers, e, &back),
+        Err(e) => service_error(&visitor, e, &back),
     }
 }
 
@@ -151,13 +154,11 @@ pub async fn request_check_code(
     State(state): State<AppState>,
     visitor: Visitor,
     address: Address,
-    headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<CheckForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
-    let (customer, line) = match own_request_line(&state, &headers, &visitor, id, &form.csrf).await
-    {
+    let (customer, line) = match own_request_line(&state, &visitor, id, &form.csrf).await {
         Ok(owned) => owned,
         Err(r) => return r,
     };
@@ -166,7 +167,7 @@ pub async fn request_check_code(
         .code_check(&traveller(customer, address), line)
         .await;
     if let Err(e) = allowed {
-        return limited_page(&visitor, &headers, e, &back);
+        return limited_page(&visitor, e, &back);
     }
     match cancellation::check_code(
         &state.ctx,
@@ -177,7 +178,7 @@ pub async fn request_check_code(
     .await
     {
         Ok(_) => Redirect::to(&back).into_response(),
-        Err(e) => service_error(&visitor, &headers, e, &back),
+        Err(e) => service_error(&visitor, e, &back),
     }
 }
 
@@ -187,19 +188,16 @@ pub async fn request_upload(
     State(state): State<AppState>,
     visitor: Visitor,
     address: Address,
-    headers: HeaderMap,
     Path(id): Path<i64>,
     mut multipart: Multipart,
 ) -> Response {
     let back = format!("/my/requests/{id}");
     let too_large = |visitor: &Visitor| {
-        error_page(
-            visitor,
-            &headers,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            i18n::t(visitor.language, "err-file-too-large"),
-            &back,
-        )
+        let refused = documents::DocumentError::TooLarge {
+            size: documents::MAX_DOCUMENT_BYTES + 1,
+            limit: documents::MAX_DOCUMENT_BYTES,
+        };
+        failed(visitor, PageError::Document(refused), &back)
     };
     let mut csrf = String::new();
     let mut content = None;
@@ -225,16 +223,14 @@ pub async fn request_upload(
             _ => {}
         }
     }
-    let customer = match own_request_form(&state, &headers, &visitor, id, &csrf).await {
+    let customer = match own_request_form(&state, &visitor, id, &csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     let Some((content, declared)) = content else {
-        return error_page(
+        return failed(
             &visitor,
-            &headers,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            i18n::t(visitor.language, "request-upload-label"),
+            PageError::Document(documents::DocumentError::Empty),
             &back,
         );
     };
@@ -243,7 +239,7 @@ pub async fn request_upload(
         .upload(&traveller(customer, address), id)
         .await;
     if let Err(e) = allowed {
-        return limited_page(&visitor, &headers, e, &back);
+        return limited_page(&visitor, e, &back);
     }
     match cancellation::upload_declared_document(
         &state.ctx,
@@ -255,42 +251,19 @@ pub async fn request_upload(
     .await
     {
         Ok(_) => Redirect::to(&back).into_response(),
-        Err(ServiceError::Document(e)) => document_refused(&visitor, &headers, e, &back),
-        Err(e) => service_error(&visitor, &headers, e, &back),
+        Err(ServiceError::Document(e)) => failed(&visitor, PageError::Document(e), &back),
+        Err(e) => service_error(&visitor, e, &back),
     }
-}
-
-/// A refused upload: 413 when too large, 415 for a type that is not accepted, in the
-/// traveller's language.
-fn document_refused(
-    visitor: &Visitor,
-    headers: &HeaderMap,
-    error: documents::DocumentError,
-    back: &str,
-) -> Response {
-    let key = match error {
-        documents::DocumentError::TooLarge { .. } => "err-file-too-large",
-        documents::DocumentError::Empty => "request-upload-label",
-        _ => "err-file-type",
-    };
-    error_page(
-        visitor,
-        headers,
-        documents::status(&error),
-        i18n::t(visitor.language, key),
-        back,
-    )
 }
 
 pub async fn request_withdraw(
     State(state): State<AppState>,
     visitor: Visitor,
-    headers: HeaderMap,
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
-    let customer = match own_request_form(&state, &headers, &visitor, id, &form.csrf).await {
+    let customer = match own_request_form(&state, &visitor, id, &form.csrf).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -302,6 +275,6 @@ pub async fn request_withdraw(
     .await
     {
         Ok(_) => Redirect::to(&back).into_response(),
-        Err(e) => service_error(&visitor, &headers, e, &back),
+        Err(e) => service_error(&visitor, e, &back),
     }
 }

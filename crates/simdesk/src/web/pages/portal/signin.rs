@@ -1,18 +1,19 @@
 //! Signing in to the portal: the identifier, the one-time code, the session, signing out.
 
 use super::failed;
-use super::{error_page, limited_page, page, render, service_error, CsrfForm, LangQuery};
+use super::{limited_page, page, render, service_error, CsrfForm, LangQuery};
 use crate::adapters::messages::CodeDestination;
 use crate::services::guard::Address;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::ServiceError;
 use crate::store::{LineKey, Store};
+use crate::web::pages::error::PageError;
 use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -151,20 +152,16 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     if !visitor.csrf_ok(&form.csrf) {
-        return error_page(
+        return failed(
             &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
+            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
             "/",
         );
     }
     let Some(identifier) = Identifier::parse(&form.identifier) else {
-        return error_page(
+        return failed(
             &visitor,
-            &headers,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            i18n::t(visitor.language, "sign-in-intro"),
+            PageError::BadInput(i18n::t(visitor.language, "sign-in-intro")),
             "/",
         );
     };
@@ -174,13 +171,13 @@ pub async fn sign_in(
         .sign_in_request(address, &identifier.account(), identifier.by_sms())
         .await;
     if let Err(e) = asked {
-        return limited_page(&visitor, &headers, e, "/");
+        return limited_page(&visitor, e, "/");
     }
     let store = state.ctx.store.as_ref();
     match identifier.resolve(store).await {
         Ok(Some((line, destination))) => {
             if let Err(e) = send_sign_in_code(&state, &visitor, &line, &destination).await {
-                return service_error(&visitor, &headers, e, "/");
+                return service_error(&visitor, e, "/");
             }
         }
         Ok(None) => {}
@@ -252,17 +249,14 @@ pub async fn sign_in_code(
     Form(form): Form<CodeForm>,
 ) -> Response {
     if !visitor.csrf_ok(&form.csrf) {
-        return error_page(
+        return failed(
             &visitor,
-            &headers,
-            StatusCode::FORBIDDEN,
-            i18n::t(visitor.language, "err-form-expired"),
+            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
             "/",
         );
     }
-    let wrong = |visitor: &Visitor, message: String| {
-        error_page(visitor, &headers, StatusCode::FORBIDDEN, message, "/")
-    };
+    let wrong =
+        |visitor: &Visitor, message: String| failed(visitor, PageError::Forbidden(message), "/");
     let expired = i18n::t(visitor.language, "err-code-expired");
     let Some(identifier) = Identifier::parse(&form.identifier) else {
         return wrong(&visitor, expired);
@@ -272,7 +266,7 @@ pub async fn sign_in_code(
         .sign_in_check(address, &identifier.account())
         .await;
     if let Err(e) = checked {
-        return limited_page(&visitor, &headers, e, "/");
+        return limited_page(&visitor, e, "/");
     }
     let store = state.ctx.store.as_ref();
     // An unknown identifier meets the same answer as a known one without a live code.
@@ -294,11 +288,13 @@ pub async fn sign_in_code(
             "the code has expired or was used; ask for a new one".into(),
         );
     }
-    let Ok(Some(attempts)) = store
+    let attempts = match store
         .claim_code_attempt(stored.id, i64::from(rules.max_attempts))
         .await
-    else {
-        return wrong(&visitor, i18n::t(visitor.language, "err-code-locked"));
+    {
+        Ok(Some(attempts)) => attempts,
+        Ok(None) => return wrong(&visitor, i18n::t(visitor.language, "err-code-locked")),
+        Err(e) => return failed(&visitor, e.into(), "/"),
     };
     let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let matches = crate::services::cancellation::constant_time_eq(
@@ -320,7 +316,11 @@ pub async fn sign_in_code(
         }
         _ => return wrong(&visitor, i18n::t(visitor.language, "err-code-locked")),
     }
-    if !store.use_code(stored.id, now).await.unwrap_or(false) {
+    let used = match store.use_code(stored.id, now).await {
+        Ok(used) => used,
+        Err(e) => return failed(&visitor, e.into(), "/"),
+    };
+    if !used {
         return wrong(
             &visitor,
             "the code was already used; ask for a new one".into(),
@@ -349,7 +349,7 @@ pub async fn sign_in_code(
             );
             r
         }
-        Err(e) => service_error(&visitor, &headers, e.into(), "/"),
+        Err(e) => service_error(&visitor, e.into(), "/"),
     }
 }
 

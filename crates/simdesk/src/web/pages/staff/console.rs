@@ -1,12 +1,12 @@
 //! The hotline console: finding a caller's line, verifying them and cancelling for them.
 
-use super::{carrier_line, failed, forbidden, html, limited, staff_of, PageError, StaffSession};
+use super::{carrier_line, failed, html, PageError, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self, Knowledge};
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::{wallet, ServiceError};
 use crate::store::LineKey;
-use crate::web::pages::session::Visitor;
+use crate::web::pages::{money_left, plan_name};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -16,7 +16,6 @@ use axum::Form;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::balance::{self, BucketUnit};
-use simdesk_domain::money::Money;
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
 #[derive(Template)]
@@ -36,13 +35,9 @@ pub struct SearchQuery {
 
 pub async fn console(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Query(q): Query<SearchQuery>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::Console) {
         return refused;
     }
@@ -51,14 +46,17 @@ pub async fn console(
     let mut lines = Vec::new();
     if !query.is_empty() {
         if let Ok(key) = parse_line_key(&query) {
-            if let Ok(line) = find_line(store, &key).await {
-                lines.push(line);
+            match find_line(store, &key).await {
+                Ok(line) => lines.push(line),
+                // A number that names no line simply finds nothing.
+                Err(ServiceError::NotFound(_)) => {}
+                Err(e) => return failed(e.into()),
             }
         } else if query.chars().count() >= 2 {
-            lines = store
-                .lines_by_holder_name(&me.carrier, &query, 50)
-                .await
-                .unwrap_or_default();
+            lines = match store.lines_by_holder_name(&me.carrier, &query, 50).await {
+                Ok(lines) => lines,
+                Err(e) => return failed(e.into()),
+            };
         }
     }
     // Another carrier's lines do not exist for this agent.
@@ -112,18 +110,14 @@ async fn line_page(
 ) -> Response {
     let line = match carrier_line(state, me, iccid).await {
         Ok(line) => line,
-        Err(PageError::NotFound) => return (StatusCode::NOT_FOUND, "no such line").into_response(),
         Err(e) => return failed(e),
     };
     let store = state.ctx.store.as_ref();
     let now = state.clock.now();
-    let buckets = store.buckets(line.id).await.unwrap_or_default();
-    let currency = state
-        .ctx
-        .book
-        .carrier(&line.carrier)
-        .map(|c| c.currency)
-        .unwrap_or(simdesk_domain::money::Currency::Jpy);
+    let buckets = match store.buckets(line.id).await {
+        Ok(buckets) => buckets,
+        Err(e) => return failed(e.into()),
+    };
     let customer = match line.holder {
         Some(h) => match store.customer(h).await {
             Ok(customer) => customer,
@@ -132,18 +126,28 @@ async fn line_page(
         None => None,
     };
     let wallet = match line.holder {
-        Some(h) => wallet::show(store, h).await.ok().and_then(|w| {
-            let held: Vec<String> = w
-                .balance
-                .iter()
-                .filter(|m| m.is_positive())
-                .map(|m| m.to_string())
-                .collect();
-            (!held.is_empty()).then(|| held.join(", "))
-        }),
+        Some(h) => match wallet::show(store, h).await {
+            Ok(w) => {
+                let held: Vec<String> = w
+                    .balance
+                    .iter()
+                    .filter(|m| m.is_positive())
+                    .map(|m| m.to_string())
+                    .collect();
+                (!held.is_empty()).then(|| held.join(", "))
+            }
+            Err(e) => return failed(e.into()),
+        },
         None => None,
     };
-    let requests = store.requests_for_line(line.id).await.unwrap_or_default();
+    let requests = match store.requests_for_line(line.id).await {
+        Ok(requests) => requests,
+        Err(e) => return failed(e.into()),
+    };
+    let addons = match store.addons(line.id).await {
+        Ok(addons) => addons,
+        Err(e) => return failed(e.into()),
+    };
     let open = requests.iter().any(|r| r.request.state.is_open());
     html(LinePage {
         staff: Some(me.label()),
@@ -151,12 +155,7 @@ async fn line_page(
         flash,
         iccid: line.iccid.to_string(),
         msisdn: line.msisdn.national(),
-        plan: state
-            .ctx
-            .book
-            .plan(&line.carrier, &line.plan)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|_| line.plan.clone()),
+        plan: plan_name(state, &line),
         state: line.state.as_str().into(),
         valid_until: line
             .validity_ends_at
@@ -173,16 +172,9 @@ async fn line_page(
             .as_ref()
             .map(|c| c.language.clone())
             .unwrap_or_default(),
-        balance: Money::new(
-            balance::remaining(&buckets, BucketUnit::Money(currency), now),
-            currency,
-        )
-        .to_string(),
+        balance: money_left(state, &line, &buckets, now),
         data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
-        addons: store
-            .addons(line.id)
-            .await
-            .unwrap_or_default()
+        addons: addons
             .iter()
             .filter(|a| a.unbound_at.is_none())
             .map(|a| format!("{} ({})", a.code, a.charge))
@@ -201,19 +193,15 @@ async fn line_page(
                 )
             })
             .collect(),
-        can_cancel: !open && matches!(line.state.as_str(), "registered" | "active" | "expired"),
+        can_cancel: !open && simdesk_domain::cancellation::may_open(&line).is_ok(),
     })
 }
 
 pub async fn console_line(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(iccid): Path<String>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::LookUpLine) {
         return refused;
     }
@@ -229,28 +217,25 @@ pub struct CancelForm {
 
 pub async fn console_cancel(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(iccid): Path<String>,
     Form(form): Form<CancelForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::HotlineCancel) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+    if !me.csrf_ok(&form.csrf) {
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
     let line = match carrier_line(&state, &me, &iccid).await {
         Ok(line) => line,
-        Err(PageError::NotFound) => return (StatusCode::NOT_FOUND, "no such line").into_response(),
         Err(e) => return failed(e),
     };
     let account = me.account();
     if let Err(e) = state.guard().knowledge_allowed(&account, line.id).await {
-        return limited(e);
+        return failed(e.into());
     }
     let knowledge = Knowledge {
         name: form.name,
@@ -272,12 +257,10 @@ pub async fn console_cancel(
             if matches!(e, ServiceError::Identity(_)) {
                 state.guard().knowledge_failed(&account, line.id).await;
             }
-            let message = if e.is_client_error() {
-                e.to_string()
-            } else {
-                "simdesk cannot answer right now; try again".into()
-            };
-            let mut r = line_page(&state, &me, &iccid, Some(message)).await;
+            if !e.is_client_error() {
+                return failed(e.into());
+            }
+            let mut r = line_page(&state, &me, &iccid, Some(e.to_string())).await;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             r
         }

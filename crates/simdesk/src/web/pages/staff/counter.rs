@@ -1,13 +1,9 @@
 //! The store counter: calling the next ticket and cancelling with the customer present.
 
-use super::{
-    carrier_line, failed, forbidden, html, limited, staff_of, today, PageError, StaffSession,
-};
+use super::{carrier_line, failed, html, today, PageError, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
-use crate::services::ServiceError;
 use crate::store::LineKey;
-use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -42,12 +38,15 @@ async fn counter_page(
     serving: Option<(i64, i64)>,
     flash: Option<String>,
 ) -> Response {
-    let (_, waiting) = state
+    let waiting = match state
         .ctx
         .store
         .queue_board(&me.carrier, &today(state))
         .await
-        .unwrap_or_default();
+    {
+        Ok((_, waiting)) => waiting,
+        Err(e) => return failed(e.into()),
+    };
     html(CounterPage {
         staff: Some(me.label()),
         csrf: me.session.csrf_token.clone(),
@@ -61,13 +60,9 @@ async fn counter_page(
 
 pub async fn counter(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Query(q): Query<CounterQuery>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::Counter) {
         return refused;
     }
@@ -89,18 +84,16 @@ pub struct NextForm {
 
 pub async fn call_next(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Form(form): Form<NextForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::Counter) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+    if !me.csrf_ok(&form.csrf) {
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
     let counter: String = form.counter.trim().chars().take(16).collect();
     match state
@@ -126,7 +119,7 @@ pub async fn call_next(
             )
             .await
         }
-        Err(e) => forbidden(&ServiceError::from(e).to_string()),
+        Err(e) => failed(e.into()),
     }
 }
 
@@ -161,18 +154,16 @@ struct SlipPage {
 /// submits; the slip is printed for the customer.
 pub async fn counter_cancel(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Form(form): Form<CounterCancelForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::StoreCancel) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+    if !me.csrf_ok(&form.csrf) {
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
     let counter: String = form
         .counter
@@ -208,7 +199,7 @@ pub async fn counter_cancel(
     };
     let account = me.account();
     if let Err(e) = state.guard().knowledge_allowed(&account, line.id).await {
-        return limited(e);
+        return failed(e.into());
     }
     let matches = holder.personal.as_ref().is_some_and(|p| {
         simdesk_domain::identity::knowledge_matches(p, &form.name, &form.passport)
@@ -217,9 +208,14 @@ pub async fn counter_cancel(
         state.guard().knowledge_failed(&account, line.id).await;
         retry!("The passport does not match the registration of this SIM.".into());
     }
-    let quote = cancellation::quote(&state.ctx, &LineKey::Id(line.id), state.clock.now())
-        .await
-        .ok();
+    // The quote only supplies the refund the slip shows; a line it refuses still goes to submit,
+    // which says why. An outage is an outage.
+    let quote =
+        match cancellation::quote(&state.ctx, &LineKey::Id(line.id), state.clock.now()).await {
+            Ok(quote) => Some(quote),
+            Err(e) if e.is_client_error() => None,
+            Err(e) => return failed(e.into()),
+        };
     let by = me.attribution(
         Channel::Store,
         "walk-in at the counter; passport and SIM checked by the clerk",

@@ -1,14 +1,13 @@
 //! The shop's kiosk (taking a ticket) and the board calling numbers.
 
-use super::{html, known_carrier, limited, today};
+use super::{failed, html, known_carrier, today, PageError};
 use crate::services::guard::Address;
-use crate::services::ServiceError;
 use crate::web::pages::session::{self, Visitor, FORM_COOKIE};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 
@@ -31,7 +30,7 @@ pub async fn kiosk(
     Path(carrier): Path<String>,
 ) -> Response {
     if !known_carrier(&state, &carrier).await {
-        return (StatusCode::NOT_FOUND, "no such store").into_response();
+        return failed(PageError::NotFound);
     }
     kiosk_page(&headers, &visitor, carrier, None, None)
 }
@@ -78,7 +77,7 @@ pub async fn take_ticket(
     Form(form): Form<KioskForm>,
 ) -> Response {
     if !known_carrier(&state, &carrier).await {
-        return (StatusCode::NOT_FOUND, "no such store").into_response();
+        return failed(PageError::NotFound);
     }
     if !visitor.csrf_ok(&form.csrf) {
         let mut r = kiosk_page(
@@ -92,7 +91,7 @@ pub async fn take_ticket(
         return r;
     }
     if let Err(e) = state.guard().kiosk_ticket(address).await {
-        return limited(e);
+        return failed(e.into());
     }
     match state
         .ctx
@@ -101,11 +100,7 @@ pub async fn take_ticket(
         .await
     {
         Ok(t) => kiosk_page(&headers, &visitor, carrier, Some(t.number), None),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            ServiceError::from(e).to_string(),
-        )
-            .into_response(),
+        Err(e) => failed(e.into()),
     }
 }
 
@@ -122,14 +117,12 @@ struct BoardPage {
 /// The board over the counters: numbers being called, refreshing by itself.
 pub async fn board(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
     if !known_carrier(&state, &carrier).await {
-        return (StatusCode::NOT_FOUND, "no such store").into_response();
+        return failed(PageError::NotFound);
     }
-    let (called, waiting) = state
-        .ctx
-        .store
-        .queue_board(&carrier, &today(&state))
-        .await
-        .unwrap_or_default();
+    let (called, waiting) = match state.ctx.store.queue_board(&carrier, &today(&state)).await {
+        Ok(board) => board,
+        Err(e) => return failed(e.into()),
+    };
     html(BoardPage {
         staff: None,
         csrf: String::new(),

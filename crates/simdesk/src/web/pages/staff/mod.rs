@@ -14,18 +14,19 @@ use super::Page;
 use crate::services::access::Permission;
 use crate::services::guard::Account;
 use crate::services::staff::Role;
-use crate::services::ServiceError;
 use crate::store::SessionRow;
 use crate::web::AppState;
 use askama::Template;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
 use simdesk_domain::validity::japan_date;
 
-/// The signed-in staff member.
-struct StaffSession {
+/// The signed-in staff member; as a handler's argument, any other visitor is answered before
+/// the handler runs (signed out → the sign-in page, a store outage → the 503 page).
+pub struct StaffSession {
+    visitor: Visitor,
     session: SessionRow,
     id: i64,
     username: String,
@@ -48,11 +49,16 @@ impl StaffSession {
     /// Refuses, with a page saying so, what this staff member's role does not allow.
     fn refuse_unless(&self, permission: Permission) -> Option<Response> {
         (!self.role.may(permission)).then(|| {
-            forbidden(&format!(
+            failed(PageError::Forbidden(format!(
                 "your role ({}) does not allow this page",
                 self.role.as_str()
-            ))
+            )))
         })
+    }
+
+    /// Whether a form carries this session's CSRF token.
+    fn csrf_ok(&self, submitted: &str) -> bool {
+        self.visitor.csrf_ok(submitted)
     }
 
     fn account(&self) -> Account {
@@ -97,6 +103,7 @@ async fn staff_of(state: &AppState, visitor: &Visitor) -> Result<StaffSession, P
         return Err(signed_out);
     };
     Ok(StaffSession {
+        visitor: visitor.clone(),
         id: row.id,
         username: row.username,
         role,
@@ -104,6 +111,21 @@ async fn staff_of(state: &AppState, visitor: &Visitor) -> Result<StaffSession, P
         session,
         at: state.clock.now(),
     })
+}
+
+impl axum::extract::FromRequestParts<AppState> for StaffSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<StaffSession, Response> {
+        let visitor = <Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await?;
+        staff_of(state, &visitor).await.map_err(failed)
+    }
 }
 
 /// A staff page that failed: the error page, in English like the rest of the staff pages.
@@ -140,17 +162,6 @@ fn home_of(role: Role) -> &'static str {
     }
 }
 
-fn forbidden(message: &str) -> Response {
-    (StatusCode::FORBIDDEN, Html(format!("<!doctype html><title>Not allowed</title><p id=\"error-message\">{}</p><p><a href=\"/staff\">Sign in</a></p>", escape(message)))).into_response()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Today in Japan by the app's clock: the day a shop's queue belongs to.
 fn today(state: &AppState) -> String {
     japan_date(state.clock.now()).to_string()
@@ -158,20 +169,6 @@ fn today(state: &AppState) -> String {
 
 async fn known_carrier(state: &AppState, carrier: &str) -> bool {
     state.ctx.book.carrier(carrier).is_ok()
-}
-
-/// A refusal by an abuse limit on a staff or store page: 429 with `Retry-After`.
-fn limited(error: ServiceError) -> Response {
-    let retry = match &error {
-        ServiceError::TooManyAttempts {
-            retry_after_secs, ..
-        } => *retry_after_secs,
-        _ => 60,
-    };
-    let mut r = forbidden(&error.to_string());
-    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    r.headers_mut().insert(header::RETRY_AFTER, retry.into());
-    r
 }
 
 /// A line of the staff member's carrier, by ICCID or number; any other is not found.

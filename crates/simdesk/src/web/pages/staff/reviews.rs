@@ -1,13 +1,12 @@
 //! Reviewing cancellation requests: the request page, identity documents, receipts.
 
-use super::{failed, forbidden, html, staff_of, StaffSession};
+use super::{failed, html, PageError, StaffSession};
 use crate::receipts;
 use crate::services::access::Permission;
 use crate::services::cancellation::{self};
 use crate::services::lines::find_line;
 use crate::services::ServiceError;
 use crate::store::LineKey;
-use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -46,17 +45,26 @@ async fn request_page(
     flash: Option<String>,
 ) -> Response {
     let store = state.ctx.store.as_ref();
-    let Some(record) = store
-        .request(id)
-        .await
-        .ok()
-        .flatten()
-        .filter(|r| r.carrier == me.carrier)
-    else {
-        return (StatusCode::NOT_FOUND, "no such request").into_response();
+    let record = match carrier_request(store, me, id).await {
+        Ok(record) => record,
+        Err(e) => return failed(e),
     };
-    let Ok(line) = find_line(store, &LineKey::Id(record.request.line_id)).await else {
-        return (StatusCode::NOT_FOUND, "no such line").into_response();
+    let line = match find_line(store, &LineKey::Id(record.request.line_id)).await {
+        Ok(line) => line,
+        Err(e) => return failed(e.into()),
+    };
+    // Clerks follow their slips here but never see identity documents.
+    let documents = if me.role.may(Permission::ViewDocuments) {
+        match store.documents(id).await {
+            Ok(documents) => documents,
+            Err(e) => return failed(e.into()),
+        }
+    } else {
+        Vec::new()
+    };
+    let history = match store.request_events(id).await {
+        Ok(events) => events,
+        Err(e) => return failed(e.into()),
     };
     let names = |c: &[IdentityCheck]| c.iter().map(check_name).collect::<Vec<_>>().join(", ");
     html(RequestPage {
@@ -76,19 +84,11 @@ async fn request_page(
             .map(|d| d.to_string())
             .unwrap_or_else(|| "—".into()),
         receipt: record.receipt_number.clone(),
-        // Clerks follow their slips here but never see identity documents.
-        documents: if me.role.may(Permission::ViewDocuments) {
-            store.documents(id).await.unwrap_or_default()
-        } else {
-            Vec::new()
-        }
-        .into_iter()
-        .map(|d| (d.id, d.content_type, d.review))
-        .collect(),
-        history: store
-            .request_events(id)
-            .await
-            .unwrap_or_default()
+        documents: documents
+            .into_iter()
+            .map(|d| (d.id, d.content_type, d.review))
+            .collect(),
+        history: history
             .into_iter()
             .map(|e| {
                 (
@@ -104,13 +104,9 @@ async fn request_page(
 
 pub async fn console_request(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(id): Path<i64>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ViewRequest) {
         return refused;
     }
@@ -126,31 +122,21 @@ pub struct ReviewForm {
 
 pub async fn console_review(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(id): Path<i64>,
     Form(form): Form<ReviewForm>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
     }
-    if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the page again");
+    if !me.csrf_ok(&form.csrf) {
+        return failed(PageError::Forbidden(
+            "the form expired; open the page again".into(),
+        ));
     }
-    let Some(_) = state
-        .ctx
-        .store
-        .request(id)
-        .await
-        .ok()
-        .flatten()
-        .filter(|r| r.carrier == me.carrier)
-    else {
-        return (StatusCode::NOT_FOUND, "no such request").into_response();
-    };
+    if let Err(e) = carrier_request(state.ctx.store.as_ref(), &me, id).await {
+        return failed(e);
+    }
     let approve = form.decision == "approve";
     let result = cancellation::review_document(
         &state.ctx,
@@ -168,13 +154,7 @@ pub async fn console_review(
         ),
         Err(e @ ServiceError::NeedsAnotherReviewer(_)) => (StatusCode::FORBIDDEN, e.to_string()),
         Err(e) if e.is_client_error() => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        Err(e) => {
-            tracing::error!(error = %e, "document review failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "simdesk cannot answer right now; try again".to_string(),
-            )
-        }
+        Err(e) => return failed(e.into()),
     };
     let mut r = request_page(&state, &me, id, Some(flash)).await;
     if r.status() == StatusCode::OK {
@@ -192,25 +172,22 @@ struct ReviewsPage {
     items: Vec<(i64, String, String, String)>,
 }
 
-pub async fn reviews(State(state): State<AppState>, visitor: Visitor) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
+pub async fn reviews(State(state): State<AppState>, me: StaffSession) -> Response {
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
     }
     let store = state.ctx.store.as_ref();
     let mut items = Vec::new();
-    for r in store
-        .requests_awaiting_review(&me.carrier)
-        .await
-        .unwrap_or_default()
-    {
-        let msisdn = find_line(store, &LineKey::Id(r.request.line_id))
-            .await
-            .map(|l| l.msisdn.national())
-            .unwrap_or_default();
+    let awaiting = match store.requests_awaiting_review(&me.carrier).await {
+        Ok(awaiting) => awaiting,
+        Err(e) => return failed(e.into()),
+    };
+    for r in awaiting {
+        let msisdn = match find_line(store, &LineKey::Id(r.request.line_id)).await {
+            Ok(line) => line.msisdn.national(),
+            Err(ServiceError::NotFound(_)) => String::new(),
+            Err(e) => return failed(e.into()),
+        };
         items.push((
             r.request.id,
             msisdn,
@@ -228,29 +205,21 @@ pub async fn reviews(State(state): State<AppState>, visitor: Visitor) -> Respons
 
 pub async fn document(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(id): Path<i64>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ViewDocuments) {
         return refused;
     }
     let store = state.ctx.store.as_ref();
-    let Some((request_id, content_type, content)) = store.document_content(id).await.ok().flatten()
-    else {
-        return (StatusCode::NOT_FOUND, "no such document").into_response();
+    let (request_id, content_type, content) = match store.document_content(id).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return failed(PageError::NotFound),
+        Err(e) => return failed(e.into()),
     };
-    let Some(request) = store
-        .request(request_id)
-        .await
-        .ok()
-        .flatten()
-        .filter(|r| r.carrier == me.carrier)
-    else {
-        return (StatusCode::NOT_FOUND, "no such document").into_response();
+    let request = match carrier_request(store, &me, request_id).await {
+        Ok(request) => request,
+        Err(e) => return failed(e),
     };
     // Who looked at which document, and when, goes into the request's history; a document is
     // not shown unless its viewing is recorded.
@@ -263,12 +232,7 @@ pub async fn document(
         )
         .await
     {
-        tracing::error!(error = %e, "recording a document view failed");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "simdesk cannot answer right now; try again",
-        )
-            .into_response();
+        return failed(e.into());
     }
     // Downloaded, never rendered under simdesk's origin: a PDF's scripts or a crafted image
     // cannot act as a page of the console.
@@ -298,23 +262,33 @@ pub async fn document(
 
 pub async fn staff_receipt(
     State(state): State<AppState>,
-    visitor: Visitor,
+    me: StaffSession,
     Path(number): Path<String>,
 ) -> Response {
-    let me = match staff_of(&state, &visitor).await {
-        Ok(me) => me,
-        Err(e) => return failed(e),
-    };
     if let Some(refused) = me.refuse_unless(Permission::ViewReceipt) {
         return refused;
     }
-    let Some(document) = state.ctx.store.receipt(&number).await.ok().flatten() else {
-        return (StatusCode::NOT_FOUND, "no such receipt").into_response();
+    let document = match state.ctx.store.receipt(&number).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return failed(PageError::NotFound),
+        Err(e) => return failed(e.into()),
     };
     match receipts::SignedReceipt::parse_unverified(&document) {
         Ok(signed) if signed.receipt.carrier == me.carrier => {
             Html(receipts::render_html(&signed)).into_response()
         }
-        _ => (StatusCode::NOT_FOUND, "no such receipt").into_response(),
+        _ => failed(PageError::NotFound),
+    }
+}
+
+/// A request of the staff member's carrier; any other is not found.
+async fn carrier_request(
+    store: &dyn crate::store::Store,
+    me: &StaffSession,
+    id: i64,
+) -> Result<crate::store::RequestRecord, PageError> {
+    match store.request(id).await? {
+        Some(record) if record.carrier == me.carrier => Ok(record),
+        _ => Err(PageError::NotFound),
     }
 }

@@ -1,6 +1,6 @@
 //! Staff sign-in and sign-out.
 
-use super::{failed, forbidden, home_of, html, limited, staff_of, PageError};
+use super::{failed, home_of, html, staff_of, PageError};
 use crate::services::guard::Address;
 use crate::services::staff::{self};
 use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
@@ -64,11 +64,13 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     if !visitor.csrf_ok(&form.csrf) {
-        return forbidden("the form expired; open the sign-in page again");
+        return failed(PageError::Forbidden(
+            "the form expired; open the sign-in page again".into(),
+        ));
     }
     let guard = state.guard();
     if let Err(e) = guard.staff_sign_in(address, &form.username).await {
-        return limited(e);
+        return failed(e.into());
     }
     let store = state.ctx.store.as_ref();
     match staff::authenticate(store, &form.username, &form.password).await {
@@ -92,7 +94,7 @@ pub async fn sign_in(
                 );
                 r
             }
-            Err(e) => forbidden(&e.to_string()),
+            Err(e) => failed(e.into()),
         },
         Ok(None) => {
             guard.staff_sign_in_failed(&form.username).await;
@@ -105,7 +107,7 @@ pub async fn sign_in(
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
-        Err(e) => forbidden(&e.to_string()),
+        Err(e) => failed(e.into()),
     }
 }
 
