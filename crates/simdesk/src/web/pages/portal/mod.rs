@@ -20,6 +20,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::Line;
 
 #[derive(Deserialize, Default)]
@@ -209,7 +210,7 @@ fn traveller(customer: i64, address: Address) -> Asker {
 async fn own_request(
     state: &AppState,
     customer: i64,
-    id: i64,
+    id: RequestId,
 ) -> Result<(crate::store::RequestRecord, Line), PageError> {
     Ok(state
         .guard()
@@ -228,7 +229,7 @@ async fn own_request_form(
     state: &AppState,
     headers: &HeaderMap,
     visitor: &Visitor,
-    id: i64,
+    id: RequestId,
     csrf: &str,
 ) -> Result<i64, Response> {
     own_request_line(state, headers, visitor, id, csrf)
@@ -266,7 +267,7 @@ async fn own_request_line(
     state: &AppState,
     headers: &HeaderMap,
     visitor: &Visitor,
-    id: i64,
+    id: RequestId,
     csrf: &str,
 ) -> Result<(i64, i64), Response> {
     let customer = signed_in_form(visitor, headers, csrf, &format!("/my/requests/{id}"))?;

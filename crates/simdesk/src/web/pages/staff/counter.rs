@@ -15,6 +15,7 @@ use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::policy::IdentityCheck;
 use simdesk_domain::validity::format_jst;
 
@@ -148,7 +149,7 @@ struct SlipPage {
     staff: Option<String>,
     csrf: String,
     flash: Option<String>,
-    id: i64,
+    id: RequestId,
     msisdn: String,
     iccid: String,
     effective: String,

@@ -17,6 +17,7 @@ use axum::Form;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::cancellation::check_name;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::policy::IdentityCheck;
 use simdesk_domain::validity::format_jst;
 
@@ -26,7 +27,7 @@ struct RequestPage {
     staff: Option<String>,
     csrf: String,
     flash: Option<String>,
-    id: i64,
+    id: RequestId,
     msisdn: String,
     iccid: String,
     state: String,
@@ -42,7 +43,7 @@ struct RequestPage {
 async fn request_page(
     state: &AppState,
     me: &StaffSession,
-    id: i64,
+    id: RequestId,
     flash: Option<String>,
 ) -> Response {
     let store = state.ctx.store.as_ref();
@@ -105,7 +106,7 @@ async fn request_page(
 pub async fn console_request(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
 ) -> Response {
     let me = match staff_of(&state, &visitor).await {
         Ok(me) => me,
@@ -127,7 +128,7 @@ pub struct ReviewForm {
 pub async fn console_review(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
     Form(form): Form<ReviewForm>,
 ) -> Response {
     let me = match staff_of(&state, &visitor).await {
@@ -189,7 +190,7 @@ struct ReviewsPage {
     staff: Option<String>,
     csrf: String,
     flash: Option<String>,
-    items: Vec<(i64, String, String, String)>,
+    items: Vec<(RequestId, String, String, String)>,
 }
 
 pub async fn reviews(State(state): State<AppState>, visitor: Visitor) -> Response {
