@@ -1,9 +1,12 @@
 //! Identifiers of SIM cards, lines and customers, validated on parse so that a mistyped number never reaches a carrier, the ledger or a customer.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 mod typed;
 pub use typed::{CarrierCode, CustomerId, Id, LineId, RequestId};
@@ -265,58 +268,131 @@ fn scan(text: &str, kind: IdKind) -> Result<Scanned, IdError> {
     Ok(Scanned { digits, plus })
 }
 
-macro_rules! text_identifier {
-    ($name:ident) => {
-        impl $name {
-            /// The canonical form, as stored, displayed and serialized.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
+/// What sets one text identifier apart from another: its name and how its text is read.
+pub trait IdentifierKind {
+    /// The type's name, as `Debug` prints it.
+    const NAME: &'static str;
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.pad(&self.0)
-            }
-        }
+    /// The canonical form of `text`, or why it is not this identifier.
+    fn parse(text: &str) -> Result<String, IdError>;
+}
 
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
+/// A validated identifier held in its canonical text form; `K` says which one.
+pub struct Identifier<K: IdentifierKind>(String, PhantomData<fn() -> K>);
 
-        impl TryFrom<String> for $name {
-            type Error = IdError;
+impl<K: IdentifierKind> Identifier<K> {
+    /// Callers have produced `text` in the kind's canonical form.
+    fn canonical(text: String) -> Self {
+        Identifier(text, PhantomData)
+    }
 
-            fn try_from(text: String) -> Result<Self, IdError> {
-                text.parse()
-            }
-        }
+    /// The canonical form, as stored, displayed and serialized.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
-        impl TryFrom<&str> for $name {
-            type Error = IdError;
+impl<K: IdentifierKind> Clone for Identifier<K> {
+    fn clone(&self) -> Self {
+        Identifier::canonical(self.0.clone())
+    }
+}
 
-            fn try_from(text: &str) -> Result<Self, IdError> {
-                text.parse()
-            }
-        }
+impl<K: IdentifierKind> PartialEq for Identifier<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
 
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
-    };
+impl<K: IdentifierKind> Eq for Identifier<K> {}
+
+impl<K: IdentifierKind> PartialOrd for Identifier<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K: IdentifierKind> Ord for Identifier<K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl<K: IdentifierKind> Hash for Identifier<K> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<K: IdentifierKind> fmt::Debug for Identifier<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple(K::NAME).field(&self.0).finish()
+    }
+}
+
+impl<K: IdentifierKind> fmt::Display for Identifier<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl<K: IdentifierKind> AsRef<str> for Identifier<K> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<K: IdentifierKind> FromStr for Identifier<K> {
+    type Err = IdError;
+
+    fn from_str(text: &str) -> Result<Self, IdError> {
+        K::parse(text).map(Identifier::canonical)
+    }
+}
+
+impl<K: IdentifierKind> TryFrom<String> for Identifier<K> {
+    type Error = IdError;
+
+    fn try_from(text: String) -> Result<Self, IdError> {
+        text.parse()
+    }
+}
+
+impl<K: IdentifierKind> TryFrom<&str> for Identifier<K> {
+    type Error = IdError;
+
+    fn try_from(text: &str) -> Result<Self, IdError> {
+        text.parse()
+    }
+}
+
+impl<K: IdentifierKind> From<Identifier<K>> for String {
+    fn from(id: Identifier<K>) -> String {
+        id.0
+    }
+}
+
+impl<K: IdentifierKind> Serialize for Identifier<K> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de, K: IdentifierKind> Deserialize<'de> for Identifier<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(de::Error::custom)
+    }
 }
 
 /// The serial number of a SIM card (ITU-T E.118): 19 or 20 digits starting
 /// with 89, the last a Luhn check digit. Stored as bare digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Iccid(String);
+pub type Iccid = Identifier<IccidKind>;
 
-text_identifier!(Iccid);
+/// Marks an [`Identifier`] as [`Iccid`].
+#[derive(Debug)]
+pub enum IccidKind {}
 
 impl Iccid {
     /// Builds an ICCID from its 18- or 19-digit body by appending the Luhn
@@ -332,7 +408,7 @@ impl Iccid {
         }
         check_iccid_prefix(&digits)?;
         let check = luhn_digit(&digits);
-        Ok(Iccid(format!("{digits}{check}")))
+        Ok(Identifier::canonical(format!("{digits}{check}")))
     }
 }
 
@@ -346,10 +422,10 @@ fn check_iccid_prefix(digits: &str) -> Result<(), IdError> {
     }
 }
 
-impl FromStr for Iccid {
-    type Err = IdError;
+impl IdentifierKind for IccidKind {
+    const NAME: &'static str = "Iccid";
 
-    fn from_str(text: &str) -> Result<Self, IdError> {
+    fn parse(text: &str) -> Result<String, IdError> {
         let digits = scan(text, IdKind::Iccid)?.digits;
         if !(19..=20).contains(&digits.len()) {
             return Err(IdError::Length {
@@ -365,17 +441,17 @@ impl FromStr for Iccid {
         if found != expected {
             return Err(IdError::IccidCheckDigit { found, expected });
         }
-        Ok(Iccid(digits))
+        Ok(digits)
     }
 }
 
 /// A Japanese subscriber identity (ITU-T E.212): MCC 440 or 441, a 2-digit
 /// MNC, then the MSIN, 15 digits at most. Stored as bare digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Imsi(String);
+pub type Imsi = Identifier<ImsiKind>;
 
-text_identifier!(Imsi);
+/// Marks an [`Identifier`] as [`Imsi`].
+#[derive(Debug)]
+pub enum ImsiKind {}
 
 // Japan's MNCs are all two digits; a three-digit reading would turn "01" into
 // "010" and misroute the line to another network.
@@ -398,10 +474,10 @@ impl Imsi {
     }
 }
 
-impl FromStr for Imsi {
-    type Err = IdError;
+impl IdentifierKind for ImsiKind {
+    const NAME: &'static str = "Imsi";
 
-    fn from_str(text: &str) -> Result<Self, IdError> {
+    fn parse(text: &str) -> Result<String, IdError> {
         let digits = scan(text, IdKind::Imsi)?.digits;
         if !(3 + JAPAN_MNC_DIGITS + 1..=15).contains(&digits.len()) {
             return Err(IdError::Length {
@@ -416,17 +492,17 @@ impl FromStr for Imsi {
                 mcc: mcc.to_owned(),
             });
         }
-        Ok(Imsi(digits))
+        Ok(digits)
     }
 }
 
 /// A Japanese mobile number (070, 080 or 090 and 8 digits), stored and
 /// displayed in E.164 form, e.g. "+819012345678".
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Msisdn(String);
+pub type Msisdn = Identifier<MsisdnKind>;
 
-text_identifier!(Msisdn);
+/// Marks an [`Identifier`] as [`Msisdn`].
+#[derive(Debug)]
+pub enum MsisdnKind {}
 
 impl Msisdn {
     /// The number as dialled within Japan, e.g. "090-1234-5678".
@@ -451,10 +527,10 @@ fn japanese_national(after_country_code: &str) -> String {
     format!("0{subscriber}")
 }
 
-impl FromStr for Msisdn {
-    type Err = IdError;
+impl IdentifierKind for MsisdnKind {
+    const NAME: &'static str = "Msisdn";
 
-    fn from_str(text: &str) -> Result<Self, IdError> {
+    fn parse(text: &str) -> Result<String, IdError> {
         let Scanned { digits, plus } = scan(text, IdKind::Msisdn)?;
         let national = if plus {
             match digits.strip_prefix("81") {
@@ -492,22 +568,22 @@ impl FromStr for Msisdn {
                 number: excerpt(&national),
             });
         }
-        Ok(Msisdn(format!("+81{}", &national[1..])))
+        Ok(format!("+81{}", &national[1..]))
     }
 }
 
 /// A customer's contact number in E.164 form ("+" and 8 to 15 digits).
 /// Japanese national numbers are given Japan's country code.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PhoneNumber(String);
+pub type PhoneNumber = Identifier<PhoneNumberKind>;
 
-text_identifier!(PhoneNumber);
+/// Marks an [`Identifier`] as [`PhoneNumber`].
+#[derive(Debug)]
+pub enum PhoneNumberKind {}
 
-impl FromStr for PhoneNumber {
-    type Err = IdError;
+impl IdentifierKind for PhoneNumberKind {
+    const NAME: &'static str = "PhoneNumber";
 
-    fn from_str(text: &str) -> Result<Self, IdError> {
+    fn parse(text: &str) -> Result<String, IdError> {
         let Scanned { digits, plus } = scan(text, IdKind::PhoneNumber)?;
         let international = if plus {
             digits
@@ -545,17 +621,17 @@ impl FromStr for PhoneNumber {
                 number: format!("+{international}"),
             });
         }
-        Ok(PhoneNumber(format!("+{international}")))
+        Ok(format!("+{international}"))
     }
 }
 
 /// The identifier of an eUICC (GSMA SGP.29): 32 digits whose value is 1 mod 97.
 /// Stored as bare digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Eid(String);
+pub type Eid = Identifier<EidKind>;
 
-text_identifier!(Eid);
+/// Marks an [`Identifier`] as [`Eid`].
+#[derive(Debug)]
+pub enum EidKind {}
 
 impl Eid {
     /// Builds an EID from its 30-digit body by appending the two check digits,
@@ -570,14 +646,14 @@ impl Eid {
             });
         }
         let check = eid_check_digits(&digits);
-        Ok(Eid(digits + &check))
+        Ok(Identifier::canonical(digits + &check))
     }
 }
 
-impl FromStr for Eid {
-    type Err = IdError;
+impl IdentifierKind for EidKind {
+    const NAME: &'static str = "Eid";
 
-    fn from_str(text: &str) -> Result<Self, IdError> {
+    fn parse(text: &str) -> Result<String, IdError> {
         let digits = scan(text, IdKind::Eid)?.digits;
         if digits.len() != 32 {
             return Err(IdError::Length {
@@ -593,7 +669,7 @@ impl FromStr for Eid {
                 expected: eid_check_digits(body),
             });
         }
-        Ok(Eid(digits))
+        Ok(digits)
     }
 }
 
@@ -881,6 +957,14 @@ mod tests {
             huge.parse::<Iccid>(),
             Err(IdError::Length { got: 100_000, .. })
         ));
+    }
+
+    #[test]
+    fn debug_names_the_identifier() {
+        let iccid: Iccid = "8981100123456789017".parse().unwrap();
+        assert_eq!(format!("{iccid:?}"), "Iccid(\"8981100123456789017\")");
+        let msisdn: Msisdn = "090-1234-5678".parse().unwrap();
+        assert_eq!(format!("{msisdn:?}"), "Msisdn(\"+819012345678\")");
     }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]

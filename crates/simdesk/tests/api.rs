@@ -25,7 +25,7 @@ use simdesk::store::{LineKey, RequestRecord, Store};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::Iccid;
+use simdesk_domain::ids::{Iccid, RequestId};
 use simdesk_domain::line::{Line, LineState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -410,12 +410,12 @@ impl World {
         submitted.request
     }
 
-    async fn request(&self, id: i64) -> RequestRecord {
+    async fn request(&self, id: RequestId) -> RequestRecord {
         cancellation::load(&self.ctx, id).await.unwrap()
     }
 
     /// Runs every job due at the request's effective instant; the request is completed.
-    async fn complete(&self, id: i64) -> RequestRecord {
+    async fn complete(&self, id: RequestId) -> RequestRecord {
         let effective_at = self
             .request(id)
             .await
@@ -673,7 +673,7 @@ struct Ids {
     /// An active line.
     line: u64,
     /// An open product order (cancellation request) on `line`.
-    order: i64,
+    order: RequestId,
     /// A customer with money in the e-wallet.
     customer: i64,
     /// A receipt number and its document.
@@ -859,7 +859,7 @@ async fn sakura_resources(w: &World) -> Ids {
     let (customer, completed) = w.refunded(2, now - days(30)).await;
     let reply = w.http.post(ORDER, &w.sakura, delete_order(&iccid(1)));
     assert_eq!(reply.status, 201, "{reply:?}");
-    let order: i64 = reply.json()["id"].as_str().unwrap().parse().unwrap();
+    let order: RequestId = reply.json()["id"].as_str().unwrap().parse().unwrap();
     let receipt = completed.receipt_number.unwrap();
     let receipt_document = w.s().receipt(&receipt).await.unwrap().unwrap();
     Ids {
@@ -1276,7 +1276,7 @@ async fn bad_list_parameters_are_400_in_the_error_shape() {
 // 4. TMF622 product ordering
 // ---------------------------------------------------------------------------
 
-fn order_id(reply: &Reply) -> i64 {
+fn order_id(reply: &Reply) -> RequestId {
     reply.json()["id"]
         .as_str()
         .expect("an order id")
@@ -1286,7 +1286,7 @@ fn order_id(reply: &Reply) -> i64 {
 
 /// Submits a delete order for line `n` and passes the possession check with the code texted
 /// to the line: the order is in progress with its effective date.
-fn order_and_confirm(w: &World, n: u64) -> (i64, Value) {
+fn order_and_confirm(w: &World, n: u64) -> (RequestId, Value) {
     let reply = w.http.post(ORDER, &w.sakura, delete_order(&iccid(n)));
     assert_eq!(reply.status, 201, "{reply:?}");
     let id = order_id(&reply);
@@ -1551,7 +1551,7 @@ async fn an_order_completes_at_its_date_with_a_refund_and_a_receipt_that_verifie
     let content = &receipt.json()["receipt"];
     assert_eq!(content["number"], number);
     assert_eq!(content["line"]["iccid"], iccid(61));
-    assert_eq!(content["request_id"], id);
+    assert_eq!(content["request_id"], id.get());
     let verify = |text: &str| {
         let reply = w.http.call(
             "POST",

@@ -20,7 +20,7 @@ use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::Iccid;
+use simdesk_domain::ids::{Iccid, RequestId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -266,7 +266,7 @@ async fn a_traveller_cancels_in_chinese_from_sign_in_to_the_status_page() {
                 Some("submitted")
             );
             assert_eq!(b.text("#request-state"), zh.get("rstate-submitted"));
-            let request_id: i64 = b.text("#request-id").parse().expect("a request number");
+            let request_id: RequestId = b.text("#request-id").parse().expect("a request number");
             assert!(b.url().ends_with(&format!("/my/requests/{request_id}")));
             assert_eq!(b.text("#send-request-code"), zh.get("request-send-code"));
             // A code went to the line for signing in moments ago, and codes to one line are
@@ -539,7 +539,7 @@ async fn a_traveller_uploads_a_document_that_an_agent_then_approves_in_the_conso
                 t.attribute("#request-state", "data-state").as_deref(),
                 Some("submitted")
             );
-            let request_id: i64 = t.text("#request-id").parse().expect("a request number");
+            let request_id: RequestId = t.text("#request-id").parse().expect("a request number");
             assert!(t.find_all("#effective-date").is_empty());
 
             // First the code to the line.
@@ -781,7 +781,7 @@ async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
                 "#slip h1",
                 "Cancellation accepted · 解約受付 · 注销受理 · 註銷受理 · 해지 접수",
             );
-            let request_id: i64 = c.text("#request-id").parse().expect("a request number");
+            let request_id: RequestId = c.text("#request-id").parse().expect("a request number");
             let effective = date_in(c, "#effective-date");
             assert!(c.text("#slip").contains(&iccid));
             assert!(c.text("#slip").contains("clerk.tanaka"));

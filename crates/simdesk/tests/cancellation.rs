@@ -21,7 +21,7 @@ use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::balance::BalanceError;
 use simdesk_domain::cancellation::{CancellationError, RequestState};
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::Iccid;
+use simdesk_domain::ids::{Iccid, RequestId};
 use simdesk_domain::line::{Line, LineError, LineState};
 use simdesk_domain::money::{Currency, Money};
 use simdesk_domain::policy::{IdentityCheck, RefundRule};
@@ -163,7 +163,7 @@ impl World {
         lines::find_line(self.s(), key).await.unwrap()
     }
 
-    async fn request(&self, id: i64) -> RequestRecord {
+    async fn request(&self, id: RequestId) -> RequestRecord {
         cancellation::load(&self.ctx, id).await.unwrap()
     }
 
@@ -1097,7 +1097,7 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
         Some("EX-SAKURA-2026-000001")
     );
     let (document, content) = w.receipt(&done).await;
-    assert_eq!(content.request_id, id);
+    assert_eq!(content.request_id, id.get());
     assert_eq!(content.effective_date, date(2026, 5, 13));
     assert_eq!(content.channel, "hotline");
     assert_eq!(content.line.iccid, iccid(50));
@@ -1525,7 +1525,7 @@ async fn two_concurrent_submissions_open_one_request() {
 
         // The database itself refuses a second open request for the line.
         let mut second = open.request.clone();
-        second.id = 0;
+        second.id = RequestId::new(0);
         second.state = RequestState::Submitted;
         second.channel = Channel::Store;
         let duplicate = w

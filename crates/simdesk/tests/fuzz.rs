@@ -22,7 +22,7 @@ use simdesk::services::ServiceContext;
 use simdesk::services::{wallet, ServiceError, ServiceResult};
 use simdesk::store::{LineKey, Store};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
-use simdesk_domain::ids::{Eid, Iccid, Imsi, Msisdn};
+use simdesk_domain::ids::{Eid, Iccid, Imsi, Msisdn, RequestId};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1370,7 +1370,7 @@ impl ApiWorld {
     }
 
     /// The open request the bodies are about, opened on the next line when the last one ended.
-    async fn open_request(&mut self) -> i64 {
+    async fn open_request(&mut self) -> RequestId {
         loop {
             let n = self.lines[self.current];
             let line = lines::find_line(self.s(), &key(n)).await.unwrap();
@@ -1431,7 +1431,7 @@ impl ApiWorld {
     }
 
     /// A body the route accepts, about the world's open request.
-    fn valid_body(&self, path: &str, request: i64) -> Payload {
+    fn valid_body(&self, path: &str, request: RequestId) -> Payload {
         let next_line =
             support::stock::iccid(self.lines[(self.current + 1).min(self.lines.len() - 1)]);
         let n = self.lines[self.current];
@@ -1710,7 +1710,10 @@ fn api_bodies_are_answered_never_5xx_and_refusals_change_nothing() {
     // Every route the bodies are built for is still served.
     for (_, path) in &routes {
         assert!(
-            !matches!(w.borrow().valid_body(path, 1), Payload::None) || path.ends_with("/withdraw"),
+            !matches!(
+                w.borrow().valid_body(path, RequestId::new(1)),
+                Payload::None
+            ) || path.ends_with("/withdraw"),
             "no valid body for {path}"
         );
     }
@@ -1928,7 +1931,7 @@ fn a_pasted_page_as_a_line_key_gets_a_one_line_error() {
 }
 
 /// A small world for one request.
-fn small_world() -> (tokio::runtime::Runtime, ApiWorld, i64) {
+fn small_world() -> (tokio::runtime::Runtime, ApiWorld, RequestId) {
     let rt = runtime();
     let mut w = rt.block_on(ApiWorld::new(3));
     let request = rt.block_on(w.open_request());

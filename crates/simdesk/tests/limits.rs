@@ -16,6 +16,7 @@ use simdesk::services::{lines, staff};
 use simdesk::store::{LineKey, SessionRow, Store};
 use simdesk::web::pages::session::hash;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::limits::{AbuseRules, Limit};
 use std::sync::Arc;
 use support::stock::{national, sell, stock};
@@ -129,7 +130,7 @@ impl World {
 
     /// A cancellation request on line `n` through `channel`: the store's needs an identity
     /// document, the web's a one-time code.
-    async fn request(&self, n: u64, channel: Channel) -> i64 {
+    async fn request(&self, n: u64, channel: Channel) -> RequestId {
         let line = self.line(n).await;
         cancellation::submit(
             &self.ctx,
@@ -177,7 +178,7 @@ impl World {
         from: &str,
         // The session cookie, and the form token to send (none: the form without it).
         session: (&str, Option<&str>),
-        request: i64,
+        request: RequestId,
         content: &[u8],
         declared: &str,
     ) -> Answer {
@@ -215,7 +216,7 @@ impl World {
         Answer::read(r).await
     }
 
-    async fn documents(&self, request: i64) -> usize {
+    async fn documents(&self, request: RequestId) -> usize {
         self.s().documents(request).await.unwrap().len()
     }
 }
@@ -433,7 +434,7 @@ async fn code_checks_and_cancellation_codes_are_limited_per_address_line_and_acc
     let req_one = w.request(2, Channel::Web).await;
     let req_two = w.request(3, Channel::Web).await;
     let send = |csrf: &str| format!("csrf={csrf}&to=email");
-    let url = |id: i64| format!("{base}/my/requests/{id}/code");
+    let url = |id: RequestId| format!("{base}/my/requests/{id}/code");
     let r = w
         .post_form(&url(req_one), "192.0.2.20", &one.0, &send(&one.1))
         .await;

@@ -3,6 +3,7 @@
 
 use crate::attribution::{Attribution, Channel, UnknownName};
 use crate::calendar::{BusinessCalendar, CalendarError};
+use crate::ids::RequestId;
 use crate::line::{Line, LineState};
 use crate::policy::{CancellationPolicy, IdentityCheck};
 use crate::validity::{japan, japan_date};
@@ -83,7 +84,7 @@ impl FromStr for RequestState {
 /// A cancellation request as the domain sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancellationRequest {
-    pub id: i64,
+    pub id: RequestId,
     pub line_id: i64,
     pub channel: Channel,
     pub submitted: Attribution,
@@ -181,7 +182,7 @@ impl CancellationRequest {
     ) -> Result<(CancellationRequest, RequestTransition), CancellationError> {
         may_open(line)?;
         let request = CancellationRequest {
-            id: 0,
+            id: RequestId::new(0),
             line_id: line.id,
             channel,
             submitted: by.clone(),

@@ -6,6 +6,7 @@
 use super::{effective_date, may_open, start_of_day_jst, CancellationError};
 use crate::balance::{self, Bucket, BucketUnit};
 use crate::calendar::CalendarError;
+use crate::ids::RequestId;
 use crate::line::{Line, LineState};
 use crate::money::{Money, MoneyError};
 use crate::policy::EffectivePolicy;
@@ -27,7 +28,7 @@ pub enum CannotCancel {
     AlreadyEnded,
     /// A request is already open (its id, when the store knows it).
     RequestOpen {
-        request: Option<i64>,
+        request: Option<RequestId>,
     },
 }
 
@@ -43,7 +44,7 @@ impl CannotCancel {
     }
 
     /// What the request state machine's refusal means for the quote.
-    fn from_refusal(refusal: &CancellationError, open: Option<i64>) -> Option<CannotCancel> {
+    fn from_refusal(refusal: &CancellationError, open: Option<RequestId>) -> Option<CannotCancel> {
         match refusal {
             CancellationError::LineInStock => Some(CannotCancel::NotSold),
             CancellationError::LineEnded(LineState::Terminated) => {
@@ -215,7 +216,7 @@ pub fn refund_basis(
 /// `buckets` its balance; `bound_addons` the codes of add-ons bound now.
 pub fn decide_quote(
     line: &Line,
-    open_request: Option<i64>,
+    open_request: Option<RequestId>,
     buckets: &[Bucket],
     bound_addons: &[String],
     policy: &EffectivePolicy<'_>,

@@ -43,7 +43,7 @@ fn credit(yen: i64) -> Bucket {
     }
 }
 
-fn quote(line: &Line, open: Option<i64>, yen: i64) -> QuoteDecision {
+fn quote(line: &Line, open: Option<RequestId>, yen: i64) -> QuoteDecision {
     let (carrier, plan) = sakura();
     let policy = EffectivePolicy {
         carrier: &carrier,
@@ -108,18 +108,22 @@ fn why_not_comes_from_the_state_machine() {
         (LineState::Closed, CannotCancel::AlreadyEnded),
         (
             LineState::PendingTermination,
-            CannotCancel::RequestOpen { request: Some(3) },
+            CannotCancel::RequestOpen {
+                request: Some(RequestId::new(3)),
+            },
         ),
     ] {
         line.state = state;
-        let q = quote(&line, Some(3), 100);
+        let q = quote(&line, Some(RequestId::new(3)), 100);
         assert_eq!(q.cannot, Some(why), "{state}");
         assert!(q.what_happens.is_empty() && q.refund.is_none() && q.effective_date.is_none());
     }
-    let q = quote(&active(), Some(3), 100);
+    let q = quote(&active(), Some(RequestId::new(3)), 100);
     assert_eq!(
         q.cannot,
-        Some(CannotCancel::RequestOpen { request: Some(3) })
+        Some(CannotCancel::RequestOpen {
+            request: Some(RequestId::new(3))
+        })
     );
     assert_eq!(
         q.cannot.unwrap().to_string(),

@@ -12,6 +12,7 @@ use crate::store::RequestRecord;
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 use jiff::Timestamp;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::money::Money;
 use simdesk_domain::validity::format_jst;
 use std::io::Write as _;
@@ -46,13 +47,13 @@ pub enum CancelCommand {
     },
     /// Show a request, its steps, refund and receipt
     Show {
-        id: i64,
+        id: RequestId,
         #[arg(long)]
         json: bool,
     },
     /// Check the caller's name and passport number against the registration
     VerifyKnowledge {
-        id: i64,
+        id: RequestId,
         #[arg(long)]
         name: String,
         #[arg(long)]
@@ -62,20 +63,20 @@ pub enum CancelCommand {
     },
     /// Attach a photo or scan of the identity document (JPEG, PNG or PDF, up to 10 MB)
     UploadDocument {
-        id: i64,
+        id: RequestId,
         file: PathBuf,
         #[command(flatten)]
         who: Who,
     },
     /// Approve the uploaded identity document
     ApproveDocument {
-        id: i64,
+        id: RequestId,
         #[command(flatten)]
         who: Who,
     },
     /// Reject the request (or its document) with a reason the customer can act on
     Reject {
-        id: i64,
+        id: RequestId,
         /// What the customer should do, e.g. "the photo is unreadable; upload a sharper one"
         #[arg(long = "because")]
         because: String,
@@ -84,7 +85,7 @@ pub enum CancelCommand {
     },
     /// Withdraw the request before it takes effect; the line stays as it was
     Withdraw {
-        id: i64,
+        id: RequestId,
         #[command(flatten)]
         who: Who,
     },

@@ -9,6 +9,7 @@ use crate::messages::Event;
 use crate::store::OutboxMessage;
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::Line;
 use simdesk_domain::money::Money;
 use std::fmt;
@@ -131,7 +132,7 @@ pub enum Occasion {
     /// occasions apart (a line may be barred at expiry and again later).
     Line { occasion: String, line: i64 },
     /// A step of a cancellation request that has an id.
-    Request(i64),
+    Request(RequestId),
     /// A step taken in the very change that opens a request, which has no id yet: keyed on the
     /// line and the instant instead.
     Opening { line: i64, at: Timestamp },
@@ -153,7 +154,7 @@ impl Occasion {
     /// The request id a payload carries, for effects of a request's steps.
     fn request(&self) -> Option<i64> {
         match self {
-            Occasion::Request(id) => Some(*id),
+            Occasion::Request(id) => Some(id.get()),
             Occasion::Opening { .. } => Some(0),
             _ => None,
         }
@@ -402,7 +403,7 @@ mod tests {
         assert_eq!(
             key(Effect::network(
                 NetworkOp::Deprovision,
-                Occasion::Request(7),
+                Occasion::Request(RequestId::new(7)),
                 &l
             )),
             "network:deprovision:7"
@@ -426,7 +427,7 @@ mod tests {
             )
         };
         assert_eq!(
-            key(notify(Occasion::Request(7))),
+            key(notify(Occasion::Request(RequestId::new(7)))),
             "notify:cancellation_approved:7:9"
         );
         assert_eq!(
@@ -486,7 +487,7 @@ mod tests {
         let l = line();
         let row = Effect::notify(
             Event::CancellationRejected,
-            Occasion::Request(7),
+            Occasion::Request(RequestId::new(7)),
             &l,
             9,
             "ko",

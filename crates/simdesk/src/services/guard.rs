@@ -8,6 +8,7 @@ use crate::keys::Keys;
 use crate::store::{LineKey, RequestRecord, Store};
 use jiff::Timestamp;
 use simdesk_domain::attribution::Channel;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::limits::{AbuseRules, Limit};
 use simdesk_domain::line::Line;
 use std::net::IpAddr;
@@ -142,7 +143,7 @@ impl<'a> Guard<'a> {
     pub async fn request(
         &self,
         account: &Account,
-        id: i64,
+        id: RequestId,
     ) -> ServiceResult<(RequestRecord, Line)> {
         let missing = || ServiceError::NotFound(format!("request {id}"));
         let record = self.store.request(id).await?.ok_or_else(missing)?;
@@ -197,7 +198,7 @@ impl<'a> Guard<'a> {
     }
 
     /// An identity document uploaded for `request`.
-    pub async fn upload(&self, asker: &Asker, request: i64) -> ServiceResult<()> {
+    pub async fn upload(&self, asker: &Asker, request: RequestId) -> ServiceResult<()> {
         let rules = self.rules;
         let checks = vec![
             (

@@ -14,7 +14,7 @@ use crate::store::{LineKey, OutboxMessage, OutboxRow, Store};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 use simdesk_domain::customer::Language;
-use simdesk_domain::ids::Msisdn;
+use simdesk_domain::ids::{Msisdn, RequestId};
 use simdesk_domain::line::LineState;
 use simdesk_domain::money::Money;
 use std::collections::BTreeMap;
@@ -150,7 +150,7 @@ async fn render(
     params.insert("portal_url".into(), format!("{}/", public_url));
     let mut receipt = None;
     if let Some(request) = row.payload.get("request").and_then(|r| r.as_i64()) {
-        if let Some(record) = store.request(request).await? {
+        if let Some(record) = store.request(RequestId::new(request)).await? {
             if let Some(number) = record.receipt_number {
                 params.insert(
                     "receipt_url".into(),

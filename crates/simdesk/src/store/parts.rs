@@ -2,6 +2,7 @@
 
 use super::*;
 use async_trait::async_trait;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::Line;
 
 /// The database itself: which backend, its schema, whether it answers, and its gauges.
@@ -155,10 +156,10 @@ pub trait Requests: Send + Sync + 'static {
     /// movement, receipt and outbox rows in one transaction. Creating a second open request for
     /// a line fails with `Duplicate`.
     async fn apply_request(&self, change: &RequestChange) -> StoreResult<AppliedRequest>;
-    async fn request(&self, id: i64) -> StoreResult<Option<RequestRecord>>;
+    async fn request(&self, id: RequestId) -> StoreResult<Option<RequestRecord>>;
     async fn open_request_for_line(&self, line_id: i64) -> StoreResult<Option<RequestRecord>>;
     async fn requests_for_line(&self, line_id: i64) -> StoreResult<Vec<RequestRecord>>;
-    async fn request_events(&self, id: i64) -> StoreResult<Vec<RequestEventRow>>;
+    async fn request_events(&self, id: RequestId) -> StoreResult<Vec<RequestEventRow>>;
     /// Approved requests whose effective instant has come.
     async fn requests_due(
         &self,
@@ -178,21 +179,21 @@ pub trait Requests: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<RequestRecord>>;
     /// Gives back the leases `node` holds on these requests, for work it will not do now.
-    async fn release_request_claims(&self, ids: &[i64], node: &str) -> StoreResult<()>;
+    async fn release_request_claims(&self, ids: &[RequestId], node: &str) -> StoreResult<()>;
     /// A carrier's requests with an identity document waiting for review.
     async fn requests_awaiting_review(&self, carrier: &str) -> StoreResult<Vec<RequestRecord>>;
     /// A request's history gains an entry that changes nothing (a document viewed), in the
     /// request's current state and chained into the audit trail like every other entry.
     async fn record_request_note(
         &self,
-        request_id: i64,
+        request_id: RequestId,
         state: &str,
         note: &str,
         by: &simdesk_domain::attribution::Attribution,
     ) -> StoreResult<()>;
     async fn insert_document(&self, doc: &NewDocument) -> StoreResult<i64>;
-    async fn documents(&self, request_id: i64) -> StoreResult<Vec<DocumentRow>>;
-    async fn document_content(&self, id: i64) -> StoreResult<Option<(i64, String, Vec<u8>)>>;
+    async fn documents(&self, request_id: RequestId) -> StoreResult<Vec<DocumentRow>>;
+    async fn document_content(&self, id: i64) -> StoreResult<Option<(RequestId, String, Vec<u8>)>>;
 }
 
 /// One-time codes sent to a line for signing in or confirming a cancellation.
@@ -201,7 +202,7 @@ pub trait Codes: Send + Sync + 'static {
     async fn insert_code(
         &self,
         line_id: i64,
-        request_id: Option<i64>,
+        request_id: Option<RequestId>,
         destination: &str,
         code_hash: &str,
         at: jiff::Timestamp,
@@ -218,7 +219,7 @@ pub trait Codes: Send + Sync + 'static {
     async fn latest_code(
         &self,
         line_id: i64,
-        request_id: Option<i64>,
+        request_id: Option<RequestId>,
     ) -> StoreResult<Option<CodeRow>>;
     /// Takes one of a code's attempts before it is judged, so concurrent guesses cannot exceed
     /// the limit; `None` when none is left or the code was used. Returns the attempts so far.

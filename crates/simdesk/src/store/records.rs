@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::BalanceChange;
 use simdesk_domain::customer::Registration;
-use simdesk_domain::ids::{Iccid, Msisdn};
+use simdesk_domain::ids::{Iccid, Msisdn, RequestId};
 use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::money::Money;
 
@@ -289,7 +289,7 @@ impl RequestChange {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedRequest {
-    pub id: i64,
+    pub id: RequestId,
     pub receipt_number: Option<String>,
 }
 
@@ -327,7 +327,7 @@ pub struct CodeRow {
 
 #[derive(Debug, Clone)]
 pub struct NewDocument {
-    pub request_id: i64,
+    pub request_id: RequestId,
     pub content_type: String,
     pub content: Vec<u8>,
     pub sha256: String,
@@ -338,7 +338,7 @@ pub struct NewDocument {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DocumentRow {
     pub id: i64,
-    pub request_id: i64,
+    pub request_id: RequestId,
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,

@@ -163,7 +163,7 @@ where
         let effective_date: Option<String> = row.try_get("effective_date")?;
         Ok(RequestRecord {
             request: CancellationRequest {
-                id: row.try_get("id")?,
+                id: RequestId::new(row.try_get("id")?),
                 line_id: row.try_get("line_id")?,
                 channel: text("channel")?
                     .parse::<Channel>()
@@ -368,7 +368,7 @@ where
     pub(crate) fn document_from_row(r: &D::Row) -> StoreResult<DocumentRow> {
         Ok(DocumentRow {
             id: r.try_get("id")?,
-            request_id: r.try_get("request_id")?,
+            request_id: RequestId::new(r.try_get("request_id")?),
             content_type: r.try_get("content_type")?,
             size_bytes: r.try_get("size_bytes")?,
             sha256: r.try_get("sha256")?,

@@ -159,7 +159,7 @@ where
     /// and digest, so it cannot be moved onto another request.
     pub(crate) fn seal_document(&self, doc: &NewDocument) -> crate::vault::SealedPart {
         self.vault
-            .seal_document(doc.request_id, &doc.sha256, &doc.content)
+            .seal_document(doc.request_id.get(), &doc.sha256, &doc.content)
     }
 
     /// An identity document's image, opened.

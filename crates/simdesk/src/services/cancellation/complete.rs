@@ -16,6 +16,7 @@ use serde_json::json;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance;
 use simdesk_domain::cancellation::refund_basis;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::refund;
 use simdesk_domain::validity::japan_date;
 use simdesk_domain::wallet;
@@ -76,7 +77,7 @@ pub async fn complete_due(ctx: &ServiceContext, now: Timestamp) -> ServiceResult
 }
 
 /// Gives back leases on requests this run leaves alone; if that fails too, they lapse.
-async fn release(ctx: &ServiceContext, ids: &[i64], node: &str) {
+async fn release(ctx: &ServiceContext, ids: &[RequestId], node: &str) {
     if ids.is_empty() {
         return;
     }
@@ -157,7 +158,7 @@ async fn complete_one(
         carrier: line.carrier.clone(),
         issued_at: now,
         effective_date: request.effective_date.unwrap_or_else(|| japan_date(now)),
-        request_id: request.id,
+        request_id: request.id.get(),
         channel: request.channel.as_str().into(),
         line: ReceiptLine {
             iccid: line.iccid.to_string(),

@@ -12,6 +12,7 @@ use serde::Serialize;
 use simdesk_domain::attribution::{Attribution, Channel};
 use simdesk_domain::cancellation::{self, RequestState, RequestTransition};
 use simdesk_domain::identity::{self, OtpOutcome, OtpRules, OtpState};
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::policy::IdentityCheck;
 
 /// Records a passed identity check and, if it was the last one, approves the request.
@@ -78,7 +79,7 @@ fn require_open_for_checks(record: &RequestRecord, check: IdentityCheck) -> Serv
 /// Knowledge check: name and passport number against the registration.
 pub async fn verify_knowledge(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     name: &str,
     passport: &str,
     by: Attribution,
@@ -116,7 +117,7 @@ pub struct CodeSent {
 /// Sends a 6-digit code to the line (SMS) or the registered e-mail. Rate-limited per line.
 pub async fn send_code(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     to_email: bool,
     now: Timestamp,
 ) -> ServiceResult<CodeSent> {
@@ -168,7 +169,7 @@ pub async fn send_code(
 /// Checks a one-time code: expires in 10 minutes, single use, locked after 5 wrong tries.
 pub async fn check_code(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     code: &str,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
@@ -246,7 +247,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Stores a photo or scan of the identity document for an agent to review.
 pub async fn upload_document(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     content: Vec<u8>,
     by: Attribution,
 ) -> ServiceResult<i64> {
@@ -256,7 +257,7 @@ pub async fn upload_document(
 /// An upload whose sender declared a content type: refused when the bytes are something else.
 pub async fn upload_declared_document(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     content: Vec<u8>,
     declared: Option<&str>,
     by: Attribution,
@@ -283,7 +284,7 @@ pub async fn upload_declared_document(
 /// rejects the request with the reason, which the customer is told.
 pub async fn review_document(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     approve: bool,
     reason: Option<&str>,
     by: Attribution,
@@ -340,7 +341,7 @@ pub async fn review_document(
 /// A store clerk who has the passport in hand meets the document check in person.
 pub async fn attest_document_in_person(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
     let record = load(ctx, id).await?;

@@ -28,6 +28,7 @@ use jiff::Timestamp;
 use serde_json::json;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::{self, BucketUnit};
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::{Line, Transition};
 use simdesk_domain::money::Money;
 use simdesk_domain::policy::EffectivePolicy;
@@ -108,11 +109,11 @@ async fn language_of(store: &dyn Store, line: &Line) -> ServiceResult<String> {
     })
 }
 
-pub async fn load(ctx: &ServiceContext, id: i64) -> ServiceResult<RequestRecord> {
+pub async fn load(ctx: &ServiceContext, id: RequestId) -> ServiceResult<RequestRecord> {
     load_from(ctx.s(), id).await
 }
 
-async fn load_from(store: &dyn Store, id: i64) -> ServiceResult<RequestRecord> {
+async fn load_from(store: &dyn Store, id: RequestId) -> ServiceResult<RequestRecord> {
     store
         .request(id)
         .await?

@@ -11,6 +11,7 @@ use simdesk_domain::attribution::Channel;
 use simdesk_domain::balance::{self, BucketUnit};
 use simdesk_domain::cancellation::{decide_quote, CannotCancel, QuoteError, TimeLeft, WhatHappens};
 use simdesk_domain::identity;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::money::Money;
 use simdesk_domain::policy::IdentityCheck;
 use simdesk_domain::refund::Refund;
@@ -38,7 +39,7 @@ pub struct Quote {
     pub refund: Option<Refund>,
     pub effective_date_if_submitted_now: Option<Date>,
     pub identity_needed: Vec<ChannelChecks>,
-    pub open_request: Option<i64>,
+    pub open_request: Option<RequestId>,
     pub what_happens: Vec<WhatHappens>,
 }
 

@@ -8,11 +8,12 @@ use crate::services::{ServiceContext, ServiceResult};
 use crate::store::{DocumentReview, LineKey, RequestChange, RequestRecord, Store};
 use serde_json::json;
 use simdesk_domain::attribution::Attribution;
+use simdesk_domain::ids::RequestId;
 
 /// Rejects a request with a reason the customer can act on.
 pub async fn reject(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     reason: &str,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {

@@ -8,12 +8,13 @@ use crate::services::{ServiceContext, ServiceResult};
 use crate::store::{LineChange, LineKey, RequestChange, RequestRecord};
 use serde_json::json;
 use simdesk_domain::attribution::Attribution;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::LineState;
 
 /// The customer withdraws before the effective date; the line goes back to how it was.
 pub async fn withdraw(
     ctx: &ServiceContext,
-    id: i64,
+    id: RequestId,
     by: Attribution,
 ) -> ServiceResult<RequestRecord> {
     let record = load(ctx, id).await?;

@@ -22,7 +22,7 @@ where
     async fn insert_code(
         &self,
         line_id: i64,
-        request_id: Option<i64>,
+        request_id: Option<RequestId>,
         destination: &str,
         code_hash: &str,
         at: Timestamp,
@@ -31,7 +31,7 @@ where
             "INSERT INTO one_time_codes (line_id, request_id, destination, code_hash, issued_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(line_id)
-        .bind(request_id)
+        .bind(request_id.map(RequestId::get))
         .bind(destination)
         .bind(code_hash)
         .bind(micros(at))
@@ -59,14 +59,14 @@ where
     async fn latest_code(
         &self,
         line_id: i64,
-        request_id: Option<i64>,
+        request_id: Option<RequestId>,
     ) -> StoreResult<Option<CodeRow>> {
         let row = sqlx::query(
             "SELECT id, code_hash, issued_at, attempts, used_at FROM one_time_codes
              WHERE line_id = $1 AND (request_id = $2 OR ($2 IS NULL AND request_id IS NULL)) ORDER BY id DESC LIMIT 1",
         )
         .bind(line_id)
-        .bind(request_id)
+        .bind(request_id.map(RequestId::get))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(Self::code_from_row).transpose()

@@ -31,7 +31,7 @@ where
             .transpose()
             .map_err(corrupt("refund"))?;
         let mut audit = Vec::new();
-        let id = if r.id == 0 {
+        let id = if r.id.get() == 0 {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO cancellation_requests (line_id, carrier_code, channel, actor_kind, actor_id, reason, submitted_at, state,
                     required_checks, passed_checks, effective_date, effective_at, reject_reason, policy_version)
@@ -70,14 +70,14 @@ where
             .bind(change.refund.as_ref().map(|f| f.total.currency().code()))
             .bind(&refund_detail)
             .bind((r.state == simdesk_domain::cancellation::RequestState::Completed).then(|| change.events.last().map(|e| micros(e.by.at))).flatten())
-            .bind(r.id)
+            .bind(r.id.get())
             .bind(r.version)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::Conflict);
             }
-            r.id
+            r.id.get()
         };
         for e in &change.events {
             let event_id: i64 = sqlx::query_scalar(
@@ -164,12 +164,15 @@ where
         }
         Self::append_audit_many(&mut tx, &audit).await?;
         tx.commit().await?;
-        Ok(AppliedRequest { id, receipt_number })
+        Ok(AppliedRequest {
+            id: RequestId::new(id),
+            receipt_number,
+        })
     }
 
-    async fn request(&self, id: i64) -> StoreResult<Option<RequestRecord>> {
+    async fn request(&self, id: RequestId) -> StoreResult<Option<RequestRecord>> {
         let row = sqlx::query("SELECT * FROM cancellation_requests WHERE id = $1")
-            .bind(id)
+            .bind(id.get())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Self::request_from_row).transpose()
@@ -194,9 +197,9 @@ where
         rows.iter().map(Self::request_from_row).collect()
     }
 
-    async fn request_events(&self, id: i64) -> StoreResult<Vec<RequestEventRow>> {
+    async fn request_events(&self, id: RequestId) -> StoreResult<Vec<RequestEventRow>> {
         let rows = sqlx::query("SELECT * FROM request_events WHERE request_id = $1 ORDER BY id")
-            .bind(id)
+            .bind(id.get())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::request_event_from_row).collect()
@@ -246,14 +249,14 @@ where
         Ok(claimed)
     }
 
-    async fn release_request_claims(&self, ids: &[i64], node: &str) -> StoreResult<()> {
+    async fn release_request_claims(&self, ids: &[RequestId], node: &str) -> StoreResult<()> {
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let mut q = Statement::<D>::new("UPDATE cancellation_requests SET claimed_until = NULL, claimed_by = NULL WHERE claimed_by = ");
             q.push_bind(node);
             q.push(" AND id IN (");
             let mut sep = q.separated(", ");
             for id in chunk {
-                sep.push_bind(*id);
+                sep.push_bind(id.get());
             }
             q.push(")");
             let (sql, args) = q.into_parts();
@@ -275,7 +278,7 @@ where
 
     async fn record_request_note(
         &self,
-        request_id: i64,
+        request_id: RequestId,
         state: &str,
         note: &str,
         by: &simdesk_domain::attribution::Attribution,
@@ -285,7 +288,7 @@ where
             "INSERT INTO request_events (request_id, from_state, to_state, note, actor_kind, actor_id, channel, reason, at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
-        .bind(request_id)
+        .bind(request_id.get())
         .bind(state)
         .bind(state)
         .bind(note)
@@ -298,7 +301,7 @@ where
         .await?;
         let content = crate::audit::request_event_content(&crate::audit::RequestEventFields {
             id: event_id,
-            request_id,
+            request_id: request_id.get(),
             from: Some(state),
             to: state,
             note,
@@ -319,7 +322,7 @@ where
             "INSERT INTO identity_documents (request_id, content_type, size_bytes, sha256, content, wrapped_key, master_id, uploaded_at, uploaded_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
-        .bind(doc.request_id)
+        .bind(doc.request_id.get())
         .bind(&doc.content_type)
         .bind(doc.content.len() as i64)
         .bind(&doc.sha256)
@@ -332,18 +335,18 @@ where
         .await?)
     }
 
-    async fn documents(&self, request_id: i64) -> StoreResult<Vec<DocumentRow>> {
+    async fn documents(&self, request_id: RequestId) -> StoreResult<Vec<DocumentRow>> {
         let rows = sqlx::query(
             "SELECT id, request_id, content_type, size_bytes, sha256, uploaded_at, uploaded_by, review, review_reason, reviewed_by
              FROM identity_documents WHERE request_id = $1 ORDER BY id",
         )
-        .bind(request_id)
+        .bind(request_id.get())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::document_from_row).collect()
     }
 
-    async fn document_content(&self, id: i64) -> StoreResult<Option<(i64, String, Vec<u8>)>> {
+    async fn document_content(&self, id: i64) -> StoreResult<Option<(RequestId, String, Vec<u8>)>> {
         let row: Option<(i64, String, String, Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
             "SELECT request_id, content_type, sha256, content, wrapped_key, master_id FROM identity_documents
              WHERE id = $1 AND content IS NOT NULL AND wrapped_key IS NOT NULL",
@@ -366,6 +369,6 @@ where
                 sealed: content,
             },
         )?;
-        Ok(Some((request, content_type, bytes)))
+        Ok(Some((RequestId::new(request), content_type, bytes)))
     }
 }

@@ -16,6 +16,7 @@ use axum::Json;
 use serde::Deserialize;
 use simdesk_domain::balance::BucketUnit;
 use simdesk_domain::cancellation::{check_name, RequestState};
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::validity::format_jst;
 use utoipa::IntoParams;
@@ -246,7 +247,7 @@ pub(super) async fn owned_request(
     id: &str,
 ) -> Result<(RequestRecord, Line), ApiError> {
     let missing = || ApiError::not_found(format!("no product order {}", excerpt(id, 64)));
-    let id: i64 = id.parse().map_err(|_| missing())?;
+    let id: RequestId = id.parse().map_err(|_| missing())?;
     state
         .guard()
         .request(&operator.account(), id)

@@ -174,6 +174,7 @@ pub async fn confirm_cancel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use simdesk_domain::ids::RequestId;
     use simdesk_domain::money::{Currency, Money};
 
     #[test]
@@ -182,7 +183,9 @@ mod tests {
             CannotCancel::NotSold,
             CannotCancel::AlreadyCancelled,
             CannotCancel::AlreadyEnded,
-            CannotCancel::RequestOpen { request: Some(1) },
+            CannotCancel::RequestOpen {
+                request: Some(RequestId::new(1)),
+            },
         ];
         let steps = [
             WhatHappens::BarredAtApproval,

@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use simdesk_domain::balance::{self, BucketUnit};
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
 struct LineView {
@@ -22,7 +23,7 @@ struct LineView {
     data_mb: i64,
     addons: Vec<String>,
     can_cancel: bool,
-    open_request: Option<i64>,
+    open_request: Option<RequestId>,
     receipts: Vec<String>,
 }
 

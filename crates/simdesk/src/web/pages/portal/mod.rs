@@ -20,6 +20,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::Line;
 
 #[derive(Deserialize, Default)]
@@ -160,7 +161,7 @@ fn traveller(customer: i64, address: Address) -> Asker {
 async fn own_request(
     state: &AppState,
     customer: i64,
-    id: i64,
+    id: RequestId,
 ) -> Result<(crate::store::RequestRecord, Line), PageError> {
     Ok(state
         .guard()
@@ -178,7 +179,7 @@ fn failed(visitor: &Visitor, error: PageError, back: &str) -> Response {
 async fn own_request_form(
     state: &AppState,
     visitor: &Visitor,
-    id: i64,
+    id: RequestId,
     csrf: &str,
 ) -> Result<i64, Response> {
     own_request_line(state, visitor, id, csrf)
@@ -208,7 +209,7 @@ fn signed_in_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<i64, Resp
 async fn own_request_line(
     state: &AppState,
     visitor: &Visitor,
-    id: i64,
+    id: RequestId,
     csrf: &str,
 ) -> Result<(i64, i64), Response> {
     let customer = signed_in_form(visitor, csrf, &format!("/my/requests/{id}"))?;

@@ -19,13 +19,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::policy::IdentityCheck;
 
 #[derive(Template)]
 #[template(path = "request.html")]
 struct RequestPage {
     page: Page,
-    id: i64,
+    id: RequestId,
     msisdn: String,
     state: String,
     state_key: String,
@@ -43,7 +44,7 @@ async fn show_request(
     state: &AppState,
     headers: &HeaderMap,
     visitor: &Visitor,
-    id: i64,
+    id: RequestId,
     flash: Option<String>,
     lang: Option<&str>,
 ) -> Response {
@@ -83,7 +84,7 @@ pub async fn request_page(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
     Query(q): Query<LangQuery>,
 ) -> Response {
     let flash = q.done.as_deref().map(|d| match d {
@@ -112,7 +113,7 @@ pub async fn request_send_code(
     visitor: Visitor,
     address: Address,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
     Form(form): Form<SendCodeForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
@@ -154,7 +155,7 @@ pub async fn request_check_code(
     State(state): State<AppState>,
     visitor: Visitor,
     address: Address,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
     Form(form): Form<CheckForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
@@ -188,7 +189,7 @@ pub async fn request_upload(
     State(state): State<AppState>,
     visitor: Visitor,
     address: Address,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
     mut multipart: Multipart,
 ) -> Response {
     let back = format!("/my/requests/{id}");
@@ -259,7 +260,7 @@ pub async fn request_upload(
 pub async fn request_withdraw(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");

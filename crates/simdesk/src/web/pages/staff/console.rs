@@ -16,6 +16,7 @@ use axum::Form;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::balance::{self, BucketUnit};
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
 #[derive(Template)]
@@ -98,7 +99,7 @@ struct LinePage {
     data_mb: i64,
     addons: Vec<String>,
     wallet: Option<String>,
-    requests: Vec<(i64, String, String)>,
+    requests: Vec<(RequestId, String, String)>,
     can_cancel: bool,
 }
 

@@ -11,6 +11,7 @@ use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::policy::IdentityCheck;
 use simdesk_domain::validity::format_jst;
 
@@ -141,7 +142,7 @@ struct SlipPage {
     staff: Option<String>,
     csrf: String,
     flash: Option<String>,
-    id: i64,
+    id: RequestId,
     msisdn: String,
     iccid: String,
     effective: String,

@@ -16,6 +16,7 @@ use axum::Form;
 use serde::Deserialize;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::cancellation::check_name;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::policy::IdentityCheck;
 use simdesk_domain::validity::format_jst;
 
@@ -25,7 +26,7 @@ struct RequestPage {
     staff: Option<String>,
     csrf: String,
     flash: Option<String>,
-    id: i64,
+    id: RequestId,
     msisdn: String,
     iccid: String,
     state: String,
@@ -41,7 +42,7 @@ struct RequestPage {
 async fn request_page(
     state: &AppState,
     me: &StaffSession,
-    id: i64,
+    id: RequestId,
     flash: Option<String>,
 ) -> Response {
     let store = state.ctx.store.as_ref();
@@ -105,7 +106,7 @@ async fn request_page(
 pub async fn console_request(
     State(state): State<AppState>,
     me: StaffSession,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
 ) -> Response {
     if let Some(refused) = me.refuse_unless(Permission::ViewRequest) {
         return refused;
@@ -123,7 +124,7 @@ pub struct ReviewForm {
 pub async fn console_review(
     State(state): State<AppState>,
     me: StaffSession,
-    Path(id): Path<i64>,
+    Path(id): Path<RequestId>,
     Form(form): Form<ReviewForm>,
 ) -> Response {
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
@@ -169,7 +170,7 @@ struct ReviewsPage {
     staff: Option<String>,
     csrf: String,
     flash: Option<String>,
-    items: Vec<(i64, String, String, String)>,
+    items: Vec<(RequestId, String, String, String)>,
 }
 
 pub async fn reviews(State(state): State<AppState>, me: StaffSession) -> Response {
@@ -285,7 +286,7 @@ pub async fn staff_receipt(
 async fn carrier_request(
     store: &dyn crate::store::Store,
     me: &StaffSession,
-    id: i64,
+    id: RequestId,
 ) -> Result<crate::store::RequestRecord, PageError> {
     match store.request(id).await? {
         Some(record) if record.carrier == me.carrier => Ok(record),
