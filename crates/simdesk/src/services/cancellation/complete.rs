@@ -247,9 +247,8 @@ async fn complete_one(
 fn receipt_label(language: &str, key: &str, english: &str) -> String {
     match language.parse::<simdesk_domain::customer::Language>() {
         Ok(simdesk_domain::customer::Language::En) | Err(_) => english.to_string(),
-        Ok(lang) => {
-            crate::i18n::lookup(lang, &format!("refund-{key}")).unwrap_or_else(|| english.to_string())
-        }
+        Ok(lang) => crate::i18n::lookup(lang, &format!("refund-{key}"))
+            .unwrap_or_else(|| english.to_string()),
     }
 }
 
