@@ -1,6 +1,6 @@
 //! Confirming who asks: knowledge, one-time codes, identity documents and their review.
 
-use super::{load, on_approval, reject_with};
+use super::{holder_knows, load, on_approval, reject_with};
 use crate::adapters::documents;
 use crate::adapters::messages::CodeDestination;
 use crate::services::effects::Occasion;
@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use simdesk_domain::attribution::{Attribution, Channel};
 use simdesk_domain::cancellation::{self, RequestState, RequestTransition};
-use simdesk_domain::identity::{self, OtpOutcome, OtpRules, OtpState};
+use simdesk_domain::identity::{OtpOutcome, OtpRules, OtpState};
 use simdesk_domain::ids::RequestId;
 use simdesk_domain::policy::IdentityCheck;
 
@@ -87,18 +87,7 @@ pub async fn verify_knowledge(
     let record = load(ctx, id).await?;
     require_open_for_checks(&record, IdentityCheck::Knowledge)?;
     let line = find_line(ctx.s(), &LineKey::Id(record.request.line_id)).await?;
-    let holder = line
-        .holder
-        .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-    let customer = ctx
-        .s()
-        .customer(holder)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
-    let matches = customer
-        .personal
-        .as_ref()
-        .is_some_and(|p| identity::knowledge_matches(p, name, passport));
+    let matches = holder_knows(ctx, &line, name, passport).await?;
     if !matches {
         return Err(ServiceError::Identity(
             "the name and passport number do not match the registration".into(),

@@ -109,6 +109,28 @@ async fn language_of(store: &dyn Store, line: &Line) -> ServiceResult<String> {
     })
 }
 
+/// Whether `name` and `passport` are what the line's holder registered (the knowledge check,
+/// whichever step asks for it).
+pub(super) async fn holder_knows(
+    ctx: &ServiceContext,
+    line: &Line,
+    name: &str,
+    passport: &str,
+) -> ServiceResult<bool> {
+    let holder = line
+        .holder
+        .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
+    let customer = ctx
+        .s()
+        .customer(holder)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
+    Ok(customer
+        .personal
+        .as_ref()
+        .is_some_and(|p| simdesk_domain::identity::knowledge_matches(p, name, passport)))
+}
+
 pub async fn load(ctx: &ServiceContext, id: RequestId) -> ServiceResult<RequestRecord> {
     load_from(ctx.s(), id).await
 }

@@ -1,6 +1,6 @@
 //! Opening a cancellation request on any channel, approving it at once when no check remains.
 
-use super::{language_of, load, on_approval};
+use super::{holder_knows, language_of, load, on_approval};
 use crate::messages::Event;
 use crate::services::effects::{Effect, Occasion};
 use crate::services::lines::find_line;
@@ -52,18 +52,7 @@ pub async fn submit(
                 "a {channel} cancellation does not ask for name and passport; leave them out"
             )));
         }
-        let holder = line
-            .holder
-            .ok_or_else(|| ServiceError::Invalid("the line has no registered holder".into()))?;
-        let customer = ctx
-            .s()
-            .customer(holder)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("the line's holder".into()))?;
-        let matches = customer
-            .personal
-            .as_ref()
-            .is_some_and(|p| identity::knowledge_matches(p, &k.name, &k.passport));
+        let matches = holder_knows(ctx, &line, &k.name, &k.passport).await?;
         if !matches {
             return Err(ServiceError::Identity("the name and passport number do not match the registration; check them with the caller".into()));
         }
