@@ -2,7 +2,7 @@
 //! termination states a cancellation drives. Cancelled and closed lines never come back.
 
 use crate::attribution::{Attribution, UnknownName};
-use crate::ids::{Eid, Iccid, Imsi, Msisdn};
+use crate::ids::{CarrierCode, CustomerId, Eid, Iccid, Imsi, LineId, Msisdn};
 use crate::validity::{grace_ends_at, ValidityRule};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -114,17 +114,17 @@ impl FromStr for LineState {
 /// A line as the domain sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    pub id: i64,
+    pub id: LineId,
     pub iccid: Iccid,
     pub imsi: Imsi,
     pub msisdn: Msisdn,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub plan: String,
     pub kind: LineKind,
     pub eid: Option<Eid>,
     pub activation_code: Option<String>,
     pub state: LineState,
-    pub holder: Option<i64>,
+    pub holder: Option<CustomerId>,
     pub activated_at: Option<Timestamp>,
     /// First instant the line is no longer valid.
     pub validity_ends_at: Option<Timestamp>,
@@ -216,7 +216,11 @@ impl Line {
     }
 
     /// Sells the line to one real-name holder. A holder never changes.
-    pub fn register(&self, holder: i64, by: Attribution) -> Result<(Line, Transition), LineError> {
+    pub fn register(
+        &self,
+        holder: CustomerId,
+        by: Attribution,
+    ) -> Result<(Line, Transition), LineError> {
         match (self.state, self.holder) {
             (_, Some(h)) if h != holder => Err(LineError::TransferForbidden),
             (LineState::InStock, None) => {
@@ -352,7 +356,7 @@ pub(crate) mod tests {
 
     pub fn stock_line() -> Line {
         Line {
-            id: 1,
+            id: LineId::new(1),
             iccid: Iccid::from_body("898110000000000001").unwrap(),
             imsi: "440101234567890".parse().unwrap(),
             msisdn: "09012345678".parse().unwrap(),
@@ -389,7 +393,7 @@ pub(crate) mod tests {
     #[test]
     fn a_line_lives_its_whole_life() {
         let (l, t) = stock_line()
-            .register(7, by("2026-11-20T01:00:00Z"))
+            .register(CustomerId::new(7), by("2026-11-20T01:00:00Z"))
             .unwrap();
         assert_eq!((t.from, t.to), (LineState::InStock, LineState::Registered));
         let (l, _) = l.activate(TEN_DAYS, 3, by("2026-11-25T01:00:00Z")).unwrap();
@@ -414,7 +418,7 @@ pub(crate) mod tests {
     #[test]
     fn a_terminated_line_is_never_reactivated_or_transferred() {
         let (l, _) = stock_line()
-            .register(7, by("2026-11-20T01:00:00Z"))
+            .register(CustomerId::new(7), by("2026-11-20T01:00:00Z"))
             .unwrap();
         let (l, _) = l.activate(TEN_DAYS, 3, by("2026-11-25T01:00:00Z")).unwrap();
         let (l, _) = l.begin_termination(by("2026-11-26T01:00:00Z")).unwrap();
@@ -426,7 +430,7 @@ pub(crate) mod tests {
             })
         );
         assert_eq!(
-            l.register(8, by("2026-11-28T00:00:00Z")),
+            l.register(CustomerId::new(8), by("2026-11-28T00:00:00Z")),
             Err(LineError::TransferForbidden)
         );
         assert!(l
@@ -439,7 +443,7 @@ pub(crate) mod tests {
     #[test]
     fn withdrawing_returns_to_the_earlier_state() {
         let (l, _) = stock_line()
-            .register(7, by("2026-11-20T01:00:00Z"))
+            .register(CustomerId::new(7), by("2026-11-20T01:00:00Z"))
             .unwrap();
         let (l, _) = l.activate(TEN_DAYS, 3, by("2026-11-25T01:00:00Z")).unwrap();
         let (p, _) = l.begin_termination(by("2026-11-26T01:00:00Z")).unwrap();
@@ -493,7 +497,7 @@ pub(crate) mod tests {
                 at = at.checked_add(jiff::SignedDuration::from_hours(hours * 7)).unwrap();
                 let b = Attribution::new(Actor::operator("p"), Channel::Operator, at, "prop");
                 let result = match c {
-                    Cmd::Register(h) => line.register(h, b),
+                    Cmd::Register(h) => line.register(CustomerId::new(h), b),
                     Cmd::Activate => line.activate(TEN_DAYS, 2, b),
                     Cmd::Expire => line.expire(b),
                     Cmd::Close => line.close(b),

@@ -1,6 +1,7 @@
 //! Carrier and plan policies: TOML documents, parsed and validated with errors naming file and key.
 
 use crate::calendar::{BusinessCalendar, Closure};
+use crate::ids::CarrierCode;
 use crate::line::LineKind;
 use crate::money::{Currency, Money};
 pub use crate::retention::RetentionPolicy;
@@ -112,7 +113,7 @@ pub struct TopUpPolicy {
 /// A carrier's rules, as loaded from its `carrier.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CarrierPolicy {
-    pub code: String,
+    pub code: CarrierCode,
     pub name: String,
     pub network: Network,
     /// Marks demonstration carriers that must not be mistaken for a real operator's terms.
@@ -152,7 +153,7 @@ pub struct PlanOverrides {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanPolicy {
     pub code: String,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub name: String,
     pub kind: LineKind,
     pub services: Vec<Service>,
@@ -299,7 +300,7 @@ impl CarrierPolicy {
             });
         }
         Ok(CarrierPolicy {
-            code,
+            code: CarrierCode::new(code),
             name: raw.name,
             network: raw.network,
             example: raw.example,

@@ -1,5 +1,6 @@
 //! The customer's e-wallet as a double-entry ledger: every movement is postings that sum to zero.
 
+use crate::ids::{CarrierCode, CustomerId};
 use crate::money::{Money, MoneyError};
 use serde::Serialize;
 use std::fmt;
@@ -8,11 +9,11 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum Account {
     /// What simdesk owes a customer: their e-wallet.
-    Wallet { customer: i64 },
+    Wallet { customer: CustomerId },
     /// Refunds a carrier has granted (the other side of a refund credit).
-    CarrierRefunds { carrier: String },
+    CarrierRefunds { carrier: CarrierCode },
     /// Fees a carrier has charged.
-    CarrierFees { carrier: String },
+    CarrierFees { carrier: CarrierCode },
     /// Money on its way out to a card or bank account.
     PayoutsInTransit,
 }
@@ -90,7 +91,11 @@ impl Movement {
 }
 
 /// A refund credited to the customer's wallet, granted by the carrier.
-pub fn refund_credit(customer: i64, carrier: &str, amount: Money) -> Result<Movement, WalletError> {
+pub fn refund_credit(
+    customer: CustomerId,
+    carrier: &CarrierCode,
+    amount: Money,
+) -> Result<Movement, WalletError> {
     if !amount.is_positive() {
         return Err(WalletError::NotPositive(amount));
     }
@@ -103,7 +108,7 @@ pub fn refund_credit(customer: i64, carrier: &str, amount: Money) -> Result<Move
             },
             Posting {
                 account: Account::CarrierRefunds {
-                    carrier: carrier.into(),
+                    carrier: carrier.clone(),
                 },
                 amount: amount.neg()?,
             },
@@ -112,7 +117,11 @@ pub fn refund_credit(customer: i64, carrier: &str, amount: Money) -> Result<Move
 }
 
 /// Money leaving the wallet for a card or bank account; the wallet must hold it.
-pub fn payout(customer: i64, available: Money, amount: Money) -> Result<Movement, WalletError> {
+pub fn payout(
+    customer: CustomerId,
+    available: Money,
+    amount: Money,
+) -> Result<Movement, WalletError> {
     if !amount.is_positive() {
         return Err(WalletError::NotPositive(amount));
     }
@@ -150,11 +159,11 @@ mod tests {
     #[test]
     fn a_payout_cannot_exceed_the_wallet() {
         assert!(matches!(
-            payout(1, yen(500), yen(501)),
+            payout(CustomerId::new(1), yen(500), yen(501)),
             Err(WalletError::Insufficient { .. })
         ));
         assert!(matches!(
-            refund_credit(1, "EX", yen(0)),
+            refund_credit(CustomerId::new(1), &"EX".into(), yen(0)),
             Err(WalletError::NotPositive(_))
         ));
     }
@@ -166,11 +175,11 @@ mod tests {
             let mut ledger: Vec<Movement> = Vec::new();
             let mut wallet = 0i64;
             for (credit, amount) in ops {
-                let result = if credit { refund_credit(7, "EX", yen(amount)) } else { payout(7, yen(wallet), yen(amount)) };
+                let result = if credit { refund_credit(CustomerId::new(7), &"EX".into(), yen(amount)) } else { payout(CustomerId::new(7), yen(wallet), yen(amount)) };
                 match result {
                     Ok(m) => {
                         prop_assert!(m.is_balanced());
-                        wallet += m.postings.iter().filter(|p| p.account == Account::Wallet { customer: 7 }).map(|p| p.amount.minor()).sum::<i64>();
+                        wallet += m.postings.iter().filter(|p| p.account == Account::Wallet { customer: CustomerId::new(7) }).map(|p| p.amount.minor()).sum::<i64>();
                         ledger.push(m);
                     }
                     Err(WalletError::Insufficient { .. }) => prop_assert!(!credit && amount > wallet),

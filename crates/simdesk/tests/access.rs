@@ -18,6 +18,7 @@ use simdesk::services::{jobs, staff, wallet};
 use simdesk::store::{LineKey, NewApiToken, SessionRow, Store};
 use simdesk::web::pages::session::hash;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::ids::CarrierCode;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use support::stock::{national, sell, stock};
@@ -183,9 +184,17 @@ const ADMIN: Administrator<'static> = Administrator {
 };
 
 async fn token(store: &dyn Store, carrier: &str, name: &str, scopes: &[Scope]) -> (i64, String) {
-    access::create_token(store, carrier, name, scopes, None, &ADMIN, Timestamp::now())
-        .await
-        .unwrap()
+    access::create_token(
+        store,
+        &CarrierCode::new(carrier),
+        name,
+        scopes,
+        None,
+        &ADMIN,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap()
 }
 
 /// The world every test starts from: EX-SAKURA (carrier X) with two travellers' lines, policies
@@ -243,7 +252,7 @@ impl World {
             name,
             "a-long-password-123",
             role,
-            carrier,
+            &CarrierCode::new(carrier),
             Timestamp::now(),
         )
         .await
@@ -378,8 +387,8 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
         .unwrap();
     let customer_a = a.holder.unwrap();
 
-    let traveller_a = session(s, "traveller", customer_a, X).await;
-    let traveller_b = session(s, "traveller", b.holder.unwrap(), X).await;
+    let traveller_a = session(s, "traveller", customer_a.get(), X).await;
+    let traveller_b = session(s, "traveller", b.holder.unwrap().get(), X).await;
     let (_, agent) = w.staff("agent-x", "agent", X).await;
     let (_, clerk) = w.staff("clerk-x", "clerk", X).await;
     let (_, supervisor) = w.staff("supervisor-x", "supervisor", X).await;

@@ -25,7 +25,7 @@ use simdesk::store::{LineKey, RequestRecord, Store};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::{Iccid, RequestId};
+use simdesk_domain::ids::{CustomerId, Iccid, RequestId};
 use simdesk_domain::line::{Line, LineState};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -353,7 +353,7 @@ impl World {
             self.s(),
             self.book(),
             ImportRequest {
-                carrier,
+                carrier: &carrier.into(),
                 source_name: "stock.csv",
                 input: csv.as_bytes(),
                 skip_invalid: false,
@@ -433,7 +433,7 @@ impl World {
 
     /// A line sold at `when`, cancelled by the hotline and completed: its holder has a refund
     /// of 1000 JPY (the plan's credit) in the e-wallet and a receipt.
-    async fn refunded(&self, n: u64, when: Timestamp) -> (i64, RequestRecord) {
+    async fn refunded(&self, n: u64, when: Timestamp) -> (CustomerId, RequestRecord) {
         self.sell(n, when).await;
         let record = self.cancel_by_hotline(n, when + hours(1)).await;
         let record = self.complete(record.request.id).await;
@@ -456,7 +456,7 @@ impl World {
         let id = self
             .s()
             .insert_api_token(
-                carrier,
+                &carrier.into(),
                 name,
                 &simdesk::web::api::hash_token(&token),
                 "test",
@@ -675,7 +675,7 @@ struct Ids {
     /// An open product order (cancellation request) on `line`.
     order: RequestId,
     /// A customer with money in the e-wallet.
-    customer: i64,
+    customer: CustomerId,
     /// A receipt number and its document.
     receipt: String,
     receipt_document: String,

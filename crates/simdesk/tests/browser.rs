@@ -20,7 +20,7 @@ use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::{Iccid, RequestId};
+use simdesk_domain::ids::{CarrierCode, Iccid, RequestId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -114,7 +114,7 @@ async fn sold_line(
         s,
         &book,
         ImportRequest {
-            carrier,
+            carrier: &CarrierCode::new(carrier),
             source_name: "stock.csv",
             input: csv.as_bytes(),
             skip_invalid: false,
@@ -487,7 +487,7 @@ async fn a_traveller_uploads_a_document_that_an_agent_then_approves_in_the_conso
         "agent.sato",
         STAFF_PASSWORD,
         "agent",
-        "EX-FUJI",
+        &CarrierCode::new("EX-FUJI"),
         Timestamp::now(),
     )
     .await
@@ -712,7 +712,7 @@ async fn a_clerk_serves_a_ticket_and_prints_the_receipt() {
         "clerk.tanaka",
         STAFF_PASSWORD,
         "clerk",
-        "EX-SAKURA",
+        &CarrierCode::new("EX-SAKURA"),
         Timestamp::now(),
     )
     .await

@@ -21,7 +21,7 @@ use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::balance::BalanceError;
 use simdesk_domain::cancellation::{CancellationError, RequestState};
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::{Iccid, RequestId};
+use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, RequestId};
 use simdesk_domain::line::{Line, LineError, LineState};
 use simdesk_domain::money::{Currency, Money};
 use simdesk_domain::policy::{IdentityCheck, RefundRule};
@@ -205,7 +205,7 @@ impl World {
             .collect()
     }
 
-    async fn wallet_balance(&self, customer: i64) -> Vec<Money> {
+    async fn wallet_balance(&self, customer: CustomerId) -> Vec<Money> {
         wallet::show(self.s(), customer).await.unwrap().balance
     }
 
@@ -218,7 +218,7 @@ impl World {
             self.s(),
             self.book(),
             ImportRequest {
-                carrier,
+                carrier: &carrier.into(),
                 source_name: "stock.csv",
                 input: csv.as_bytes(),
                 skip_invalid: false,
@@ -1097,7 +1097,7 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
         Some("EX-SAKURA-2026-000001")
     );
     let (document, content) = w.receipt(&done).await;
-    assert_eq!(content.request_id, id.get());
+    assert_eq!(content.request_id, id);
     assert_eq!(content.effective_date, date(2026, 5, 13));
     assert_eq!(content.channel, "hotline");
     assert_eq!(content.line.iccid, iccid(50));
@@ -1140,7 +1140,7 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
     );
     assert!(told
         .iter()
-        .all(|(_, p)| p["language"] == "ja" && p["customer"] == holder));
+        .all(|(_, p)| p["language"] == "ja" && p["customer"] == holder.get()));
 
     // Running again changes nothing.
     let again = w.run_due(plus(SAKURA_EFFECTIVE_AT, 3600)).await;
@@ -1149,7 +1149,10 @@ async fn at_the_effective_date_everything_happens_once_with_a_signed_receipt() {
     assert_eq!(w.wallet_balance(holder).await, [yen(refund)]);
     assert_eq!(wallet::show(w.s(), holder).await.unwrap().history.len(), 1);
     assert_eq!(
-        w.s().receipt_numbers("EX-SAKURA").await.unwrap(),
+        w.s()
+            .receipt_numbers(&CarrierCode::new("EX-SAKURA"))
+            .await
+            .unwrap(),
         [(2026, 1)]
     );
     assert_eq!(w.network(&key).await, ["bar", "deprovision"]);
@@ -1329,7 +1332,7 @@ async fn ex_koi_takes_a_fee_and_pays_nothing_below_the_minimum() {
         .map(|(_, p)| p)
         .collect();
     assert_eq!(refunds.len(), 1, "only the paid refund is announced");
-    assert_eq!(refunds[0]["customer"], holder_above);
+    assert_eq!(refunds[0]["customer"], holder_above.get());
     assert_eq!(
         w.s().ledger_totals().await.unwrap(),
         [("JPY".to_string(), 0)]
@@ -1382,7 +1385,10 @@ async fn a_cancelled_line_stays_cancelled_and_receipt_numbers_have_no_gaps() {
         1
     );
     assert_eq!(
-        w.s().receipt_numbers("EX-SAKURA").await.unwrap(),
+        w.s()
+            .receipt_numbers(&CarrierCode::new("EX-SAKURA"))
+            .await
+            .unwrap(),
         [(2026, 1), (2026, 2), (2026, 3), (2026, 4)],
         "never repeated, never skipped"
     );
@@ -1530,7 +1536,7 @@ async fn two_concurrent_submissions_open_one_request() {
         second.channel = Channel::Store;
         let duplicate = w
             .s()
-            .apply_request(&RequestChange::new(second, "EX-SAKURA"))
+            .apply_request(&RequestChange::new(second, &CarrierCode::new("EX-SAKURA")))
             .await;
         assert!(
             matches!(duplicate, Err(StoreError::Duplicate(_))),
@@ -1704,7 +1710,7 @@ async fn payout_state(db: &support::TestDb, key: &str) -> (String, Option<String
 }
 
 /// A completed EX-SAKURA cancellation that credited 1200 JPY; returns the customer.
-async fn refunded(w: &World, n: u64) -> i64 {
+async fn refunded(w: &World, n: u64) -> CustomerId {
     w.stock("EX-SAKURA", &[(n, "JP10-DV")]).await;
     let key = w.sell(n, PASSPORT, "en").await;
     lines::top_up(

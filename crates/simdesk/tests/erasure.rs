@@ -12,6 +12,7 @@ use simdesk::services::privacy;
 use simdesk::services::ServiceContext;
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::ids::CarrierCode;
 use support::{fresh_db, policies_dir, stock};
 
 fn at(s: &str) -> Timestamp {
@@ -149,7 +150,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     assert_eq!(record.passport_number, "TK0000007");
     assert_eq!(
         store
-            .lines_by_holder_name("EX-SAKURA", "traveller", 10)
+            .lines_by_holder_name(&CarrierCode::new("EX-SAKURA"), "traveller", 10)
             .await
             .unwrap()
             .len(),
@@ -181,7 +182,7 @@ async fn erasure_shreds_contact_data_documents_and_codes_and_holds_the_identity_
     assert_eq!(r.identity_records_erased, 1);
     assert!(store.identity_record(customer).await.unwrap().is_none());
     assert!(store
-        .lines_by_holder_name("EX-SAKURA", "traveller", 10)
+        .lines_by_holder_name(&CarrierCode::new("EX-SAKURA"), "traveller", 10)
         .await
         .unwrap()
         .is_empty());

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use simdesk::services::lines;
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk_domain::cancellation::RequestState;
+use simdesk_domain::ids::CarrierCode;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -281,7 +282,7 @@ async fn orders_survive_a_cut_database_and_a_killed_node() {
     }
     let token = simdesk::web::api::new_token();
     s.insert_api_token(
-        "EX-SAKURA",
+        &CarrierCode::new("EX-SAKURA"),
         "faults",
         &simdesk::web::api::hash_token(&token),
         "test",
@@ -517,9 +518,15 @@ async fn a_reservation_lost_with_its_node_is_served_on_retry() {
     }
     let token = simdesk::web::api::new_token();
     let caller = simdesk::web::api::hash_token(&token);
-    s.insert_api_token("EX-SAKURA", "faults", &caller, "test", Timestamp::now())
-        .await
-        .unwrap();
+    s.insert_api_token(
+        &CarrierCode::new("EX-SAKURA"),
+        "faults",
+        &caller,
+        "test",
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     let body = |n: u64| {
         serde_json::to_vec(&json!({
             "productOrderItem": [{ "id": "1", "action": "delete", "product": { "id": iccid(n) } }]

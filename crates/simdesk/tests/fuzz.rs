@@ -22,7 +22,7 @@ use simdesk::services::ServiceContext;
 use simdesk::services::{wallet, ServiceError, ServiceResult};
 use simdesk::store::{LineKey, Store};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
-use simdesk_domain::ids::{Eid, Iccid, Imsi, Msisdn, RequestId};
+use simdesk_domain::ids::{CarrierCode, CustomerId, Eid, Iccid, Imsi, Msisdn, RequestId};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -446,7 +446,7 @@ fn check_outcome(bytes: &[u8], result: ServiceResult<CheckedFile>) -> Result<(),
 }
 
 fn check_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
-    check_outcome(bytes, check_file(book(), CARRIER, bytes)).map_err(|e| {
+    check_outcome(bytes, check_file(book(), &CarrierCode::new(CARRIER), bytes)).map_err(|e| {
         let input: String = String::from_utf8_lossy(bytes).chars().take(2000).collect();
         TestCaseError::fail(format!("{e}\ninput: {input:?}"))
     })
@@ -539,7 +539,7 @@ proptest! {
     #[test]
     fn a_valid_file_reads_back_as_its_lines((rows, layout) in valid_file()) {
         let (text, starts) = write_file(&rows, &layout, None);
-        let checked = check_file(book(), CARRIER, text.as_bytes())
+        let checked = check_file(book(), &CarrierCode::new(CARRIER), text.as_bytes())
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert!(checked.errors.is_empty(), "{:?}\n{text}", checked.errors);
         prop_assert_eq!(checked.rows, rows.len() as u64);
@@ -559,7 +559,7 @@ proptest! {
         let column = layout.columns[column.index(layout.columns.len())];
         let (text, starts) = write_file(&rows, &layout, Some((row, column, &value)));
         check_bytes(text.as_bytes())?;
-        let checked = check_file(book(), CARRIER, text.as_bytes())
+        let checked = check_file(book(), &CarrierCode::new(CARRIER), text.as_bytes())
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let line = starts[row];
         for e in &checked.errors {
@@ -652,7 +652,7 @@ fn a_valid_file_imports_as_its_lines_and_only_once() {
                 store,
                 &book,
                 ImportRequest {
-                    carrier: CARRIER,
+                    carrier: &CarrierCode::new(CARRIER),
                     source_name: "fuzz.csv",
                     input: text.as_bytes(),
                     skip_invalid: false,
@@ -1270,7 +1270,7 @@ struct ApiWorld {
     token: String,
     /// Line numbers, all sold; the first was cancelled and refunded.
     lines: Vec<u64>,
-    customer: i64,
+    customer: CustomerId,
     receipt: String,
     /// Index into `lines` of the line whose open request the bodies are about.
     current: usize,
@@ -1337,7 +1337,7 @@ impl ApiWorld {
         let base = app.base.clone();
         let token = simdesk::web::api::new_token();
         s.insert_api_token(
-            CARRIER,
+            &CarrierCode::new(CARRIER),
             "fuzz",
             &simdesk::web::api::hash_token(&token),
             "test",
@@ -1851,7 +1851,7 @@ fn api_paths_and_queries_are_answered_never_5xx() {
 
 /// (line, column) of every problem `text` has as an inventory file.
 fn problems(text: &str) -> (Vec<u64>, Vec<(u64, String)>) {
-    let checked = check_file(book(), CARRIER, text.as_bytes()).unwrap();
+    let checked = check_file(book(), &CarrierCode::new(CARRIER), text.as_bytes()).unwrap();
     let problems = checked
         .errors
         .iter()
@@ -1886,7 +1886,7 @@ fn a_lone_cr_inside_a_line_starts_a_new_line() {
 #[test]
 fn a_pasted_page_as_a_plan_gets_a_one_line_error() {
     let text = format!("plan,msisdn,imsi,iccid\r\n{}", "𐊀".repeat(1000));
-    let checked = check_file(book(), CARRIER, text.as_bytes()).unwrap();
+    let checked = check_file(book(), &CarrierCode::new(CARRIER), text.as_bytes()).unwrap();
     let plan = checked.errors.iter().find(|e| e.column == "plan").unwrap();
     assert!(plan.reason.starts_with("𐊀𐊀"), "{plan}");
     assert!(plan.reason.chars().count() < 200, "{plan}");
@@ -1895,7 +1895,7 @@ fn a_pasted_page_as_a_plan_gets_a_one_line_error() {
 #[test]
 fn a_pasted_page_as_a_column_name_gets_a_one_line_error() {
     let text = format!("iccid,imsi,msisdn,plan,{}\n", "x".repeat(5000));
-    match check_file(book(), CARRIER, text.as_bytes()) {
+    match check_file(book(), &CarrierCode::new(CARRIER), text.as_bytes()) {
         Err(ServiceError::Import(report)) => {
             assert!(report.errors[0].reason.chars().count() < 300, "{report}")
         }

@@ -15,7 +15,7 @@ use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::Iccid;
+use simdesk_domain::ids::{CarrierCode, Iccid};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::{fresh_db, policies_dir};
@@ -63,7 +63,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     }
     let quiet = |_: u64| {};
     let request = ImportRequest {
-        carrier: "EX-SAKURA",
+        carrier: &CarrierCode::new("EX-SAKURA"),
         source_name: "kill.csv",
         input: csv.as_bytes(),
         skip_invalid: false,
@@ -229,7 +229,7 @@ async fn killed_workers_complete_every_cancellation_exactly_once() {
     }
     assert_eq!(refunds, LINES);
     let seqs: Vec<i64> = s
-        .receipt_numbers("EX-SAKURA")
+        .receipt_numbers(&CarrierCode::new("EX-SAKURA"))
         .await
         .unwrap()
         .into_iter()

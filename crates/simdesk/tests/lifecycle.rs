@@ -11,7 +11,7 @@ use simdesk::store::{LineChange, LineKey, NewEvent, Store, StoreError};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::balance::BalanceError;
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::Iccid;
+use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid};
 use simdesk_domain::line::{LineError, LineState};
 use support::{fresh_db, policies_dir};
 
@@ -97,7 +97,7 @@ async fn stock(store: &dyn Store, book: &PolicyBook, rows: &[(u64, &str)]) {
         store,
         book,
         ImportRequest {
-            carrier: "EX-SAKURA",
+            carrier: &CarrierCode::new("EX-SAKURA"),
             source_name: "stock.csv",
             input: csv(rows).as_bytes(),
             skip_invalid: false,
@@ -189,7 +189,7 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
         s,
         &book,
         ImportRequest {
-            carrier: "EX-SAKURA",
+            carrier: &CarrierCode::new("EX-SAKURA"),
             source_name: "stock.csv",
             input: file.as_bytes(),
             skip_invalid: false,
@@ -222,7 +222,7 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
         s,
         &book,
         ImportRequest {
-            carrier: "EX-SAKURA",
+            carrier: &CarrierCode::new("EX-SAKURA"),
             source_name: "stock.csv",
             input: file.as_bytes(),
             skip_invalid: true,
@@ -238,7 +238,7 @@ async fn an_import_with_bad_rows_stores_nothing_and_names_every_row() {
         s,
         &book,
         ImportRequest {
-            carrier: "EX-SAKURA",
+            carrier: &CarrierCode::new("EX-SAKURA"),
             source_name: "stock.csv",
             input: csv(&[(2, "JP10-DV")]).as_bytes(),
             skip_invalid: false,
@@ -285,7 +285,7 @@ async fn a_line_lives_from_stock_to_closed_with_every_step_attributed() {
     // Travellers sign in by e-mail: the lookup ignores case and finds the holder.
     assert_eq!(
         s.customer_by_email(" ALEX@Example.com ").await.unwrap(),
-        Some(holder.id)
+        Some(CustomerId::new(holder.id))
     );
     assert_eq!(
         s.customer_by_email("someone@example.com").await.unwrap(),
@@ -694,7 +694,7 @@ async fn the_line_status_endpoint_answers_over_http() {
     let hash = simdesk::web::api::hash_token(&token);
     db.store
         .insert_api_token(
-            "EX-SAKURA",
+            &CarrierCode::new("EX-SAKURA"),
             "test",
             &hash,
             "test",
@@ -705,7 +705,7 @@ async fn the_line_status_endpoint_answers_over_http() {
     let foreign = simdesk::web::api::new_token();
     db.store
         .insert_api_token(
-            "EX-KOI",
+            &CarrierCode::new("EX-KOI"),
             "other carrier",
             &simdesk::web::api::hash_token(&foreign),
             "test",

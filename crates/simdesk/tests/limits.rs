@@ -16,7 +16,7 @@ use simdesk::services::{lines, staff};
 use simdesk::store::{LineKey, SessionRow, Store};
 use simdesk::web::pages::session::hash;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CarrierCode, RequestId};
 use simdesk_domain::limits::{AbuseRules, Limit};
 use std::sync::Arc;
 use support::stock::{national, sell, stock};
@@ -116,7 +116,7 @@ impl World {
             .insert_session(&SessionRow {
                 token_hash: hash(&token),
                 kind: "traveller".into(),
-                subject: holder,
+                subject: holder.get(),
                 carrier: Some("EX-SAKURA".into()),
                 csrf_token: format!("csrf-{n}"),
                 language: "en".into(),
@@ -457,7 +457,7 @@ async fn a_staff_username_is_locked_after_failures_until_the_clock_passes_the_lo
             name,
             "a-long-password-1",
             "agent",
-            "EX-SAKURA",
+            &CarrierCode::new("EX-SAKURA"),
             Timestamp::now(),
         )
         .await
@@ -636,7 +636,13 @@ async fn the_kiosk_needs_its_form_token_and_limits_tickets_per_address() {
     let token = cookie.trim_start_matches("sd_form=").to_string();
     assert!(page.body.contains(&token), "the form carries the token");
     let day = simdesk_domain::validity::japan_date(Timestamp::now()).to_string();
-    let waiting = || async { w.s().queue_board("EX-SAKURA", &day).await.unwrap().1 };
+    let waiting = || async {
+        w.s()
+            .queue_board(&CarrierCode::new("EX-SAKURA"), &day)
+            .await
+            .unwrap()
+            .1
+    };
     let r = w.post_form(&url, "192.0.2.60", "", "").await;
     assert_eq!(r.status, 403, "{}", r.body);
     let r = w
@@ -664,7 +670,7 @@ async fn every_kind_of_answer_carries_the_security_headers() {
         "agent-headers",
         "a-long-password-1",
         "agent",
-        "EX-SAKURA",
+        &CarrierCode::new("EX-SAKURA"),
         Timestamp::now(),
     )
     .await
@@ -801,7 +807,7 @@ async fn the_api_locks_wrong_identity_answers_and_refuses_documents_in_its_error
     let token = simdesk::web::api::new_token();
     w.s()
         .insert_api_token(
-            "EX-SAKURA",
+            &CarrierCode::new("EX-SAKURA"),
             "partner",
             &simdesk::web::api::hash_token(&token),
             "test",

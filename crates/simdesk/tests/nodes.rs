@@ -11,6 +11,7 @@ use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::store::LineKey;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
+use simdesk_domain::ids::CarrierCode;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use support::node::Node;
@@ -256,7 +257,11 @@ async fn two_nodes_share_due_cancellations_and_complete_each_once() {
     assert_eq!(numbers.len() as u64, LINES);
     // Numbered per carrier and Japanese year: each year's numbers run 1, 2, 3, … without a gap.
     let mut per_year: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    for (year, seq) in s.receipt_numbers("EX-SAKURA").await.unwrap() {
+    for (year, seq) in s
+        .receipt_numbers(&CarrierCode::new("EX-SAKURA"))
+        .await
+        .unwrap()
+    {
         per_year.entry(year).or_default().push(seq);
     }
     let mut issued = 0;

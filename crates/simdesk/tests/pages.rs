@@ -12,7 +12,7 @@ use simdesk::store::{LineKey, SessionRow, Store};
 use simdesk::web::pages::session::hash;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::Iccid;
+use simdesk_domain::ids::{CarrierCode, Iccid};
 use support::{fresh_db, policies_dir};
 
 fn at(s: &str) -> Timestamp {
@@ -54,7 +54,7 @@ async fn stock_and_sell(
     );
     let quiet = |_: u64| {};
     let request = ImportRequest {
-        carrier,
+        carrier: &CarrierCode::new(carrier),
         source_name: "t.csv",
         input: csv.as_bytes(),
         skip_invalid: false,
@@ -171,7 +171,7 @@ async fn every_page_refuses_the_wrong_identity() {
         "agent-sakura",
         "a-long-password-1",
         "agent",
-        "EX-SAKURA",
+        &CarrierCode::new("EX-SAKURA"),
         Timestamp::now(),
     )
     .await
@@ -181,7 +181,7 @@ async fn every_page_refuses_the_wrong_identity() {
         "clerk-sakura",
         "a-long-password-2",
         "clerk",
-        "EX-SAKURA",
+        &CarrierCode::new("EX-SAKURA"),
         Timestamp::now(),
     )
     .await
@@ -191,14 +191,14 @@ async fn every_page_refuses_the_wrong_identity() {
         "agent-koi",
         "a-long-password-3",
         "agent",
-        "EX-KOI",
+        &CarrierCode::new("EX-KOI"),
         Timestamp::now(),
     )
     .await
     .unwrap();
-    let (ta, _) = session(s, "traveller", a.holder.unwrap(), "EX-SAKURA").await;
-    let (tb, csrf_b) = session(s, "traveller", b.holder.unwrap(), "EX-SAKURA").await;
-    let (tk, _) = session(s, "traveller", k.holder.unwrap(), "EX-KOI").await;
+    let (ta, _) = session(s, "traveller", a.holder.unwrap().get(), "EX-SAKURA").await;
+    let (tb, csrf_b) = session(s, "traveller", b.holder.unwrap().get(), "EX-SAKURA").await;
+    let (tk, _) = session(s, "traveller", k.holder.unwrap().get(), "EX-KOI").await;
     let (sa, csrf_agent) = session(s, "staff", agent, "EX-SAKURA").await;
     let (sc, _) = session(s, "staff", clerk, "EX-SAKURA").await;
     let (sf, _) = session(s, "staff", foreign, "EX-KOI").await;
@@ -429,7 +429,7 @@ async fn a_traveller_deletes_their_data_on_the_portal_once_the_line_has_ended() 
     let holder = line.holder.unwrap();
     let app = support::spawn_app_on(db, support::AppOptions::new()).await;
     let (ctx, peers) = (app.ctx.clone(), app.peers.clone());
-    let (token, csrf) = session(s, "traveller", holder, "EX-SAKURA").await;
+    let (token, csrf) = session(s, "traveller", holder.get(), "EX-SAKURA").await;
     let base = app.base.clone();
     let post = {
         let base = base.clone();
@@ -545,12 +545,12 @@ async fn pages_answer_an_outage_with_503_and_retry_after_never_not_found_or_sign
         "agent-sakura",
         "a-long-password-1",
         "agent",
-        "EX-SAKURA",
+        &CarrierCode::new("EX-SAKURA"),
         Timestamp::now(),
     )
     .await
     .unwrap();
-    let (traveller, _) = session(s, "traveller", a.holder.unwrap(), "EX-SAKURA").await;
+    let (traveller, _) = session(s, "traveller", a.holder.unwrap().get(), "EX-SAKURA").await;
     let (staff_member, _) = session(s, "staff", agent, "EX-SAKURA").await;
     let url = db.url.clone();
     let app = support::spawn_app_on(db, support::AppOptions::new()).await;

@@ -147,7 +147,7 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
     let token = simdesk::web::api::new_token();
     db.store
         .insert_api_token(
-            "EX-FUJI",
+            &"EX-FUJI".into(),
             "privacy-scan",
             &simdesk::web::api::hash_token(&token),
             "test",
@@ -161,7 +161,12 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
     let mut some_msisdn = None;
     let mut active = Vec::new();
     for carrier in ["EX-SAKURA", "EX-FUJI", "EX-KOI"] {
-        for line in db.store.lines_page(carrier, None, 0, 5000).await.unwrap() {
+        for line in db
+            .store
+            .lines_page(&carrier.into(), None, 0, 5000)
+            .await
+            .unwrap()
+        {
             let Some(holder) = line.holder else { continue };
             let customer = db.store.customer(holder).await.unwrap().unwrap();
             let p = customer

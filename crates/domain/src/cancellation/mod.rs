@@ -3,7 +3,7 @@
 
 use crate::attribution::{Attribution, Channel, UnknownName};
 use crate::calendar::{BusinessCalendar, CalendarError};
-use crate::ids::RequestId;
+use crate::ids::{LineId, RequestId};
 use crate::line::{Line, LineState};
 use crate::policy::{CancellationPolicy, IdentityCheck};
 use crate::validity::{japan, japan_date};
@@ -85,7 +85,7 @@ impl FromStr for RequestState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancellationRequest {
     pub id: RequestId,
-    pub line_id: i64,
+    pub line_id: LineId,
     pub channel: Channel,
     pub submitted: Attribution,
     pub state: RequestState,
@@ -408,7 +408,7 @@ mod tests {
     fn active_line() -> Line {
         let mut l = stock_line();
         l.state = LineState::Active;
-        l.holder = Some(1);
+        l.holder = Some(crate::ids::CustomerId::new(1));
         l
     }
 

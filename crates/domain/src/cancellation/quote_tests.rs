@@ -26,7 +26,7 @@ fn at(s: &str) -> Timestamp {
 fn active() -> Line {
     let mut line = crate::line::tests::stock_line();
     line.state = LineState::Active;
-    line.holder = Some(7);
+    line.holder = Some(crate::ids::CustomerId::new(7));
     line.activated_at = Some(at("2026-05-10T15:00:00Z"));
     line.validity_ends_at = Some(at("2026-05-20T15:00:00Z"));
     line

@@ -43,6 +43,13 @@ impl<K> Id<K> {
     }
 }
 
+/// Id 0 is a record not yet stored: the store numbers it when it writes it.
+impl<K> Default for Id<K> {
+    fn default() -> Self {
+        Id::new(0)
+    }
+}
+
 impl<K> Clone for Id<K> {
     fn clone(&self) -> Self {
         *self
@@ -133,6 +140,33 @@ impl CarrierCode {
 impl fmt::Display for CarrierCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+// A carrier code reads as its text wherever text is wanted (SQL binds, file names, messages);
+// what the type guards is that nothing else is passed where a carrier is expected.
+impl std::ops::Deref for CarrierCode {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for CarrierCode {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for CarrierCode {
+    fn from(code: &str) -> Self {
+        CarrierCode::new(code)
+    }
+}
+
+impl From<String> for CarrierCode {
+    fn from(code: String) -> Self {
+        CarrierCode(code)
     }
 }
 

@@ -106,7 +106,7 @@ pub async fn reads(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
     .await?;
     let (_, token) = access::create_token(
         world.store(),
-        CARRIER,
+        &super::seed::carrier(),
         "bench",
         &[Scope::LinesRead],
         None,
@@ -256,7 +256,7 @@ pub async fn submissions(backend: Backend, opts: &Options) -> anyhow::Result<Vec
     .await?;
     let (_, token) = access::create_token(
         world.store(),
-        CARRIER,
+        &super::seed::carrier(),
         "bench",
         &[Scope::CancellationsWrite, Scope::LinesRead],
         None,

@@ -10,11 +10,16 @@ use anyhow::Context;
 use jiff::Timestamp;
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::Iccid;
+use simdesk_domain::ids::{CarrierCode, Iccid};
 use std::sync::Arc;
 
 /// The carrier and plan every bench line is on: a 10-day data-and-voice card.
 pub const CARRIER: &str = "EX-SAKURA";
+
+/// The carrier as a typed code, for calls that take one.
+pub fn carrier() -> CarrierCode {
+    CarrierCode::new(CARRIER)
+}
 pub const PLAN: &str = "JP10-DV";
 /// Lines are stocked, sold, activated and cancelled on these days (JST business rules apply).
 pub const STOCKED: &str = "2026-11-01T00:00:00Z";
@@ -65,7 +70,7 @@ pub async fn import(world: &World, csv: &str, name: &str) -> anyhow::Result<u64>
         world.store(),
         &world.ctx.book,
         ImportRequest {
-            carrier: CARRIER,
+            carrier: &carrier(),
             source_name: name,
             input: csv.as_bytes(),
             skip_invalid: false,

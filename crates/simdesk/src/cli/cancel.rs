@@ -12,7 +12,7 @@ use crate::store::RequestRecord;
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 use jiff::Timestamp;
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CustomerId, RequestId};
 use simdesk_domain::money::Money;
 use simdesk_domain::validity::format_jst;
 use std::io::Write as _;
@@ -397,11 +397,11 @@ fn print_quote(q: &Quote) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn customer_id(ctx: &ServiceContext, text: &str) -> anyhow::Result<i64> {
+async fn customer_id(ctx: &ServiceContext, text: &str) -> anyhow::Result<CustomerId> {
     // Customer ids are short numbers; anything longer is an ICCID or a phone number.
     if text.len() <= 12 && !text.starts_with('0') {
         if let Ok(id) = text.parse::<i64>() {
-            return Ok(id);
+            return Ok(CustomerId::new(id));
         }
     }
     let line = find_line(ctx.store.as_ref(), &parse_line_key(text)?).await?;

@@ -163,7 +163,7 @@ pub(super) async fn run_network(
         json,
     } = cmd;
     if let Some(c) = carrier {
-        if !app.ctx.book.carrier_codes().any(|code| code == c) {
+        if !app.ctx.book.carrier_codes().any(|code| code == c.as_str()) {
             anyhow::bail!("unknown carrier {c}; `simdesk carriers list` shows the codes");
         }
     }

@@ -8,6 +8,7 @@ use crate::services::demo;
 use crate::services::lines::{self, parse_line_key};
 use crate::web;
 use anyhow::{bail, Context};
+use simdesk_domain::ids::CarrierCode;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -108,7 +109,7 @@ struct DemoInfo<'a> {
     dir: &'a Path,
     line: Option<String>,
     token: Option<String>,
-    carrier: Option<String>,
+    carrier: Option<CarrierCode>,
 }
 
 impl DemoInfo<'_> {

@@ -6,6 +6,7 @@ use crate::services::policies::PolicyBook;
 use anyhow::Context;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use simdesk_domain::ids::CarrierCode;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -14,7 +15,7 @@ pub enum ImportCommand {
     Lines {
         file: PathBuf,
         #[arg(long)]
-        carrier: String,
+        carrier: CarrierCode,
         /// Import the good rows and report the bad ones instead of importing nothing
         #[arg(long)]
         skip_invalid: bool,

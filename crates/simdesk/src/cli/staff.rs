@@ -3,6 +3,7 @@
 use super::{admin_actor, Cli};
 use anyhow::Context;
 use clap::Subcommand;
+use simdesk_domain::ids::CarrierCode;
 
 #[derive(Subcommand)]
 pub enum StaffCommand {
@@ -10,7 +11,7 @@ pub enum StaffCommand {
     Add {
         username: String,
         #[arg(long)]
-        carrier: String,
+        carrier: CarrierCode,
         /// agent, clerk, supervisor or admin
         #[arg(long)]
         role: String,

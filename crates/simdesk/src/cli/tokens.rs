@@ -3,6 +3,7 @@
 use super::{admin_actor, Cli};
 use crate::services::ServiceError;
 use clap::Subcommand;
+use simdesk_domain::ids::CarrierCode;
 use simdesk_domain::validity::format_jst;
 
 #[derive(Subcommand)]
@@ -10,7 +11,7 @@ pub enum TokensCommand {
     /// Create a token for one carrier; it is shown once and stored only hashed
     Create {
         #[arg(long)]
-        carrier: String,
+        carrier: CarrierCode,
         /// What the token is for, e.g. the calling system's name
         #[arg(long)]
         name: String,

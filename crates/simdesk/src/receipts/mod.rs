@@ -39,6 +39,7 @@ use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use simdesk_domain::ids::{CarrierCode, RequestId};
 use simdesk_domain::money::Money;
 
 pub use ed25519_dalek::VerifyingKey;
@@ -67,11 +68,11 @@ pub const VERIFY_COMMAND: &str = "simdesk receipt verify FILE";
 pub struct ReceiptContent {
     /// e.g. "EX-SAKURA-2026-000042" (carrier, JST year, gap-free counter).
     pub number: String,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub issued_at: Timestamp,
     /// The JST date the cancellation took effect.
     pub effective_date: Date,
-    pub request_id: i64,
+    pub request_id: RequestId,
     /// web | hotline | store | api | operator | system
     pub channel: String,
     pub line: ReceiptLine,

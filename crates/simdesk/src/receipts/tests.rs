@@ -4,6 +4,7 @@ use super::labels::{Labels, CREDITED, RULES};
 use super::*;
 use simdesk_domain::attribution::Channel;
 use simdesk_domain::customer::Language;
+use simdesk_domain::ids::RequestId;
 use simdesk_domain::money::Currency;
 
 fn yen(minor: i64) -> Money {
@@ -13,10 +14,10 @@ fn yen(minor: i64) -> Money {
 fn sample() -> ReceiptContent {
     ReceiptContent {
         number: "EX-SAKURA-2026-000042".to_owned(),
-        carrier: "sakura".to_owned(),
+        carrier: "sakura".into(),
         issued_at: "2026-03-02T01:15:30Z".parse().unwrap(),
         effective_date: jiff::civil::date(2026, 3, 2),
-        request_id: 4711,
+        request_id: RequestId::new(4711),
         channel: "web".to_owned(),
         line: ReceiptLine {
             iccid: "8981100000000000018".to_owned(),
@@ -191,10 +192,10 @@ fn every_field_edit_is_a_signature_mismatch() {
     let signed = signer.sign(&sample());
     let edits: Vec<fn(&mut ReceiptContent)> = vec![
         |c| c.number.push('3'),
-        |c| c.carrier = "ume".to_owned(),
+        |c| c.carrier = "ume".into(),
         |c| c.issued_at += jiff::SignedDuration::from_nanos(1),
         |c| c.effective_date = jiff::civil::date(2026, 3, 3),
-        |c| c.request_id += 1,
+        |c| c.request_id = RequestId::new(c.request_id.get() + 1),
         |c| c.channel = "store".to_owned(),
         |c| c.line.iccid = "8981100000000000026".to_owned(),
         |c| c.line.msisdn = "+818012345679".to_owned(),

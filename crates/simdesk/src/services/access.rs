@@ -6,6 +6,7 @@ use super::{ServiceError, ServiceResult};
 use crate::store::{AdminEvent, NewApiToken, Store};
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
+use simdesk_domain::ids::CarrierCode;
 
 /// What every API token starts with, so a bearer value that cannot be one is refused unread.
 pub const TOKEN_PREFIX: &str = "sdk_";
@@ -142,7 +143,7 @@ impl Scope {
 /// returns its id and the clear token (shown once, stored only hashed).
 pub async fn create_token(
     store: &dyn Store,
-    carrier: &str,
+    carrier: &CarrierCode,
     name: &str,
     scopes: &[Scope],
     expires_in_days: Option<i64>,
@@ -172,7 +173,7 @@ pub async fn create_token(
     let secret = new_token();
     let id = store
         .create_api_token(&NewApiToken {
-            carrier: carrier.to_string(),
+            carrier: carrier.clone(),
             name: name.to_string(),
             token_hash: hash_token(&secret),
             scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::{Eid, Iccid};
+use simdesk_domain::ids::{CarrierCode, Eid, Iccid};
 use simdesk_domain::line::{LineKind, LineState};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -82,10 +82,10 @@ pub async fn seed(
     ctx.codes = Arc::new(RecordingCodeSender::default());
     let mut rng = StdRng::seed_from_u64(20261125);
     let total: usize = PLAN.iter().map(|(_, n)| n).sum();
-    let carriers: Vec<String> = book.carrier_codes().map(str::to_string).collect();
+    let carriers: Vec<CarrierCode> = book.carrier_codes().cloned().collect();
 
     // Inventory goes in through the same import as a carrier's file.
-    let mut files: Vec<(String, String)> = carriers
+    let mut files: Vec<(CarrierCode, String)> = carriers
         .iter()
         .map(|c| {
             (

@@ -9,7 +9,7 @@ use crate::messages::Event;
 use crate::store::OutboxMessage;
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CustomerId, LineId, RequestId};
 use simdesk_domain::line::Line;
 use simdesk_domain::money::Money;
 use std::fmt;
@@ -130,14 +130,14 @@ impl FromStr for OutboxKind {
 pub enum Occasion {
     /// Something that happened to a line; `occasion` keeps the same effect on different
     /// occasions apart (a line may be barred at expiry and again later).
-    Line { occasion: String, line: i64 },
+    Line { occasion: String, line: LineId },
     /// A step of a cancellation request that has an id.
     Request(RequestId),
     /// A step taken in the very change that opens a request, which has no id yet: keyed on the
     /// line and the instant instead.
-    Opening { line: i64, at: Timestamp },
+    Opening { line: LineId, at: Timestamp },
     /// A request arriving for a line at an instant.
-    Arrival { line: i64, at: Timestamp },
+    Arrival { line: LineId, at: Timestamp },
     /// What follows the delivery of another outbox row, keyed on that row.
     After(String),
 }
@@ -161,7 +161,7 @@ impl Occasion {
     }
 
     /// The key `<prefix>:<what>:…`; a request's notifications also name the customer.
-    fn key(&self, prefix: &str, what: &str, customer: Option<i64>) -> String {
+    fn key(&self, prefix: &str, what: &str, customer: Option<CustomerId>) -> String {
         match (self, customer) {
             (Occasion::Line { occasion, line }, _) => format!("{prefix}:{what}:{occasion}:{line}"),
             (Occasion::Request(id), Some(customer)) => format!("{prefix}:{what}:{id}:{customer}"),
@@ -196,7 +196,7 @@ pub enum Effect {
     Notify {
         event: Event,
         occasion: Occasion,
-        customer: Option<i64>,
+        customer: Option<CustomerId>,
         language: Option<String>,
         msisdn: Option<String>,
         params: Value,
@@ -204,7 +204,7 @@ pub enum Effect {
     /// Wallet money paid out to a card or bank reference; `key` is the caller's.
     Payout {
         key: String,
-        customer: i64,
+        customer: CustomerId,
         destination: String,
         amount: Money,
     },
@@ -235,7 +235,7 @@ impl Effect {
         event: Event,
         occasion: Occasion,
         line: &Line,
-        customer: i64,
+        customer: CustomerId,
         language: &str,
         params: Value,
     ) -> Effect {
@@ -289,7 +289,7 @@ impl Effect {
                 if let Some(language) = language {
                     payload.insert("language".into(), language.into());
                 }
-                payload.insert("customer".into(), customer.into());
+                payload.insert("customer".into(), json!(customer));
                 if let Some(msisdn) = msisdn {
                     payload.insert("msisdn".into(), msisdn.into());
                 }
@@ -340,7 +340,7 @@ pub fn notice(
     event: Event,
     occasion: &str,
     line: &Line,
-    customer: i64,
+    customer: CustomerId,
     language: &str,
     params: Value,
     at: Timestamp,
@@ -364,7 +364,7 @@ mod tests {
 
     fn line() -> Line {
         Line {
-            id: 42,
+            id: LineId::new(42),
             iccid: simdesk_domain::ids::Iccid::from_body("898110000000000001").unwrap(),
             imsi: "440101234567890".parse().unwrap(),
             msisdn: "09012345678".parse().unwrap(),
@@ -374,7 +374,7 @@ mod tests {
             eid: None,
             activation_code: None,
             state: LineState::Active,
-            holder: Some(9),
+            holder: Some(CustomerId::new(9)),
             activated_at: None,
             validity_ends_at: None,
             grace_ends_at: None,
@@ -411,7 +411,10 @@ mod tests {
         assert_eq!(
             key(Effect::network(
                 NetworkOp::Bar,
-                Occasion::Opening { line: 42, at: at() },
+                Occasion::Opening {
+                    line: LineId::new(42),
+                    at: at()
+                },
                 &l
             )),
             "network:bar:0@line42:1700000000123456"
@@ -421,7 +424,7 @@ mod tests {
                 Event::CancellationApproved,
                 occasion,
                 &l,
-                9,
+                CustomerId::new(9),
                 "ja",
                 json!({}),
             )
@@ -431,15 +434,21 @@ mod tests {
             "notify:cancellation_approved:7:9"
         );
         assert_eq!(
-            key(notify(Occasion::Opening { line: 42, at: at() })),
+            key(notify(Occasion::Opening {
+                line: LineId::new(42),
+                at: at()
+            })),
             "notify:cancellation_approved:0:9@line42:1700000000123456"
         );
         assert_eq!(
             key(Effect::notify(
                 Event::CancellationReceived,
-                Occasion::Arrival { line: 42, at: at() },
+                Occasion::Arrival {
+                    line: LineId::new(42),
+                    at: at()
+                },
                 &l,
-                9,
+                CustomerId::new(9),
                 "en",
                 json!({})
             )),
@@ -450,7 +459,7 @@ mod tests {
                 Event::ValidityReminder,
                 Occasion::line("1700000000000000", &l),
                 &l,
-                9,
+                CustomerId::new(9),
                 "en",
                 json!({})
             )),
@@ -459,7 +468,7 @@ mod tests {
         assert_eq!(
             key(Effect::Payout {
                 key: "abc".into(),
-                customer: 9,
+                customer: CustomerId::new(9),
                 destination: "card".into(),
                 amount: Money::new(100, Currency::Jpy),
             }),
@@ -489,7 +498,7 @@ mod tests {
             Event::CancellationRejected,
             Occasion::Request(RequestId::new(7)),
             &l,
-            9,
+            CustomerId::new(9),
             "ko",
             json!({ "reason": "r" }),
         )

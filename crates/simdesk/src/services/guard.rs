@@ -8,7 +8,7 @@ use crate::keys::Keys;
 use crate::store::{LineKey, RequestRecord, Store};
 use jiff::Timestamp;
 use simdesk_domain::attribution::Channel;
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CarrierCode, CustomerId, LineId, RequestId};
 use simdesk_domain::limits::{AbuseRules, Limit};
 use simdesk_domain::line::Line;
 use std::net::IpAddr;
@@ -40,16 +40,16 @@ impl Address {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Account {
     /// A traveller signed in to the portal: sees only the lines they hold.
-    Customer(i64),
+    Customer(CustomerId),
     /// A staff member: sees their carrier's lines.
-    Staff { id: i64, carrier: String },
+    Staff { id: i64, carrier: CarrierCode },
     /// An API token: sees its carrier's lines.
-    Token { id: i64, carrier: String },
+    Token { id: i64, carrier: CarrierCode },
 }
 
 impl Account {
     /// Whether this account may see a line of `carrier` held by `holder`.
-    fn may_see(&self, carrier: &str, holder: Option<i64>) -> bool {
+    fn may_see(&self, carrier: &CarrierCode, holder: Option<CustomerId>) -> bool {
         match self {
             Account::Customer(customer) => holder == Some(*customer),
             Account::Staff { carrier: own, .. } | Account::Token { carrier: own, .. } => {
@@ -164,7 +164,12 @@ impl<'a> Guard<'a> {
     // Limits, one recipe per kind of attempt.
 
     /// A cancellation code sent to `line` (by SMS unless `by_email`).
-    pub async fn code_send(&self, asker: &Asker, line: i64, by_email: bool) -> ServiceResult<()> {
+    pub async fn code_send(
+        &self,
+        asker: &Asker,
+        line: LineId,
+        by_email: bool,
+    ) -> ServiceResult<()> {
         let rules = self.rules;
         let mut checks = vec![
             (
@@ -181,7 +186,7 @@ impl<'a> Guard<'a> {
     }
 
     /// A cancellation code checked for `line`.
-    pub async fn code_check(&self, asker: &Asker, line: i64) -> ServiceResult<()> {
+    pub async fn code_check(&self, asker: &Asker, line: LineId) -> ServiceResult<()> {
         let rules = self.rules;
         let checks = vec![
             (
@@ -257,7 +262,7 @@ impl<'a> Guard<'a> {
 
     /// Codes already sent to a line (sign-in and cancellation together) in the rolling window:
     /// what counts is what was sent, so a traveller pressing "send" too soon spends nothing.
-    pub async fn line_sends(&self, line: i64) -> ServiceResult<()> {
+    pub async fn line_sends(&self, line: LineId) -> ServiceResult<()> {
         let limit = self.rules.code_sends_per_line;
         let since = self.now - jiff::SignedDuration::from_secs(limit.window_secs.max(1));
         let mut sent = self.store.code_sends_since(line, false, since).await?;
@@ -323,7 +328,7 @@ impl<'a> Guard<'a> {
 
     /// Wrong name/passport answers are counted per line and per account; while either is
     /// locked out, no answer is judged.
-    pub async fn knowledge_allowed(&self, account: &Account, line: i64) -> ServiceResult<()> {
+    pub async fn knowledge_allowed(&self, account: &Account, line: LineId) -> ServiceResult<()> {
         let what = "wrong identity answers";
         for (limit, subject) in self.knowledge_subjects(account, line) {
             limits::not_locked(self.store, limit, &subject, what, self.now).await?;
@@ -332,7 +337,7 @@ impl<'a> Guard<'a> {
     }
 
     /// Counts a wrong name/passport answer against the line and the account.
-    pub async fn knowledge_failed(&self, account: &Account, line: i64) {
+    pub async fn knowledge_failed(&self, account: &Account, line: LineId) {
         for (limit, subject) in self.knowledge_subjects(account, line) {
             if let Err(e) = limits::failed(self.store, limit, &subject, self.now).await {
                 tracing::warn!(error = %e, "a wrong identity answer could not be counted");
@@ -340,7 +345,7 @@ impl<'a> Guard<'a> {
         }
     }
 
-    fn knowledge_subjects(&self, account: &Account, line: i64) -> [(&'a Limit, Subject); 2] {
+    fn knowledge_subjects(&self, account: &Account, line: LineId) -> [(&'a Limit, Subject); 2] {
         [
             (
                 &self.rules.knowledge_failures_per_line,
@@ -367,14 +372,15 @@ mod tests {
 
     #[test]
     fn a_traveller_sees_only_their_lines_and_staff_only_their_carrier() {
-        let traveller = Account::Customer(7);
-        assert!(traveller.may_see("any", Some(7)));
-        assert!(!traveller.may_see("any", Some(8)));
+        let (seven, eight) = (CustomerId::new(7), CustomerId::new(8));
+        let traveller = Account::Customer(seven);
+        assert!(traveller.may_see(&"any".into(), Some(seven)));
+        assert!(!traveller.may_see(&"any".into(), Some(eight)));
         let staff = Account::Staff {
             id: 1,
             carrier: "kddi".into(),
         };
-        assert!(staff.may_see("kddi", Some(8)));
-        assert!(!staff.may_see("docomo", None));
+        assert!(staff.may_see(&"kddi".into(), Some(eight)));
+        assert!(!staff.may_see(&"docomo".into(), None));
     }
 }

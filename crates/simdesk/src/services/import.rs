@@ -4,7 +4,7 @@ use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
 use crate::store::{ImportBatch, Lines, NewLine, StoreError};
 use simdesk_domain::attribution::Attribution;
-use simdesk_domain::ids::{Eid, Iccid, Imsi, Msisdn};
+use simdesk_domain::ids::{CarrierCode, Eid, Iccid, Imsi, Msisdn};
 use simdesk_domain::line::LineKind;
 use std::collections::HashMap;
 use std::fmt;
@@ -63,7 +63,7 @@ pub struct ImportOutcome {
 
 /// A carrier's inventory file and who is importing it.
 pub struct ImportRequest<'a, R> {
-    pub carrier: &'a str,
+    pub carrier: &'a CarrierCode,
     /// The file's name, kept with the batch.
     pub source_name: &'a str,
     pub input: R,
@@ -102,7 +102,7 @@ pub struct CheckedFile {
 /// A header that cannot be used fails the whole file ([`ServiceError::Import`]).
 pub fn check_file<R: Read>(
     book: &PolicyBook,
-    carrier: &str,
+    carrier: &CarrierCode,
     input: R,
 ) -> ServiceResult<CheckedFile> {
     book.carrier(carrier)?;
@@ -143,7 +143,7 @@ pub async fn import_lines<R: Read>(
     }
     if errors.is_empty() {
         let batch = ImportBatch {
-            carrier: carrier.to_string(),
+            carrier: carrier.clone(),
             source_name: source_name.to_string(),
             skipped_rows: 0,
             by: by.clone(),
@@ -186,7 +186,7 @@ pub async fn import_lines<R: Read>(
     }
     let bad_rows = bad.len() as u64;
     let batch = ImportBatch {
-        carrier: carrier.to_string(),
+        carrier: carrier.clone(),
         source_name: source_name.to_string(),
         skipped_rows: bad_rows,
         by,
@@ -278,7 +278,7 @@ impl LineIndex {
 
 fn parse_rows<R: Read>(
     book: &PolicyBook,
-    carrier: &str,
+    carrier: &CarrierCode,
     mut input: R,
     progress: &Progress<'_>,
 ) -> ServiceResult<(Rows, Vec<RowError>, u64)> {
@@ -519,7 +519,7 @@ fn parse_rows<R: Read>(
                     iccid,
                     imsi,
                     msisdn,
-                    carrier: carrier.to_string(),
+                    carrier: carrier.clone(),
                     plan,
                     kind: kind.as_str().into(),
                     eid,

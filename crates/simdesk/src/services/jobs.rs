@@ -7,6 +7,7 @@ use crate::store::{LineChange, NewEvent, Store, StoreError};
 use jiff::Timestamp;
 use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
+use simdesk_domain::ids::{CustomerId, LineId};
 use simdesk_domain::line::{LineError, LineState};
 use simdesk_domain::validity::{format_jst, last_valid_second};
 
@@ -30,7 +31,7 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
         if due.is_empty() {
             break;
         }
-        let holders: Vec<i64> = due.iter().filter_map(|l| l.holder).collect();
+        let holders: Vec<CustomerId> = due.iter().filter_map(|l| l.holder).collect();
         let languages = store.customer_languages(&holders).await?;
         let mut changes = Vec::with_capacity(due.len());
         for line in &due {
@@ -41,7 +42,7 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
         if changes.is_empty() {
             break;
         }
-        let applied: std::collections::HashSet<i64> = match store.apply_lines(&changes).await {
+        let applied: std::collections::HashSet<LineId> = match store.apply_lines(&changes).await {
             Ok(ids) => ids.into_iter().collect(),
             Err(StoreError::Conflict) => Default::default(),
             Err(e) => return Err(e.into()),
@@ -72,7 +73,7 @@ pub async fn run_once(store: &dyn Store, now: Timestamp) -> ServiceResult<JobRep
 /// What ending `line`'s validity or grace at `now` changes, if anything is due.
 fn decide(
     line: &simdesk_domain::line::Line,
-    languages: &std::collections::HashMap<i64, String>,
+    languages: &std::collections::HashMap<CustomerId, String>,
     now: Timestamp,
 ) -> ServiceResult<Option<LineChange>> {
     let by = Attribution::system(
@@ -167,8 +168,8 @@ pub async fn queue_reminders(
             .lines_ending_between(now, horizon, after, BATCH)
             .await?;
         let Some(last) = lines.last() else { break };
-        after = last.id;
-        let holders: Vec<i64> = lines.iter().filter_map(|l| l.holder).collect();
+        after = last.id.get();
+        let holders: Vec<CustomerId> = lines.iter().filter_map(|l| l.holder).collect();
         let languages = store.customer_languages(&holders).await?;
         let mut messages = Vec::new();
         for line in lines {
@@ -234,7 +235,7 @@ pub async fn run_due(
 /// cancel: it is rejected with a reason, so it does not stay open for ever.
 async fn reject_orphaned_request(
     store: &dyn Store,
-    line_id: i64,
+    line_id: LineId,
     now: Timestamp,
 ) -> ServiceResult<()> {
     let Some(open) = store.open_request_for_line(line_id).await? else {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::{self, BucketUnit, EntryKind};
 use simdesk_domain::customer::RegistrationForm;
-use simdesk_domain::ids::{Iccid, IdError, Msisdn};
+use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, IdError, Msisdn};
 use simdesk_domain::line::{Line, Transition};
 use simdesk_domain::money::Money;
 use simdesk_domain::validity::{format_jst, japan_date, last_valid_second};
@@ -146,7 +146,11 @@ pub async fn register(
             ),
         );
         change.new_holder = Some(registration.clone());
-        let customer = if claimant == NEW_HOLDER { 0 } else { claimant };
+        let customer = if claimant == NEW_HOLDER {
+            CustomerId::default()
+        } else {
+            claimant
+        };
         change.outbox.push(super::effects::notice(
             crate::messages::Event::Registration,
             "first",
@@ -172,7 +176,7 @@ fn plan_name(book: &PolicyBook, line: &Line) -> String {
 }
 
 /// Stands for the holder registration is about to create (real ids are positive).
-const NEW_HOLDER: i64 = -1;
+const NEW_HOLDER: CustomerId = CustomerId::new(-1);
 
 /// Starts the line's validity and grants the plan's data and credit.
 pub async fn activate(
@@ -393,11 +397,11 @@ pub struct LineReport {
     pub msisdn: String,
     pub kind: String,
     pub eid: Option<String>,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub plan: String,
     pub plan_name: String,
     pub state: String,
-    pub holder_id: Option<i64>,
+    pub holder_id: Option<CustomerId>,
     pub activated_at: Option<Timestamp>,
     /// Last valid second, in Japan time.
     pub valid_until_jst: Option<String>,

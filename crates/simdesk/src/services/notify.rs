@@ -14,7 +14,7 @@ use crate::store::{LineKey, OutboxMessage, OutboxRow, Store};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 use simdesk_domain::customer::Language;
-use simdesk_domain::ids::{Msisdn, RequestId};
+use simdesk_domain::ids::{CustomerId, Msisdn, RequestId};
 use simdesk_domain::line::LineState;
 use simdesk_domain::money::Money;
 use std::collections::BTreeMap;
@@ -27,9 +27,9 @@ fn field<'a>(row: &'a OutboxRow, name: &str) -> &'a str {
 }
 
 /// The customer a notification is for: the payload's, or the line's holder.
-async fn customer_of(store: &dyn Store, row: &OutboxRow) -> Result<Option<i64>, PeerError> {
+async fn customer_of(store: &dyn Store, row: &OutboxRow) -> Result<Option<CustomerId>, PeerError> {
     match row.payload.get("customer").and_then(|c| c.as_i64()) {
-        Some(id) if id > 0 => Ok(Some(id)),
+        Some(id) if id > 0 => Ok(Some(CustomerId::new(id))),
         _ => Ok(match line_of(store, row).await? {
             Some(line) => line.holder,
             None => None,
@@ -75,7 +75,7 @@ pub(super) async fn fan_out(
         .unwrap_or(false);
     let mut payload = row.payload.clone();
     if let Some(obj) = payload.as_object_mut() {
-        obj.insert("customer".into(), customer_id.into());
+        obj.insert("customer".into(), customer_id.get().into());
         obj.insert("language".into(), language.into());
         obj.insert("event".into(), event.as_str().into());
     }
@@ -108,7 +108,11 @@ pub(super) fn payout_sent(
     vec![Effect::Notify {
         event: Event::PayoutSent,
         occasion: Occasion::After(row.idempotency_key.clone()),
-        customer: row.payload.get("customer").and_then(Value::as_i64),
+        customer: row
+            .payload
+            .get("customer")
+            .and_then(Value::as_i64)
+            .map(CustomerId::new),
         // Looked up when the notification fans out.
         language: None,
         msisdn: None,
@@ -182,7 +186,11 @@ pub(super) async fn send_sms(
             let Some(id) = row.payload.get("customer").and_then(|c| c.as_i64()) else {
                 return Ok(());
             };
-            match store.customer(id).await?.and_then(|c| c.personal) {
+            match store
+                .customer(CustomerId::new(id))
+                .await?
+                .and_then(|c| c.personal)
+            {
                 Some(p) => p.phone.to_string(),
                 // Erased meanwhile: nobody left to tell.
                 None => return Ok(()),
@@ -203,7 +211,11 @@ pub(super) async fn send_email(
         return Ok(());
     };
     // Erased meanwhile: nobody left to tell.
-    let Some(personal) = store.customer(id).await?.and_then(|c| c.personal) else {
+    let Some(personal) = store
+        .customer(CustomerId::new(id))
+        .await?
+        .and_then(|c| c.personal)
+    else {
         return Ok(());
     };
     let (event, message, receipt) = render(store, public_url, row).await?;

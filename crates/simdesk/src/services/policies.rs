@@ -3,6 +3,7 @@
 use super::{ServiceError, ServiceResult};
 use crate::store::{DocumentOutcome, Policies, PolicyDocument, PolicySet};
 use jiff::Timestamp;
+use simdesk_domain::ids::CarrierCode;
 use simdesk_domain::line::Line;
 use simdesk_domain::policy::{CarrierPolicy, EffectivePolicy, PlanPolicy, PolicyError};
 use std::collections::BTreeMap;
@@ -160,8 +161,8 @@ pub async fn load_policies(
 /// The current version of every carrier's and plan's policy, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyBook {
-    carriers: BTreeMap<String, (CarrierPolicy, i64)>,
-    plans: BTreeMap<(String, String), (PlanPolicy, i64)>,
+    carriers: BTreeMap<CarrierCode, (CarrierPolicy, i64)>,
+    plans: BTreeMap<(CarrierCode, String), (PlanPolicy, i64)>,
 }
 
 impl PolicyBook {
@@ -216,13 +217,13 @@ impl PolicyBook {
             .unwrap_or(0)
     }
 
-    pub fn carrier_codes(&self) -> impl Iterator<Item = &str> {
-        self.carriers.keys().map(String::as_str)
+    pub fn carrier_codes(&self) -> impl Iterator<Item = &CarrierCode> {
+        self.carriers.keys()
     }
 
     pub fn plan(&self, carrier: &str, plan: &str) -> ServiceResult<&PlanPolicy> {
         self.plans
-            .get(&(carrier.to_string(), plan.to_string()))
+            .get(&(CarrierCode::new(carrier), plan.to_string()))
             .map(|(p, _)| p)
             .ok_or_else(|| ServiceError::NotFound(format!("plan {plan} of carrier {carrier}")))
     }

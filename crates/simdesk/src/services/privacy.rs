@@ -12,6 +12,7 @@ use crate::store::{Erasure, LineKey, Lines, NewEvent, PurgeCounts};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
+use simdesk_domain::ids::CustomerId;
 use simdesk_domain::line::Line;
 use simdesk_domain::policy::Service;
 use simdesk_domain::retention::{self, ErasureSchedule, HeldLine, RequestOutcome};
@@ -102,7 +103,7 @@ pub async fn sweep(ctx: &ServiceContext, now: Timestamp) -> ServiceResult<SweepR
 
 async fn erase_when_due(
     ctx: &ServiceContext,
-    customer: i64,
+    customer: CustomerId,
     now: Timestamp,
     report: &mut SweepReport,
 ) -> ServiceResult<()> {
@@ -179,7 +180,7 @@ async fn erase_when_due(
 /// The answer to a "delete my data" request.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErasureAnswer {
-    pub customer: i64,
+    pub customer: CustomerId,
     pub personal_data_erased: bool,
     pub identity_record_erased: bool,
     /// Until when the identity record stays, when the law holds it.
@@ -192,7 +193,7 @@ pub struct ErasureAnswer {
 /// and until when. Nothing is erased while a line is still in service.
 pub async fn erase_on_request(
     ctx: &ServiceContext,
-    customer: i64,
+    customer: CustomerId,
     by: Attribution,
 ) -> ServiceResult<ErasureAnswer> {
     let store = ctx.store.as_ref();
@@ -233,7 +234,7 @@ pub async fn erase_on_request(
 }
 
 /// The customer a line's holder is, for requests made about a line.
-pub async fn holder_of(store: &dyn Lines, key: &LineKey) -> ServiceResult<i64> {
+pub async fn holder_of(store: &dyn Lines, key: &LineKey) -> ServiceResult<CustomerId> {
     let line = store
         .line(key)
         .await?
@@ -245,7 +246,7 @@ pub async fn holder_of(store: &dyn Lines, key: &LineKey) -> ServiceResult<i64> {
 /// What is held about one customer, and until when.
 #[derive(Debug, Clone, Serialize)]
 pub struct Holding {
-    pub customer: i64,
+    pub customer: CustomerId,
     pub lines: usize,
     pub lines_in_service: usize,
     /// Contact details (and the rest of the personal data) held, and when they go.
@@ -267,7 +268,7 @@ pub async fn report(ctx: &ServiceContext) -> ServiceResult<Vec<Holding>> {
     loop {
         let rows = store.privacy_rows(after, 1000).await?;
         let Some(last) = rows.last() else { break };
-        after = last.customer;
+        after = last.customer.get();
         for row in rows {
             let lines = store.lines_of_customer(row.customer).await?;
             let schedule: ErasureSchedule = retention::schedule(&held_lines(&ctx.book, &lines)?);

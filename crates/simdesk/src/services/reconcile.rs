@@ -8,6 +8,7 @@ use crate::adapters::network::Subscriber;
 use crate::store::Store;
 use jiff::Timestamp;
 use serde::Serialize;
+use simdesk_domain::ids::CarrierCode;
 use simdesk_domain::line::{Line, LineState};
 
 /// What the network should hold for a line.
@@ -42,7 +43,7 @@ pub struct Disagreement {
     pub iccid: String,
     pub imsi: String,
     pub msisdn: String,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub state: String,
     pub expected: Expected,
     pub found: Found,
@@ -146,9 +147,9 @@ pub async fn reconcile(
         include_stock,
         apply,
     } = scope;
-    let carriers: Vec<String> = match carrier {
-        Some(c) => vec![c.to_string()],
-        None => book.carrier_codes().map(str::to_string).collect(),
+    let carriers: Vec<CarrierCode> = match carrier {
+        Some(c) => vec![CarrierCode::new(c)],
+        None => book.carrier_codes().cloned().collect(),
     };
     let mut report = ReconcileReport::default();
     let mut queued = Vec::new();
@@ -161,7 +162,7 @@ pub async fn reconcile(
                     .lines_page(carrier, Some(state.as_str()), after, 500)
                     .await?;
                 let Some(last) = lines.last() else { break };
-                after = last.id;
+                after = last.id.get();
                 for line in lines {
                     report.checked += 1;
                     let want = expected(book, &line);

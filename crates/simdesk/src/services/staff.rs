@@ -6,6 +6,7 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+use simdesk_domain::ids::CarrierCode;
 
 /// A staff member's role; what each may do is listed once, in `services::access` (`Role::may`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +57,7 @@ pub async fn add(
     username: &str,
     password: &str,
     role: &str,
-    carrier: &str,
+    carrier: &CarrierCode,
     now: jiff::Timestamp,
 ) -> ServiceResult<i64> {
     let username = username.trim();

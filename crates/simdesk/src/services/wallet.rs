@@ -5,20 +5,21 @@ use super::{ServiceError, ServiceResult};
 use crate::store::{NewPayout, Store, WalletEntry, WalletPostingRow};
 use jiff::Timestamp;
 use serde::Serialize;
+use simdesk_domain::ids::CustomerId;
 use simdesk_domain::money::Money;
 use simdesk_domain::wallet;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WalletView {
-    pub customer: i64,
+    pub customer: CustomerId,
     /// Balance per currency.
     pub balance: Vec<Money>,
     /// The wallet's side of every movement, oldest first.
     pub history: Vec<WalletPostingRow>,
 }
 
-pub async fn show(store: &dyn Store, customer: i64) -> ServiceResult<WalletView> {
+pub async fn show(store: &dyn Store, customer: CustomerId) -> ServiceResult<WalletView> {
     if store.customer(customer).await?.is_none() {
         return Err(ServiceError::NotFound(format!("customer {customer}")));
     }
@@ -46,7 +47,7 @@ pub async fn show(store: &dyn Store, customer: i64) -> ServiceResult<WalletView>
 /// Pays wallet money out to a card or bank reference; the same key pays once.
 pub async fn payout(
     store: &dyn Store,
-    customer: i64,
+    customer: CustomerId,
     amount: Money,
     destination: &str,
     key: &str,

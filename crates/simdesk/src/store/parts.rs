@@ -2,7 +2,7 @@
 
 use super::*;
 use async_trait::async_trait;
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CarrierCode, CustomerId, LineId, RequestId};
 use simdesk_domain::line::Line;
 
 /// The database itself: which backend, its schema, whether it answers, and its gauges.
@@ -50,23 +50,25 @@ pub trait Lines: Send + Sync + 'static {
     ) -> StoreResult<u64>;
     async fn line(&self, key: &LineKey) -> StoreResult<Option<Line>>;
     /// The import that stocked a line.
-    async fn import_batch_of(&self, line_id: i64) -> StoreResult<Option<ImportBatchRow>>;
-    async fn buckets(&self, line_id: i64) -> StoreResult<Vec<simdesk_domain::balance::Bucket>>;
-    async fn addons(&self, line_id: i64)
-        -> StoreResult<Vec<simdesk_domain::balance::AddonBinding>>;
-    async fn events(&self, line_id: i64) -> StoreResult<Vec<EventRow>>;
-    async fn balance_entries(&self, line_id: i64) -> StoreResult<Vec<EntryRow>>;
+    async fn import_batch_of(&self, line_id: LineId) -> StoreResult<Option<ImportBatchRow>>;
+    async fn buckets(&self, line_id: LineId) -> StoreResult<Vec<simdesk_domain::balance::Bucket>>;
+    async fn addons(
+        &self,
+        line_id: LineId,
+    ) -> StoreResult<Vec<simdesk_domain::balance::AddonBinding>>;
+    async fn events(&self, line_id: LineId) -> StoreResult<Vec<EventRow>>;
+    async fn balance_entries(&self, line_id: LineId) -> StoreResult<Vec<EntryRow>>;
     async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>>;
     /// Persists one decision about a line atomically; fails with `Conflict` if the line changed meanwhile.
     async fn apply(&self, change: &LineChange) -> StoreResult<()>;
     /// Applies many plain line changes (a new state, history entries, side effects: no holder,
     /// balance or add-on changes) in one transaction, each still conditional on the version it
     /// was decided on. Returns the ids of the lines changed; the others were changed meanwhile.
-    async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<i64>>;
+    async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<LineId>>;
     /// Lines of a carrier, filtered, after the cursor (line id), in id order.
     async fn lines_page(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         state: Option<&str>,
         after: i64,
         limit: i64,
@@ -85,33 +87,33 @@ pub trait Lines: Send + Sync + 'static {
     /// Registered lines of a carrier whose holder's name contains `name` (case-insensitive).
     async fn lines_by_holder_name(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         name: &str,
         limit: i64,
     ) -> StoreResult<Vec<Line>>;
-    async fn lines_of_customer(&self, customer: i64) -> StoreResult<Vec<Line>>;
+    async fn lines_of_customer(&self, customer: CustomerId) -> StoreResult<Vec<Line>>;
 }
 
 /// Customers (line holders): their sealed personal data, languages and carriers.
 #[async_trait]
 pub trait Customers: Send + Sync + 'static {
-    async fn customer(&self, id: i64) -> StoreResult<Option<CustomerRow>>;
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<CustomerRow>>;
     /// Moves every data key to the vault's next master key (rotation); returns how many moved.
     /// Safe to run again after an interruption.
     async fn rewrap_data_keys(&self) -> StoreResult<u64>;
     /// A customer's identity record, while it is held.
     async fn identity_record(
         &self,
-        customer: i64,
+        customer: CustomerId,
     ) -> StoreResult<Option<crate::vault::IdentityRecord>>;
-    async fn customer_by_email(&self, email: &str) -> StoreResult<Option<i64>>;
+    async fn customer_by_email(&self, email: &str) -> StoreResult<Option<CustomerId>>;
     /// The carriers whose lines a customer holds.
-    async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>>;
+    async fn customer_carriers(&self, customer: CustomerId) -> StoreResult<Vec<CarrierCode>>;
     /// The language each of these customers is written to in (customers not found are left out).
     async fn customer_languages(
         &self,
-        ids: &[i64],
-    ) -> StoreResult<std::collections::HashMap<i64, String>>;
+        ids: &[CustomerId],
+    ) -> StoreResult<std::collections::HashMap<CustomerId, String>>;
 }
 
 /// What personal data is held, and its erasure when retention ends.
@@ -122,9 +124,9 @@ pub trait Privacy: Send + Sync + 'static {
         &self,
         now: jiff::Timestamp,
         limit: i64,
-    ) -> StoreResult<Vec<i64>>;
+    ) -> StoreResult<Vec<CustomerId>>;
     /// When the erasure sweep should next look at a customer.
-    async fn set_erasure_due(&self, customer: i64, at: jiff::Timestamp) -> StoreResult<()>;
+    async fn set_erasure_due(&self, customer: CustomerId, at: jiff::Timestamp) -> StoreResult<()>;
     /// Crypto-shreds the parts an erasure names, removes the customer's document images,
     /// one-time codes and sessions, and records the event on each of their lines, in one
     /// transaction. Returns how many document images went.
@@ -133,7 +135,7 @@ pub trait Privacy: Send + Sync + 'static {
     /// `before`, and of those uploaded before it for a request that has ended unreviewed.
     async fn erase_decided_documents(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         before: jiff::Timestamp,
         now: jiff::Timestamp,
     ) -> StoreResult<u64>;
@@ -157,8 +159,8 @@ pub trait Requests: Send + Sync + 'static {
     /// a line fails with `Duplicate`.
     async fn apply_request(&self, change: &RequestChange) -> StoreResult<AppliedRequest>;
     async fn request(&self, id: RequestId) -> StoreResult<Option<RequestRecord>>;
-    async fn open_request_for_line(&self, line_id: i64) -> StoreResult<Option<RequestRecord>>;
-    async fn requests_for_line(&self, line_id: i64) -> StoreResult<Vec<RequestRecord>>;
+    async fn open_request_for_line(&self, line_id: LineId) -> StoreResult<Option<RequestRecord>>;
+    async fn requests_for_line(&self, line_id: LineId) -> StoreResult<Vec<RequestRecord>>;
     async fn request_events(&self, id: RequestId) -> StoreResult<Vec<RequestEventRow>>;
     /// Approved requests whose effective instant has come.
     async fn requests_due(
@@ -181,7 +183,10 @@ pub trait Requests: Send + Sync + 'static {
     /// Gives back the leases `node` holds on these requests, for work it will not do now.
     async fn release_request_claims(&self, ids: &[RequestId], node: &str) -> StoreResult<()>;
     /// A carrier's requests with an identity document waiting for review.
-    async fn requests_awaiting_review(&self, carrier: &str) -> StoreResult<Vec<RequestRecord>>;
+    async fn requests_awaiting_review(
+        &self,
+        carrier: &CarrierCode,
+    ) -> StoreResult<Vec<RequestRecord>>;
     /// A request's history gains an entry that changes nothing (a document viewed), in the
     /// request's current state and chained into the audit trail like every other entry.
     async fn record_request_note(
@@ -201,7 +206,7 @@ pub trait Requests: Send + Sync + 'static {
 pub trait Codes: Send + Sync + 'static {
     async fn insert_code(
         &self,
-        line_id: i64,
+        line_id: LineId,
         request_id: Option<RequestId>,
         destination: &str,
         code_hash: &str,
@@ -212,13 +217,13 @@ pub trait Codes: Send + Sync + 'static {
     /// not hold up the code that confirms a cancellation.
     async fn code_sends_since(
         &self,
-        line_id: i64,
+        line_id: LineId,
         for_request: bool,
         since: jiff::Timestamp,
     ) -> StoreResult<Vec<jiff::Timestamp>>;
     async fn latest_code(
         &self,
-        line_id: i64,
+        line_id: LineId,
         request_id: Option<RequestId>,
     ) -> StoreResult<Option<CodeRow>>;
     /// Takes one of a code's attempts before it is judged, so concurrent guesses cannot exceed
@@ -259,7 +264,7 @@ pub trait Limits: Send + Sync + 'static {
 /// The customers' wallet ledger and the payouts out of it.
 #[async_trait]
 pub trait Wallet: Send + Sync + 'static {
-    async fn wallet_postings(&self, customer: i64) -> StoreResult<Vec<WalletPostingRow>>;
+    async fn wallet_postings(&self, customer: CustomerId) -> StoreResult<Vec<WalletPostingRow>>;
     /// Sum of every posting in the ledger, per currency (always zero when the ledger is sound).
     async fn ledger_totals(&self) -> StoreResult<Vec<(String, i64)>>;
     /// Whether a payout with this idempotency key was already requested.
@@ -277,7 +282,7 @@ pub trait Wallet: Send + Sync + 'static {
 #[async_trait]
 pub trait Receipts: Send + Sync + 'static {
     async fn receipt(&self, number: &str) -> StoreResult<Option<String>>;
-    async fn receipt_numbers(&self, carrier: &str) -> StoreResult<Vec<(i64, i64)>>;
+    async fn receipt_numbers(&self, carrier: &CarrierCode) -> StoreResult<Vec<(i64, i64)>>;
 }
 
 /// Side effects waiting for delivery, and the recording network's journal of calls.
@@ -345,7 +350,7 @@ pub trait Access: Send + Sync + 'static {
         username: &str,
         password_hash: &str,
         role: &str,
-        carrier: &str,
+        carrier: &CarrierCode,
         at: jiff::Timestamp,
     ) -> StoreResult<i64>;
     async fn staff_by_username(&self, username: &str) -> StoreResult<Option<StaffRow>>;
@@ -360,7 +365,7 @@ pub trait Access: Send + Sync + 'static {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     async fn insert_api_token(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         name: &str,
         token_hash: &str,
         created_by: &str,
@@ -385,14 +390,14 @@ pub trait Queue: Send + Sync + 'static {
     /// Issues the next ticket number of the day (Japan time) for a carrier's store.
     async fn take_ticket(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         day: &str,
         at: jiff::Timestamp,
     ) -> StoreResult<TicketRow>;
     /// Calls the lowest waiting ticket to a counter; `None` when nobody waits.
     async fn call_next_ticket(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         day: &str,
         counter: &str,
         by: &str,
@@ -400,7 +405,11 @@ pub trait Queue: Send + Sync + 'static {
     ) -> StoreResult<Option<TicketRow>>;
     async fn finish_ticket(&self, id: i64, at: jiff::Timestamp) -> StoreResult<()>;
     /// Tickets called most recently, and how many wait.
-    async fn queue_board(&self, carrier: &str, day: &str) -> StoreResult<(Vec<TicketRow>, i64)>;
+    async fn queue_board(
+        &self,
+        carrier: &CarrierCode,
+        day: &str,
+    ) -> StoreResult<(Vec<TicketRow>, i64)>;
 }
 
 /// The hash-chained audit trail, read back for verification.

@@ -4,14 +4,14 @@ use jiff::Timestamp;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::BalanceChange;
 use simdesk_domain::customer::Registration;
-use simdesk_domain::ids::{Iccid, Msisdn, RequestId};
+use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, LineId, Msisdn, RequestId};
 use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::money::Money;
 
 /// How a line is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKey {
-    Id(i64),
+    Id(LineId),
     Iccid(Iccid),
     Msisdn(Msisdn),
 }
@@ -19,7 +19,7 @@ pub enum LineKey {
 /// One policy document as read from disk.
 #[derive(Debug, Clone)]
 pub struct PolicyDocument {
-    pub carrier_code: String,
+    pub carrier_code: CarrierCode,
     /// `None` for the carrier's own document.
     pub plan_code: Option<String>,
     /// Display name of the carrier or plan.
@@ -37,7 +37,7 @@ pub struct PolicySet {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentOutcome {
-    pub carrier_code: String,
+    pub carrier_code: CarrierCode,
     pub plan_code: Option<String>,
     pub version: i64,
     /// Whether this load created the version (false: the content was already stored).
@@ -46,7 +46,7 @@ pub struct DocumentOutcome {
 
 #[derive(Debug, Clone)]
 pub struct StoredDocument {
-    pub carrier_code: String,
+    pub carrier_code: CarrierCode,
     pub plan_code: Option<String>,
     pub version: i64,
     pub source_name: String,
@@ -66,7 +66,7 @@ pub struct NewLine {
     pub iccid: String,
     pub imsi: String,
     pub msisdn: String,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub plan: String,
     pub kind: String,
     pub eid: Option<String>,
@@ -162,7 +162,7 @@ pub struct CustomerRow {
 /// An inventory import: who stocked the lines, from which file, when and why.
 #[derive(Debug, Clone)]
 pub struct ImportBatch {
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub source_name: String,
     pub skipped_rows: u64,
     pub by: Attribution,
@@ -226,7 +226,7 @@ pub struct OutboxDepth {
 /// A balanced e-wallet movement to record once.
 #[derive(Debug, Clone)]
 pub struct WalletEntry {
-    pub customer: i64,
+    pub customer: CustomerId,
     pub movement: simdesk_domain::wallet::Movement,
     pub idempotency_key: String,
     pub note: String,
@@ -238,7 +238,7 @@ pub type ReceiptSigner = std::sync::Arc<dyn Fn(&str) -> String + Send + Sync>;
 
 #[derive(Clone)]
 pub struct ReceiptIssue {
-    pub carrier: String,
+    pub carrier: CarrierCode,
     /// The Japanese year the receipt is numbered in.
     pub year: i16,
     pub sign: ReceiptSigner,
@@ -258,7 +258,7 @@ pub struct DocumentReview {
 pub struct RequestChange {
     /// The request after the decision; id 0 creates it.
     pub request: simdesk_domain::cancellation::CancellationRequest,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub events: Vec<simdesk_domain::cancellation::RequestTransition>,
     pub line: Option<LineChange>,
     pub outbox: Vec<OutboxMessage>,
@@ -271,10 +271,13 @@ pub struct RequestChange {
 }
 
 impl RequestChange {
-    pub fn new(request: simdesk_domain::cancellation::CancellationRequest, carrier: &str) -> Self {
+    pub fn new(
+        request: simdesk_domain::cancellation::CancellationRequest,
+        carrier: &CarrierCode,
+    ) -> Self {
         RequestChange {
             request,
-            carrier: carrier.to_string(),
+            carrier: carrier.clone(),
             events: Vec::new(),
             line: None,
             outbox: Vec::new(),
@@ -297,7 +300,7 @@ pub struct AppliedRequest {
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
     pub request: simdesk_domain::cancellation::CancellationRequest,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub refund_total: Option<simdesk_domain::money::Money>,
     pub refund_detail: Option<serde_json::Value>,
     pub receipt_number: Option<String>,
@@ -368,7 +371,7 @@ pub struct NewPayout {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ApiTokenRow {
     pub id: i64,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub name: String,
     pub created_by: String,
     pub created_at: Timestamp,
@@ -382,7 +385,7 @@ pub struct ApiTokenRow {
 /// A token to create: its hash, scopes and expiry.
 #[derive(Debug, Clone)]
 pub struct NewApiToken {
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub name: String,
     pub token_hash: String,
     pub scopes: Vec<String>,
@@ -419,7 +422,7 @@ pub struct StaffRow {
     pub username: String,
     pub password_hash: String,
     pub role: String,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub disabled: bool,
 }
 
@@ -449,7 +452,7 @@ pub struct TicketRow {
 /// lines (no personal data in it: the reason says which rule or request erased what).
 #[derive(Debug, Clone)]
 pub struct Erasure {
-    pub customer: i64,
+    pub customer: CustomerId,
     /// Destroy the contact part's key (phone, e-mail) and its lookup index.
     pub contact: bool,
     /// Destroy the identity record's key (name, passport number, nationality, birth date).
@@ -470,7 +473,7 @@ pub struct PurgeCounts {
 /// What simdesk holds about one customer, for the privacy report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PrivacyRow {
-    pub customer: i64,
+    pub customer: CustomerId,
     pub created_at: Timestamp,
     pub contact_erased_at: Option<Timestamp>,
     pub identity_erased_at: Option<Timestamp>,

@@ -36,11 +36,11 @@ where
         let state: String = text("state")?;
         let before: Option<String> = row.try_get("state_before_pending")?;
         Ok(Line {
-            id: row.try_get("id")?,
+            id: LineId::new(row.try_get("id")?),
             iccid: text("iccid")?.parse().map_err(corrupt("iccid"))?,
             imsi: text("imsi")?.parse().map_err(corrupt("imsi"))?,
             msisdn: text("msisdn")?.parse().map_err(corrupt("msisdn"))?,
-            carrier: text("carrier_code")?,
+            carrier: CarrierCode::new(text("carrier_code")?),
             plan: text("plan_code")?,
             kind: text("kind")?.parse::<LineKind>().map_err(corrupt("kind"))?,
             eid: row
@@ -49,7 +49,9 @@ where
                 .transpose()?,
             activation_code: row.try_get("activation_code")?,
             state: state.parse::<LineState>().map_err(corrupt("state"))?,
-            holder: row.try_get("holder_id")?,
+            holder: row
+                .try_get::<Option<i64>, _>("holder_id")?
+                .map(CustomerId::new),
             activated_at: opt_ts(row.try_get("activated_at")?)?,
             validity_ends_at: opt_ts(row.try_get("validity_ends_at")?)?,
             grace_ends_at: opt_ts(row.try_get("grace_ends_at")?)?,
@@ -122,7 +124,7 @@ where
             username: r.try_get("username")?,
             password_hash: r.try_get("password_hash")?,
             role: r.try_get("role")?,
-            carrier: r.try_get("carrier_code")?,
+            carrier: CarrierCode::new(r.try_get::<String, _>("carrier_code")?),
             disabled: disabled.is_some(),
         })
     }
@@ -131,7 +133,7 @@ where
         let scopes: String = r.try_get("scopes")?;
         Ok(ApiTokenRow {
             id: r.try_get("id")?,
-            carrier: r.try_get("carrier_code")?,
+            carrier: CarrierCode::new(r.try_get::<String, _>("carrier_code")?),
             name: r.try_get("name")?,
             created_by: r.try_get("created_by")?,
             created_at: from_micros(r.try_get("created_at")?)?,
@@ -164,7 +166,7 @@ where
         Ok(RequestRecord {
             request: CancellationRequest {
                 id: RequestId::new(row.try_get("id")?),
-                line_id: row.try_get("line_id")?,
+                line_id: LineId::new(row.try_get("line_id")?),
                 channel: text("channel")?
                     .parse::<Channel>()
                     .map_err(corrupt("channel"))?,
@@ -194,7 +196,7 @@ where
                 policy_version: row.try_get("policy_version")?,
                 version: row.try_get("version")?,
             },
-            carrier: text("carrier_code")?,
+            carrier: CarrierCode::new(text("carrier_code")?),
             refund_total,
             refund_detail: detail
                 .map(|d| serde_json::from_str(&d).map_err(corrupt("refund detail")))
@@ -334,7 +336,7 @@ where
     pub(crate) fn policy_document_from_row(r: &D::Row) -> StoreResult<StoredDocument> {
         let plan: String = r.try_get("plan_code")?;
         Ok(StoredDocument {
-            carrier_code: r.try_get("carrier_code")?,
+            carrier_code: CarrierCode::new(r.try_get::<String, _>("carrier_code")?),
             plan_code: (!plan.is_empty()).then_some(plan),
             version: r.try_get("version")?,
             source_name: r.try_get("source_name")?,

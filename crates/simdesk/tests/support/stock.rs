@@ -40,7 +40,7 @@ pub async fn stock(store: &dyn Store, book: &PolicyBook, numbers: &[u64]) {
         store,
         book,
         ImportRequest {
-            carrier: "EX-SAKURA",
+            carrier: &"EX-SAKURA".into(),
             source_name: "stock.csv",
             input: csv.as_bytes(),
             skip_invalid: false,

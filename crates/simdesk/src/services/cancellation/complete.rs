@@ -158,7 +158,7 @@ async fn complete_one(
         carrier: line.carrier.clone(),
         issued_at: now,
         effective_date: request.effective_date.unwrap_or_else(|| japan_date(now)),
-        request_id: request.id.get(),
+        request_id: request.id,
         channel: request.channel.as_str().into(),
         line: ReceiptLine {
             iccid: line.iccid.to_string(),

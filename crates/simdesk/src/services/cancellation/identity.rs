@@ -140,7 +140,7 @@ pub async fn send_code(
         CodeDestination::Line(line.msisdn.to_string())
     };
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
-    let hash = ctx.keys.hash_code(line.id, &code);
+    let hash = ctx.keys.hash_code(line.id.get(), &code);
     let kind = if to_email { "email" } else { "line" };
     ctx.s()
         .insert_code(line.id, Some(id), kind, &hash, now)
@@ -173,7 +173,9 @@ pub async fn check_code(
         })?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let matches = constant_time_eq(
-        ctx.keys.hash_code(record.request.line_id, &code).as_bytes(),
+        ctx.keys
+            .hash_code(record.request.line_id.get(), &code)
+            .as_bytes(),
         stored.code_hash.as_bytes(),
     );
     let rules = OtpRules::default();

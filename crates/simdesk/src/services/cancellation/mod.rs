@@ -28,7 +28,7 @@ use jiff::Timestamp;
 use serde_json::json;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::{self, BucketUnit};
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CustomerId, RequestId};
 use simdesk_domain::line::{Line, Transition};
 use simdesk_domain::money::Money;
 use simdesk_domain::policy::EffectivePolicy;
@@ -143,7 +143,7 @@ async fn load_from(store: &dyn Store, id: RequestId) -> ServiceResult<RequestRec
 }
 
 /// A stable pseudonym for a customer: receipts and ledgers outlive personal data.
-pub fn pseudonym(ctx: &ServiceContext, customer: i64) -> String {
-    let h = ctx.keys.hash_code(customer, "customer-pseudonym");
+pub fn pseudonym(ctx: &ServiceContext, customer: CustomerId) -> String {
+    let h = ctx.keys.hash_code(customer.get(), "customer-pseudonym");
     format!("C-{}", &h[..12])
 }

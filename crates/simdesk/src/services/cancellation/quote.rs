@@ -11,7 +11,7 @@ use simdesk_domain::attribution::Channel;
 use simdesk_domain::balance::{self, BucketUnit};
 use simdesk_domain::cancellation::{decide_quote, CannotCancel, QuoteError, TimeLeft, WhatHappens};
 use simdesk_domain::identity;
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CarrierCode, RequestId};
 use simdesk_domain::money::Money;
 use simdesk_domain::policy::IdentityCheck;
 use simdesk_domain::refund::Refund;
@@ -23,7 +23,7 @@ use simdesk_domain::validity::{format_jst, last_valid_second};
 pub struct Quote {
     pub line: String,
     pub msisdn: String,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub plan: String,
     pub state: String,
     pub can_cancel: bool,

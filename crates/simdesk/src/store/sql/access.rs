@@ -24,14 +24,14 @@ where
         username: &str,
         password_hash: &str,
         role: &str,
-        carrier: &str,
+        carrier: &CarrierCode,
         at: Timestamp,
     ) -> StoreResult<i64> {
         sqlx::query_scalar("INSERT INTO staff (username, password_hash, role, carrier_code, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(username)
             .bind(password_hash)
             .bind(role)
-            .bind(carrier)
+            .bind(carrier.as_str())
             .bind(micros(at))
             .fetch_one(&self.pool)
             .await
@@ -94,7 +94,7 @@ where
 
     async fn insert_api_token(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         name: &str,
         token_hash: &str,
         created_by: &str,
@@ -103,7 +103,7 @@ where
         Ok(sqlx::query_scalar(
             "INSERT INTO api_tokens (carrier_code, name, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
-        .bind(carrier)
+        .bind(carrier.as_str())
         .bind(name)
         .bind(token_hash)
         .bind(created_by)
@@ -148,7 +148,7 @@ where
             "INSERT INTO api_tokens (carrier_code, name, token_hash, created_by, created_at, scopes, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
-        .bind(&t.carrier)
+        .bind(t.carrier.as_str())
         .bind(&t.name)
         .bind(&t.token_hash)
         .bind(&t.created_by)

@@ -8,10 +8,10 @@ pub(crate) type AuditEntry = (&'static str, i64, String);
 
 /// The audit content of a line history entry as it is written (the same fields the audit
 /// verifier reads back from the stored row).
-pub(crate) fn new_event_content(id: i64, line_id: i64, e: &NewEvent) -> String {
+pub(crate) fn new_event_content(id: i64, line_id: LineId, e: &NewEvent) -> String {
     crate::audit::line_event_content(&crate::audit::LineEventFields {
         id,
-        line_id,
+        line_id: line_id.get(),
         kind: &e.kind,
         from: e.from.map(|s| s.as_str()),
         to: e.to.map(|s| s.as_str()),
@@ -43,7 +43,7 @@ where
 {
     pub(crate) async fn insert_event(
         tx: &mut sqlx::Transaction<'_, D>,
-        line_id: i64,
+        line_id: LineId,
         e: &NewEvent,
         audit: &mut Vec<AuditEntry>,
     ) -> StoreResult<i64> {
@@ -51,7 +51,7 @@ where
             "INSERT INTO line_events (line_id, kind, from_state, to_state, detail, actor_kind, actor_id, channel, reason, at, policy_version)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .bind(&e.kind)
         .bind(e.from.map(|s| s.as_str()))
         .bind(e.to.map(|s| s.as_str()))

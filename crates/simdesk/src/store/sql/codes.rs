@@ -21,7 +21,7 @@ where
 {
     async fn insert_code(
         &self,
-        line_id: i64,
+        line_id: LineId,
         request_id: Option<RequestId>,
         destination: &str,
         code_hash: &str,
@@ -30,7 +30,7 @@ where
         Ok(sqlx::query_scalar(
             "INSERT INTO one_time_codes (line_id, request_id, destination, code_hash, issued_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .bind(request_id.map(RequestId::get))
         .bind(destination)
         .bind(code_hash)
@@ -41,14 +41,14 @@ where
 
     async fn code_sends_since(
         &self,
-        line_id: i64,
+        line_id: LineId,
         for_request: bool,
         since: Timestamp,
     ) -> StoreResult<Vec<Timestamp>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT issued_at FROM one_time_codes WHERE line_id = $1 AND issued_at > $2 AND (request_id IS NOT NULL) = $3",
         )
-            .bind(line_id)
+            .bind(line_id.get())
             .bind(micros(since))
             .bind(for_request)
             .fetch_all(&self.pool)
@@ -58,14 +58,14 @@ where
 
     async fn latest_code(
         &self,
-        line_id: i64,
+        line_id: LineId,
         request_id: Option<RequestId>,
     ) -> StoreResult<Option<CodeRow>> {
         let row = sqlx::query(
             "SELECT id, code_hash, issued_at, attempts, used_at FROM one_time_codes
              WHERE line_id = $1 AND (request_id = $2 OR ($2 IS NULL AND request_id IS NULL)) ORDER BY id DESC LIMIT 1",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .bind(request_id.map(RequestId::get))
         .fetch_optional(&self.pool)
         .await?;

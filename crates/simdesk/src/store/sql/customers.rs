@@ -19,11 +19,11 @@ where
     Option<String>: SqlValue<D>,
     for<'n> Option<&'n str>: Encode<'n, D>,
 {
-    async fn customer(&self, id: i64) -> StoreResult<Option<CustomerRow>> {
+    async fn customer(&self, id: CustomerId) -> StoreResult<Option<CustomerRow>> {
         let row: Option<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT id, language, contact_erased_at, identity_erased_at FROM customers WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.get())
         .fetch_optional(&self.pool)
         .await?;
         let Some((id, language, contact_erased, identity_erased)) = row else {
@@ -45,44 +45,49 @@ where
 
     async fn identity_record(
         &self,
-        customer: i64,
+        customer: CustomerId,
     ) -> StoreResult<Option<crate::vault::IdentityRecord>> {
-        self.open_identity(customer).await
+        self.open_identity(customer.get()).await
     }
 
-    async fn customer_by_email(&self, email: &str) -> StoreResult<Option<i64>> {
+    async fn customer_by_email(&self, email: &str) -> StoreResult<Option<CustomerId>> {
         Ok(sqlx::query_scalar("SELECT customer_id FROM customer_index WHERE field = 'email' AND value = $1 ORDER BY customer_id DESC LIMIT 1")
             .bind(self.vault.email_term(email))
             .fetch_optional(&self.pool)
-            .await?)
+            .await?
+            .map(CustomerId::new))
     }
 
-    async fn customer_carriers(&self, customer: i64) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
+    async fn customer_carriers(&self, customer: CustomerId) -> StoreResult<Vec<CarrierCode>> {
+        let codes: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT carrier_code FROM lines WHERE holder_id = $1 ORDER BY carrier_code",
         )
-        .bind(customer)
+        .bind(customer.get())
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(codes.into_iter().map(CarrierCode::new).collect())
     }
 
     async fn customer_languages(
         &self,
-        ids: &[i64],
-    ) -> StoreResult<std::collections::HashMap<i64, String>> {
+        ids: &[CustomerId],
+    ) -> StoreResult<std::collections::HashMap<CustomerId, String>> {
         let mut languages = std::collections::HashMap::new();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             let mut q = Statement::<D>::new("SELECT id, language FROM customers WHERE id IN (");
             let mut sep = q.separated(", ");
             for id in chunk {
-                sep.push_bind(*id);
+                sep.push_bind(id.get());
             }
             q.push(")");
             let (sql, args) = q.into_parts();
             let rows: Vec<(i64, String)> = sqlx::query_as_with(&sql, args)
                 .fetch_all(&self.pool)
                 .await?;
-            languages.extend(rows);
+            languages.extend(
+                rows.into_iter()
+                    .map(|(id, language)| (CustomerId::new(id), language)),
+            );
         }
         Ok(languages)
     }

@@ -20,7 +20,7 @@ where
 {
     pub(crate) async fn apply_balance(
         tx: &mut sqlx::Transaction<'_, D>,
-        line_id: i64,
+        line_id: LineId,
         event_id: i64,
         at: Timestamp,
         change: &BalanceChange,
@@ -32,7 +32,7 @@ where
                 "INSERT INTO balance_buckets (line_id, unit, initial_amount, remaining, expires_at, source, created_at)
                  VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id",
             )
-            .bind(line_id)
+            .bind(line_id.get())
             .bind(b.unit.as_str())
             .bind(b.amount)
             .bind(b.expires_at.map(micros))
@@ -57,7 +57,7 @@ where
             )
             .bind(m.amount)
             .bind(bucket_id)
-            .bind(line_id)
+            .bind(line_id.get())
             .execute(&mut **tx)
             .await
             .map_err(|e| match &e {
@@ -71,7 +71,7 @@ where
                 "INSERT INTO balance_entries (line_id, bucket_id, kind, amount, note, event_id, at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(line_id)
+            .bind(line_id.get())
             .bind(bucket_id)
             .bind(m.kind.as_str())
             .bind(m.amount)
@@ -108,7 +108,7 @@ where
             .fetch_one(&mut **tx)
             .await?;
             Self::store_person(tx, vault, id, &reg.personal, at).await?;
-            holder = Some(id);
+            holder = Some(CustomerId::new(id));
         }
         // Optimistic concurrency: the decision was made on `version`; anyone else's change wins.
         let updated = sqlx::query(
@@ -117,13 +117,13 @@ where
              WHERE id = $8 AND version = $9",
         )
         .bind(line.state.as_str())
-        .bind(holder)
+        .bind(holder.map(|id| id.get()))
         .bind(line.activated_at.map(micros))
         .bind(line.validity_ends_at.map(micros))
         .bind(line.grace_ends_at.map(micros))
         .bind(line.state_before_pending.map(|s| s.as_str()))
         .bind(line.ended_at.map(micros))
-        .bind(line.id)
+        .bind(line.id.get())
         .bind(line.version)
         .execute(&mut **tx)
         .await?;
@@ -143,7 +143,7 @@ where
                 "INSERT INTO line_addons (line_id, addon_code, charge_minor, currency, bound_at, bound_event_id)
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(line.id)
+            .bind(line.id.get())
             .bind(&bind.code)
             .bind(bind.charge.minor())
             .bind(bind.charge.currency().code())
@@ -157,7 +157,7 @@ where
             let mut m = m.clone();
             if m.payload.get("customer").and_then(|c| c.as_i64()) == Some(0) {
                 if let (Some(h), Some(obj)) = (holder, m.payload.as_object_mut()) {
-                    obj.insert("customer".into(), h.into());
+                    obj.insert("customer".into(), h.get().into());
                 }
             }
             Self::insert_outbox(tx, &m).await?;
@@ -169,7 +169,7 @@ where
             .bind(micros(at))
             .bind(event_id)
             .bind(binding)
-            .bind(line.id)
+            .bind(line.id.get())
             .execute(&mut **tx)
             .await?;
             if done.rows_affected() != 1 {
@@ -235,7 +235,7 @@ where
             "INSERT INTO import_batches (carrier_code, source_name, line_count, skipped_rows, actor_kind, actor_id, channel, reason, at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
-        .bind(&batch.carrier)
+        .bind(batch.carrier.as_str())
         .bind(&batch.source_name)
         .bind(lines.len() as i64)
         .bind(batch.skipped_rows as i64)
@@ -255,7 +255,7 @@ where
                 b.push_bind(&l.iccid)
                     .push_bind(&l.imsi)
                     .push_bind(&l.msisdn)
-                    .push_bind(&l.carrier)
+                    .push_bind(l.carrier.as_str())
                     .push_bind(&l.plan)
                     .push_bind(&l.kind)
                     .push_bind(&l.eid)
@@ -279,7 +279,7 @@ where
 
     async fn line(&self, key: &LineKey) -> StoreResult<Option<Line>> {
         let query = match key {
-            LineKey::Id(id) => sqlx::query("SELECT * FROM lines WHERE id = $1").bind(*id),
+            LineKey::Id(id) => sqlx::query("SELECT * FROM lines WHERE id = $1").bind(id.get()),
             LineKey::Iccid(i) => {
                 sqlx::query("SELECT * FROM lines WHERE iccid = $1").bind(i.as_str().to_string())
             }
@@ -291,50 +291,50 @@ where
         row.as_ref().map(Self::line_from_row).transpose()
     }
 
-    async fn import_batch_of(&self, line_id: i64) -> StoreResult<Option<ImportBatchRow>> {
+    async fn import_batch_of(&self, line_id: LineId) -> StoreResult<Option<ImportBatchRow>> {
         let row = sqlx::query(
             "SELECT b.* FROM import_batches b JOIN lines l ON l.import_batch_id = b.id WHERE l.id = $1",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(Self::import_batch_from_row).transpose()
     }
 
-    async fn buckets(&self, line_id: i64) -> StoreResult<Vec<Bucket>> {
+    async fn buckets(&self, line_id: LineId) -> StoreResult<Vec<Bucket>> {
         let rows = sqlx::query(
             "SELECT id, unit, initial_amount, remaining, expires_at, source FROM balance_buckets WHERE line_id = $1 ORDER BY id",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::bucket_from_row).collect()
     }
 
-    async fn addons(&self, line_id: i64) -> StoreResult<Vec<AddonBinding>> {
+    async fn addons(&self, line_id: LineId) -> StoreResult<Vec<AddonBinding>> {
         let rows = sqlx::query(
             "SELECT id, addon_code, charge_minor, currency, bound_at, unbound_at FROM line_addons WHERE line_id = $1 ORDER BY id",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::addon_from_row).collect()
     }
 
-    async fn events(&self, line_id: i64) -> StoreResult<Vec<EventRow>> {
+    async fn events(&self, line_id: LineId) -> StoreResult<Vec<EventRow>> {
         let rows = sqlx::query("SELECT * FROM line_events WHERE line_id = $1 ORDER BY id")
-            .bind(line_id)
+            .bind(line_id.get())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::event_from_row).collect()
     }
 
-    async fn balance_entries(&self, line_id: i64) -> StoreResult<Vec<EntryRow>> {
+    async fn balance_entries(&self, line_id: LineId) -> StoreResult<Vec<EntryRow>> {
         let rows = sqlx::query(
             "SELECT e.id, e.bucket_id, b.unit, e.kind, e.amount, e.note, e.at FROM balance_entries e
              JOIN balance_buckets b ON b.id = e.bucket_id WHERE e.line_id = $1 ORDER BY e.id",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::entry_from_row).collect()
@@ -357,7 +357,7 @@ where
         Ok(())
     }
 
-    async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<i64>> {
+    async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<LineId>> {
         if let Some(c) = changes.iter().find(|c| {
             c.new_holder.is_some()
                 || c.bind.is_some()
@@ -380,10 +380,10 @@ where
             );
             q.push_values(chunk, |mut b, c| {
                 let l = &c.line;
-                b.push_bind(l.id)
+                b.push_bind(l.id.get())
                     .push_bind(l.version)
                     .push_bind(l.state.as_str())
-                    .push_bind(l.holder)
+                    .push_bind(l.holder.map(|id| id.get()))
                     .push_bind(l.activated_at.map(micros))
                     .push_bind(l.validity_ends_at.map(micros))
                     .push_bind(l.grace_ends_at.map(micros))
@@ -405,12 +405,12 @@ where
                     .collect();
             let done: Vec<&LineChange> = chunk
                 .iter()
-                .filter(|c| moved.contains(&c.line.id))
+                .filter(|c| moved.contains(&c.line.id.get()))
                 .collect();
             if done.is_empty() {
                 continue;
             }
-            let events: Vec<(i64, &NewEvent)> = done
+            let events: Vec<(LineId, &NewEvent)> = done
                 .iter()
                 .flat_map(|c| c.events.iter().map(move |e| (c.line.id, e)))
                 .collect();
@@ -420,7 +420,7 @@ where
             );
             q.push_values(events.iter().zip(&ids), |mut b, ((line_id, e), id)| {
                 b.push_bind(*id)
-                    .push_bind(*line_id)
+                    .push_bind(line_id.get())
                     .push_bind(&e.kind)
                     .push_bind(e.from.map(|s| s.as_str()))
                     .push_bind(e.to.map(|s| s.as_str()))
@@ -465,7 +465,7 @@ where
 
     async fn lines_page(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         state: Option<&str>,
         after: i64,
         limit: i64,
@@ -473,7 +473,7 @@ where
         let rows = sqlx::query(
             "SELECT * FROM lines WHERE carrier_code = $1 AND ($2 IS NULL OR state = $2) AND id > $3 ORDER BY id LIMIT $4",
         )
-        .bind(carrier)
+        .bind(carrier.as_str())
         .bind(state)
         .bind(after)
         .bind(limit)
@@ -523,7 +523,7 @@ where
 
     async fn lines_by_holder_name(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         name: &str,
         limit: i64,
     ) -> StoreResult<Vec<Line>> {
@@ -536,7 +536,7 @@ where
             return Ok(Vec::new());
         }
         let mut q = Statement::<D>::new("SELECT l.* FROM lines l WHERE l.carrier_code = ");
-        q.push_bind(carrier);
+        q.push_bind(carrier.as_str());
         q.push(" AND (l.holder_id IN (SELECT customer_id FROM customer_index WHERE field = 'name' AND value IN (");
         let mut list = q.separated(", ");
         for w in &words {
@@ -553,9 +553,9 @@ where
         rows.iter().map(Self::line_from_row).collect()
     }
 
-    async fn lines_of_customer(&self, customer: i64) -> StoreResult<Vec<Line>> {
+    async fn lines_of_customer(&self, customer: CustomerId) -> StoreResult<Vec<Line>> {
         let rows = sqlx::query("SELECT * FROM lines WHERE holder_id = $1 ORDER BY id")
-            .bind(customer)
+            .bind(customer.get())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::line_from_row).collect()

@@ -33,7 +33,7 @@ pub(super) use outbox::outbox_subject;
 pub(super) use simdesk_domain::balance::{
     AddonBinding, BalanceChange, Bucket, BucketRef, BucketUnit,
 };
-pub(super) use simdesk_domain::ids::RequestId;
+pub(super) use simdesk_domain::ids::{CarrierCode, CustomerId, LineId, RequestId};
 pub(super) use simdesk_domain::line::{Line, LineKind, LineState};
 pub(super) use simdesk_domain::money::{Currency, Money};
 pub(super) use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};

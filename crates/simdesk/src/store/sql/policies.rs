@@ -34,7 +34,7 @@ where
                 "SELECT version, sha256 FROM policy_documents WHERE carrier_code = $1 AND plan_code = $2
                  ORDER BY version DESC LIMIT 1",
             )
-            .bind(&doc.carrier_code)
+            .bind(doc.carrier_code.as_str())
             .bind(&plan_code)
             .fetch_optional(&mut *tx)
             .await?;
@@ -48,7 +48,7 @@ where
                     "INSERT INTO policy_documents (carrier_code, plan_code, version, sha256, source_name, body, loaded_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
-                .bind(&doc.carrier_code)
+                .bind(doc.carrier_code.as_str())
                 .bind(&plan_code)
                 .bind(version)
                 .bind(&sha)
@@ -64,7 +64,7 @@ where
                     "INSERT INTO carriers (code, name, policy_version) VALUES ($1, $2, $3)
                      ON CONFLICT (code) DO UPDATE SET name = excluded.name, policy_version = excluded.policy_version",
                 )
-                .bind(&doc.carrier_code)
+                .bind(doc.carrier_code.as_str())
                 .bind(&doc.name)
                 .bind(version)
                 .execute(&mut *tx)
@@ -74,7 +74,7 @@ where
                     "INSERT INTO plans (carrier_code, code, name, policy_version) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (carrier_code, code) DO UPDATE SET name = excluded.name, policy_version = excluded.policy_version",
                 )
-                .bind(&doc.carrier_code)
+                .bind(doc.carrier_code.as_str())
                 .bind(&plan_code)
                 .bind(&doc.name)
                 .bind(version)

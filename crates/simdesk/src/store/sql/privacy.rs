@@ -19,8 +19,12 @@ where
     Option<String>: SqlValue<D>,
     for<'n> Option<&'n str>: Encode<'n, D>,
 {
-    async fn customers_due_for_erasure(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<i64>> {
-        Ok(sqlx::query_scalar(
+    async fn customers_due_for_erasure(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<CustomerId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT c.id FROM customers c
              WHERE c.identity_erased_at IS NULL AND (c.erasure_due_at IS NULL OR c.erasure_due_at <= $1)
              AND NOT EXISTS (SELECT 1 FROM lines l WHERE l.holder_id = c.id AND l.ended_at IS NULL)
@@ -29,13 +33,14 @@ where
         .bind(micros(now))
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(ids.into_iter().map(CustomerId::new).collect())
     }
 
-    async fn set_erasure_due(&self, customer: i64, at: Timestamp) -> StoreResult<()> {
+    async fn set_erasure_due(&self, customer: CustomerId, at: Timestamp) -> StoreResult<()> {
         sqlx::query("UPDATE customers SET erasure_due_at = $1 WHERE id = $2")
             .bind(micros(at))
-            .bind(customer)
+            .bind(customer.get())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -63,7 +68,7 @@ where
         }
         for (purpose, sealed, erased, fields) in parts {
             sqlx::query("DELETE FROM customer_keys WHERE customer_id = $1 AND purpose = $2")
-                .bind(e.customer)
+                .bind(e.customer.get())
                 .bind(purpose)
                 .execute(&mut *tx)
                 .await?;
@@ -71,12 +76,12 @@ where
                 "UPDATE customers SET {sealed} = NULL, {erased} = COALESCE({erased}, $1) WHERE id = $2"
             ))
             .bind(at)
-            .bind(e.customer)
+            .bind(e.customer.get())
             .execute(&mut *tx)
             .await?;
             for field in fields {
                 sqlx::query("DELETE FROM customer_index WHERE customer_id = $1 AND field = $2")
-                    .bind(e.customer)
+                    .bind(e.customer.get())
                     .bind(field)
                     .execute(&mut *tx)
                     .await?;
@@ -84,7 +89,7 @@ where
         }
         sqlx::query("UPDATE customers SET erasure_due_at = $1 WHERE id = $2")
             .bind(e.next_due.map(micros))
-            .bind(e.customer)
+            .bind(e.customer.get())
             .execute(&mut *tx)
             .await?;
         let documents = sqlx::query(
@@ -93,26 +98,26 @@ where
                (SELECT r.id FROM cancellation_requests r JOIN lines l ON l.id = r.line_id WHERE l.holder_id = $2)",
         )
         .bind(at)
-        .bind(e.customer)
+        .bind(e.customer.get())
         .execute(&mut *tx)
         .await?
         .rows_affected();
         sqlx::query("DELETE FROM one_time_codes WHERE line_id IN (SELECT id FROM lines WHERE holder_id = $1)")
-            .bind(e.customer)
+            .bind(e.customer.get())
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM sessions WHERE kind = 'traveller' AND subject = $1")
-            .bind(e.customer)
+            .bind(e.customer.get())
             .execute(&mut *tx)
             .await?;
         let lines: Vec<i64> =
             sqlx::query_scalar("SELECT id FROM lines WHERE holder_id = $1 ORDER BY id")
-                .bind(e.customer)
+                .bind(e.customer.get())
                 .fetch_all(&mut *tx)
                 .await?;
         let mut audit = Vec::new();
         for line in lines {
-            Self::insert_event(&mut tx, line, &e.event, &mut audit).await?;
+            Self::insert_event(&mut tx, LineId::new(line), &e.event, &mut audit).await?;
         }
         Self::append_audit_many(&mut tx, &audit).await?;
         tx.commit().await?;
@@ -121,7 +126,7 @@ where
 
     async fn erase_decided_documents(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         before: Timestamp,
         now: Timestamp,
     ) -> StoreResult<u64> {
@@ -136,7 +141,7 @@ where
                    (SELECT id FROM cancellation_requests WHERE state IN ('withdrawn', 'rejected', 'completed'))))",
         )
         .bind(micros(before))
-        .bind(carrier)
+        .bind(carrier.as_str())
         .bind(micros(now))
         .execute(&self.pool)
         .await?
@@ -187,7 +192,7 @@ where
         rows.into_iter()
             .map(|(customer, created, contact, identity, documents)| {
                 Ok(PrivacyRow {
-                    customer,
+                    customer: CustomerId::new(customer),
                     created_at: from_micros(created)?,
                     contact_erased_at: opt_ts(contact)?,
                     identity_erased_at: opt_ts(identity)?,

@@ -19,11 +19,16 @@ where
     Option<String>: SqlValue<D>,
     for<'n> Option<&'n str>: Encode<'n, D>,
 {
-    async fn take_ticket(&self, carrier: &str, day: &str, at: Timestamp) -> StoreResult<TicketRow> {
+    async fn take_ticket(
+        &self,
+        carrier: &CarrierCode,
+        day: &str,
+        at: Timestamp,
+    ) -> StoreResult<TicketRow> {
         // Retried on the rare collision of two kiosks taking a number at the same instant.
         for _ in 0..5 {
             let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM queue_tickets WHERE carrier_code = $1 AND day = $2")
-                .bind(carrier)
+                .bind(carrier.as_str())
                 .bind(day)
                 .fetch_one(&self.pool)
                 .await?;
@@ -31,7 +36,7 @@ where
                 "INSERT INTO queue_tickets (carrier_code, day, number, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (carrier_code, day, number) DO NOTHING RETURNING id",
             )
-            .bind(carrier)
+            .bind(carrier.as_str())
             .bind(day)
             .bind(next)
             .bind(micros(at))
@@ -52,7 +57,7 @@ where
 
     async fn call_next_ticket(
         &self,
-        carrier: &str,
+        carrier: &CarrierCode,
         day: &str,
         counter: &str,
         by: &str,
@@ -62,7 +67,7 @@ where
             let next: Option<(i64, i64)> = sqlx::query_as(
                 "SELECT id, number FROM queue_tickets WHERE carrier_code = $1 AND day = $2 AND state = 'waiting' ORDER BY number LIMIT 1",
             )
-            .bind(carrier)
+            .bind(carrier.as_str())
             .bind(day)
             .fetch_optional(&self.pool)
             .await?;
@@ -99,12 +104,16 @@ where
         Ok(())
     }
 
-    async fn queue_board(&self, carrier: &str, day: &str) -> StoreResult<(Vec<TicketRow>, i64)> {
+    async fn queue_board(
+        &self,
+        carrier: &CarrierCode,
+        day: &str,
+    ) -> StoreResult<(Vec<TicketRow>, i64)> {
         let rows = sqlx::query(
             "SELECT id, number, state, counter, called_at FROM queue_tickets WHERE carrier_code = $1 AND day = $2 AND state = 'called'
              ORDER BY called_at DESC LIMIT 8",
         )
-        .bind(carrier)
+        .bind(carrier.as_str())
         .bind(day)
         .fetch_all(&self.pool)
         .await?;
@@ -113,7 +122,7 @@ where
             .map(Self::ticket_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
         let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue_tickets WHERE carrier_code = $1 AND day = $2 AND state = 'waiting'")
-            .bind(carrier)
+            .bind(carrier.as_str())
             .bind(day)
             .fetch_one(&self.pool)
             .await?;

@@ -32,7 +32,7 @@ where
              ON CONFLICT (carrier_code, year) DO UPDATE SET last_number = receipt_counters.last_number + 1
              RETURNING last_number",
         )
-        .bind(&issue.carrier)
+        .bind(issue.carrier.as_str())
         .bind(i64::from(issue.year))
         .fetch_one(&mut **tx)
         .await?;
@@ -42,7 +42,7 @@ where
             "INSERT INTO receipts (number, carrier_code, year, seq, request_id, document, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&number)
-        .bind(&issue.carrier)
+        .bind(issue.carrier.as_str())
         .bind(i64::from(issue.year))
         .bind(seq)
         .bind(request_id)
@@ -86,11 +86,11 @@ where
         )
     }
 
-    async fn receipt_numbers(&self, carrier: &str) -> StoreResult<Vec<(i64, i64)>> {
+    async fn receipt_numbers(&self, carrier: &CarrierCode) -> StoreResult<Vec<(i64, i64)>> {
         Ok(sqlx::query_as(
             "SELECT year, seq FROM receipts WHERE carrier_code = $1 ORDER BY year, seq",
         )
-        .bind(carrier)
+        .bind(carrier.as_str())
         .fetch_all(&self.pool)
         .await?)
     }

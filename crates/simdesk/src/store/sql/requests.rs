@@ -37,8 +37,8 @@ where
                     required_checks, passed_checks, effective_date, effective_at, reject_reason, policy_version)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
             )
-            .bind(r.line_id)
-            .bind(&change.carrier)
+            .bind(r.line_id.get())
+            .bind(change.carrier.as_str())
             .bind(r.channel.as_str())
             .bind(r.submitted.actor.kind.as_str())
             .bind(&r.submitted.actor.id)
@@ -178,20 +178,20 @@ where
         row.as_ref().map(Self::request_from_row).transpose()
     }
 
-    async fn open_request_for_line(&self, line_id: i64) -> StoreResult<Option<RequestRecord>> {
+    async fn open_request_for_line(&self, line_id: LineId) -> StoreResult<Option<RequestRecord>> {
         let row = sqlx::query(
             "SELECT * FROM cancellation_requests WHERE line_id = $1 AND state IN ('submitted', 'identity_verified', 'approved')",
         )
-        .bind(line_id)
+        .bind(line_id.get())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(Self::request_from_row).transpose()
     }
 
-    async fn requests_for_line(&self, line_id: i64) -> StoreResult<Vec<RequestRecord>> {
+    async fn requests_for_line(&self, line_id: LineId) -> StoreResult<Vec<RequestRecord>> {
         let rows =
             sqlx::query("SELECT * FROM cancellation_requests WHERE line_id = $1 ORDER BY id")
-                .bind(line_id)
+                .bind(line_id.get())
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(Self::request_from_row).collect()
@@ -265,12 +265,15 @@ where
         Ok(())
     }
 
-    async fn requests_awaiting_review(&self, carrier: &str) -> StoreResult<Vec<RequestRecord>> {
+    async fn requests_awaiting_review(
+        &self,
+        carrier: &CarrierCode,
+    ) -> StoreResult<Vec<RequestRecord>> {
         let rows = sqlx::query(
             "SELECT r.* FROM cancellation_requests r WHERE r.carrier_code = $1 AND r.state = 'submitted'
              AND EXISTS (SELECT 1 FROM identity_documents d WHERE d.request_id = r.id AND d.review = 'pending') ORDER BY r.id",
         )
-        .bind(carrier)
+        .bind(carrier.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::request_from_row).collect()

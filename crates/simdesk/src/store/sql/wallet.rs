@@ -32,7 +32,7 @@ where
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO wallet_movements (customer_id, kind, idempotency_key, request_id, note, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
-        .bind(w.customer)
+        .bind(w.customer.get())
         .bind(w.movement.kind.as_str())
         .bind(&w.idempotency_key)
         .bind(request_id)
@@ -71,13 +71,13 @@ where
     Option<String>: SqlValue<D>,
     for<'n> Option<&'n str>: Encode<'n, D>,
 {
-    async fn wallet_postings(&self, customer: i64) -> StoreResult<Vec<WalletPostingRow>> {
+    async fn wallet_postings(&self, customer: CustomerId) -> StoreResult<Vec<WalletPostingRow>> {
         let rows = sqlx::query(
             "SELECT m.id AS movement_id, m.kind, m.note, m.at, p.account, p.amount, p.currency
              FROM wallet_movements m JOIN wallet_postings p ON p.movement_id = m.id
              WHERE m.customer_id = $1 ORDER BY m.id, p.id",
         )
-        .bind(customer)
+        .bind(customer.get())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::posting_from_row).collect()
@@ -103,7 +103,7 @@ where
         // Touching the customer's row takes its lock (PostgreSQL) or the write lock
         // (SQLite) before the balance is read, so concurrent payouts queue up here.
         let locked = sqlx::query("UPDATE customers SET id = id WHERE id = $1")
-            .bind(payout.wallet.customer)
+            .bind(payout.wallet.customer.get())
             .execute(&mut *tx)
             .await?;
         if locked.rows_affected() != 1 {
@@ -160,7 +160,7 @@ where
             "INSERT INTO payouts (customer_id, movement_id, amount, currency, destination, idempotency_key, state, requested_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7) RETURNING id",
         )
-        .bind(payout.wallet.customer)
+        .bind(payout.wallet.customer.get())
         .bind(movement)
         .bind(amount.minor())
         .bind(amount.currency().code())

@@ -8,12 +8,13 @@ use crate::web::{ApiError, AppState};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::ids::CarrierCode;
 
 /// The operator system calling, and the one carrier it may act for.
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub token_id: i64,
-    pub carrier: String,
+    pub carrier: CarrierCode,
     pub name: String,
     pub scopes: Vec<String>,
     /// When the call arrived, by the app's clock: what its actions are recorded at.
@@ -71,8 +72,8 @@ impl Operator {
     }
 
     /// Resources of other carriers do not exist for this caller.
-    pub fn owns(&self, carrier: &str) -> Result<(), ApiError> {
-        if self.carrier == carrier {
+    pub fn owns(&self, carrier: &CarrierCode) -> Result<(), ApiError> {
+        if self.carrier == *carrier {
             Ok(())
         } else {
             Err(ApiError::not_found("no such resource for this carrier"))

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use simdesk_domain::ids::CustomerId;
 use simdesk_domain::money::Money;
 
 /// A line's state, plan, validity (JST), balance, add-ons and history.
@@ -331,9 +332,13 @@ pub async fn withdraw_cancellation(
     respond(&state, record).await
 }
 
-async fn owned_customer(state: &AppState, operator: &Operator, id: &str) -> Result<i64, ApiError> {
+async fn owned_customer(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+) -> Result<CustomerId, ApiError> {
     let missing = || ApiError::not_found(format!("no customer {}", excerpt(id, 64)));
-    let id: i64 = id.parse().map_err(|_| missing())?;
+    let id: CustomerId = id.parse().map_err(|_| missing())?;
     let carriers = state
         .ctx
         .store

@@ -10,6 +10,7 @@ use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use simdesk_domain::customer::Language;
+use simdesk_domain::ids::CustomerId;
 
 pub const SESSION_COOKIE: &str = "sd_session";
 pub const LANG_COOKIE: &str = "sd_lang";
@@ -113,11 +114,11 @@ impl Visitor {
     }
 
     /// The signed-in traveller's customer id.
-    pub fn traveller(&self) -> Option<i64> {
+    pub fn traveller(&self) -> Option<CustomerId> {
         self.session
             .as_ref()
             .filter(|s| s.kind == "traveller")
-            .map(|s| s.subject)
+            .map(|s| CustomerId::new(s.subject))
     }
 
     /// The token a form must carry back.

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::CustomerId;
 use simdesk_domain::money::Money;
 use simdesk_domain::validity::format_jst;
 
@@ -46,7 +46,7 @@ pub async fn receipt_page(
     let Ok(signed) = receipts::SignedReceipt::parse_unverified(&document) else {
         return missing();
     };
-    if let Err(e) = own_request(&state, customer, RequestId::new(signed.receipt.request_id)).await {
+    if let Err(e) = own_request(&state, customer, signed.receipt.request_id).await {
         return failed(&visitor, e, "/my");
     }
     if q.format.as_deref() == Some("json") {
@@ -89,7 +89,7 @@ async fn wallet_view(
     state: &AppState,
     headers: &HeaderMap,
     visitor: &Visitor,
-    customer: i64,
+    customer: CustomerId,
     flash: Option<String>,
     lang: Option<&str>,
 ) -> Response {

@@ -12,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Form;
+use simdesk_domain::ids::CustomerId;
 use simdesk_domain::line::LineKind;
 use simdesk_domain::policy::Service;
 
@@ -74,7 +75,7 @@ async fn data_view(
     state: &AppState,
     headers: &HeaderMap,
     visitor: &Visitor,
-    customer: i64,
+    customer: CustomerId,
     answer: Option<crate::services::privacy::ErasureAnswer>,
     lang: Option<&str>,
 ) -> Response {

@@ -20,7 +20,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CustomerId, LineId, RequestId};
 use simdesk_domain::line::Line;
 
 #[derive(Deserialize, Default)]
@@ -125,7 +125,7 @@ fn limited_page(visitor: &Visitor, error: ServiceError, back: &str) -> Response 
 }
 
 /// The traveller's own line: another person's line does not exist for them.
-async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Result<Line, PageError> {
+async fn own_line(state: &AppState, customer: CustomerId, iccid: &str) -> Result<Line, PageError> {
     // On a page, a number that names no line is just a page that does not exist.
     if crate::services::lines::parse_line_key(iccid).is_err() {
         return Err(PageError::NotFound);
@@ -136,7 +136,7 @@ async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Result<Line, 
         .await?)
 }
 
-fn traveller_attribution(state: &AppState, customer: i64, why: &str) -> Attribution {
+fn traveller_attribution(state: &AppState, customer: CustomerId, why: &str) -> Attribution {
     Attribution::new(
         Actor {
             kind: ActorKind::Customer,
@@ -149,7 +149,7 @@ fn traveller_attribution(state: &AppState, customer: i64, why: &str) -> Attribut
 }
 
 /// The traveller asking from `address`.
-fn traveller(customer: i64, address: Address) -> Asker {
+fn traveller(customer: CustomerId, address: Address) -> Asker {
     Asker {
         channel: Channel::Web,
         address,
@@ -160,7 +160,7 @@ fn traveller(customer: i64, address: Address) -> Asker {
 /// The traveller's own request and its line.
 async fn own_request(
     state: &AppState,
-    customer: i64,
+    customer: CustomerId,
     id: RequestId,
 ) -> Result<(crate::store::RequestRecord, Line), PageError> {
     Ok(state
@@ -181,7 +181,7 @@ async fn own_request_form(
     visitor: &Visitor,
     id: RequestId,
     csrf: &str,
-) -> Result<i64, Response> {
+) -> Result<CustomerId, Response> {
     own_request_line(state, visitor, id, csrf)
         .await
         .map(|(customer, _)| customer)
@@ -191,7 +191,7 @@ async fn own_request_form(
 /// to give (sign in, or the form expired, leading back to `back`).
 // The error is the page to answer with, built once per request; boxing it buys nothing.
 #[allow(clippy::result_large_err)]
-fn signed_in_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<i64, Response> {
+fn signed_in_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<CustomerId, Response> {
     let Some(customer) = visitor.traveller() else {
         return Err(to_sign_in());
     };
@@ -211,7 +211,7 @@ async fn own_request_line(
     visitor: &Visitor,
     id: RequestId,
     csrf: &str,
-) -> Result<(i64, i64), Response> {
+) -> Result<(CustomerId, LineId), Response> {
     let customer = signed_in_form(visitor, csrf, &format!("/my/requests/{id}"))?;
     // Someone else's request is answered as one that does not exist, as on its page.
     match own_request(state, customer, id).await {

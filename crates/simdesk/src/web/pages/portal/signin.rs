@@ -221,7 +221,7 @@ async fn send_sign_in_code(
             line.id,
             None,
             "sign-in",
-            &state.ctx.keys.hash_code(line.id, &code),
+            &state.ctx.keys.hash_code(line.id.get(), &code),
             now,
         )
         .await?;
@@ -298,7 +298,7 @@ pub async fn sign_in_code(
     };
     let code: String = form.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let matches = crate::services::cancellation::constant_time_eq(
-        state.ctx.keys.hash_code(line.id, &code).as_bytes(),
+        state.ctx.keys.hash_code(line.id.get(), &code).as_bytes(),
         stored.code_hash.as_bytes(),
     );
     let st = OtpState {
@@ -332,8 +332,8 @@ pub async fn sign_in_code(
     match session::start(
         &state,
         "traveller",
-        customer,
-        Some(line.carrier.clone()),
+        customer.get(),
+        Some(line.carrier.to_string()),
         visitor.language,
     )
     .await

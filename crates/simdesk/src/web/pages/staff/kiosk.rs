@@ -10,6 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
+use simdesk_domain::ids::CarrierCode;
 
 #[derive(Template)]
 #[template(path = "kiosk.html")]
@@ -17,7 +18,7 @@ struct KioskPage {
     staff: Option<String>,
     csrf: String,
     flash: Option<String>,
-    carrier: String,
+    carrier: CarrierCode,
     number: Option<i64>,
 }
 
@@ -27,7 +28,7 @@ pub async fn kiosk(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-    Path(carrier): Path<String>,
+    Path(carrier): Path<CarrierCode>,
 ) -> Response {
     if !known_carrier(&state, &carrier).await {
         return failed(PageError::NotFound);
@@ -38,7 +39,7 @@ pub async fn kiosk(
 fn kiosk_page(
     headers: &HeaderMap,
     visitor: &Visitor,
-    carrier: String,
+    carrier: CarrierCode,
     number: Option<i64>,
     flash: Option<String>,
 ) -> Response {
@@ -73,7 +74,7 @@ pub async fn take_ticket(
     visitor: Visitor,
     address: Address,
     headers: HeaderMap,
-    Path(carrier): Path<String>,
+    Path(carrier): Path<CarrierCode>,
     Form(form): Form<KioskForm>,
 ) -> Response {
     if !known_carrier(&state, &carrier).await {
@@ -115,7 +116,7 @@ struct BoardPage {
 }
 
 /// The board over the counters: numbers being called, refreshing by itself.
-pub async fn board(State(state): State<AppState>, Path(carrier): Path<String>) -> Response {
+pub async fn board(State(state): State<AppState>, Path(carrier): Path<CarrierCode>) -> Response {
     if !known_carrier(&state, &carrier).await {
         return failed(PageError::NotFound);
     }

@@ -21,6 +21,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
+use simdesk_domain::ids::CarrierCode;
 use simdesk_domain::validity::japan_date;
 
 /// The signed-in staff member; as a handler's argument, any other visitor is answered before
@@ -31,7 +32,7 @@ pub struct StaffSession {
     id: i64,
     username: String,
     role: Role,
-    carrier: String,
+    carrier: CarrierCode,
     /// When the request arrived, by the app's clock: what its actions are recorded at.
     at: jiff::Timestamp,
 }
@@ -167,7 +168,7 @@ fn today(state: &AppState) -> String {
     japan_date(state.clock.now()).to_string()
 }
 
-async fn known_carrier(state: &AppState, carrier: &str) -> bool {
+async fn known_carrier(state: &AppState, carrier: &CarrierCode) -> bool {
     state.ctx.book.carrier(carrier).is_ok()
 }
 

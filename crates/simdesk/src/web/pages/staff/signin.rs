@@ -78,7 +78,7 @@ pub async fn sign_in(
             &state,
             "staff",
             row.id,
-            Some(row.carrier.clone()),
+            Some(row.carrier.to_string()),
             Language::En,
         )
         .await
