@@ -16,6 +16,7 @@ pub mod money;
 pub mod policy;
 pub mod refund;
 pub mod retention;
+pub mod usage;
 pub mod validity;
 pub mod wallet;
 

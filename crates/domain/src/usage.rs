@@ -1,0 +1,453 @@
+//! Rating what a traveller used: which of the line's buckets pays for a usage record, and what is left.
+//!
+//! The network reports data in bytes, calls in seconds and SMS in messages; a line's buckets hold
+//! megabytes and money. Rating turns the one into movements on the other, in the order the
+//! carrier's `[usage]` policy sets, without ever taking a bucket below zero: what no bucket covers
+//! is reported as unpaid, for the service to record (and, for late records, to charge or write
+//! off as the policy says).
+
+use crate::balance::{Bucket, BucketRef, BucketUnit, EntryKind, Movement};
+use crate::money::{Currency, Money};
+use crate::policy::Service;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Bytes in the megabyte data buckets are counted in.
+pub const BYTES_PER_MB: u64 = 1024 * 1024;
+
+/// A class of bucket that can pay for data, in the order the policy lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payer {
+    /// The plan's own data allowance.
+    Plan,
+    /// Data packs bound as add-ons.
+    Addon,
+    /// The line's money balance, at the policy's price per megabyte.
+    Money,
+}
+
+/// What happens on the network when the data that could pay runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenExhausted {
+    /// Data is barred on the network until a top-up or a data pack.
+    Bar,
+    /// Data goes on at a low speed the network enforces; simdesk records the state.
+    Throttle,
+}
+
+/// What a record is worth that arrives after the line was terminated or refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LateRecords {
+    /// Recorded and not charged.
+    WriteOff,
+    /// Charged to the holder's e-wallet (what it still holds before payout), the rest written off.
+    ChargeWallet,
+}
+
+/// A carrier's rules for counting usage (`[usage]` in `carrier.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsagePolicy {
+    /// Which buckets pay for data, first to last.
+    pub data_order: Vec<Payer>,
+    /// Each data record is rounded up to a multiple of this many kilobytes.
+    pub data_rounding_kb: u32,
+    /// The price of a megabyte paid from money.
+    pub money_per_mb: Money,
+    /// The price of a minute of voice.
+    pub voice_per_minute: Money,
+    /// Each call is rounded up to a multiple of this many seconds.
+    pub voice_rounding_secs: u32,
+    /// The price of one SMS.
+    pub sms_per_message: Money,
+    pub when_exhausted: WhenExhausted,
+    /// Percentages of the data allowance used at which the traveller is told, ascending.
+    pub thresholds_percent: Vec<u8>,
+    pub late_records: LateRecords,
+}
+
+impl UsagePolicy {
+    /// The rules a carrier without a `[usage]` table gets: allowances then money, 1 KB rounding,
+    /// data barred when it runs out, told at 75 % and 90 %, late records written off.
+    pub fn default_for(currency: Currency) -> UsagePolicy {
+        UsagePolicy {
+            data_order: vec![Payer::Plan, Payer::Addon, Payer::Money],
+            data_rounding_kb: 1,
+            money_per_mb: Money::new(0, currency),
+            voice_per_minute: Money::new(0, currency),
+            voice_rounding_secs: 1,
+            sms_per_message: Money::new(0, currency),
+            when_exhausted: WhenExhausted::Bar,
+            thresholds_percent: vec![75, 90],
+            late_records: LateRecords::WriteOff,
+        }
+    }
+}
+
+/// One usage as the network reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub service: Service,
+    /// Bytes, seconds or messages.
+    pub volume: u64,
+    /// When it started: buckets are taken as they stood then.
+    pub at: Timestamp,
+}
+
+/// What no bucket could pay for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "unit", rename_all = "snake_case")]
+pub enum Unpaid {
+    /// Megabytes of data.
+    Data { megabytes: u64 },
+    /// Money for calls or SMS.
+    Money { amount: Money },
+}
+
+/// The decision about one usage record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rated {
+    /// Takings from existing buckets (`EntryKind::Usage`, negative amounts).
+    pub movements: Vec<Movement>,
+    /// Bytes counted but short of a whole megabyte, carried to the line's next data record.
+    pub carry_bytes: u64,
+    /// The volume after the policy's rounding (bytes, seconds or messages).
+    pub rounded: u64,
+    pub unpaid: Option<Unpaid>,
+    /// Whether, after this record, nothing that pays for data is left.
+    pub data_exhausted: bool,
+    /// Thresholds of the data allowance this record crossed (percent).
+    pub thresholds_crossed: Vec<u8>,
+}
+
+impl Rated {
+    /// What the record took from buckets of `unit`, as a positive number.
+    pub fn taken(&self, buckets: &[Bucket], unit: BucketUnit) -> i64 {
+        self.movements
+            .iter()
+            .filter(|m| match m.bucket {
+                BucketRef::Existing(id) => buckets.iter().any(|b| b.id == id && b.unit == unit),
+                BucketRef::New(_) => false,
+            })
+            .map(|m| -m.amount)
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RatingError {
+    #[error("the line's plan does not include {0:?}; a record for it cannot be rated")]
+    ServiceNotInPlan(Service),
+    #[error("the usage policy prices in {policy}, but the line's money is in {line}")]
+    WrongCurrency { policy: Currency, line: Currency },
+}
+
+/// Rates one usage against the buckets a line held when it happened.
+///
+/// `carry_bytes` is what earlier data records left short of a megabyte; `services` are what the
+/// line's plan includes.
+pub fn rate(
+    usage: &Usage,
+    buckets: &[Bucket],
+    carry_bytes: u64,
+    services: &[Service],
+    policy: &UsagePolicy,
+) -> Result<Rated, RatingError> {
+    if !services.contains(&usage.service) {
+        return Err(RatingError::ServiceNotInPlan(usage.service));
+    }
+    let mut left: Vec<(i64, i64)> = buckets
+        .iter()
+        .filter(|b| b.is_live(usage.at))
+        .map(|b| (b.id, b.remaining.max(0)))
+        .collect();
+    let mut take = Takings::default();
+    let rated = match usage.service {
+        Service::Data => {
+            let step = u64::from(policy.data_rounding_kb.max(1)) * 1024;
+            let rounded = usage.volume.div_ceil(step).saturating_mul(step);
+            let counted = carry_bytes.saturating_add(rounded);
+            let due_mb = counted / BYTES_PER_MB;
+            let before = allowance_used(buckets, usage.at, &left);
+            let unpaid_mb = pay_data(due_mb, buckets, usage.at, policy, &mut left, &mut take)?;
+            let after = allowance_used(buckets, usage.at, &left);
+            Rated {
+                movements: take.into_movements("data"),
+                carry_bytes: counted % BYTES_PER_MB,
+                rounded,
+                unpaid: (unpaid_mb > 0).then_some(Unpaid::Data {
+                    megabytes: unpaid_mb,
+                }),
+                data_exhausted: !can_pay_data(buckets, usage.at, policy, &left),
+                thresholds_crossed: crossed(&policy.thresholds_percent, before, after),
+            }
+        }
+        Service::Voice => {
+            let step = u64::from(policy.voice_rounding_secs.max(1));
+            let rounded = usage.volume.div_ceil(step).saturating_mul(step);
+            // Priced per minute, charged per started rounding step: round the money up.
+            let cost = voice_cost(policy, rounded);
+            let unpaid = pay_money(
+                cost,
+                policy.voice_per_minute.currency(),
+                buckets,
+                usage.at,
+                &mut left,
+                &mut take,
+            )?;
+            Rated {
+                movements: take.into_movements("voice"),
+                carry_bytes,
+                rounded,
+                unpaid,
+                data_exhausted: !can_pay_data(buckets, usage.at, policy, &left),
+                thresholds_crossed: Vec::new(),
+            }
+        }
+        Service::Sms => {
+            let cost = policy
+                .sms_per_message
+                .minor()
+                .saturating_mul(i64::try_from(usage.volume).unwrap_or(i64::MAX));
+            let unpaid = pay_money(
+                cost,
+                policy.sms_per_message.currency(),
+                buckets,
+                usage.at,
+                &mut left,
+                &mut take,
+            )?;
+            Rated {
+                movements: take.into_movements("sms"),
+                carry_bytes,
+                rounded: usage.volume,
+                unpaid,
+                data_exhausted: !can_pay_data(buckets, usage.at, policy, &left),
+                thresholds_crossed: Vec::new(),
+            }
+        }
+    };
+    Ok(rated)
+}
+
+/// What a usage would cost at the policy's money rates: the price of a late record.
+pub fn money_value(usage: &Usage, policy: &UsagePolicy) -> Money {
+    let currency = policy.money_per_mb.currency();
+    let minor = match usage.service {
+        Service::Data => {
+            let step = u64::from(policy.data_rounding_kb.max(1)) * 1024;
+            let mb = usage
+                .volume
+                .div_ceil(step)
+                .saturating_mul(step)
+                .div_ceil(BYTES_PER_MB);
+            policy
+                .money_per_mb
+                .minor()
+                .saturating_mul(i64::try_from(mb).unwrap_or(i64::MAX))
+        }
+        Service::Voice => {
+            let step = u64::from(policy.voice_rounding_secs.max(1));
+            voice_cost(policy, usage.volume.div_ceil(step).saturating_mul(step))
+        }
+        Service::Sms => policy
+            .sms_per_message
+            .minor()
+            .saturating_mul(i64::try_from(usage.volume).unwrap_or(i64::MAX)),
+    };
+    Money::new(minor, currency)
+}
+
+/// The price of `secs` seconds of voice, priced per minute: a part of a minor unit is charged
+/// as a whole one, so rounding never favours the traveller over the policy's rate.
+fn voice_cost(policy: &UsagePolicy, secs: u64) -> i64 {
+    let per_minute = u128::try_from(policy.voice_per_minute.minor()).unwrap_or(0);
+    let cost = (per_minute * u128::from(secs)).div_ceil(60);
+    i64::try_from(cost).unwrap_or(i64::MAX)
+}
+
+/// Takings per bucket, in the order they were decided.
+#[derive(Default)]
+struct Takings(Vec<(i64, i64)>);
+
+impl Takings {
+    fn take(&mut self, left: &mut [(i64, i64)], id: i64, amount: i64) {
+        if amount <= 0 {
+            return;
+        }
+        if let Some(slot) = left.iter_mut().find(|(b, _)| *b == id) {
+            slot.1 -= amount;
+        }
+        self.0.push((id, amount));
+    }
+
+    fn into_movements(self, what: &str) -> Vec<Movement> {
+        self.0
+            .into_iter()
+            .map(|(id, amount)| Movement {
+                bucket: BucketRef::Existing(id),
+                kind: EntryKind::Usage,
+                amount: -amount,
+                note: format!("{what} usage"),
+            })
+            .collect()
+    }
+}
+
+fn remaining_of(left: &[(i64, i64)], id: i64) -> i64 {
+    left.iter().find(|(b, _)| *b == id).map_or(0, |(_, r)| *r)
+}
+
+fn payer_of(bucket: &Bucket) -> Option<Payer> {
+    match bucket.unit {
+        BucketUnit::Megabytes if bucket.source == "plan" => Some(Payer::Plan),
+        BucketUnit::Megabytes if bucket.source.starts_with("addon:") => Some(Payer::Addon),
+        // Megabytes from anywhere else (a goodwill grant) pay with the add-ons.
+        BucketUnit::Megabytes => Some(Payer::Addon),
+        BucketUnit::Money(_) => Some(Payer::Money),
+    }
+}
+
+/// The live buckets of one payer class, soonest to expire first, so nothing that will lapse
+/// is kept while something that lasts is spent.
+fn buckets_of(buckets: &[Bucket], at: Timestamp, payer: Payer) -> Vec<&Bucket> {
+    let mut of: Vec<&Bucket> = buckets
+        .iter()
+        .filter(|b| b.is_live(at) && payer_of(b) == Some(payer))
+        .collect();
+    of.sort_by_key(|b| (b.expires_at.is_none(), b.expires_at, b.id));
+    of
+}
+
+fn pay_data(
+    mut due_mb: u64,
+    buckets: &[Bucket],
+    at: Timestamp,
+    policy: &UsagePolicy,
+    left: &mut [(i64, i64)],
+    take: &mut Takings,
+) -> Result<u64, RatingError> {
+    for payer in &policy.data_order {
+        if due_mb == 0 {
+            break;
+        }
+        match payer {
+            Payer::Plan | Payer::Addon => {
+                for b in buckets_of(buckets, at, *payer) {
+                    let have = u64::try_from(remaining_of(left, b.id)).unwrap_or(0);
+                    let now = have.min(due_mb);
+                    take.take(left, b.id, now as i64);
+                    due_mb -= now;
+                }
+            }
+            Payer::Money => {
+                let price = policy.money_per_mb;
+                if !price.is_positive() {
+                    continue;
+                }
+                let money = money_buckets(buckets, at, price.currency())?;
+                let have: i64 = money.iter().map(|b| remaining_of(left, b.id)).sum();
+                let affordable = u64::try_from(have / price.minor()).unwrap_or(0);
+                let mb = affordable.min(due_mb);
+                let mut cost = price.minor().saturating_mul(mb as i64);
+                for b in money {
+                    let now = remaining_of(left, b.id).min(cost);
+                    take.take(left, b.id, now);
+                    cost -= now;
+                }
+                due_mb -= mb;
+            }
+        }
+    }
+    Ok(due_mb)
+}
+
+fn pay_money(
+    cost: i64,
+    currency: Currency,
+    buckets: &[Bucket],
+    at: Timestamp,
+    left: &mut [(i64, i64)],
+    take: &mut Takings,
+) -> Result<Option<Unpaid>, RatingError> {
+    let mut cost = cost.max(0);
+    for b in money_buckets(buckets, at, currency)? {
+        let now = remaining_of(left, b.id).min(cost);
+        take.take(left, b.id, now);
+        cost -= now;
+    }
+    Ok((cost > 0).then(|| Unpaid::Money {
+        amount: Money::new(cost, currency),
+    }))
+}
+
+fn money_buckets(
+    buckets: &[Bucket],
+    at: Timestamp,
+    currency: Currency,
+) -> Result<Vec<&Bucket>, RatingError> {
+    let money = buckets_of(buckets, at, Payer::Money);
+    if let Some(b) = money.iter().find(|b| b.unit != BucketUnit::Money(currency)) {
+        let BucketUnit::Money(line) = b.unit else {
+            unreachable!("money buckets hold money")
+        };
+        return Err(RatingError::WrongCurrency {
+            policy: currency,
+            line,
+        });
+    }
+    Ok(money)
+}
+
+fn can_pay_data(
+    buckets: &[Bucket],
+    at: Timestamp,
+    policy: &UsagePolicy,
+    left: &[(i64, i64)],
+) -> bool {
+    policy.data_order.iter().any(|payer| match payer {
+        Payer::Plan | Payer::Addon => buckets_of(buckets, at, *payer)
+            .iter()
+            .any(|b| remaining_of(left, b.id) > 0),
+        Payer::Money => {
+            policy.money_per_mb.is_positive()
+                && buckets_of(buckets, at, Payer::Money)
+                    .iter()
+                    .map(|b| remaining_of(left, b.id))
+                    .sum::<i64>()
+                    >= policy.money_per_mb.minor()
+        }
+    })
+}
+
+/// Percent of the live data allowance (plan and packs) used, given what is left per bucket.
+fn allowance_used(buckets: &[Bucket], at: Timestamp, left: &[(i64, i64)]) -> Option<u128> {
+    let allowance: Vec<&Bucket> = buckets
+        .iter()
+        .filter(|b| b.is_live(at) && b.unit == BucketUnit::Megabytes)
+        .collect();
+    let initial: i64 = allowance.iter().map(|b| b.initial.max(0)).sum();
+    if initial == 0 {
+        return None;
+    }
+    let remaining: i64 = allowance.iter().map(|b| remaining_of(left, b.id)).sum();
+    let used = (initial - remaining).max(0);
+    Some(u128::try_from(used).unwrap_or(0) * 100 / u128::try_from(initial).unwrap_or(1))
+}
+
+fn crossed(thresholds: &[u8], before: Option<u128>, after: Option<u128>) -> Vec<u8> {
+    let (Some(before), Some(after)) = (before, after) else {
+        return Vec::new();
+    };
+    thresholds
+        .iter()
+        .copied()
+        .filter(|t| before < u128::from(*t) && u128::from(*t) <= after)
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "usage_tests.rs"]
+mod tests;
