@@ -143,6 +143,28 @@ pub enum Service {
     Sms,
 }
 
+impl Service {
+    pub const ALL: [Service; 3] = [Service::Data, Service::Voice, Service::Sms];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Data => "data",
+            Service::Voice => "voice",
+            Service::Sms => "sms",
+        }
+    }
+}
+
+impl std::str::FromStr for Service {
+    type Err = crate::attribution::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Service::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| crate::attribution::UnknownName::new("service", s, "data, voice or sms"))
+    }
+}
+
 /// Carrier rules a plan replaces for its own lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PlanOverrides {
@@ -551,6 +573,30 @@ fn usage(
     if let Some(l) = raw.late_records {
         policy.late_records = l;
     }
+    if let Some(columns) = &raw.columns {
+        const OURS: [&str; 8] = [
+            "record_id",
+            "line",
+            "service",
+            "started_at",
+            "volume",
+            "ended_at",
+            "network",
+            "rating_group",
+        ];
+        for (theirs, ours) in columns {
+            if !OURS.contains(&ours.as_str()) {
+                return Err((
+                    "columns",
+                    format!(
+                        "{theirs:?} is mapped to {ours:?}, which is not a usage column; use one of {}",
+                        OURS.join(", ")
+                    ),
+                ));
+            }
+        }
+        policy.columns = columns.clone();
+    }
     Ok(policy)
 }
 
@@ -755,6 +801,7 @@ mod raw {
         pub when_exhausted: Option<WhenExhausted>,
         pub thresholds_percent: Option<Vec<u8>>,
         pub late_records: Option<LateRecords>,
+        pub columns: Option<std::collections::BTreeMap<String, String>>,
     }
 
     #[derive(Deserialize)]

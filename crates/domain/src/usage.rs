@@ -41,10 +41,8 @@ pub enum WhenExhausted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LateRecords {
-    /// Recorded and not charged.
+    /// Recorded with what it would have cost, and not charged.
     WriteOff,
-    /// Charged to the holder's e-wallet (what it still holds before payout), the rest written off.
-    ChargeWallet,
 }
 
 /// A carrier's rules for counting usage (`[usage]` in `carrier.toml`).
@@ -66,6 +64,8 @@ pub struct UsagePolicy {
     /// Percentages of the data allowance used at which the traveller is told, ascending.
     pub thresholds_percent: Vec<u8>,
     pub late_records: LateRecords,
+    /// The host network's own header names for usage-file columns: its name to simdesk's.
+    pub columns: std::collections::BTreeMap<String, String>,
 }
 
 impl UsagePolicy {
@@ -82,6 +82,7 @@ impl UsagePolicy {
             when_exhausted: WhenExhausted::Bar,
             thresholds_percent: vec![75, 90],
             late_records: LateRecords::WriteOff,
+            columns: std::collections::BTreeMap::new(),
         }
     }
 }

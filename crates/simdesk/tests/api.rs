@@ -60,6 +60,8 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/cancellations/{id}/withdraw"),
     ("get", "/api/v1/customers/{id}/wallet"),
     ("post", "/api/v1/customers/{id}/payouts"),
+    ("post", "/api/v1/usage"),
+    ("get", "/api/v1/lines/{line}/usage"),
     ("get", "/api/v1/receipts/{number}"),
     ("post", "/api/v1/receipts/verify"),
 ];

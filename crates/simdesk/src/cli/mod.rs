@@ -37,6 +37,7 @@ mod privacy;
 mod serve;
 mod staff;
 mod tokens;
+mod usage;
 
 pub use calendar::CalendarCommand;
 pub use import::ImportCommand;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Look at and change lines
     #[command(subcommand)]
     Lines(LinesCommand),
+    /// Count what travellers used (files of usage records) and list a line's usage
+    #[command(subcommand)]
+    Usage(usage::UsageCommand),
     /// Run due work (expiry, closing after grace)
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -214,6 +218,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Carriers(cmd) => policies::run_carriers(&cli, cmd).await?,
         Command::Import(cmd) => import::run(&cli, cmd).await?,
         Command::Lines(cmd) => lines::run(&cli, cmd).await?,
+        Command::Usage(cmd) => usage::run(&cli, cmd).await?,
         Command::Bench(args) => bench::run(args).await?,
         Command::Privacy(cmd) => privacy::run(&cli.app().await?.ctx, cmd, now).await?,
         Command::Jobs(cmd) => jobs::run(&cli, cmd).await?,

@@ -16,7 +16,8 @@ pub enum TokensCommand {
         #[arg(long)]
         name: String,
         /// What the token may do, comma-separated: lines:read, cancellations:read,
-        /// cancellations:write, identity:review, wallets:read, payouts:write, receipts:read
+        /// cancellations:write, identity:review, wallets:read, payouts:write, receipts:read,
+        /// usage:write
         /// (or `all`)
         #[arg(long)]
         scope: String,

@@ -83,10 +83,12 @@ pub enum Scope {
     PayoutsWrite,
     /// Receipts and their verification.
     ReceiptsRead,
+    /// Posting usage records the network reported.
+    UsageWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::LinesRead,
         Scope::CancellationsRead,
         Scope::CancellationsWrite,
@@ -94,6 +96,7 @@ impl Scope {
         Scope::WalletsRead,
         Scope::PayoutsWrite,
         Scope::ReceiptsRead,
+        Scope::UsageWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +108,7 @@ impl Scope {
             Scope::WalletsRead => "wallets:read",
             Scope::PayoutsWrite => "payouts:write",
             Scope::ReceiptsRead => "receipts:read",
+            Scope::UsageWrite => "usage:write",
         }
     }
 

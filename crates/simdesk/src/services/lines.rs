@@ -50,6 +50,7 @@ fn describe(key: &LineKey) -> String {
         LineKey::Id(id) => format!("#{id}"),
         LineKey::Iccid(i) => format!("with ICCID {i}"),
         LineKey::Msisdn(m) => format!("with number {m}"),
+        LineKey::Imsi(i) => format!("with IMSI {i}"),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod policies;
 pub mod privacy;
 pub mod reconcile;
 pub mod staff;
+pub mod usage;
 pub mod wallet;
 
 pub use context::ServiceContext;
@@ -51,6 +52,9 @@ pub enum ServiceError {
     Policy(Vec<PolicyError>),
     #[error("{0}")]
     Import(import::ImportReport),
+    /// A usage file or batch with bad rows: nothing was counted.
+    #[error("{0}")]
+    UsageFile(usage::file::UsageFileReport),
     #[error(transparent)]
     Cancellation(#[from] simdesk_domain::cancellation::CancellationError),
     #[error(transparent)]

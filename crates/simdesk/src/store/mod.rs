@@ -19,7 +19,7 @@ pub mod prelude {
     pub use super::parts::{
         Access as _, Audit as _, Codes as _, Customers as _, Database as _, Idempotency as _,
         Limits as _, Lines as _, Outbox as _, Policies as _, Privacy as _, Queue as _,
-        Receipts as _, Requests as _, Wallet as _,
+        Receipts as _, Requests as _, UsageRecords as _, Wallet as _,
     };
 }
 
@@ -65,6 +65,7 @@ pub trait Store:
     + Queue
     + Audit
     + Idempotency
+    + UsageRecords
 {
 }
 
@@ -84,6 +85,7 @@ impl<T> Store for T where
         + Queue
         + Audit
         + Idempotency
+        + UsageRecords
 {
 }
 

@@ -463,3 +463,32 @@ pub trait Idempotency: Send + Sync + 'static {
         at: jiff::Timestamp,
     ) -> StoreResult<bool>;
 }
+
+/// Usage records the network reported, each counted once, and what a line's usage left over.
+#[async_trait]
+pub trait UsageRecords: Send + Sync + 'static {
+    /// Counts one record with the line change its rating decided (buckets taken, history entry,
+    /// notices), all in one transaction. `false`: the record id was counted before and nothing
+    /// changed. Fails with `Conflict` if the line changed since the decision was made.
+    async fn count_usage(
+        &self,
+        record: &NewUsageRecord,
+        change: Option<&LineChange>,
+        left: &LineUsage,
+    ) -> StoreResult<bool>;
+    /// Which of these record ids a carrier has counted already.
+    async fn counted_record_ids(
+        &self,
+        carrier: &CarrierCode,
+        record_ids: &[&str],
+    ) -> StoreResult<std::collections::HashSet<String>>;
+    /// What a line's usage left: bytes short of a megabyte and how far records reach.
+    async fn line_usage(&self, line: LineId) -> StoreResult<LineUsage>;
+    /// A line's usage records, newest first, before the cursor (a record's row id).
+    async fn usage_of_line(
+        &self,
+        line: LineId,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<UsageRow>>;
+}

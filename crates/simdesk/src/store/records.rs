@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::BalanceChange;
 use simdesk_domain::customer::Registration;
-use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, LineId, Msisdn, RequestId};
+use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, Imsi, LineId, Msisdn, RequestId};
 use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::money::Money;
 
@@ -14,6 +14,7 @@ pub enum LineKey {
     Id(LineId),
     Iccid(Iccid),
     Msisdn(Msisdn),
+    Imsi(Imsi),
 }
 
 /// One policy document as read from disk.
@@ -479,4 +480,73 @@ pub struct PrivacyRow {
     pub identity_erased_at: Option<Timestamp>,
     /// Identity document images still held.
     pub documents: i64,
+}
+
+/// A usage record about to be counted.
+#[derive(Debug, Clone)]
+pub struct NewUsageRecord {
+    pub carrier: CarrierCode,
+    pub record_id: String,
+    pub line: LineId,
+    pub service: simdesk_domain::policy::Service,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub volume: u64,
+    pub rounded: u64,
+    pub network: Option<String>,
+    pub rating_group: Option<u32>,
+    pub outcome: UsageOutcome,
+    pub taken_mb: i64,
+    pub taken_money: i64,
+    pub unpaid: Option<simdesk_domain::usage::Unpaid>,
+    pub source: String,
+    pub counted_at: Timestamp,
+}
+
+/// How a usage record was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageOutcome {
+    /// Paid from the line's buckets (in part, where `unpaid` says what was not).
+    Rated,
+    /// A late record after the line ended, not charged.
+    WrittenOff,
+}
+
+impl UsageOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageOutcome::Rated => "rated",
+            UsageOutcome::WrittenOff => "written_off",
+        }
+    }
+}
+
+/// What a line's usage left between records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineUsage {
+    /// Bytes counted but short of a whole megabyte.
+    pub carry_bytes: u64,
+    /// The latest instant a counted record reached.
+    pub counted_until: Option<Timestamp>,
+}
+
+/// A stored usage record.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UsageRow {
+    pub id: i64,
+    pub record_id: String,
+    pub service: String,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub volume: i64,
+    pub rounded: i64,
+    pub network: Option<String>,
+    pub rating_group: Option<i64>,
+    pub outcome: String,
+    pub taken_mb: i64,
+    pub taken_money: i64,
+    pub unpaid: Option<serde_json::Value>,
+    pub source: String,
+    pub counted_at: Timestamp,
 }

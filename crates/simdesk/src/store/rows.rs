@@ -148,6 +148,29 @@ where
         })
     }
 
+    pub(crate) fn usage_from_row(row: &D::Row) -> StoreResult<UsageRow> {
+        let unpaid: Option<String> = row.try_get("unpaid")?;
+        Ok(UsageRow {
+            id: row.try_get("id")?,
+            record_id: row.try_get("record_id")?,
+            service: row.try_get("service")?,
+            started_at: from_micros(row.try_get("started_at")?)?,
+            ended_at: opt_ts(row.try_get("ended_at")?)?,
+            volume: row.try_get("volume")?,
+            rounded: row.try_get("rounded")?,
+            network: row.try_get("network")?,
+            rating_group: row.try_get("rating_group")?,
+            outcome: row.try_get("outcome")?,
+            taken_mb: row.try_get("taken_mb")?,
+            taken_money: row.try_get("taken_money")?,
+            unpaid: unpaid
+                .map(|u| serde_json::from_str(&u).map_err(corrupt("unpaid usage")))
+                .transpose()?,
+            source: row.try_get("source")?,
+            counted_at: from_micros(row.try_get("counted_at")?)?,
+        })
+    }
+
     pub(crate) fn request_from_row(row: &D::Row) -> StoreResult<RequestRecord> {
         use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
         use simdesk_domain::cancellation::{CancellationRequest, RequestState};

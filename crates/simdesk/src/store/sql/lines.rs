@@ -286,6 +286,9 @@ where
             LineKey::Msisdn(m) => {
                 sqlx::query("SELECT * FROM lines WHERE msisdn = $1").bind(m.as_str().to_string())
             }
+            LineKey::Imsi(i) => {
+                sqlx::query("SELECT * FROM lines WHERE imsi = $1").bind(i.as_str().to_string())
+            }
         };
         let row = query.fetch_optional(&self.pool).await?;
         row.as_ref().map(Self::line_from_row).transpose()

@@ -21,6 +21,7 @@ mod queue;
 mod receipts;
 mod requests;
 mod statement;
+mod usage;
 mod wallet;
 
 pub use dialect::{Dialect, PostgresStore, RowsAffected, SqlValue, SqliteStore};

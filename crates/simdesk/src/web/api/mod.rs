@@ -7,6 +7,7 @@ mod dto;
 mod idempotency;
 pub use idempotency::layer as idempotency_layer;
 mod tmf;
+mod usage;
 mod v1;
 pub(crate) use v1::quote_body;
 
@@ -78,6 +79,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::withdraw_cancellation))
         .routes(routes!(v1::wallet))
         .routes(routes!(v1::payout))
+        .routes(routes!(usage::post_usage))
+        .routes(routes!(usage::line_usage))
         .routes(routes!(v1::receipt))
         .routes(routes!(v1::verify_receipt))
         .routes(routes!(crate::web::ops::healthz))

@@ -90,6 +90,7 @@ impl Identifier {
             Identifier::Line(LineKey::Msisdn(m)) => format!("msisdn:{m}"),
             Identifier::Line(LineKey::Iccid(i)) => format!("iccid:{i}"),
             Identifier::Line(LineKey::Id(id)) => format!("id:{id}"),
+            Identifier::Line(LineKey::Imsi(i)) => format!("imsi:{i}"),
         }
     }
 
@@ -99,7 +100,7 @@ impl Identifier {
             Identifier::Email(e) => CodeDestination::Email(e.clone()).masked(),
             Identifier::Line(LineKey::Msisdn(m)) => CodeDestination::Line(m.to_string()).masked(),
             Identifier::Line(LineKey::Iccid(i)) => CodeDestination::Line(i.to_string()).masked(),
-            Identifier::Line(LineKey::Id(_)) => "•••".into(),
+            Identifier::Line(LineKey::Id(_) | LineKey::Imsi(_)) => "•••".into(),
         }
     }
 

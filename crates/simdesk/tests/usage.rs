@@ -1,0 +1,285 @@
+//! Usage records (issue 16): what a traveller used takes from the line's buckets in the policy's
+//! order, each record counts once across files, retries and the API, and a file or batch with a
+//! bad row counts nothing. The real app on 127.0.0.1:0 over a fresh database (SQLite, or
+//! PostgreSQL when SIMDESK_TEST_PG is set).
+
+mod support;
+
+use jiff::Timestamp;
+use serde_json::{json, Value};
+use simdesk::services::access::{self, Administrator, Scope};
+use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::services::usage::file::{self, UsageFile};
+use simdesk::services::ServiceError;
+use simdesk::store::{LineKey, Store};
+use simdesk_domain::attribution::{Actor, Attribution, Channel};
+use simdesk_domain::balance::{Bucket, BucketUnit};
+use simdesk_domain::ids::CarrierCode;
+use simdesk_domain::money::Currency;
+use support::stock::{national, sell, stock};
+use support::{fresh_db, policies_dir, AppOptions};
+
+const MB: u64 = 1024 * 1024;
+
+/// Lines 1 and 2 of EX-SAKURA's JP10-DV (10,240 MB, 1,000 JPY of credit) sold and active, line
+/// 3 in stock, an app serving them and an API token that may post usage.
+struct World {
+    app: support::TestApp,
+    book: PolicyBook,
+    token: String,
+}
+
+async fn world() -> World {
+    let db = fresh_db().await;
+    load_policies(db.store.as_ref(), &policies_dir(), Timestamp::now())
+        .await
+        .unwrap();
+    let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
+    stock(db.store.as_ref(), &book, &[1, 2, 3]).await;
+    let sold_at = Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    for n in [1, 2] {
+        sell(db.store.as_ref(), &book, n, "en", sold_at).await;
+    }
+    let (_, token) = access::create_token(
+        db.store.as_ref(),
+        &"EX-SAKURA".into(),
+        "host network",
+        &[Scope::UsageWrite, Scope::LinesRead],
+        None,
+        &Administrator {
+            actor: "operator",
+            reason: "the network posts usage",
+        },
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let app = support::spawn_app_on(db, AppOptions::new()).await;
+    World { app, book, token }
+}
+
+impl World {
+    fn store(&self) -> &dyn Store {
+        self.app.store.as_ref()
+    }
+
+    async fn buckets(&self, n: u64) -> Vec<Bucket> {
+        let line = self
+            .store()
+            .line(&LineKey::Msisdn(national(n).parse().unwrap()))
+            .await
+            .unwrap()
+            .unwrap();
+        self.store().buckets(line.id).await.unwrap()
+    }
+
+    /// What is left of line `n`: (megabytes, yen).
+    async fn left(&self, n: u64) -> (i64, i64) {
+        let buckets = self.buckets(n).await;
+        let of = |unit: BucketUnit| -> i64 {
+            buckets
+                .iter()
+                .filter(|b| b.unit == unit)
+                .map(|b| b.remaining)
+                .sum()
+        };
+        (
+            of(BucketUnit::Megabytes),
+            of(BucketUnit::Money(Currency::Jpy)),
+        )
+    }
+
+    async fn post(&self, key: &str, body: Value) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/usage", self.app.base))
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", key)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.app.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap()
+    }
+
+    async fn import(&self, name: &str, csv: &str) -> Result<file::FileOutcome, ServiceError> {
+        let by = Attribution::new(
+            Actor::operator("network-files"),
+            Channel::Operator,
+            Timestamp::now(),
+            "usage file from the host network",
+        );
+        file::import(
+            self.store(),
+            &self.book,
+            UsageFile {
+                carrier: Some(&CarrierCode::new("EX-SAKURA")),
+                source_name: name,
+                by,
+            },
+            || Ok(csv.as_bytes()),
+            &|_, _| {},
+        )
+        .await
+    }
+}
+
+fn record(id: &str, n: u64, service: &str, volume: u64) -> Value {
+    json!({
+        "record_id": id,
+        "line": national(n),
+        "service": service,
+        "started_at": (Timestamp::now() - jiff::SignedDuration::from_mins(10)).to_string(),
+        "volume": volume,
+        "network": "44010",
+    })
+}
+
+fn at_recently() -> String {
+    (Timestamp::now() - jiff::SignedDuration::from_mins(5)).to_string()
+}
+
+#[tokio::test]
+async fn data_uses_the_plans_allowance_before_money_and_calls_take_money() {
+    let w = world().await;
+    assert_eq!(w.left(1).await, (10_240, 1_000));
+    let (status, body) = w
+        .post(
+            "k1",
+            json!({ "records": [record("D1", 1, "data", 10_000 * MB), record("V1", 1, "voice", 61)] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["summary"]["rated"], 2);
+    // 10,000 MB from the allowance; 61 s of voice is three 30-second steps at 40 JPY a minute.
+    assert_eq!(w.left(1).await, (240, 940));
+    // 300 MB more: the last 240 MB of the allowance, then money at 20 JPY a megabyte — 940 JPY
+    // pays for 47 MB, and the 13 MB nothing covers are kept as unpaid, never below zero.
+    let (status, body) = w
+        .post(
+            "k2",
+            json!({ "records": [record("D2", 1, "data", 300 * MB)] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records"][0]["taken_mb"], 240);
+    assert_eq!(body["records"][0]["taken_money"], 940);
+    assert_eq!(
+        body["records"][0]["unpaid"],
+        json!({ "unit": "data", "megabytes": 13 })
+    );
+    assert_eq!(w.left(1).await, (0, 0));
+    // What was left over is what the line now reports.
+    let usage = w.get(&format!("/api/v1/lines/{}/usage", national(1))).await;
+    assert_eq!(usage["records"].as_array().unwrap().len(), 3);
+    assert!(usage["counted_until"].is_string(), "{usage}");
+}
+
+#[tokio::test]
+async fn a_record_counts_once_across_retries_and_the_api() {
+    let w = world().await;
+    let batch = json!({ "records": [record("R1", 1, "data", 100 * MB)] });
+    let (status, first) = w.post("once", batch.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(w.left(1).await.0, 10_140);
+    // The same request again is answered as the first time.
+    let (status, again) = w.post("once", batch.clone()).await;
+    assert_eq!((status, &again), (200, &first));
+    // The same record under another key: counted before, nothing changes.
+    let (status, other) = w.post("twice", batch).await;
+    assert_eq!(status, 200, "{other}");
+    assert_eq!(other["records"][0]["result"], "already_counted");
+    assert_eq!(w.left(1).await.0, 10_140);
+}
+
+#[tokio::test]
+async fn a_batch_with_a_bad_record_counts_nothing_and_names_it() {
+    let w = world().await;
+    let (status, body) = w
+        .post(
+            "worse",
+            json!({ "records": [record("B1", 2, "data", 10 * MB), record("B2", 99, "data", MB)] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let message = body.to_string();
+    assert!(message.contains("records[1].line"), "{message}");
+    assert_eq!(w.left(2).await.0, 10_240, "nothing was counted");
+    let (status, body) = w
+        .post("fax", json!({ "records": [record("F1", 2, "fax", 1)] }))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("records[0].service"), "{body}");
+}
+
+#[tokio::test]
+async fn a_file_imported_twice_counts_once_and_a_bad_row_imports_nothing() {
+    let w = world().await;
+    let at = at_recently();
+    let csv = format!(
+        "record_id,line,service,started_at,volume\nC1,{l1},data,{at},{d}\nC2,{l2},sms,{at},2\n",
+        l1 = national(1),
+        l2 = national(2),
+        d = 50 * MB
+    );
+    let first = w.import("cdr-1.csv", &csv).await.unwrap();
+    assert_eq!((first.rows, first.rated), (2, 2));
+    assert_eq!(w.left(1).await.0, 10_190);
+    assert_eq!(w.left(2).await.1, 980);
+    let second = w.import("cdr-1.csv", &csv).await.unwrap();
+    assert_eq!((second.rows, second.already_counted), (2, 2));
+    assert_eq!(w.left(1).await.0, 10_190);
+    assert_eq!(w.left(2).await.1, 980);
+
+    let bad = format!(
+        "record_id,line,service,started_at,volume\nC3,{l1},data,{at},{d}\nC4,{l1},data,{at},lots\n",
+        l1 = national(1),
+        d = 10 * MB
+    );
+    let Err(ServiceError::UsageFile(report)) = w.import("cdr-2.csv", &bad).await else {
+        panic!("a file with a bad row was counted");
+    };
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(
+        (report.errors[0].line, report.errors[0].column.as_str()),
+        (3, "volume")
+    );
+    assert_eq!(
+        w.left(1).await.0,
+        10_190,
+        "the good row was not counted either"
+    );
+}
+
+#[tokio::test]
+async fn the_refund_after_use_is_what_is_left() {
+    let w = world().await;
+    let before = w.get(&format!("/api/v1/lines/{}/quote", national(1))).await;
+    let (status, body) = w
+        .post(
+            "calls",
+            json!({ "records": [record("Q1", 1, "voice", 600), record("Q2", 1, "sms", 5)] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Ten minutes at 40 JPY and five SMS at 10 JPY leave 1,000 - 400 - 50 = 550 JPY.
+    assert_eq!(w.left(1).await.1, 550);
+    let after = w.get(&format!("/api/v1/lines/{}/quote", national(1))).await;
+    assert_ne!(before, after);
+    assert!(after.to_string().contains("550"), "{after}");
+}
