@@ -6,7 +6,7 @@ use super::Page;
 use crate::store::SessionRow;
 use crate::web::AppState;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponseParts, Response, ResponseParts};
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use simdesk_domain::customer::Language;
@@ -15,6 +15,8 @@ pub const SESSION_COOKIE: &str = "sd_session";
 pub const LANG_COOKIE: &str = "sd_lang";
 /// For forms shown before anyone is signed in (double-submit: cookie and field must agree).
 pub const FORM_COOKIE: &str = "sd_form";
+/// How long an anonymous form token lives in its cookie.
+const FORM_LIFETIME_SECS: i64 = 7200;
 const LIFETIME: SignedDuration = SignedDuration::from_hours(2);
 
 pub fn random_token() -> String {
@@ -120,6 +122,19 @@ impl Visitor {
             .map(|s| s.subject)
     }
 
+    /// Gives a visitor without an anonymous form token a fresh one (kept in `form_token`, so
+    /// the page's form carries it); the answer must then set its cookie, which the returned
+    /// part does. A visitor who has one keeps it, and nothing is set.
+    pub fn ensure_form_token(&mut self, headers: &HeaderMap) -> FormCookie {
+        if self.form_token.is_some() {
+            return FormCookie(None);
+        }
+        let token = random_token();
+        let cookie = set_cookie(headers, FORM_COOKIE, &token, FORM_LIFETIME_SECS);
+        self.form_token = Some(token);
+        FormCookie(Some(cookie))
+    }
+
     /// The token a form must carry back.
     pub fn csrf(&self) -> String {
         match &self.session {
@@ -138,6 +153,22 @@ impl Visitor {
                 .zip(submitted.bytes())
                 .fold(0u8, |a, (x, y)| a | (x ^ y))
                 == 0
+    }
+}
+
+/// The `Set-Cookie` of a freshly issued anonymous form token, if one was issued: answer with
+/// `(cookie, page)`.
+#[must_use = "the form token only works if its cookie goes out with the page"]
+pub struct FormCookie(Option<HeaderValue>);
+
+impl IntoResponseParts for FormCookie {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        if let Some(cookie) = self.0 {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(res)
     }
 }
 

@@ -113,7 +113,7 @@ async fn wallet_view(
         payout_key: session::random_token(),
         flash,
     };
-    render(template, headers, visitor, lang)
+    render(template, headers, lang)
 }
 
 #[derive(Deserialize)]

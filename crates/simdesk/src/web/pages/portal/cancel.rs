@@ -140,7 +140,7 @@ pub async fn quote_page(
         happens: what_happens_words(visitor.language, &quote.what_happens),
         checks: check_words(visitor.language, &checks),
     };
-    render(template, &headers, &visitor, q.lang.as_deref())
+    render(template, &headers, q.lang.as_deref())
 }
 
 pub async fn confirm_cancel(

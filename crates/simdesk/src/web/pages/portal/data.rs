@@ -115,7 +115,6 @@ async fn data_view(
             in_service: answer.as_ref().is_some_and(|a| a.lines_in_service > 0),
         },
         headers,
-        visitor,
         lang,
     )
 }

@@ -97,7 +97,6 @@ pub async fn my_lines(
             lines: views,
         },
         &headers,
-        &visitor,
         q.lang.as_deref(),
     )
 }

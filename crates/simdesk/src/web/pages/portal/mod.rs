@@ -39,12 +39,7 @@ fn page(visitor: &Visitor, path: &str) -> Page {
     }
 }
 
-fn render(
-    template: impl Template,
-    headers: &HeaderMap,
-    visitor: &Visitor,
-    lang_param: Option<&str>,
-) -> Response {
+fn render(template: impl Template, headers: &HeaderMap, lang_param: Option<&str>) -> Response {
     let html = match template.render() {
         Ok(h) => h,
         Err(e) => {
@@ -63,10 +58,6 @@ fn render(
             header::SET_COOKIE,
             session::set_cookie(headers, LANG_COOKIE, l.tag(), 31_536_000),
         );
-    }
-    // Anonymous forms need their double-submit token.
-    if visitor.session.is_none() && visitor.form_token.is_none() {
-        // Set by the caller through `with_form_token`.
     }
     response
 }

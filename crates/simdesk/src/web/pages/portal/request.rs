@@ -77,7 +77,7 @@ async fn show_request(
         open: r.state.is_open(),
         flash,
     };
-    render(template, headers, visitor, lang)
+    render(template, headers, lang)
 }
 
 pub async fn request_page(

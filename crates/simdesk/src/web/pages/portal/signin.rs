@@ -8,7 +8,7 @@ use crate::services::lines::{find_line, parse_line_key};
 use crate::services::ServiceError;
 use crate::store::{LineKey, Store};
 use crate::web::pages::error::PageError;
-use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
+use crate::web::pages::session::{self, Visitor, SESSION_COOKIE};
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
 use askama::Template;
@@ -35,30 +35,23 @@ struct CodePage {
 }
 
 /// Sign-in page, or my lines when already signed in.
-pub async fn home(visitor: Visitor, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let mut visitor = visitor;
+pub async fn home(
+    mut visitor: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
     if visitor.traveller().is_some() {
         return Redirect::to("/my").into_response();
     }
-    let fresh = visitor.form_token.is_none().then(session::random_token);
-    if let Some(t) = &fresh {
-        visitor.form_token = Some(t.clone());
-    }
-    let mut r = render(
+    let form_cookie = visitor.ensure_form_token(&headers);
+    let page = render(
         SignInPage {
             page: page(&visitor, "/"),
         },
         &headers,
-        &visitor,
         q.lang.as_deref(),
     );
-    if let Some(t) = fresh {
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            session::set_cookie(&headers, FORM_COOKIE, &t, 7200),
-        );
-    }
-    r
+    (form_cookie, page).into_response()
 }
 
 #[derive(Deserialize)]
@@ -190,7 +183,6 @@ pub async fn sign_in(
             identifier: form.identifier.trim().to_string(),
         },
         &headers,
-        &visitor,
         None,
     )
 }

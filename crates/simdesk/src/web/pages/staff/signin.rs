@@ -3,7 +3,7 @@
 use super::{failed, home_of, html, staff_of, PageError};
 use crate::services::guard::Address;
 use crate::services::staff::{self};
-use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
+use crate::web::pages::session::{self, Visitor, SESSION_COOKIE};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -23,7 +23,7 @@ struct SignInPage {
 
 pub async fn sign_in_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    mut visitor: Visitor,
     headers: HeaderMap,
 ) -> Response {
     match staff_of(&state, &visitor).await {
@@ -31,22 +31,13 @@ pub async fn sign_in_page(
         Err(PageError::SignedOut { .. }) => {}
         Err(e) => return failed(e),
     }
-    let token = visitor
-        .form_token
-        .clone()
-        .unwrap_or_else(session::random_token);
-    let mut r = html(SignInPage {
+    let form_cookie = visitor.ensure_form_token(&headers);
+    let page = html(SignInPage {
         staff: None,
-        csrf: token.clone(),
+        csrf: visitor.form_token.clone().unwrap_or_default(),
         flash: None,
     });
-    if visitor.form_token.is_none() {
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            session::set_cookie(&headers, FORM_COOKIE, &token, 7200),
-        );
-    }
-    r
+    (form_cookie, page).into_response()
 }
 
 #[derive(Deserialize)]
