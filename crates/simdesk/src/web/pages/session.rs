@@ -1,7 +1,7 @@
 //! Browser sessions in a secure cookie (random token, only its hash stored; HttpOnly, SameSite,
 //! Secure behind TLS), renewed at every sign-in, with a CSRF token checked on every form.
 
-use super::error::PageError;
+use super::error::{PageError, StaleForm};
 use super::Page;
 use crate::store::SessionRow;
 use crate::web::AppState;
@@ -140,6 +140,16 @@ impl Visitor {
         match &self.session {
             Some(s) => s.csrf_token.clone(),
             None => self.form_token.clone().unwrap_or_default(),
+        }
+    }
+
+    /// A submitted form's token checked: the refusal, worded for `form`, when it is not this
+    /// visitor's.
+    pub fn check_form(&self, submitted: &str, form: StaleForm) -> Result<(), PageError> {
+        if self.csrf_ok(submitted) {
+            Ok(())
+        } else {
+            Err(PageError::FormExpired(form))
         }
     }
 

@@ -8,7 +8,7 @@ pub mod lines;
 pub mod request;
 pub mod signin;
 
-use super::error::PageError;
+use super::error::{PageError, StaleForm};
 use super::session::{self, Visitor, LANG_COOKIE};
 use super::{i18n, Page};
 use crate::services::guard::{Account, Address, Asker};
@@ -186,12 +186,8 @@ fn signed_in_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<i64, Resp
     let Some(customer) = visitor.traveller() else {
         return Err(to_sign_in());
     };
-    if !visitor.csrf_ok(csrf) {
-        return Err(failed(
-            visitor,
-            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
-            back,
-        ));
+    if let Err(e) = visitor.check_form(csrf, StaleForm::Portal) {
+        return Err(failed(visitor, e, back));
     }
     Ok(customer)
 }

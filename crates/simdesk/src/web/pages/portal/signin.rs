@@ -7,7 +7,7 @@ use crate::services::guard::Address;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::ServiceError;
 use crate::store::{LineKey, Store};
-use crate::web::pages::error::PageError;
+use crate::web::pages::error::{PageError, StaleForm};
 use crate::web::pages::session::{self, Visitor, SESSION_COOKIE};
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
@@ -144,12 +144,8 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !visitor.csrf_ok(&form.csrf) {
-        return failed(
-            &visitor,
-            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
-            "/",
-        );
+    if let Err(e) = visitor.check_form(&form.csrf, StaleForm::Portal) {
+        return failed(&visitor, e, "/");
     }
     let Some(identifier) = Identifier::parse(&form.identifier) else {
         return failed(
@@ -240,12 +236,8 @@ pub async fn sign_in_code(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    if !visitor.csrf_ok(&form.csrf) {
-        return failed(
-            &visitor,
-            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
-            "/",
-        );
+    if let Err(e) = visitor.check_form(&form.csrf, StaleForm::Portal) {
+        return failed(&visitor, e, "/");
     }
     let wrong =
         |visitor: &Visitor, message: String| failed(visitor, PageError::Forbidden(message), "/");

@@ -2,14 +2,16 @@
 
 use super::{failed, html, known_carrier, today, PageError};
 use crate::services::guard::Address;
+use crate::web::pages::error::StaleForm;
 use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
+use simdesk_domain::customer::Language;
 
 #[derive(Template)]
 #[template(path = "kiosk.html")]
@@ -70,15 +72,11 @@ pub async fn take_ticket(
     if !known_carrier(&state, &carrier).await {
         return failed(PageError::NotFound);
     }
-    if !visitor.csrf_ok(&form.csrf) {
-        let mut r = kiosk_page(
-            &headers,
-            &mut visitor,
-            carrier,
-            None,
-            Some("The page had expired; press the button again.".into()),
-        );
-        *r.status_mut() = StatusCode::FORBIDDEN;
+    if let Err(refused) = visitor.check_form(&form.csrf, StaleForm::Kiosk) {
+        // The kiosk stays on its button, so that the walk-in can simply press it again.
+        let flash = refused.message(Language::En);
+        let mut r = kiosk_page(&headers, &mut visitor, carrier, None, Some(flash));
+        *r.status_mut() = refused.status();
         return r;
     }
     if let Err(e) = state.guard().kiosk_ticket(address).await {

@@ -8,7 +8,7 @@ pub mod kiosk;
 pub mod reviews;
 pub mod signin;
 
-use super::error::PageError;
+use super::error::{PageError, StaleForm};
 use super::session::Visitor;
 use super::Page;
 use crate::services::access::Permission;
@@ -56,9 +56,9 @@ impl StaffSession {
         })
     }
 
-    /// Whether a form carries this session's CSRF token.
-    fn csrf_ok(&self, submitted: &str) -> bool {
-        self.visitor.csrf_ok(submitted)
+    /// A form's CSRF token checked against this session's: the refusal when it is not.
+    fn check_form(&self, submitted: &str) -> Result<(), PageError> {
+        self.visitor.check_form(submitted, StaleForm::Staff)
     }
 
     fn account(&self) -> Account {

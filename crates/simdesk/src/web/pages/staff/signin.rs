@@ -3,6 +3,7 @@
 use super::{failed, home_of, html, staff_of, PageError};
 use crate::services::guard::Address;
 use crate::services::staff::{self};
+use crate::web::pages::error::StaleForm;
 use crate::web::pages::session::{self, Visitor, SESSION_COOKIE};
 use crate::web::AppState;
 use askama::Template;
@@ -54,10 +55,8 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !visitor.csrf_ok(&form.csrf) {
-        return failed(PageError::Forbidden(
-            "the form expired; open the sign-in page again".into(),
-        ));
+    if let Err(e) = visitor.check_form(&form.csrf, StaleForm::StaffSignIn) {
+        return failed(e);
     }
     let guard = state.guard();
     if let Err(e) = guard.staff_sign_in(address, &form.username).await {
