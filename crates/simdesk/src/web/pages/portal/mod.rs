@@ -16,12 +16,37 @@ use crate::services::ServiceError;
 use crate::web::AppState;
 use askama::Template;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
 use simdesk_domain::ids::RequestId;
 use simdesk_domain::line::Line;
+
+/// The signed-in traveller; as a handler's argument, any other visitor is answered before the
+/// handler runs (signed out → the sign-in page, a store outage → the 503 page).
+pub struct Traveller {
+    visitor: Visitor,
+    customer: i64,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Traveller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Traveller, Response> {
+        let visitor = <Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await?;
+        match visitor.traveller() {
+            Some(customer) => Ok(Traveller { visitor, customer }),
+            None => Err(failed(&visitor, PageError::SignedOut { sign_in: "/" }, "/")),
+        }
+    }
+}
 
 #[derive(Deserialize, Default)]
 pub struct LangQuery {
@@ -103,10 +128,6 @@ fn identity_message(lang: Language, detail: &str) -> String {
     }
 }
 
-fn to_sign_in() -> Response {
-    Redirect::to("/").into_response()
-}
-
 /// A refusal by an abuse limit: 429, `Retry-After`, and the wait in the traveller's language.
 fn limited_page(visitor: &Visitor, error: ServiceError, back: &str) -> Response {
     match error {
@@ -165,44 +186,30 @@ fn failed(visitor: &Visitor, error: PageError, back: &str) -> Response {
     error.respond(page(visitor, back), back)
 }
 
-/// A form posted about a request: the traveller must be signed in, own the request and send the
-/// session's CSRF token; otherwise the answer to give instead.
+/// A form posted with the session's CSRF token; otherwise the answer to give (the form expired,
+/// leading back to `back`).
+// The error is the page to answer with, built once per request; boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn checked_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<(), Response> {
+    visitor
+        .check_form(csrf, StaleForm::Portal)
+        .map_err(|e| failed(visitor, e, back))
+}
+
+/// A form posted about a request: it must carry the session's CSRF token and the request must be
+/// the traveller's; otherwise the answer to give instead. Gives the request's line (what per-line
+/// limits count).
 async fn own_request_form(
     state: &AppState,
     visitor: &Visitor,
+    customer: i64,
     id: RequestId,
     csrf: &str,
 ) -> Result<i64, Response> {
-    own_request_line(state, visitor, id, csrf)
-        .await
-        .map(|(customer, _)| customer)
-}
-
-/// The signed-in traveller posting a form with their session's CSRF token; otherwise the answer
-/// to give (sign in, or the form expired, leading back to `back`).
-// The error is the page to answer with, built once per request; boxing it buys nothing.
-#[allow(clippy::result_large_err)]
-fn signed_in_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<i64, Response> {
-    let Some(customer) = visitor.traveller() else {
-        return Err(to_sign_in());
-    };
-    if let Err(e) = visitor.check_form(csrf, StaleForm::Portal) {
-        return Err(failed(visitor, e, back));
-    }
-    Ok(customer)
-}
-
-/// As [`own_request_form`], also giving the request's line (what per-line limits count).
-async fn own_request_line(
-    state: &AppState,
-    visitor: &Visitor,
-    id: RequestId,
-    csrf: &str,
-) -> Result<(i64, i64), Response> {
-    let customer = signed_in_form(visitor, csrf, &format!("/my/requests/{id}"))?;
+    checked_form(visitor, csrf, &format!("/my/requests/{id}"))?;
     // Someone else's request is answered as one that does not exist, as on its page.
     match own_request(state, customer, id).await {
-        Ok((_, line)) => Ok((customer, line.id)),
+        Ok((_, line)) => Ok(line.id),
         Err(e) => Err(failed(visitor, e, "/my")),
     }
 }
