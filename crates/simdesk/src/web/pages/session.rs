@@ -6,7 +6,7 @@ use super::Page;
 use crate::store::SessionRow;
 use crate::web::AppState;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponseParts, Response, ResponseParts};
+use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, ResponseParts};
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use simdesk_domain::customer::Language;
@@ -183,7 +183,7 @@ impl IntoResponseParts for FormCookie {
 }
 
 /// Starts a fresh session (a new token at every sign-in, so a planted one is useless).
-pub async fn start(
+async fn start(
     state: &AppState,
     kind: &str,
     subject: i64,
@@ -209,8 +209,59 @@ pub async fn start(
     Ok(token)
 }
 
-pub fn lifetime_secs() -> i64 {
-    LIFETIME.as_secs()
+/// Signs the browser in as `kind` `subject`: a fresh session, the one it came with ended, and
+/// the way on to `to` carrying the new session's cookie.
+pub async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    subject: i64,
+    carrier: Option<String>,
+    language: Language,
+    to: &str,
+) -> Result<Response, crate::store::StoreError> {
+    let token = start(state, kind, subject, carrier, language).await?;
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        // Best effort: the old token is useless to anyone once the browser holds the new one,
+        // and an old session left behind only lives out its lifetime.
+        let _ = state.ctx.store.delete_session(&hash(&old)).await;
+    }
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(headers, SESSION_COOKIE, &token, LIFETIME.as_secs()),
+    );
+    Ok(r)
+}
+
+/// A form that carries only its CSRF token (sign-out, and the portal's one-button forms).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// Signs the browser out and sends it to `to`: its session ends when the form is its own, and
+/// the cookie is cleared either way.
+pub async fn sign_out(
+    state: &AppState,
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    form: &CsrfForm,
+    to: &str,
+) -> Response {
+    if let Some(s) = visitor
+        .session
+        .as_ref()
+        .filter(|_| visitor.csrf_ok(&form.csrf))
+    {
+        let _ = state.ctx.store.delete_session(&s.token_hash).await;
+    }
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(headers, SESSION_COOKIE, "", 0),
+    );
+    r
 }
 
 /// A page's `?lang=`, which wins over the cookie, the session and the browser.

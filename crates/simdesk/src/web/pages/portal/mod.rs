@@ -9,7 +9,7 @@ pub mod request;
 pub mod signin;
 
 use super::error::{PageError, StaleForm};
-use super::session::{self, Visitor, LANG_COOKIE};
+use super::session::{self, CsrfForm, Visitor, LANG_COOKIE};
 use super::{i18n, Page};
 use crate::services::guard::{Account, Address, Asker};
 use crate::services::ServiceError;
@@ -212,9 +212,4 @@ async fn own_request_form(
         Ok((_, line)) => Ok(line.id),
         Err(e) => Err(failed(visitor, e, "/my")),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }

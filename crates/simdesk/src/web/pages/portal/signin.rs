@@ -1,19 +1,19 @@
 //! Signing in to the portal: the identifier, the one-time code, the session, signing out.
 
 use super::failed;
-use super::{limited_page, page, render, service_error, CsrfForm, LangQuery};
+use super::{limited_page, page, render, service_error, LangQuery};
 use crate::adapters::messages::CodeDestination;
 use crate::services::guard::Address;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::ServiceError;
 use crate::store::{LineKey, Store};
 use crate::web::pages::error::{PageError, StaleForm};
-use crate::web::pages::session::{self, Visitor, SESSION_COOKIE};
+use crate::web::pages::session::{self, CsrfForm, Visitor};
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -313,28 +313,17 @@ pub async fn sign_in_code(
     let Some(customer) = line.holder else {
         return wrong(&visitor, i18n::t(visitor.language, "err-no-line"));
     };
-    match session::start(
+    let signed_in = session::sign_in(
         &state,
+        &headers,
         "traveller",
         customer,
         Some(line.carrier.clone()),
         visitor.language,
+        "/my",
     )
-    .await
-    {
-        Ok(token) => {
-            if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
-                let _ = store.delete_session(&session::hash(&old)).await;
-            }
-            let mut r = Redirect::to("/my").into_response();
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
-            );
-            r
-        }
-        Err(e) => service_error(&visitor, e.into(), "/"),
-    }
+    .await;
+    signed_in.unwrap_or_else(|e| service_error(&visitor, e.into(), "/"))
 }
 
 pub async fn sign_out(
@@ -343,15 +332,5 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if visitor.session.is_some() && visitor.csrf_ok(&form.csrf) {
-        if let Some(s) = &visitor.session {
-            let _ = state.ctx.store.delete_session(&s.token_hash).await;
-        }
-    }
-    let mut r = Redirect::to("/").into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, SESSION_COOKIE, "", 0),
-    );
-    r
+    session::sign_out(&state, &visitor, &headers, &form, "/").await
 }

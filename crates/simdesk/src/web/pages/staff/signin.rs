@@ -4,11 +4,11 @@ use super::{failed, home_of, html, staff_of, PageError};
 use crate::services::guard::Address;
 use crate::services::staff::{self};
 use crate::web::pages::error::StaleForm;
-use crate::web::pages::session::{self, Visitor, SESSION_COOKIE};
+use crate::web::pages::session::{self, CsrfForm, Visitor};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -64,28 +64,19 @@ pub async fn sign_in(
     }
     let store = state.ctx.store.as_ref();
     match staff::authenticate(store, &form.username, &form.password).await {
-        Ok(Some((row, role))) => match session::start(
-            &state,
-            "staff",
-            row.id,
-            Some(row.carrier.clone()),
-            Language::En,
-        )
-        .await
-        {
-            Ok(token) => {
-                if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
-                    let _ = state.ctx.store.delete_session(&session::hash(&old)).await;
-                }
-                let mut r = Redirect::to(home_of(role)).into_response();
-                r.headers_mut().append(
-                    header::SET_COOKIE,
-                    session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
-                );
-                r
-            }
-            Err(e) => failed(e.into()),
-        },
+        Ok(Some((row, role))) => {
+            let signed_in = session::sign_in(
+                &state,
+                &headers,
+                "staff",
+                row.id,
+                Some(row.carrier.clone()),
+                Language::En,
+                home_of(role),
+            )
+            .await;
+            signed_in.unwrap_or_else(|e| failed(e.into()))
+        }
         Ok(None) => {
             guard.staff_sign_in_failed(&form.username).await;
             let token = visitor.form_token.clone().unwrap_or_default();
@@ -101,28 +92,11 @@ pub async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn sign_out(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some(s) = visitor
-        .session
-        .as_ref()
-        .filter(|_| visitor.csrf_ok(&form.csrf))
-    {
-        let _ = state.ctx.store.delete_session(&s.token_hash).await;
-    }
-    let mut r = Redirect::to("/staff").into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, SESSION_COOKIE, "", 0),
-    );
-    r
+    session::sign_out(&state, &visitor, &headers, &form, "/staff").await
 }
