@@ -1,12 +1,12 @@
 //! What a page can fail with, and the one place each failure becomes an answer: a store that
 //! cannot answer is a 503 with `Retry-After`, never "not found" or "signed out".
 
-use super::{i18n, Page};
+use super::{html, i18n, Page};
 use crate::adapters::documents::{self, DocumentError};
 use crate::services::ServiceError;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use simdesk_domain::customer::Language;
 
 /// Seconds a visitor is asked to wait before trying a page again after an outage.
@@ -128,19 +128,11 @@ impl PageError {
         }
         let message = self.message(page.lang);
         let status = self.status();
-        let mut response = match (ErrorPage {
+        let mut response = html(ErrorPage {
             page,
             message,
             back: back.to_string(),
-        })
-        .render()
-        {
-            Ok(html) => Html(html).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "page rendering failed");
-                "page could not be rendered".into_response()
-            }
-        };
+        });
         *response.status_mut() = status;
         let retry = match self {
             PageError::TooMany { retry_after_secs } => Some(retry_after_secs.into()),

@@ -8,8 +8,10 @@ pub mod session;
 mod staff;
 
 use super::AppState;
+use askama::Template;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 use jiff::Timestamp;
@@ -112,8 +114,23 @@ impl Page {
     }
 }
 
+/// A page rendered from its template; one that cannot be rendered is a 500, and the log says why.
+fn html(template: impl Template) -> Response {
+    match template.render() {
+        Ok(h) => Html(h).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
 /// htmx, served from here (no third-party origin): pages work without it and feel quicker with it.
-async fn htmx() -> impl axum::response::IntoResponse {
+async fn htmx() -> impl IntoResponse {
     (
         [
             (

@@ -10,13 +10,13 @@ pub mod signin;
 
 use super::error::{PageError, StaleForm};
 use super::session::{self, CsrfForm, Visitor, LANG_COOKIE};
-use super::{i18n, Page};
+use super::{html, i18n, Page};
 use crate::services::guard::{Account, Address, Asker};
 use crate::services::ServiceError;
 use crate::web::AppState;
 use askama::Template;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use serde::Deserialize;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
@@ -65,20 +65,12 @@ fn page(visitor: &Visitor, path: &str) -> Page {
 }
 
 fn render(template: impl Template, headers: &HeaderMap, lang_param: Option<&str>) -> Response {
-    let html = match template.render() {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "page rendering failed");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "page could not be rendered",
-            )
-                .into_response();
-        }
-    };
-    let mut response = Html(html).into_response();
-    // Remember a language picked with ?lang= on every page after.
-    if let Some(l) = lang_param.and_then(|l| l.parse::<Language>().ok()) {
+    let mut response = html(template);
+    // Remember a language picked with ?lang= on every page after (not on a page that failed).
+    let picked = lang_param
+        .and_then(|l| l.parse::<Language>().ok())
+        .filter(|_| response.status().is_success());
+    if let Some(l) = picked {
         response.headers_mut().append(
             header::SET_COOKIE,
             session::set_cookie(headers, LANG_COOKIE, l.tag(), 31_536_000),

@@ -10,15 +10,13 @@ pub mod signin;
 
 use super::error::{PageError, StaleForm};
 use super::session::Visitor;
-use super::Page;
+use super::{html, Page};
 use crate::services::access::Permission;
 use crate::services::guard::Account;
 use crate::services::staff::Role;
 use crate::store::SessionRow;
 use crate::web::AppState;
-use askama::Template;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
 use simdesk_domain::validity::japan_date;
@@ -137,20 +135,6 @@ fn failed(error: PageError) -> Response {
         signed_in: false,
     };
     error.respond(page, "/staff")
-}
-
-fn html(template: impl Template) -> Response {
-    match template.render() {
-        Ok(h) => Html(h).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "page rendering failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "page could not be rendered",
-            )
-                .into_response()
-        }
-    }
 }
 
 /// Where a staff member starts: the console for the hotline, the counter for clerks.
