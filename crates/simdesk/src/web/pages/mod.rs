@@ -8,6 +8,7 @@ pub mod session;
 mod staff;
 
 use super::AppState;
+use crate::services::guard::Account;
 use askama::Template;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode};
@@ -141,6 +142,15 @@ async fn htmx() -> impl IntoResponse {
         ],
         include_str!("../../../static/htmx-2.0.11.min.js"),
     )
+}
+
+/// A line the account may see, by ICCID or number; any other is not found.
+async fn line_of(state: &AppState, account: &Account, key: &str) -> Result<Line, error::PageError> {
+    // On a page, a number that names no line is just a page that does not exist.
+    if crate::services::lines::parse_line_key(key).is_err() {
+        return Err(error::PageError::NotFound);
+    }
+    Ok(state.guard().line(account, key).await?)
 }
 
 /// The plan's name in the carrier's book; its code when the book no longer lists it.

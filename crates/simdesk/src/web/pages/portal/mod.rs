@@ -10,7 +10,7 @@ pub mod signin;
 
 use super::error::{PageError, StaleForm};
 use super::session::{self, CsrfForm, Visitor, LANG_COOKIE};
-use super::{html, i18n, Page};
+use super::{html, i18n, line_of, Page};
 use crate::services::guard::{Account, Address, Asker};
 use crate::services::ServiceError;
 use crate::web::AppState;
@@ -130,14 +130,7 @@ fn limited_page(visitor: &Visitor, error: ServiceError, back: &str) -> Response 
 
 /// The traveller's own line: another person's line does not exist for them.
 async fn own_line(state: &AppState, customer: i64, iccid: &str) -> Result<Line, PageError> {
-    // On a page, a number that names no line is just a page that does not exist.
-    if crate::services::lines::parse_line_key(iccid).is_err() {
-        return Err(PageError::NotFound);
-    }
-    Ok(state
-        .guard()
-        .line(&Account::Customer(customer), iccid)
-        .await?)
+    line_of(state, &Account::Customer(customer), iccid).await
 }
 
 fn traveller_attribution(state: &AppState, customer: i64, why: &str) -> Attribution {

@@ -10,7 +10,7 @@ pub mod signin;
 
 use super::error::{PageError, StaleForm};
 use super::session::Visitor;
-use super::{html, Page};
+use super::{html, line_of, Page};
 use crate::services::access::Permission;
 use crate::services::guard::Account;
 use crate::services::staff::Role;
@@ -161,9 +161,5 @@ async fn carrier_line(
     me: &StaffSession,
     iccid: &str,
 ) -> Result<simdesk_domain::line::Line, PageError> {
-    // On a page, a number that names no line is just a page that does not exist.
-    if crate::services::lines::parse_line_key(iccid).is_err() {
-        return Err(PageError::NotFound);
-    }
-    Ok(state.guard().line(&me.account(), iccid).await?)
+    line_of(state, &me.account(), iccid).await
 }
