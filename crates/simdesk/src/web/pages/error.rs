@@ -1,12 +1,13 @@
 //! What a page can fail with, and the one place each failure becomes an answer: a store that
 //! cannot answer is a 503 with `Retry-After`, never "not found" or "signed out".
 
-use super::{i18n, Page};
+use super::{html, i18n, Page};
 use crate::adapters::documents::{self, DocumentError};
 use crate::services::ServiceError;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use simdesk_domain::customer::Language;
 
 /// Seconds a visitor is asked to wait before trying a page again after an outage.
 const RETRY_AFTER_SECS: &str = "5";
@@ -17,8 +18,10 @@ pub enum PageError {
     NotFound,
     /// Nobody is signed in (or the session ended): back to the sign-in page given.
     SignedOut { sign_in: &'static str },
-    /// Signed in, but not allowed (the role, or a form that expired); says why.
+    /// Not allowed (the role, or a sign-in code that is wrong or spent); says why.
     Forbidden(String),
+    /// A form came back without the visitor's CSRF token: it expired, or another site sent it.
+    FormExpired(StaleForm),
     /// The input or the state refuses it; says why.
     BadInput(String),
     /// An abuse limit: the visitor may try again after the wait.
@@ -27,6 +30,20 @@ pub enum PageError {
     Unavailable,
     /// An uploaded identity document refused for its size or type.
     Document(DocumentError),
+}
+
+/// Which form came back without its token. The refusal is the same 403 for each; the words say
+/// what to do again where that form is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleForm {
+    /// A form on the portal, said in the traveller's language.
+    Portal,
+    /// The staff sign-in form.
+    StaffSignIn,
+    /// A form on a signed-in staff page.
+    Staff,
+    /// The kiosk's button, answered on the kiosk page itself so that it can be pressed again.
+    Kiosk,
 }
 
 impl From<ServiceError> for PageError {
@@ -65,7 +82,7 @@ impl PageError {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::SignedOut { .. } => StatusCode::SEE_OTHER,
-            PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::Forbidden(_) | PageError::FormExpired(_) => StatusCode::FORBIDDEN,
             PageError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             PageError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,13 +90,19 @@ impl PageError {
         }
     }
 
-    /// The answer: the error page in the visitor's language, with a link back to `back`.
-    pub fn respond(self, page: Page, back: &str) -> Response {
-        let lang = page.lang;
-        let message = match &self {
-            PageError::SignedOut { sign_in } => return Redirect::to(sign_in).into_response(),
+    /// What the error page says, in `lang`.
+    pub fn message(&self, lang: Language) -> String {
+        match self {
+            // Never shown: the answer is the way to the sign-in page.
+            PageError::SignedOut { .. } => String::new(),
             PageError::NotFound => i18n::t(lang, "err-not-yours"),
             PageError::Forbidden(m) | PageError::BadInput(m) => m.clone(),
+            PageError::FormExpired(form) => match form {
+                StaleForm::Portal => i18n::t(lang, "err-form-expired"),
+                StaleForm::StaffSignIn => "the form expired; open the sign-in page again".into(),
+                StaleForm::Staff => "the form expired; open the page again".into(),
+                StaleForm::Kiosk => "The page had expired; press the button again.".into(),
+            },
             PageError::TooMany { retry_after_secs } => i18n::t1(
                 lang,
                 "err-rate-limited",
@@ -95,21 +118,21 @@ impl PageError {
                     _ => "err-file-type",
                 },
             ),
-        };
+        }
+    }
+
+    /// The answer: the error page in the visitor's language, with a link back to `back`.
+    pub fn respond(self, page: Page, back: &str) -> Response {
+        if let PageError::SignedOut { sign_in } = self {
+            return Redirect::to(sign_in).into_response();
+        }
+        let message = self.message(page.lang);
         let status = self.status();
-        let mut response = match (ErrorPage {
+        let mut response = html(ErrorPage {
             page,
             message,
             back: back.to_string(),
-        })
-        .render()
-        {
-            Ok(html) => Html(html).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "page rendering failed");
-                "page could not be rendered".into_response()
-            }
-        };
+        });
         *response.status_mut() = status;
         let retry = match self {
             PageError::TooMany { retry_after_secs } => Some(retry_after_secs.into()),

@@ -8,8 +8,11 @@ pub mod session;
 mod staff;
 
 use super::AppState;
+use crate::services::guard::Account;
+use askama::Template;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 use jiff::Timestamp;
@@ -112,8 +115,23 @@ impl Page {
     }
 }
 
+/// A page rendered from its template; one that cannot be rendered is a 500, and the log says why.
+fn html(template: impl Template) -> Response {
+    match template.render() {
+        Ok(h) => Html(h).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
 /// htmx, served from here (no third-party origin): pages work without it and feel quicker with it.
-async fn htmx() -> impl axum::response::IntoResponse {
+async fn htmx() -> impl IntoResponse {
     (
         [
             (
@@ -124,6 +142,15 @@ async fn htmx() -> impl axum::response::IntoResponse {
         ],
         include_str!("../../../static/htmx-2.0.11.min.js"),
     )
+}
+
+/// A line the account may see, by ICCID or number; any other is not found.
+async fn line_of(state: &AppState, account: &Account, key: &str) -> Result<Line, error::PageError> {
+    // On a page, a number that names no line is just a page that does not exist.
+    if crate::services::lines::parse_line_key(key).is_err() {
+        return Err(error::PageError::NotFound);
+    }
+    Ok(state.guard().line(account, key).await?)
 }
 
 /// The plan's name in the carrier's book; its code when the book no longer lists it.

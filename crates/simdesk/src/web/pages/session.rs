@@ -1,12 +1,12 @@
 //! Browser sessions in a secure cookie (random token, only its hash stored; HttpOnly, SameSite,
 //! Secure behind TLS), renewed at every sign-in, with a CSRF token checked on every form.
 
-use super::error::PageError;
+use super::error::{PageError, StaleForm};
 use super::Page;
 use crate::store::SessionRow;
 use crate::web::AppState;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, ResponseParts};
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use simdesk_domain::customer::Language;
@@ -16,6 +16,8 @@ pub const SESSION_COOKIE: &str = "sd_session";
 pub const LANG_COOKIE: &str = "sd_lang";
 /// For forms shown before anyone is signed in (double-submit: cookie and field must agree).
 pub const FORM_COOKIE: &str = "sd_form";
+/// How long an anonymous form token lives in its cookie.
+const FORM_LIFETIME_SECS: i64 = 7200;
 const LIFETIME: SignedDuration = SignedDuration::from_hours(2);
 
 pub fn random_token() -> String {
@@ -121,11 +123,34 @@ impl Visitor {
             .map(|s| CustomerId::new(s.subject))
     }
 
+    /// Gives a visitor without an anonymous form token a fresh one (kept in `form_token`, so
+    /// the page's form carries it); the answer must then set its cookie, which the returned
+    /// part does. A visitor who has one keeps it, and nothing is set.
+    pub fn ensure_form_token(&mut self, headers: &HeaderMap) -> FormCookie {
+        if self.form_token.is_some() {
+            return FormCookie(None);
+        }
+        let token = random_token();
+        let cookie = set_cookie(headers, FORM_COOKIE, &token, FORM_LIFETIME_SECS);
+        self.form_token = Some(token);
+        FormCookie(Some(cookie))
+    }
+
     /// The token a form must carry back.
     pub fn csrf(&self) -> String {
         match &self.session {
             Some(s) => s.csrf_token.clone(),
             None => self.form_token.clone().unwrap_or_default(),
+        }
+    }
+
+    /// A submitted form's token checked: the refusal, worded for `form`, when it is not this
+    /// visitor's.
+    pub fn check_form(&self, submitted: &str, form: StaleForm) -> Result<(), PageError> {
+        if self.csrf_ok(submitted) {
+            Ok(())
+        } else {
+            Err(PageError::FormExpired(form))
         }
     }
 
@@ -142,8 +167,24 @@ impl Visitor {
     }
 }
 
+/// The `Set-Cookie` of a freshly issued anonymous form token, if one was issued: answer with
+/// `(cookie, page)`.
+#[must_use = "the form token only works if its cookie goes out with the page"]
+pub struct FormCookie(Option<HeaderValue>);
+
+impl IntoResponseParts for FormCookie {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        if let Some(cookie) = self.0 {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(res)
+    }
+}
+
 /// Starts a fresh session (a new token at every sign-in, so a planted one is useless).
-pub async fn start(
+async fn start(
     state: &AppState,
     kind: &str,
     subject: i64,
@@ -169,8 +210,59 @@ pub async fn start(
     Ok(token)
 }
 
-pub fn lifetime_secs() -> i64 {
-    LIFETIME.as_secs()
+/// Signs the browser in as `kind` `subject`: a fresh session, the one it came with ended, and
+/// the way on to `to` carrying the new session's cookie.
+pub async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    subject: i64,
+    carrier: Option<String>,
+    language: Language,
+    to: &str,
+) -> Result<Response, crate::store::StoreError> {
+    let token = start(state, kind, subject, carrier, language).await?;
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        // Best effort: the old token is useless to anyone once the browser holds the new one,
+        // and an old session left behind only lives out its lifetime.
+        let _ = state.ctx.store.delete_session(&hash(&old)).await;
+    }
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(headers, SESSION_COOKIE, &token, LIFETIME.as_secs()),
+    );
+    Ok(r)
+}
+
+/// A form that carries only its CSRF token (sign-out, and the portal's one-button forms).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// Signs the browser out and sends it to `to`: its session ends when the form is its own, and
+/// the cookie is cleared either way.
+pub async fn sign_out(
+    state: &AppState,
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    form: &CsrfForm,
+    to: &str,
+) -> Response {
+    if let Some(s) = visitor
+        .session
+        .as_ref()
+        .filter(|_| visitor.csrf_ok(&form.csrf))
+    {
+        let _ = state.ctx.store.delete_session(&s.token_hash).await;
+    }
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(headers, SESSION_COOKIE, "", 0),
+    );
+    r
 }
 
 /// A page's `?lang=`, which wins over the cookie, the session and the browser.

@@ -1,7 +1,7 @@
 //! The traveller's receipts and e-wallet, with payouts.
 
 use super::failed;
-use super::{own_request, page, render, service_error, signed_in_form, to_sign_in, LangQuery};
+use super::{checked_form, own_request, page, render, service_error, LangQuery, Traveller};
 use crate::receipts;
 use crate::services::wallet;
 use crate::web::pages::error::PageError;
@@ -30,13 +30,10 @@ struct WalletPage {
 
 pub async fn receipt_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     Path(number): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let missing = || failed(&visitor, PageError::NotFound, "/my");
     let document = match state.ctx.store.receipt(&number).await {
         Ok(Some(document)) => document,
@@ -65,13 +62,10 @@ pub async fn receipt_page(
 
 pub async fn wallet_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     wallet_view(
         &state,
         &headers,
@@ -113,7 +107,7 @@ async fn wallet_view(
         payout_key: session::random_token(),
         flash,
     };
-    render(template, headers, visitor, lang)
+    render(template, headers, lang)
 }
 
 #[derive(Deserialize)]
@@ -126,13 +120,12 @@ pub struct PayoutForm {
 
 pub async fn wallet_payout(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     Form(form): Form<PayoutForm>,
 ) -> Response {
-    let customer = match signed_in_form(&visitor, &form.csrf, "/my/wallet") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    if let Err(refused) = checked_form(&visitor, &form.csrf, "/my/wallet") {
+        return refused;
+    }
     let view = match wallet::show(state.ctx.store.as_ref(), customer).await {
         Ok(v) => v,
         Err(e) => return service_error(&visitor, e, "/my/wallet"),

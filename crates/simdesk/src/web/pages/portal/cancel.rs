@@ -2,12 +2,11 @@
 
 use super::failed;
 use super::{
-    own_line, page, render, service_error, signed_in_form, to_sign_in, traveller_attribution,
-    CsrfForm, LangQuery,
+    checked_form, own_line, page, render, service_error, traveller_attribution, CsrfForm,
+    LangQuery, Traveller,
 };
 use crate::services::cancellation;
 use crate::store::LineKey;
-use crate::web::pages::session::Visitor;
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
 use askama::Template;
@@ -77,14 +76,11 @@ fn check_words(lang: Language, checks: &[IdentityCheck]) -> String {
 
 pub async fn quote_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     headers: HeaderMap,
     Path(iccid): Path<String>,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let path = format!("/my/lines/{iccid}/cancel");
     let line = match own_line(&state, customer, &iccid).await {
         Ok(line) => line,
@@ -140,19 +136,18 @@ pub async fn quote_page(
         happens: what_happens_words(visitor.language, &quote.what_happens),
         checks: check_words(visitor.language, &checks),
     };
-    render(template, &headers, &visitor, q.lang.as_deref())
+    render(template, &headers, q.lang.as_deref())
 }
 
 pub async fn confirm_cancel(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     Path(iccid): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let customer = match signed_in_form(&visitor, &form.csrf, "/my") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    if let Err(refused) = checked_form(&visitor, &form.csrf, "/my") {
+        return refused;
+    }
     let line = match own_line(&state, customer, &iccid).await {
         Ok(line) => line,
         Err(e) => return failed(&visitor, e, "/my"),

@@ -1,8 +1,8 @@
 //! What simdesk keeps about the traveller, and erasing it on request.
 
 use super::{
-    failed, page, render, service_error, signed_in_form, to_sign_in, traveller_attribution,
-    CsrfForm, LangQuery,
+    checked_form, failed, page, render, service_error, traveller_attribution, CsrfForm, LangQuery,
+    Traveller,
 };
 use crate::web::pages::session::Visitor;
 use crate::web::pages::Page;
@@ -30,13 +30,10 @@ struct DataPage {
 
 pub async fn data_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     data_view(
         &state,
         &headers,
@@ -51,14 +48,13 @@ pub async fn data_page(
 /// "Delete my data": erases at once what the law does not hold, then shows what remains.
 pub async fn data_erase(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let customer = match signed_in_form(&visitor, &form.csrf, "/my/data") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    if let Err(refused) = checked_form(&visitor, &form.csrf, "/my/data") {
+        return refused;
+    }
     match crate::services::privacy::erase_on_request(
         &state.ctx,
         customer,
@@ -116,7 +112,6 @@ async fn data_view(
             in_service: answer.as_ref().is_some_and(|a| a.lines_in_service > 0),
         },
         headers,
-        visitor,
         lang,
     )
 }

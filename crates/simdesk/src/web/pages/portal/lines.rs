@@ -1,7 +1,6 @@
 //! My lines: each line the traveller holds, its validity, balance and open request.
 
-use super::{page, render, service_error, to_sign_in, LangQuery};
-use crate::web::pages::session::Visitor;
+use super::{page, render, service_error, LangQuery, Traveller};
 use crate::web::pages::Page;
 use crate::web::pages::{money_left, plan_name};
 use crate::web::AppState;
@@ -36,13 +35,10 @@ struct LinesPage {
 
 pub async fn my_lines(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let store = state.ctx.store.as_ref();
     let now = state.clock.now();
     let lines = match store.lines_of_customer(customer).await {
@@ -97,7 +93,6 @@ pub async fn my_lines(
             lines: views,
         },
         &headers,
-        &visitor,
         q.lang.as_deref(),
     )
 }

@@ -8,20 +8,45 @@ pub mod lines;
 pub mod request;
 pub mod signin;
 
-use super::error::PageError;
-use super::session::{self, Visitor, LANG_COOKIE};
-use super::{i18n, Page};
+use super::error::{PageError, StaleForm};
+use super::session::{self, CsrfForm, Visitor, LANG_COOKIE};
+use super::{html, i18n, line_of, Page};
 use crate::services::guard::{Account, Address, Asker};
 use crate::services::ServiceError;
 use crate::web::AppState;
 use askama::Template;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use serde::Deserialize;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
 use simdesk_domain::ids::{CustomerId, LineId, RequestId};
 use simdesk_domain::line::Line;
+
+/// The signed-in traveller; as a handler's argument, any other visitor is answered before the
+/// handler runs (signed out → the sign-in page, a store outage → the 503 page).
+pub struct Traveller {
+    visitor: Visitor,
+    customer: CustomerId,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Traveller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Traveller, Response> {
+        let visitor = <Visitor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await?;
+        match visitor.traveller() {
+            Some(customer) => Ok(Traveller { visitor, customer }),
+            None => Err(failed(&visitor, PageError::SignedOut { sign_in: "/" }, "/")),
+        }
+    }
+}
 
 #[derive(Deserialize, Default)]
 pub struct LangQuery {
@@ -39,34 +64,17 @@ fn page(visitor: &Visitor, path: &str) -> Page {
     }
 }
 
-fn render(
-    template: impl Template,
-    headers: &HeaderMap,
-    visitor: &Visitor,
-    lang_param: Option<&str>,
-) -> Response {
-    let html = match template.render() {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "page rendering failed");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "page could not be rendered",
-            )
-                .into_response();
-        }
-    };
-    let mut response = Html(html).into_response();
-    // Remember a language picked with ?lang= on every page after.
-    if let Some(l) = lang_param.and_then(|l| l.parse::<Language>().ok()) {
+fn render(template: impl Template, headers: &HeaderMap, lang_param: Option<&str>) -> Response {
+    let mut response = html(template);
+    // Remember a language picked with ?lang= on every page after (not on a page that failed).
+    let picked = lang_param
+        .and_then(|l| l.parse::<Language>().ok())
+        .filter(|_| response.status().is_success());
+    if let Some(l) = picked {
         response.headers_mut().append(
             header::SET_COOKIE,
             session::set_cookie(headers, LANG_COOKIE, l.tag(), 31_536_000),
         );
-    }
-    // Anonymous forms need their double-submit token.
-    if visitor.session.is_none() && visitor.form_token.is_none() {
-        // Set by the caller through `with_form_token`.
     }
     response
 }
@@ -112,10 +120,6 @@ fn identity_message(lang: Language, detail: &str) -> String {
     }
 }
 
-fn to_sign_in() -> Response {
-    Redirect::to("/").into_response()
-}
-
 /// A refusal by an abuse limit: 429, `Retry-After`, and the wait in the traveller's language.
 fn limited_page(visitor: &Visitor, error: ServiceError, back: &str) -> Response {
     match error {
@@ -126,14 +130,7 @@ fn limited_page(visitor: &Visitor, error: ServiceError, back: &str) -> Response 
 
 /// The traveller's own line: another person's line does not exist for them.
 async fn own_line(state: &AppState, customer: CustomerId, iccid: &str) -> Result<Line, PageError> {
-    // On a page, a number that names no line is just a page that does not exist.
-    if crate::services::lines::parse_line_key(iccid).is_err() {
-        return Err(PageError::NotFound);
-    }
-    Ok(state
-        .guard()
-        .line(&Account::Customer(customer), iccid)
-        .await?)
+    line_of(state, &Account::Customer(customer), iccid).await
 }
 
 fn traveller_attribution(state: &AppState, customer: CustomerId, why: &str) -> Attribution {
@@ -174,53 +171,30 @@ fn failed(visitor: &Visitor, error: PageError, back: &str) -> Response {
     error.respond(page(visitor, back), back)
 }
 
-/// A form posted about a request: the traveller must be signed in, own the request and send the
-/// session's CSRF token; otherwise the answer to give instead.
+/// A form posted with the session's CSRF token; otherwise the answer to give (the form expired,
+/// leading back to `back`).
+// The error is the page to answer with, built once per request; boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn checked_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<(), Response> {
+    visitor
+        .check_form(csrf, StaleForm::Portal)
+        .map_err(|e| failed(visitor, e, back))
+}
+
+/// A form posted about a request: it must carry the session's CSRF token and the request must be
+/// the traveller's; otherwise the answer to give instead. Gives the request's line (what per-line
+/// limits count).
 async fn own_request_form(
     state: &AppState,
     visitor: &Visitor,
+    customer: CustomerId,
     id: RequestId,
     csrf: &str,
-) -> Result<CustomerId, Response> {
-    own_request_line(state, visitor, id, csrf)
-        .await
-        .map(|(customer, _)| customer)
-}
-
-/// The signed-in traveller posting a form with their session's CSRF token; otherwise the answer
-/// to give (sign in, or the form expired, leading back to `back`).
-// The error is the page to answer with, built once per request; boxing it buys nothing.
-#[allow(clippy::result_large_err)]
-fn signed_in_form(visitor: &Visitor, csrf: &str, back: &str) -> Result<CustomerId, Response> {
-    let Some(customer) = visitor.traveller() else {
-        return Err(to_sign_in());
-    };
-    if !visitor.csrf_ok(csrf) {
-        return Err(failed(
-            visitor,
-            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
-            back,
-        ));
-    }
-    Ok(customer)
-}
-
-/// As [`own_request_form`], also giving the request's line (what per-line limits count).
-async fn own_request_line(
-    state: &AppState,
-    visitor: &Visitor,
-    id: RequestId,
-    csrf: &str,
-) -> Result<(CustomerId, LineId), Response> {
-    let customer = signed_in_form(visitor, csrf, &format!("/my/requests/{id}"))?;
+) -> Result<LineId, Response> {
+    checked_form(visitor, csrf, &format!("/my/requests/{id}"))?;
     // Someone else's request is answered as one that does not exist, as on its page.
     match own_request(state, customer, id).await {
-        Ok((_, line)) => Ok((customer, line.id)),
+        Ok((_, line)) => Ok(line.id),
         Err(e) => Err(failed(visitor, e, "/my")),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }

@@ -2,8 +2,8 @@
 
 use super::{failed, traveller};
 use super::{
-    limited_page, own_request, own_request_form, own_request_line, page, render, service_error,
-    to_sign_in, traveller_attribution, CsrfForm, LangQuery,
+    limited_page, own_request, own_request_form, page, render, service_error,
+    traveller_attribution, CsrfForm, LangQuery, Traveller,
 };
 use crate::adapters::documents;
 use crate::services::cancellation;
@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use simdesk_domain::ids::RequestId;
+use simdesk_domain::ids::{CustomerId, RequestId};
 use simdesk_domain::policy::IdentityCheck;
 
 #[derive(Template)]
@@ -44,13 +44,11 @@ async fn show_request(
     state: &AppState,
     headers: &HeaderMap,
     visitor: &Visitor,
+    customer: CustomerId,
     id: RequestId,
     flash: Option<String>,
     lang: Option<&str>,
 ) -> Response {
-    let Some(customer) = visitor.traveller() else {
-        return to_sign_in();
-    };
     let (record, line) = match own_request(state, customer, id).await {
         Ok(owned) => owned,
         Err(e) => return failed(visitor, e, "/my"),
@@ -77,12 +75,12 @@ async fn show_request(
         open: r.state.is_open(),
         flash,
     };
-    render(template, headers, visitor, lang)
+    render(template, headers, lang)
 }
 
 pub async fn request_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     headers: HeaderMap,
     Path(id): Path<RequestId>,
     Query(q): Query<LangQuery>,
@@ -95,6 +93,7 @@ pub async fn request_page(
         &state,
         &headers,
         &visitor,
+        customer,
         id,
         flash.filter(|f| !f.is_empty()),
         q.lang.as_deref(),
@@ -110,15 +109,15 @@ pub struct SendCodeForm {
 
 pub async fn request_send_code(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     address: Address,
     headers: HeaderMap,
     Path(id): Path<RequestId>,
     Form(form): Form<SendCodeForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
-    let (customer, line) = match own_request_line(&state, &visitor, id, &form.csrf).await {
-        Ok(owned) => owned,
+    let line = match own_request_form(&state, &visitor, customer, id, &form.csrf).await {
+        Ok(line) => line,
         Err(refused) => return refused,
     };
     let by_email = form.to == "email";
@@ -135,6 +134,7 @@ pub async fn request_send_code(
                 &state,
                 &headers,
                 &visitor,
+                customer,
                 id,
                 Some(i18n::t1(visitor.language, "code-sent", "to", &sent.to)),
                 None,
@@ -153,15 +153,15 @@ pub struct CheckForm {
 
 pub async fn request_check_code(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     address: Address,
     Path(id): Path<RequestId>,
     Form(form): Form<CheckForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
-    let (customer, line) = match own_request_line(&state, &visitor, id, &form.csrf).await {
-        Ok(owned) => owned,
-        Err(r) => return r,
+    let line = match own_request_form(&state, &visitor, customer, id, &form.csrf).await {
+        Ok(line) => line,
+        Err(refused) => return refused,
     };
     let allowed = state
         .guard()
@@ -187,7 +187,7 @@ pub async fn request_check_code(
 /// where proxies log it). The body is limited by the route; the type is judged from the bytes.
 pub async fn request_upload(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     address: Address,
     Path(id): Path<RequestId>,
     mut multipart: Multipart,
@@ -224,10 +224,9 @@ pub async fn request_upload(
             _ => {}
         }
     }
-    let customer = match own_request_form(&state, &visitor, id, &csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    if let Err(refused) = own_request_form(&state, &visitor, customer, id, &csrf).await {
+        return refused;
+    }
     let Some((content, declared)) = content else {
         return failed(
             &visitor,
@@ -259,15 +258,14 @@ pub async fn request_upload(
 
 pub async fn request_withdraw(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Traveller { visitor, customer }: Traveller,
     Path(id): Path<RequestId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let back = format!("/my/requests/{id}");
-    let customer = match own_request_form(&state, &visitor, id, &form.csrf).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    if let Err(refused) = own_request_form(&state, &visitor, customer, id, &form.csrf).await {
+        return refused;
+    }
     match cancellation::withdraw(
         &state.ctx,
         id,

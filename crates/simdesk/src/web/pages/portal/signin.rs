@@ -1,19 +1,19 @@
 //! Signing in to the portal: the identifier, the one-time code, the session, signing out.
 
 use super::failed;
-use super::{limited_page, page, render, service_error, CsrfForm, LangQuery};
+use super::{limited_page, page, render, service_error, LangQuery};
 use crate::adapters::messages::CodeDestination;
 use crate::services::guard::Address;
 use crate::services::lines::{find_line, parse_line_key};
 use crate::services::ServiceError;
 use crate::store::{LineKey, Store};
-use crate::web::pages::error::PageError;
-use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
+use crate::web::pages::error::{PageError, StaleForm};
+use crate::web::pages::session::{self, CsrfForm, Visitor};
 use crate::web::pages::{i18n, Page};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -35,30 +35,23 @@ struct CodePage {
 }
 
 /// Sign-in page, or my lines when already signed in.
-pub async fn home(visitor: Visitor, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let mut visitor = visitor;
+pub async fn home(
+    mut visitor: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
     if visitor.traveller().is_some() {
         return Redirect::to("/my").into_response();
     }
-    let fresh = visitor.form_token.is_none().then(session::random_token);
-    if let Some(t) = &fresh {
-        visitor.form_token = Some(t.clone());
-    }
-    let mut r = render(
+    let form_cookie = visitor.ensure_form_token(&headers);
+    let page = render(
         SignInPage {
             page: page(&visitor, "/"),
         },
         &headers,
-        &visitor,
         q.lang.as_deref(),
     );
-    if let Some(t) = fresh {
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            session::set_cookie(&headers, FORM_COOKIE, &t, 7200),
-        );
-    }
-    r
+    (form_cookie, page).into_response()
 }
 
 #[derive(Deserialize)]
@@ -152,12 +145,8 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !visitor.csrf_ok(&form.csrf) {
-        return failed(
-            &visitor,
-            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
-            "/",
-        );
+    if let Err(e) = visitor.check_form(&form.csrf, StaleForm::Portal) {
+        return failed(&visitor, e, "/");
     }
     let Some(identifier) = Identifier::parse(&form.identifier) else {
         return failed(
@@ -191,7 +180,6 @@ pub async fn sign_in(
             identifier: form.identifier.trim().to_string(),
         },
         &headers,
-        &visitor,
         None,
     )
 }
@@ -249,12 +237,8 @@ pub async fn sign_in_code(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    if !visitor.csrf_ok(&form.csrf) {
-        return failed(
-            &visitor,
-            PageError::Forbidden(i18n::t(visitor.language, "err-form-expired")),
-            "/",
-        );
+    if let Err(e) = visitor.check_form(&form.csrf, StaleForm::Portal) {
+        return failed(&visitor, e, "/");
     }
     let wrong =
         |visitor: &Visitor, message: String| failed(visitor, PageError::Forbidden(message), "/");
@@ -330,28 +314,17 @@ pub async fn sign_in_code(
     let Some(customer) = line.holder else {
         return wrong(&visitor, i18n::t(visitor.language, "err-no-line"));
     };
-    match session::start(
+    let signed_in = session::sign_in(
         &state,
+        &headers,
         "traveller",
         customer.get(),
         Some(line.carrier.to_string()),
         visitor.language,
+        "/my",
     )
-    .await
-    {
-        Ok(token) => {
-            if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
-                let _ = store.delete_session(&session::hash(&old)).await;
-            }
-            let mut r = Redirect::to("/my").into_response();
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
-            );
-            r
-        }
-        Err(e) => service_error(&visitor, e.into(), "/"),
-    }
+    .await;
+    signed_in.unwrap_or_else(|e| service_error(&visitor, e.into(), "/"))
 }
 
 pub async fn sign_out(
@@ -360,15 +333,5 @@ pub async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if visitor.session.is_some() && visitor.csrf_ok(&form.csrf) {
-        if let Some(s) = &visitor.session {
-            let _ = state.ctx.store.delete_session(&s.token_hash).await;
-        }
-    }
-    let mut r = Redirect::to("/").into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, SESSION_COOKIE, "", 0),
-    );
-    r
+    session::sign_out(&state, &visitor, &headers, &form, "/").await
 }

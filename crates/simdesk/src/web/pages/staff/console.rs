@@ -1,6 +1,6 @@
 //! The hotline console: finding a caller's line, verifying them and cancelling for them.
 
-use super::{carrier_line, failed, html, PageError, StaffSession};
+use super::{carrier_line, failed, html, StaffSession};
 use crate::services::access::Permission;
 use crate::services::cancellation::{self, Knowledge};
 use crate::services::lines::{find_line, parse_line_key};
@@ -225,10 +225,8 @@ pub async fn console_cancel(
     if let Some(refused) = me.refuse_unless(Permission::HotlineCancel) {
         return refused;
     }
-    if !me.csrf_ok(&form.csrf) {
-        return failed(PageError::Forbidden(
-            "the form expired; open the page again".into(),
-        ));
+    if let Err(e) = me.check_form(&form.csrf) {
+        return failed(e);
     }
     let line = match carrier_line(&state, &me, &iccid).await {
         Ok(line) => line,

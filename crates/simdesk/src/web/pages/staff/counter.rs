@@ -91,10 +91,8 @@ pub async fn call_next(
     if let Some(refused) = me.refuse_unless(Permission::Counter) {
         return refused;
     }
-    if !me.csrf_ok(&form.csrf) {
-        return failed(PageError::Forbidden(
-            "the form expired; open the page again".into(),
-        ));
+    if let Err(e) = me.check_form(&form.csrf) {
+        return failed(e);
     }
     let counter: String = form.counter.trim().chars().take(16).collect();
     match state
@@ -161,10 +159,8 @@ pub async fn counter_cancel(
     if let Some(refused) = me.refuse_unless(Permission::StoreCancel) {
         return refused;
     }
-    if !me.csrf_ok(&form.csrf) {
-        return failed(PageError::Forbidden(
-            "the form expired; open the page again".into(),
-        ));
+    if let Err(e) = me.check_form(&form.csrf) {
+        return failed(e);
     }
     let counter: String = form
         .counter

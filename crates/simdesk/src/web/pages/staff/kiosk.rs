@@ -2,14 +2,16 @@
 
 use super::{failed, html, known_carrier, today, PageError};
 use crate::services::guard::Address;
-use crate::web::pages::session::{self, Visitor, FORM_COOKIE};
+use crate::web::pages::error::StaleForm;
+use crate::web::pages::session::Visitor;
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
+use simdesk_domain::customer::Language;
 use simdesk_domain::ids::CarrierCode;
 
 #[derive(Template)]
@@ -26,41 +28,32 @@ struct KioskPage {
 /// its form carries the anonymous double-submit token.
 pub async fn kiosk(
     State(state): State<AppState>,
-    visitor: Visitor,
+    mut visitor: Visitor,
     headers: HeaderMap,
     Path(carrier): Path<CarrierCode>,
 ) -> Response {
     if !known_carrier(&state, &carrier).await {
         return failed(PageError::NotFound);
     }
-    kiosk_page(&headers, &visitor, carrier, None, None)
+    kiosk_page(&headers, &mut visitor, carrier, None, None)
 }
 
 fn kiosk_page(
     headers: &HeaderMap,
-    visitor: &Visitor,
+    visitor: &mut Visitor,
     carrier: CarrierCode,
     number: Option<i64>,
     flash: Option<String>,
 ) -> Response {
-    let token = visitor
-        .form_token
-        .clone()
-        .unwrap_or_else(session::random_token);
-    let mut r = html(KioskPage {
+    let form_cookie = visitor.ensure_form_token(headers);
+    let page = html(KioskPage {
         staff: None,
-        csrf: token.clone(),
+        csrf: visitor.form_token.clone().unwrap_or_default(),
         flash,
         carrier,
         number,
     });
-    if visitor.form_token.is_none() {
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            session::set_cookie(headers, FORM_COOKIE, &token, 7200),
-        );
-    }
-    r
+    (form_cookie, page).into_response()
 }
 
 #[derive(Deserialize)]
@@ -71,7 +64,7 @@ pub struct KioskForm {
 
 pub async fn take_ticket(
     State(state): State<AppState>,
-    visitor: Visitor,
+    mut visitor: Visitor,
     address: Address,
     headers: HeaderMap,
     Path(carrier): Path<CarrierCode>,
@@ -80,15 +73,11 @@ pub async fn take_ticket(
     if !known_carrier(&state, &carrier).await {
         return failed(PageError::NotFound);
     }
-    if !visitor.csrf_ok(&form.csrf) {
-        let mut r = kiosk_page(
-            &headers,
-            &visitor,
-            carrier,
-            None,
-            Some("The page had expired; press the button again.".into()),
-        );
-        *r.status_mut() = StatusCode::FORBIDDEN;
+    if let Err(refused) = visitor.check_form(&form.csrf, StaleForm::Kiosk) {
+        // The kiosk stays on its button, so that the walk-in can simply press it again.
+        let flash = refused.message(Language::En);
+        let mut r = kiosk_page(&headers, &mut visitor, carrier, None, Some(flash));
+        *r.status_mut() = refused.status();
         return r;
     }
     if let Err(e) = state.guard().kiosk_ticket(address).await {
@@ -100,7 +89,7 @@ pub async fn take_ticket(
         .take_ticket(&carrier, &today(&state), state.clock.now())
         .await
     {
-        Ok(t) => kiosk_page(&headers, &visitor, carrier, Some(t.number), None),
+        Ok(t) => kiosk_page(&headers, &mut visitor, carrier, Some(t.number), None),
         Err(e) => failed(e.into()),
     }
 }

@@ -8,17 +8,15 @@ pub mod kiosk;
 pub mod reviews;
 pub mod signin;
 
-use super::error::PageError;
+use super::error::{PageError, StaleForm};
 use super::session::Visitor;
-use super::Page;
+use super::{html, line_of, Page};
 use crate::services::access::Permission;
 use crate::services::guard::Account;
 use crate::services::staff::Role;
 use crate::store::SessionRow;
 use crate::web::AppState;
-use askama::Template;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::Language;
 use simdesk_domain::ids::CarrierCode;
@@ -57,9 +55,9 @@ impl StaffSession {
         })
     }
 
-    /// Whether a form carries this session's CSRF token.
-    fn csrf_ok(&self, submitted: &str) -> bool {
-        self.visitor.csrf_ok(submitted)
+    /// A form's CSRF token checked against this session's: the refusal when it is not.
+    fn check_form(&self, submitted: &str) -> Result<(), PageError> {
+        self.visitor.check_form(submitted, StaleForm::Staff)
     }
 
     fn account(&self) -> Account {
@@ -140,20 +138,6 @@ fn failed(error: PageError) -> Response {
     error.respond(page, "/staff")
 }
 
-fn html(template: impl Template) -> Response {
-    match template.render() {
-        Ok(h) => Html(h).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "page rendering failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "page could not be rendered",
-            )
-                .into_response()
-        }
-    }
-}
-
 /// Where a staff member starts: the console for the hotline, the counter for clerks.
 fn home_of(role: Role) -> &'static str {
     if role.may(Permission::Console) {
@@ -178,9 +162,5 @@ async fn carrier_line(
     me: &StaffSession,
     iccid: &str,
 ) -> Result<simdesk_domain::line::Line, PageError> {
-    // On a page, a number that names no line is just a page that does not exist.
-    if crate::services::lines::parse_line_key(iccid).is_err() {
-        return Err(PageError::NotFound);
-    }
-    Ok(state.guard().line(&me.account(), iccid).await?)
+    line_of(state, &me.account(), iccid).await
 }

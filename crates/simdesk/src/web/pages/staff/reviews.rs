@@ -130,10 +130,8 @@ pub async fn console_review(
     if let Some(refused) = me.refuse_unless(Permission::ReviewDocuments) {
         return refused;
     }
-    if !me.csrf_ok(&form.csrf) {
-        return failed(PageError::Forbidden(
-            "the form expired; open the page again".into(),
-        ));
+    if let Err(e) = me.check_form(&form.csrf) {
+        return failed(e);
     }
     if let Err(e) = carrier_request(state.ctx.store.as_ref(), &me, id).await {
         return failed(e);

@@ -3,11 +3,12 @@
 use super::{failed, home_of, html, staff_of, PageError};
 use crate::services::guard::Address;
 use crate::services::staff::{self};
-use crate::web::pages::session::{self, Visitor, FORM_COOKIE, SESSION_COOKIE};
+use crate::web::pages::error::StaleForm;
+use crate::web::pages::session::{self, CsrfForm, Visitor};
 use crate::web::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -23,7 +24,7 @@ struct SignInPage {
 
 pub async fn sign_in_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    mut visitor: Visitor,
     headers: HeaderMap,
 ) -> Response {
     match staff_of(&state, &visitor).await {
@@ -31,22 +32,13 @@ pub async fn sign_in_page(
         Err(PageError::SignedOut { .. }) => {}
         Err(e) => return failed(e),
     }
-    let token = visitor
-        .form_token
-        .clone()
-        .unwrap_or_else(session::random_token);
-    let mut r = html(SignInPage {
+    let form_cookie = visitor.ensure_form_token(&headers);
+    let page = html(SignInPage {
         staff: None,
-        csrf: token.clone(),
+        csrf: visitor.form_token.clone().unwrap_or_default(),
         flash: None,
     });
-    if visitor.form_token.is_none() {
-        r.headers_mut().append(
-            header::SET_COOKIE,
-            session::set_cookie(&headers, FORM_COOKIE, &token, 7200),
-        );
-    }
-    r
+    (form_cookie, page).into_response()
 }
 
 #[derive(Deserialize)]
@@ -63,10 +55,8 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !visitor.csrf_ok(&form.csrf) {
-        return failed(PageError::Forbidden(
-            "the form expired; open the sign-in page again".into(),
-        ));
+    if let Err(e) = visitor.check_form(&form.csrf, StaleForm::StaffSignIn) {
+        return failed(e);
     }
     let guard = state.guard();
     if let Err(e) = guard.staff_sign_in(address, &form.username).await {
@@ -74,28 +64,19 @@ pub async fn sign_in(
     }
     let store = state.ctx.store.as_ref();
     match staff::authenticate(store, &form.username, &form.password).await {
-        Ok(Some((row, role))) => match session::start(
-            &state,
-            "staff",
-            row.id,
-            Some(row.carrier.to_string()),
-            Language::En,
-        )
-        .await
-        {
-            Ok(token) => {
-                if let Some(old) = session::cookie(&headers, SESSION_COOKIE) {
-                    let _ = state.ctx.store.delete_session(&session::hash(&old)).await;
-                }
-                let mut r = Redirect::to(home_of(role)).into_response();
-                r.headers_mut().append(
-                    header::SET_COOKIE,
-                    session::set_cookie(&headers, SESSION_COOKIE, &token, session::lifetime_secs()),
-                );
-                r
-            }
-            Err(e) => failed(e.into()),
-        },
+        Ok(Some((row, role))) => {
+            let signed_in = session::sign_in(
+                &state,
+                &headers,
+                "staff",
+                row.id,
+                Some(row.carrier.to_string()),
+                Language::En,
+                home_of(role),
+            )
+            .await;
+            signed_in.unwrap_or_else(|e| failed(e.into()))
+        }
         Ok(None) => {
             guard.staff_sign_in_failed(&form.username).await;
             let token = visitor.form_token.clone().unwrap_or_default();
@@ -111,28 +92,11 @@ pub async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn sign_out(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Some(s) = visitor
-        .session
-        .as_ref()
-        .filter(|_| visitor.csrf_ok(&form.csrf))
-    {
-        let _ = state.ctx.store.delete_session(&s.token_hash).await;
-    }
-    let mut r = Redirect::to("/staff").into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        session::set_cookie(&headers, SESSION_COOKIE, "", 0),
-    );
-    r
+    session::sign_out(&state, &visitor, &headers, &form, "/staff").await
 }
