@@ -7,6 +7,7 @@ receipt-title = Cancellation receipt
 receipt-number = Receipt number
 receipt-carrier = Carrier
 receipt-effective-date = Effective date
+receipt-usage-counted-until = Usage counted until
 receipt-issued = Issued
 receipt-request = Request
 receipt-channel = Channel

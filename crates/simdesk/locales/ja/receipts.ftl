@@ -4,6 +4,7 @@ receipt-title = 解約証明書
 receipt-number = 証明書番号
 receipt-carrier = 通信事業者
 receipt-effective-date = 解約日
+receipt-usage-counted-until = 利用量の集計時点
 receipt-issued = 発行日時
 receipt-request = 申請番号
 receipt-channel = 受付窓口

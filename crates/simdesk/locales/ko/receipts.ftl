@@ -4,6 +4,7 @@ receipt-title = 해지 영수증
 receipt-number = 영수증 번호
 receipt-carrier = 통신사
 receipt-effective-date = 해지 효력 발생일
+receipt-usage-counted-until = 사용량 집계 시점
 receipt-issued = 발행 일시
 receipt-request = 신청 번호
 receipt-channel = 접수 경로

@@ -4,6 +4,7 @@ receipt-title = 注销凭证
 receipt-number = 凭证编号
 receipt-carrier = 运营商
 receipt-effective-date = 生效日期
+receipt-usage-counted-until = 用量统计截至
 receipt-issued = 签发时间
 receipt-request = 申请编号
 receipt-channel = 受理渠道

@@ -4,6 +4,7 @@ receipt-title = 註銷憑證
 receipt-number = 憑證編號
 receipt-carrier = 電信業者
 receipt-effective-date = 生效日期
+receipt-usage-counted-until = 用量統計截至
 receipt-issued = 簽發時間
 receipt-request = 申請編號
 receipt-channel = 受理管道

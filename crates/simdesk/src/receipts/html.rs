@@ -72,6 +72,9 @@ pub fn render_html(signed: &SignedReceipt) -> String {
     row(&mut h, &l.carrier, &r.carrier);
     row(&mut h, &l.effective_date, &r.effective_date.to_string());
     row(&mut h, &l.issued, &issued_jst(r.issued_at));
+    if let Some(until) = r.usage_counted_until {
+        row(&mut h, &l.usage_counted_until, &issued_jst(until));
+    }
     row(&mut h, &l.request, &r.request_id.to_string());
     row(&mut h, &l.channel, &l.channel_name(&r.channel));
     row(&mut h, &l.customer, &r.customer);

@@ -80,6 +80,10 @@ pub struct ReceiptContent {
     pub customer: String,
     pub unbound_addons: Vec<ReceiptAddon>,
     pub refund: ReceiptRefund,
+    /// The refund counted the usage reported up to this instant. Absent on receipts issued
+    /// before usage was counted, so their canonical form (and signature) is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_counted_until: Option<Timestamp>,
     pub policy_version: i64,
     /// The customer's language tag (ja, en, zh-Hans, zh-Hant, ko); used for rendering.
     pub language: String,

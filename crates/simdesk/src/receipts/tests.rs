@@ -51,6 +51,7 @@ fn sample() -> ReceiptContent {
             total: yen(1_200),
             credited_to: "e-wallet W-000981".to_owned(),
         },
+        usage_counted_until: None,
         policy_version: 3,
         language: "ja".to_owned(),
     }

@@ -36,6 +36,9 @@ pub fn render_text(signed: &SignedReceipt) -> String {
     field(&mut t, &l.carrier, &r.carrier);
     field(&mut t, &l.effective_date, &r.effective_date.to_string());
     field(&mut t, &l.issued, &issued_jst(r.issued_at));
+    if let Some(until) = r.usage_counted_until {
+        field(&mut t, &l.usage_counted_until, &issued_jst(until));
+    }
     field(&mut t, &l.request, &r.request_id.to_string());
     field(&mut t, &l.channel, &l.channel_name(&r.channel));
     field(&mut t, &l.customer, &r.customer);

@@ -4,6 +4,7 @@ use super::cancellation::{self, Knowledge};
 use super::import::ImportRequest;
 use super::outbox::Peers;
 use super::policies::{load_policies, PolicyBook};
+use super::usage::{self, UsageRecord};
 use super::ServiceContext;
 use super::{import, jobs, lines, ServiceResult};
 use crate::adapters::messages::RecordingCodeSender;
@@ -15,6 +16,7 @@ use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::customer::RegistrationForm;
 use simdesk_domain::ids::{CarrierCode, Eid, Iccid};
 use simdesk_domain::line::{LineKind, LineState};
+use simdesk_domain::policy::Service;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -217,15 +219,33 @@ pub async fn seed(
         lines::activate(store, &book, key, ops(activated_at, "first connection")).await?;
         let busy_at = activated_at + SignedDuration::from_mins(30);
         if target != LineState::Closed && busy_at < now {
-            let mb = rng.random_range(50..2000);
-            let _ = lines::record_usage(
-                store,
-                &book,
-                key,
-                lines::Usage::DataMb(mb),
-                Attribution::system("network-usage", busy_at, "data session"),
-            )
-            .await;
+            // What the network reported: a few data sessions, calls and texts between
+            // activation and now, counted through the same rating as a real usage file.
+            let network = Attribution::system("network-usage", now, "demo usage file");
+            let span = now.duration_since(busy_at).as_secs().max(60);
+            for k in 0..rng.random_range(3..9u32) {
+                let started_at = busy_at + SignedDuration::from_secs(rng.random_range(0..span));
+                let (service, volume) = match (k % 4, &policy.plan.services) {
+                    (3, services) if services.contains(&Service::Voice) => {
+                        (Service::Voice, rng.random_range(20..600))
+                    }
+                    (2, services) if services.contains(&Service::Sms) => {
+                        (Service::Sms, rng.random_range(1..4))
+                    }
+                    _ => (Service::Data, rng.random_range(20..900) * 1024 * 1024),
+                };
+                let record = UsageRecord {
+                    record_id: format!("demo-{i}-{k}"),
+                    line: key.clone(),
+                    service,
+                    started_at,
+                    ended_at: None,
+                    volume,
+                    network: Some("44010".into()),
+                    rating_group: None,
+                };
+                usage::count(store, &book, &record, "demo", &network).await?;
+            }
             if i % 4 == 0 {
                 let amount = format!("{} JPY", policy.carrier.top_up.minimum.minor() * 2);
                 let _ = lines::top_up(

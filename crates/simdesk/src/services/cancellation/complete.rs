@@ -196,6 +196,7 @@ async fn complete_one(
                 "nothing due".into()
             },
         },
+        usage_counted_until: ctx.s().line_usage(line.id).await?.counted_until,
         policy_version: record.request.policy_version,
         language: language.clone(),
     };

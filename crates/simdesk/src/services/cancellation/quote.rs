@@ -35,6 +35,9 @@ pub struct Quote {
     pub time_left_notice: Option<TimeLeft>,
     pub balance: Money,
     pub data_mb: i64,
+    /// Balance and refund count the usage the network reported up to this instant; records
+    /// that arrive later never change a refund already paid.
+    pub usage_counted_until: Option<Timestamp>,
     pub bound_addons: Vec<QuoteAddon>,
     pub refund: Option<Refund>,
     pub effective_date_if_submitted_now: Option<Date>,
@@ -103,6 +106,7 @@ pub async fn quote(ctx: &ServiceContext, key: &LineKey, now: Timestamp) -> Servi
         time_left_notice: decided.time_left,
         balance: money,
         data_mb,
+        usage_counted_until: ctx.s().line_usage(line.id).await?.counted_until,
         bound_addons: bound
             .iter()
             .filter(|b| b.unbound_at.is_none())
