@@ -283,3 +283,40 @@ async fn the_refund_after_use_is_what_is_left() {
     assert_ne!(before, after);
     assert!(after.to_string().contains("550"), "{after}");
 }
+
+#[tokio::test]
+async fn a_record_after_the_line_ended_is_written_off_and_moves_no_bucket() {
+    let w = world().await;
+    // JP10-DV lasts ten days and EX-SAKURA's grace three: a month later the line has closed.
+    let later = Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30);
+    for _ in 0..2 {
+        simdesk::services::jobs::run_due(&w.app.ctx, &w.app.peers, later)
+            .await
+            .unwrap();
+    }
+    let line = w
+        .store()
+        .line(&LineKey::Msisdn(national(1).parse().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(line.ended_at.is_some(), "the line closed: {:?}", line.state);
+    let left_before = w.left(1).await;
+    // The network's file arrives weeks late with a call made while the line was active.
+    let (status, body) = w
+        .post(
+            "late",
+            json!({ "records": [record("L1", 1, "voice", 120)] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records"][0]["result"], "written_off");
+    // Two minutes at 40 JPY: what it would have cost is kept with the record.
+    assert_eq!(
+        body["records"][0]["value"],
+        json!({ "value": 80, "unit": "JPY" })
+    );
+    assert_eq!(w.left(1).await, left_before);
+    let usage = w.get(&format!("/api/v1/lines/{}/usage", national(1))).await;
+    assert_eq!(usage["records"][0]["outcome"], "written_off");
+}
