@@ -233,6 +233,62 @@ pub fn rate(
     Ok(rated)
 }
 
+/// How much of `service` the line's buckets could still pay for at `at`: bytes of data (less
+/// what earlier records carried short of a megabyte), seconds of voice or messages. What online
+/// charging may grant before the network must ask again.
+pub fn available(
+    service: Service,
+    buckets: &[Bucket],
+    carry_bytes: u64,
+    policy: &UsagePolicy,
+    at: Timestamp,
+) -> u64 {
+    let left: Vec<(i64, i64)> = buckets
+        .iter()
+        .filter(|b| b.is_live(at))
+        .map(|b| (b.id, b.remaining.max(0)))
+        .collect();
+    let money = |currency: Currency| -> i64 {
+        buckets_of(buckets, at, Payer::Money)
+            .iter()
+            .filter(|b| b.unit == BucketUnit::Money(currency))
+            .map(|b| remaining_of(&left, b.id))
+            .sum()
+    };
+    match service {
+        Service::Data => {
+            let mut mb: u64 = 0;
+            for payer in &policy.data_order {
+                mb = mb.saturating_add(match payer {
+                    Payer::Plan | Payer::Addon => buckets_of(buckets, at, *payer)
+                        .iter()
+                        .map(|b| u64::try_from(remaining_of(&left, b.id)).unwrap_or(0))
+                        .sum(),
+                    Payer::Money if policy.money_per_mb.is_positive() => u64::try_from(
+                        money(policy.money_per_mb.currency()) / policy.money_per_mb.minor(),
+                    )
+                    .unwrap_or(0),
+                    Payer::Money => 0,
+                });
+            }
+            mb.saturating_mul(BYTES_PER_MB).saturating_sub(carry_bytes)
+        }
+        Service::Voice if policy.voice_per_minute.is_positive() => {
+            let cents = u64::try_from(money(policy.voice_per_minute.currency())).unwrap_or(0);
+            let per_minute = u64::try_from(policy.voice_per_minute.minor()).unwrap_or(1);
+            let step = u64::from(policy.voice_rounding_secs.max(1));
+            // Whole rounding steps only: a grant never promises a step it could not pay for.
+            (cents * 60 / per_minute) / step * step
+        }
+        Service::Sms if policy.sms_per_message.is_positive() => {
+            u64::try_from(money(policy.sms_per_message.currency()) / policy.sms_per_message.minor())
+                .unwrap_or(0)
+        }
+        // Free calls or texts: as much as anyone asks.
+        Service::Voice | Service::Sms => u64::MAX,
+    }
+}
+
 /// What a usage would cost at the policy's money rates: the price of a late record.
 pub fn money_value(usage: &Usage, policy: &UsagePolicy) -> Money {
     let currency = policy.money_per_mb.currency();

@@ -195,6 +195,29 @@ fn a_late_record_is_worth_its_price_at_money_rates() {
     assert_eq!(money_value(&call, &policy()), yen(60));
 }
 
+#[test]
+fn what_is_available_is_what_rating_would_pay_for() {
+    let buckets = [
+        bucket(1, BucketUnit::Megabytes, 10, "plan"),
+        bucket(2, BucketUnit::Money(Currency::Jpy), 100, "plan"),
+    ];
+    // 10 MB of allowance and 100 JPY at 20 JPY a megabyte.
+    assert_eq!(
+        available(Service::Data, &buckets, 0, &policy(), at()),
+        15 * BYTES_PER_MB
+    );
+    assert_eq!(
+        available(Service::Data, &buckets, 1024, &policy(), at()),
+        15 * BYTES_PER_MB - 1024
+    );
+    // 100 JPY at 40 JPY a minute is 150 s, in whole 30-second steps.
+    assert_eq!(available(Service::Voice, &buckets, 0, &policy(), at()), 150);
+    assert_eq!(available(Service::Sms, &buckets, 0, &policy(), at()), 10);
+    let whole = rate(&data(15 * BYTES_PER_MB), &buckets, 0, &ALL, &policy()).unwrap();
+    assert_eq!(whole.unpaid, None);
+    assert!(whole.data_exhausted);
+}
+
 fn arb_bucket() -> impl Strategy<Value = Bucket> {
     (
         1i64..50,
