@@ -5,6 +5,7 @@ mod bare;
 mod load;
 mod scenarios;
 mod seed;
+mod usage;
 mod world;
 
 use std::fmt::Write as _;
@@ -31,6 +32,7 @@ pub enum Scenario {
     Submissions,
     Completions,
     Expiry,
+    Usage,
 }
 
 /// What to run and at which sizes.
@@ -49,6 +51,9 @@ pub struct Options {
     pub due: u64,
     pub expiry_lines: u64,
     pub expiring: u64,
+    /// Usage records rated from one file, spread over `usage_lines` active lines.
+    pub usage_records: u64,
+    pub usage_lines: u64,
 }
 
 impl Options {
@@ -62,6 +67,7 @@ impl Options {
                 Scenario::Submissions,
                 Scenario::Completions,
                 Scenario::Expiry,
+                Scenario::Usage,
             ],
             pg_url,
             import_lines: 1_000_000,
@@ -73,6 +79,8 @@ impl Options {
             due: 100_000,
             expiry_lines: 1_000_000,
             expiring: 100_000,
+            usage_records: 1_000_000,
+            usage_lines: 10_000,
         }
     }
 
@@ -86,6 +94,8 @@ impl Options {
         self.due = 300;
         self.expiry_lines = 10_000;
         self.expiring = 1_000;
+        self.usage_records = 5_000;
+        self.usage_lines = 200;
         self
     }
 }
@@ -148,6 +158,7 @@ pub async fn run(opts: &Options, progress: &dyn Fn(&Row)) -> anyhow::Result<Vec<
                 Scenario::Submissions => scenarios::submissions(backend, opts).await,
                 Scenario::Completions => scenarios::completions(backend, opts).await,
                 Scenario::Expiry => scenarios::expiry(backend, opts).await,
+                Scenario::Usage => usage::usage(backend, opts).await,
             }
             .map_err(|e| e.context(format!("{scenario:?} on {}", backend.as_str())))?;
             for row in made {

@@ -10,11 +10,11 @@ use crate::store::LineKey;
 use jiff::Timestamp;
 use std::time::{Duration, Instant};
 
-fn rate(count: u64, took: Duration) -> f64 {
+pub(super) fn rate(count: u64, took: Duration) -> f64 {
     count as f64 / took.as_secs_f64().max(1e-9)
 }
 
-fn per_second(count: u64, took: Duration) -> String {
+pub(super) fn per_second(count: u64, took: Duration) -> String {
     format!("{}/s", thousands(rate(count, took).round() as u64))
 }
 
@@ -35,7 +35,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// Seeding goes fast on PostgreSQL (commits not waited for); the measurement does not.
-async fn seeded<F, Fut>(world: &mut World, seed: F) -> anyhow::Result<()>
+pub(super) async fn seeded<F, Fut>(world: &mut World, seed: F) -> anyhow::Result<()>
 where
     F: FnOnce(crate::services::ServiceContext) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -48,7 +48,7 @@ where
     Ok(())
 }
 
-fn workers(backend: Backend) -> u64 {
+pub(super) fn workers(backend: Backend) -> u64 {
     match backend {
         // One writer at a time: more workers only wait for each other.
         Backend::Sqlite => 1,

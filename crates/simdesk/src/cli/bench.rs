@@ -47,6 +47,12 @@ pub struct BenchArgs {
     /// Of those, lines whose validity ends at the sweep
     #[arg(long)]
     expiring: Option<u64>,
+    /// Usage records rated from one file
+    #[arg(long)]
+    usage_records: Option<u64>,
+    /// Active lines the usage records are spread over
+    #[arg(long)]
+    usage_lines: Option<u64>,
 }
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -70,6 +76,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     set(&mut opts.due, args.due);
     set(&mut opts.expiry_lines, args.expiry_lines);
     set(&mut opts.expiring, args.expiring);
+    set(&mut opts.usage_records, args.usage_records);
+    set(&mut opts.usage_lines, args.usage_lines);
     if let Some(c) = args.connections {
         opts.connections = c;
     }
@@ -88,6 +96,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             opts.due,
             opts.expiry_lines,
             opts.read_seconds,
+            opts.usage_records,
+            opts.usage_lines,
         ]
         .contains(&0)
     {
