@@ -185,45 +185,34 @@ pub fn rate(
                 thresholds_crossed: crossed(&policy.thresholds_percent, before, after),
             }
         }
-        Service::Voice => {
-            let step = u64::from(policy.voice_rounding_secs.max(1));
-            let rounded = usage.volume.div_ceil(step).saturating_mul(step);
-            // Priced per minute, charged per started rounding step: round the money up.
-            let cost = voice_cost(policy, rounded);
+        Service::Voice | Service::Sms => {
+            // Calls and texts are paid in money: calls priced per minute and charged per
+            // started rounding step (the money rounded up), texts per message.
+            let (rounded, price) = if usage.service == Service::Voice {
+                let step = u64::from(policy.voice_rounding_secs.max(1));
+                let rounded = usage.volume.div_ceil(step).saturating_mul(step);
+                (
+                    rounded,
+                    Money::new(
+                        voice_cost(policy, rounded),
+                        policy.voice_per_minute.currency(),
+                    ),
+                )
+            } else {
+                (usage.volume, sms_cost(policy, usage.volume))
+            };
             let unpaid = pay_money(
-                cost,
-                policy.voice_per_minute.currency(),
+                price.minor(),
+                price.currency(),
                 buckets,
                 usage.at,
                 &mut left,
                 &mut take,
             )?;
             Rated {
-                movements: take.into_movements("voice"),
+                movements: take.into_movements(usage.service.as_str()),
                 carry_bytes,
                 rounded,
-                unpaid,
-                data_exhausted: !can_pay_data(buckets, usage.at, policy, &left),
-                thresholds_crossed: Vec::new(),
-            }
-        }
-        Service::Sms => {
-            let cost = policy
-                .sms_per_message
-                .minor()
-                .saturating_mul(i64::try_from(usage.volume).unwrap_or(i64::MAX));
-            let unpaid = pay_money(
-                cost,
-                policy.sms_per_message.currency(),
-                buckets,
-                usage.at,
-                &mut left,
-                &mut take,
-            )?;
-            Rated {
-                movements: take.into_movements("sms"),
-                carry_bytes,
-                rounded: usage.volume,
                 unpaid,
                 data_exhausted: !can_pay_data(buckets, usage.at, policy, &left),
                 thresholds_crossed: Vec::new(),
@@ -309,10 +298,7 @@ pub fn money_value(usage: &Usage, policy: &UsagePolicy) -> Money {
             let step = u64::from(policy.voice_rounding_secs.max(1));
             voice_cost(policy, usage.volume.div_ceil(step).saturating_mul(step))
         }
-        Service::Sms => policy
-            .sms_per_message
-            .minor()
-            .saturating_mul(i64::try_from(usage.volume).unwrap_or(i64::MAX)),
+        Service::Sms => sms_cost(policy, usage.volume).minor(),
     };
     Money::new(minor, currency)
 }
@@ -323,6 +309,15 @@ fn voice_cost(policy: &UsagePolicy, secs: u64) -> i64 {
     let per_minute = u128::try_from(policy.voice_per_minute.minor()).unwrap_or(0);
     let cost = (per_minute * u128::from(secs)).div_ceil(60);
     i64::try_from(cost).unwrap_or(i64::MAX)
+}
+
+/// The price of `messages` SMS.
+fn sms_cost(policy: &UsagePolicy, messages: u64) -> Money {
+    let minor = policy
+        .sms_per_message
+        .minor()
+        .saturating_mul(i64::try_from(messages).unwrap_or(i64::MAX));
+    Money::new(minor, policy.sms_per_message.currency())
 }
 
 /// Takings per bucket, in the order they were decided.
