@@ -6,17 +6,22 @@
 //!
 //! - `types.rs`: the plain request, answer and trait — the boundary.
 //! - `settings.rs`: the `[gy]` settings section.
+//! - `server.rs`: the TCP server, one task per peer connection.
+//! - `base.rs`: capabilities exchange, watchdog and disconnect (RFC 6733).
 //! - `codec.rs`: CCR to [`CreditRequest`], [`CreditAnswer`] to CCA, and refusals.
 //! - `wire.rs`: framing, and the checks that run before the `diameter` crate decodes.
 //! - `dictionary.rs`, `avp.rs`: the AVPs and the numbers, named once.
 
 pub mod avp;
+pub mod base;
 pub mod codec;
 pub mod dictionary;
+pub mod server;
 pub mod settings;
 pub mod types;
 pub mod wire;
 
+pub use server::serve;
 pub use settings::GySettings;
 pub use types::{
     CreditAnswer, CreditControl, CreditRequest, NoCreditControl, Outcome, RequestType,
