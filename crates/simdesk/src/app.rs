@@ -4,6 +4,7 @@
 
 use crate::clock::Clock;
 use crate::config::{redact_url, Settings};
+use crate::gy::{self, CreditControl, GySettings, NoCreditControl};
 use crate::keys::Keys;
 use crate::services::outbox::Peers;
 use crate::services::policies::PolicyBook;
@@ -26,6 +27,9 @@ pub struct App {
     /// Set when Kannel passes inbound SMS to simdesk.
     pub sms_inbound: Option<web::sms::SmsInbound>,
     pub settings: Settings,
+    /// What decides online-charging grants when `[gy]` is set. Until something is given here,
+    /// the Gy server answers every CCR 5012 (unable to comply).
+    pub credit_control: Option<Arc<dyn CreditControl>>,
     /// Whether `run_on` runs due work beside the server (tests that deliver by hand turn it off).
     due_work: bool,
 }
@@ -62,6 +66,7 @@ impl App {
             peers,
             sms_inbound,
             settings,
+            credit_control: None,
             due_work: true,
         })
     }
@@ -117,8 +122,13 @@ impl App {
     }
 
     /// Serves on `listener` (port 0 included), with due work beside it, until `shutdown` is
-    /// triggered; the due-work loop ends with the server.
+    /// triggered; the due-work loop ends with the server. With `[gy]` set, the Gy server runs
+    /// beside them on its own address and stops with them.
     pub async fn run_on(self, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+        let gy = match &self.settings.gy {
+            Some(settings) => Some(self.start_gy(settings.clone(), &shutdown).await?),
+            None => None,
+        };
         let state = self.web_state();
         let every = Duration::from_secs(self.settings.jobs_every_secs.max(1));
         let due = self
@@ -129,8 +139,36 @@ impl App {
         if let Some(due) = due {
             due.abort();
         }
+        if let Some(gy) = gy {
+            // The HTTP server ended, by the same shutdown or by failing: the Gy server goes too.
+            shutdown.stop();
+            let _ = gy.await;
+        }
         served?;
         Ok(())
+    }
+
+    /// Binds the Gy address and serves it until `shutdown`.
+    async fn start_gy(
+        &self,
+        settings: GySettings,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let listener = bind(settings.listen).await.context("the Gy server")?;
+        let control = self.credit_control.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "[gy] is set but nothing in simdesk decides credit yet: every CCR is answered \
+                 5012 (unable to comply)"
+            );
+            Arc::new(NoCreditControl)
+        });
+        let stop = shutdown.clone();
+        Ok(tokio::spawn(gy::serve(
+            listener,
+            settings,
+            control,
+            async move { stop.stopped().await },
+        )))
     }
 }
 
@@ -286,6 +324,113 @@ mod tests {
         app.clock().advance(SignedDuration::from_hours(1));
         assert_eq!(state.clock.now(), at + SignedDuration::from_hours(1));
         assert_eq!(state.ctx.clock.now(), state.clock.now());
+    }
+
+    /// Sends one request built from `avps` and returns the answer's Result-Code.
+    async fn exchange(
+        stream: &mut tokio::net::TcpStream,
+        command: diameter::CommandCode,
+        application: diameter::ApplicationId,
+        avps: Vec<(u32, diameter::avp::AvpValue)>,
+    ) -> Option<u32> {
+        use crate::gy::{avp, dictionary::dictionary, wire};
+        use tokio::io::AsyncWriteExt;
+        let dict = dictionary();
+        let mut m = diameter::DiameterMessage::new(
+            command,
+            application,
+            wire::flags::REQUEST,
+            1,
+            1,
+            dict.clone(),
+        );
+        for (code, value) in avps {
+            m.add(wire::avp(code, value, &dict));
+        }
+        stream.write_all(&wire::encode(&m)).await.unwrap();
+        let bytes = wire::read_message(stream).await.unwrap().unwrap();
+        let answer = wire::decode(&wire::clean(&bytes, &dict).unwrap(), &dict).unwrap();
+        wire::find(answer.get_avps(), avp::RESULT_CODE).and_then(|a| a.get_unsigned32())
+    }
+
+    /// With `[gy]` set and nothing deciding credit, the Gy server still answers: 5012.
+    #[tokio::test]
+    async fn with_gy_set_the_app_answers_ccrs_even_before_charging_exists() {
+        use crate::gy::avp;
+        use diameter::avp::{Enumerated, Identity, UTF8String, Unsigned32};
+        use diameter::{ApplicationId, CommandCode};
+
+        let dir = tempfile::tempdir().unwrap();
+        // A free port for Gy: run_on binds the configured address itself.
+        let gy_addr = bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            gy: Some(GySettings::new(gy_addr, "ocs.test", "test")),
+            ..Settings::default()
+        };
+        let app = App::build(settings).await.unwrap();
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let shutdown = Shutdown::new();
+        let running = tokio::spawn(app.run_on(listener, shutdown.clone()));
+
+        let mut stream = None;
+        for _ in 0..100 {
+            match tokio::net::TcpStream::connect(gy_addr).await {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let mut stream = stream.expect("the Gy server listens");
+        let origin = || {
+            vec![
+                (avp::ORIGIN_HOST, Identity::new("pgw.test").into()),
+                (avp::ORIGIN_REALM, Identity::new("test").into()),
+            ]
+        };
+        let mut cer = origin();
+        cer.push((avp::AUTH_APPLICATION_ID, Unsigned32::new(4).into()));
+        let cea = exchange(
+            &mut stream,
+            CommandCode::CapabilitiesExchange,
+            ApplicationId::Common,
+            cer,
+        )
+        .await;
+        assert_eq!(cea, Some(2001));
+        let mut ccr = origin();
+        ccr.extend([
+            (avp::SESSION_ID, UTF8String::new("pgw.test;1").into()),
+            (avp::DESTINATION_REALM, Identity::new("test").into()),
+            (avp::AUTH_APPLICATION_ID, Unsigned32::new(4).into()),
+            (
+                avp::SERVICE_CONTEXT_ID,
+                UTF8String::new("32251@3gpp.org").into(),
+            ),
+            (avp::CC_REQUEST_TYPE, Enumerated::new(1).into()),
+            (avp::CC_REQUEST_NUMBER, Unsigned32::new(0).into()),
+        ]);
+        let cca = exchange(
+            &mut stream,
+            CommandCode::CreditControl,
+            ApplicationId::CreditControl,
+            ccr,
+        )
+        .await;
+        assert_eq!(cca, Some(5012));
+
+        shutdown.stop();
+        tokio::time::timeout(Duration::from_secs(20), running)
+            .await
+            .expect("stopped in time")
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]

@@ -28,6 +28,9 @@ pub struct Settings {
     pub sms: Option<SmsSettings>,
     /// The SMTP relay. Without it, e-mails are kept in memory and shown in the outbox.
     pub smtp: Option<crate::adapters::email::SmtpSettings>,
+    /// Online charging (`[gy]`): simdesk as the Diameter credit-control server of the
+    /// network's Gy interface. Without it, no Diameter port is opened.
+    pub gy: Option<crate::gy::GySettings>,
     /// The file holding the master key that wraps every customer's data keys (32 bytes in
     /// base64), unless `SIMDESK_MASTER_KEY` supplies it. Defaults to `<keys_dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
@@ -71,6 +74,7 @@ impl Default for Settings {
             hlr: None,
             sms: None,
             smtp: None,
+            gy: None,
             master_key_file: None,
             limits: Default::default(),
             trust_forwarded_for: false,
@@ -134,6 +138,7 @@ impl fmt::Debug for Settings {
             .field("hlr", &self.hlr)
             .field("sms", &self.sms)
             .field("smtp", &self.smtp)
+            .field("gy", &self.gy)
             .field("master_key_file", &self.master_key_file)
             .field("limits", &self.limits)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
@@ -272,6 +277,21 @@ mod tests {
         let d = Settings::default();
         assert_eq!(d.jobs_every_secs, 30);
         assert!(d.node_name().ends_with(&format!("-{}", std::process::id())));
+    }
+
+    #[test]
+    fn the_gy_section_is_off_unless_given_and_keeps_its_defaults() {
+        assert!(Settings::default().gy.is_none());
+        let s: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(
+                "[gy]\nlisten = \"127.0.0.1:3868\"\norigin_host = \"ocs.sim.example.jp\"\norigin_realm = \"sim.example.jp\"\n",
+            ))
+            .extract()
+            .unwrap();
+        let gy = s.gy.unwrap();
+        assert_eq!(gy.listen, "127.0.0.1:3868".parse().unwrap());
+        assert_eq!(gy.origin_host, "ocs.sim.example.jp");
+        assert_eq!((gy.watchdog_secs, gy.validity_secs), (30, 900));
     }
 
     #[test]

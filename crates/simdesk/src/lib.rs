@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod examples;
+pub mod gy;
 pub mod i18n;
 pub mod keys;
 pub mod messages;
