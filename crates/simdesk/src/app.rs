@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::{redact_url, Settings};
 use crate::gy::{self, CreditControl, GySettings, NoCreditControl};
 use crate::keys::Keys;
+use crate::services::charging::{Charging, Quota};
 use crate::services::outbox::Peers;
 use crate::services::policies::PolicyBook;
 use crate::services::{jobs, ServiceContext};
@@ -27,7 +28,7 @@ pub struct App {
     /// Set when Kannel passes inbound SMS to simdesk.
     pub sms_inbound: Option<web::sms::SmsInbound>,
     pub settings: Settings,
-    /// What decides online-charging grants when `[gy]` is set. Until something is given here,
+    /// What decides online-charging grants when `[gy]` is set: simdesk's charging; without it
     /// the Gy server answers every CCR 5012 (unable to comply).
     pub credit_control: Option<Arc<dyn CreditControl>>,
     /// Whether `run_on` runs due work beside the server (tests that deliver by hand turn it off).
@@ -61,12 +62,16 @@ impl App {
                 token,
                 public_url: settings.public_url(),
             });
+        // Online charging decides on the same buckets and rating as usage files.
+        let credit_control = settings.gy.as_ref().map(|_| {
+            Arc::new(Charging::new(ctx.clone(), Quota::default())) as Arc<dyn CreditControl>
+        });
         Ok(App {
             ctx,
             peers,
             sms_inbound,
             settings,
-            credit_control: None,
+            credit_control,
             due_work: true,
         })
     }
@@ -353,9 +358,9 @@ mod tests {
         wire::find(answer.get_avps(), avp::RESULT_CODE).and_then(|a| a.get_unsigned32())
     }
 
-    /// With `[gy]` set and nothing deciding credit, the Gy server still answers: 5012.
+    /// With `[gy]` set the app answers the network's CCRs: one naming no subscriber is 5030.
     #[tokio::test]
-    async fn with_gy_set_the_app_answers_ccrs_even_before_charging_exists() {
+    async fn with_gy_set_the_app_answers_credit_control() {
         use crate::gy::avp;
         use diameter::avp::{Enumerated, Identity, UTF8String, Unsigned32};
         use diameter::{ApplicationId, CommandCode};
@@ -423,7 +428,7 @@ mod tests {
             ccr,
         )
         .await;
-        assert_eq!(cca, Some(5012));
+        assert_eq!(cca, Some(5030));
 
         shutdown.stop();
         tokio::time::timeout(Duration::from_secs(20), running)

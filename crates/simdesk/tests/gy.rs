@@ -6,10 +6,9 @@
 //! Grants here come from `EchoingCharger`, a test stand-in that grants what is asked; the real
 //! charging is another part of simdesk. These tests are about the protocol.
 
-use diameter::avp::{
-    Avp, AvpValue, Enumerated, Grouped, Identity, OctetString, UTF8String, Unsigned32, Unsigned64,
-};
-use diameter::dictionary::Dictionary;
+mod support;
+
+use diameter::avp::{Avp, Enumerated, OctetString, Unsigned32};
 use diameter::transport::{DiameterClient, DiameterClientConfig};
 use diameter::{ApplicationId, CommandCode, DiameterMessage};
 use simdesk::gy::wire::{self, find, find_all, flags, Header};
@@ -20,7 +19,7 @@ use simdesk::gy::{
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use support::diameter::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -137,220 +136,6 @@ impl Server {
             .await
             .expect("the server stopped in time")
             .unwrap();
-    }
-}
-
-fn dict() -> Arc<Dictionary> {
-    gy::dictionary::dictionary()
-}
-
-fn a(code: u32, value: impl Into<AvpValue>) -> Avp {
-    wire::avp(code, value, &dict())
-}
-
-fn group(code: u32, avps: Vec<Avp>) -> Avp {
-    a(code, Grouped::new(avps, dict()))
-}
-
-fn message(
-    command: CommandCode,
-    application: ApplicationId,
-    ids: u32,
-    avps: Vec<Avp>,
-) -> DiameterMessage {
-    let mut m = DiameterMessage::new(
-        command,
-        application,
-        flags::REQUEST,
-        ids,
-        ids.wrapping_add(1_000_000),
-        dict(),
-    );
-    for avp in avps {
-        m.add(avp);
-    }
-    m
-}
-
-fn origin() -> Vec<Avp> {
-    vec![
-        a(avp::ORIGIN_HOST, Identity::new("pgw.test")),
-        a(avp::ORIGIN_REALM, Identity::new("test")),
-    ]
-}
-
-fn cer(ids: u32) -> DiameterMessage {
-    let mut avps = origin();
-    avps.extend([
-        a(
-            avp::HOST_IP_ADDRESS,
-            diameter::avp::Address::from_ipv4([127, 0, 0, 1].into()),
-        ),
-        a(avp::VENDOR_ID, Unsigned32::new(0)),
-        Avp::new(
-            avp::PRODUCT_NAME,
-            None,
-            0,
-            UTF8String::new("gy-test").into(),
-            dict(),
-        ),
-        a(avp::AUTH_APPLICATION_ID, Unsigned32::new(4)),
-    ]);
-    message(
-        CommandCode::CapabilitiesExchange,
-        ApplicationId::Common,
-        ids,
-        avps,
-    )
-}
-
-/// A CCR's mandatory AVPs.
-fn ccr_head(session: &str, request_type: i32, number: u32) -> Vec<Avp> {
-    let mut avps = vec![a(avp::SESSION_ID, UTF8String::new(session))];
-    avps.extend(origin());
-    avps.extend([
-        a(avp::DESTINATION_REALM, Identity::new("simdesk.test")),
-        a(avp::AUTH_APPLICATION_ID, Unsigned32::new(4)),
-        a(avp::SERVICE_CONTEXT_ID, UTF8String::new("32251@3gpp.org")),
-        a(avp::CC_REQUEST_TYPE, Enumerated::new(request_type)),
-        a(avp::CC_REQUEST_NUMBER, Unsigned32::new(number)),
-    ]);
-    avps
-}
-
-fn msisdn(number: &str) -> Avp {
-    group(
-        avp::SUBSCRIPTION_ID,
-        vec![
-            a(avp::SUBSCRIPTION_ID_TYPE, Enumerated::new(0)),
-            a(avp::SUBSCRIPTION_ID_DATA, UTF8String::new(number)),
-        ],
-    )
-}
-
-fn mscc(rating_group: u32, requested: Option<u64>, used: Option<u64>) -> Avp {
-    let mut avps = Vec::new();
-    if let Some(octets) = requested {
-        avps.push(group(
-            avp::REQUESTED_SERVICE_UNIT,
-            vec![a(avp::CC_TOTAL_OCTETS, Unsigned64::new(octets))],
-        ));
-    }
-    if let Some(octets) = used {
-        avps.push(group(
-            avp::USED_SERVICE_UNIT,
-            vec![a(avp::CC_TOTAL_OCTETS, Unsigned64::new(octets))],
-        ));
-    }
-    avps.push(a(avp::RATING_GROUP, Unsigned32::new(rating_group)));
-    group(avp::MULTIPLE_SERVICES_CREDIT_CONTROL, avps)
-}
-
-fn ccr(ids: u32, avps: Vec<Avp>) -> DiameterMessage {
-    message(
-        CommandCode::CreditControl,
-        ApplicationId::CreditControl,
-        ids,
-        avps,
-    )
-}
-
-fn result_code(m: &DiameterMessage) -> Option<u32> {
-    find(m.get_avps(), avp::RESULT_CODE).and_then(Avp::get_unsigned32)
-}
-
-/// The first raw AVP with `code`.
-fn raw<'a>(avps: &[wire::RawAvp<'a>], code: u32) -> Option<wire::RawAvp<'a>> {
-    avps.iter().find(|a| a.code == code).copied()
-}
-
-fn inner(avp: &Avp) -> &[Avp] {
-    avp.get_grouped().expect("a grouped AVP").avps()
-}
-
-/// A hand-driven peer on a raw TCP connection, for what the crate's client cannot do: send
-/// before CER, send broken bytes, receive the server's own requests.
-struct Peer {
-    stream: TcpStream,
-}
-
-impl Peer {
-    async fn connect(server: &Server) -> Peer {
-        Peer {
-            stream: TcpStream::connect(server.addr).await.unwrap(),
-        }
-    }
-
-    /// Connects and completes the capabilities exchange.
-    async fn open(server: &Server) -> Peer {
-        let mut peer = Peer::connect(server).await;
-        let cea = peer.ask(cer(1)).await;
-        assert_eq!(result_code(&cea), Some(2001));
-        peer
-    }
-
-    async fn send(&mut self, m: &DiameterMessage) {
-        self.send_bytes(&wire::encode(m)).await;
-    }
-
-    async fn send_bytes(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.unwrap();
-    }
-
-    /// The next message, or `None` once the server closed the connection.
-    async fn next(&mut self) -> Option<DiameterMessage> {
-        let read = tokio::time::timeout(
-            Duration::from_secs(10),
-            wire::read_message(&mut self.stream),
-        )
-        .await
-        .expect("the server said something in time");
-        let bytes = read.ok()??;
-        let dict = dict();
-        Some(wire::decode(&wire::clean(&bytes, &dict).unwrap(), &dict).unwrap())
-    }
-
-    /// The next message as a header and raw AVPs, for messages the crate cannot decode.
-    async fn next_raw(&mut self) -> (Header, Vec<wire::RawAvp<'static>>) {
-        let bytes = tokio::time::timeout(
-            Duration::from_secs(10),
-            wire::read_message(&mut self.stream),
-        )
-        .await
-        .expect("the server said something in time")
-        .unwrap()
-        .expect("a message");
-        // Leaked so the raw AVPs can borrow from it; a test's few messages are nothing.
-        let bytes: &'static [u8] = Vec::leak(bytes);
-        (
-            Header::parse(bytes).unwrap(),
-            wire::avps(&bytes[wire::HEADER_LEN..]),
-        )
-    }
-
-    async fn ask(&mut self, m: DiameterMessage) -> DiameterMessage {
-        self.send(&m).await;
-        let answer = self.next().await.expect("an answer");
-        assert_eq!(answer.get_flags() & flags::REQUEST, 0);
-        assert_eq!(
-            (answer.get_hop_by_hop_id(), answer.get_end_to_end_id()),
-            (m.get_hop_by_hop_id(), m.get_end_to_end_id()),
-            "the answer carries its request's identifiers"
-        );
-        answer
-    }
-
-    /// Whether the server closes the connection within `within`.
-    async fn closed_within(&mut self, within: Duration) -> bool {
-        let mut buffer = [0u8; 64];
-        matches!(
-            tokio::time::timeout(
-                within,
-                tokio::io::AsyncReadExt::read(&mut self.stream, &mut buffer)
-            )
-            .await,
-            Ok(Ok(0)) | Ok(Err(_))
-        )
     }
 }
 
@@ -529,7 +314,7 @@ async fn the_crates_own_client_runs_a_whole_charging_session() {
 #[tokio::test]
 async fn outcomes_of_the_charging_side_reach_the_client() {
     let server = Server::start().await;
-    let mut peer = Peer::open(&server).await;
+    let mut peer = Peer::open(server.addr).await;
 
     let mut unknown = ccr_head("pgw.test;2", 1, 0);
     unknown.extend([msisdn("0000"), mscc(10, Some(1), None)]);
@@ -554,7 +339,7 @@ async fn outcomes_of_the_charging_side_reach_the_client() {
 #[tokio::test]
 async fn a_ccr_missing_a_mandatory_avp_is_answered_5005_naming_it() {
     let server = Server::start().await;
-    let mut peer = Peer::open(&server).await;
+    let mut peer = Peer::open(server.addr).await;
 
     let mut without_context: Vec<Avp> = ccr_head("pgw.test;4", 2, 7)
         .into_iter()
@@ -591,7 +376,7 @@ async fn a_ccr_missing_a_mandatory_avp_is_answered_5005_naming_it() {
 #[tokio::test]
 async fn malformed_ccrs_are_answered_never_dropped() {
     let server = Server::start().await;
-    let mut peer = Peer::open(&server).await;
+    let mut peer = Peer::open(server.addr).await;
 
     // An AVP simdesk does not know, with the M bit: 5001 with a copy of it.
     let mut unknown_mandatory = ccr_head("pgw.test;5", 1, 0);
@@ -684,7 +469,7 @@ async fn malformed_ccrs_are_answered_never_dropped() {
 #[tokio::test]
 async fn a_request_before_the_capabilities_exchange_is_refused_and_the_peer_dropped() {
     let server = Server::start().await;
-    let mut peer = Peer::connect(&server).await;
+    let mut peer = Peer::connect(server.addr).await;
     let mut request = ccr_head("pgw.test;9", 1, 0);
     request.push(mscc(10, Some(1), None));
     let answer = peer.ask(ccr(40, request)).await;
@@ -697,7 +482,7 @@ async fn a_request_before_the_capabilities_exchange_is_refused_and_the_peer_drop
 #[tokio::test]
 async fn a_cer_without_credit_control_is_refused_5010() {
     let server = Server::start().await;
-    let mut peer = Peer::connect(&server).await;
+    let mut peer = Peer::connect(server.addr).await;
     let mut avps = origin();
     avps.push(a(avp::AUTH_APPLICATION_ID, Unsigned32::new(16_777_238)));
     let cea = peer
@@ -715,7 +500,7 @@ async fn a_cer_without_credit_control_is_refused_5010() {
 #[tokio::test]
 async fn a_dpr_is_answered_and_the_connection_closed() {
     let server = Server::start().await;
-    let mut peer = Peer::open(&server).await;
+    let mut peer = Peer::open(server.addr).await;
     let mut avps = origin();
     avps.push(a(avp::DISCONNECT_CAUSE, Enumerated::new(2)));
     let dpa = peer
@@ -734,7 +519,7 @@ async fn a_dpr_is_answered_and_the_connection_closed() {
 #[tokio::test]
 async fn pipelined_ccrs_are_answered_as_they_are_decided_each_with_its_own_ids() {
     let server = Server::start().await;
-    let mut peer = Peer::open(&server).await;
+    let mut peer = Peer::open(server.addr).await;
     // The first takes a while; the other two must not wait for it.
     for (ids, rating_group) in [(100, SLOW_RATING_GROUP), (101, 10), (102, 11)] {
         let mut avps = ccr_head(&format!("pgw.test;p{ids}"), 1, 0);
@@ -771,7 +556,7 @@ async fn many_peers_are_served_at_once() {
     let peers = (0..12u32).map(|n| {
         let server = server.clone();
         tokio::spawn(async move {
-            let mut peer = Peer::open(&server).await;
+            let mut peer = Peer::open(server.addr).await;
             for number in 0..3 {
                 let mut avps = ccr_head(
                     &format!("pgw.test;m{n}"),
@@ -795,7 +580,7 @@ async fn a_quiet_link_is_watched_and_a_silent_peer_dropped() {
     let server = Server::start_with(|s| s.watchdog_secs = 1).await;
 
     // A peer that answers the watchdog stays connected.
-    let mut lively = Peer::open(&server).await;
+    let mut lively = Peer::open(server.addr).await;
     for _ in 0..2 {
         let dwr = lively.next().await.expect("a DWR on a quiet link");
         assert_eq!(dwr.get_command_code(), CommandCode::DeviceWatchdog);
@@ -819,20 +604,20 @@ async fn a_quiet_link_is_watched_and_a_silent_peer_dropped() {
     assert_eq!(result_code(&lively.ask(ccr(60, good)).await), Some(2001));
 
     // One that does not is closed after a second interval.
-    let mut silent = Peer::open(&server).await;
+    let mut silent = Peer::open(server.addr).await;
     let dwr = silent.next().await.expect("a DWR on a quiet link");
     assert_eq!(dwr.get_command_code(), CommandCode::DeviceWatchdog);
     assert!(silent.closed_within(Duration::from_secs(4)).await);
 
     // And one that never sends its CER is dropped too.
-    let mut mute = Peer::connect(&server).await;
+    let mut mute = Peer::connect(server.addr).await;
     assert!(mute.closed_within(Duration::from_secs(4)).await);
 }
 
 #[tokio::test]
 async fn stopping_disconnects_peers_with_a_dpr() {
     let mut server = Server::start().await;
-    let mut peer = Peer::open(&server).await;
+    let mut peer = Peer::open(server.addr).await;
     server.stop();
     let dpr = peer.next().await.expect("a DPR");
     assert_eq!(dpr.get_command_code(), CommandCode::DisconnectPeer);

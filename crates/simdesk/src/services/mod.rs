@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod cancellation;
+pub mod charging;
 mod context;
 pub mod demo;
 pub mod effects;

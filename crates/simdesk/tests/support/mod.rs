@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod diameter;
 pub mod node;
 pub mod peers;
 pub mod proxy;

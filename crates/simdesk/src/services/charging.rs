@@ -1,0 +1,282 @@
+//! Online charging: the answers to the network's credit-control requests (Diameter Gy), decided
+//! on the same buckets and rating as usage files.
+//!
+//! Used units in a request are counted as usage records whose id is the session, the request
+//! number and the rating group, so a retransmitted request (the gateway lost the answer) is
+//! answered again without counting twice. A grant is what the line's buckets could still pay
+//! for, up to the configured quota; the grant that exhausts them carries the final-unit
+//! indication so the gateway ends the service when it is used.
+//!
+//! Grants are not reserved: two sessions of one line at once could each be granted the same
+//! remaining megabytes, and what they then use beyond the balance is kept on the records as
+//! unpaid. Travel SIMs run one data session at a time; durable reservations come with issue 16's
+//! remaining work.
+
+use super::policies::PolicyBook;
+use super::usage::{self, Counted, UsageRecord};
+use super::{ServiceContext, ServiceError, ServiceResult};
+use crate::gy::{
+    CreditAnswer, CreditControl, CreditRequest, Outcome, RequestType, ServiceGrant, ServiceUsage,
+    Subscriber, Units,
+};
+use crate::store::LineKey;
+use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+use simdesk_domain::line::{Line, LineState};
+use simdesk_domain::policy::Service;
+
+/// What one grant gives at most, per unit: enough for a gateway to run a while without asking
+/// for every packet, small enough that a balance is not promised away to one session.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub octets: u64,
+    pub seconds: u64,
+    pub messages: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota {
+            octets: 10 * 1024 * 1024,
+            seconds: 300,
+            messages: 10,
+        }
+    }
+}
+
+/// simdesk deciding credit control for its lines.
+pub struct Charging {
+    ctx: ServiceContext,
+    quota: Quota,
+}
+
+impl Charging {
+    pub fn new(ctx: ServiceContext, quota: Quota) -> Charging {
+        Charging { ctx, quota }
+    }
+
+    async fn decide(&self, request: &CreditRequest) -> ServiceResult<CreditAnswer> {
+        let Some(key) = request.subscriber.as_ref().and_then(line_key) else {
+            return Ok(CreditAnswer::refused(Outcome::UserUnknown));
+        };
+        let store = self.ctx.store.as_ref();
+        let Some(line) = store.line(&key).await? else {
+            return Ok(CreditAnswer::refused(Outcome::UserUnknown));
+        };
+        let book = &self.ctx.book;
+        let at = request.event_time.unwrap_or_else(|| self.ctx.clock.now());
+        let by = Attribution::new(
+            Actor {
+                kind: ActorKind::System,
+                id: "online-charging".into(),
+            },
+            Channel::System,
+            at,
+            format!("credit control {}", request.session_id),
+        );
+        let services = if request.services.is_empty() {
+            // A request with no service named at all still reports nothing and asks for data.
+            vec![ServiceUsage {
+                requested: Some(Units::default()),
+                ..ServiceUsage::default()
+            }]
+        } else {
+            request.services.clone()
+        };
+        let mut grants = Vec::with_capacity(services.len());
+        for (i, s) in services.iter().enumerate() {
+            self.count_used(book, &line, &key, request, i, s, at, &by)
+                .await?;
+            grants.push(self.grant(book, &key, request, s, at).await?);
+        }
+        let outcome = if grants.iter().all(|g| g.outcome == Outcome::Success) {
+            Outcome::Success
+        } else if grants.len() == 1 {
+            grants[0].outcome
+        } else {
+            // Per-service outcomes say which failed; the request itself was handled.
+            Outcome::Success
+        };
+        Ok(CreditAnswer {
+            outcome,
+            services: grants,
+        })
+    }
+
+    /// Counts what the gateway reports as used, once per (session, request, service, unit).
+    #[allow(clippy::too_many_arguments)]
+    async fn count_used(
+        &self,
+        book: &PolicyBook,
+        line: &Line,
+        key: &LineKey,
+        request: &CreditRequest,
+        index: usize,
+        s: &ServiceUsage,
+        at: jiff::Timestamp,
+        by: &Attribution,
+    ) -> ServiceResult<()> {
+        let Some(used) = s.used else { return Ok(()) };
+        let group = s
+            .rating_group
+            .map_or_else(|| format!("s{index}"), |g| g.to_string());
+        for (service, volume) in [
+            (Service::Data, used.octets),
+            (Service::Voice, used.seconds),
+            (Service::Sms, used.messages),
+        ] {
+            let Some(volume) = volume.filter(|v| *v > 0) else {
+                continue;
+            };
+            if usage::check_service(book, line, service).is_err() {
+                continue;
+            }
+            let record = UsageRecord {
+                record_id: format!(
+                    "gy:{}:{}:{group}:{}",
+                    request.session_id,
+                    request.request_number,
+                    service.as_str()
+                ),
+                line: key.clone(),
+                service,
+                started_at: at,
+                ended_at: None,
+                volume,
+                network: None,
+                rating_group: s.rating_group,
+            };
+            let counted = usage::count(self.ctx.store.as_ref(), book, &record, "gy", by).await?;
+            if counted == Counted::AlreadyCounted {
+                tracing::debug!(session = %request.session_id, request = request.request_number, "repeated credit-control request: usage counted before");
+            }
+        }
+        Ok(())
+    }
+
+    /// The next quota for one service, read after the used units were counted.
+    async fn grant(
+        &self,
+        book: &PolicyBook,
+        key: &LineKey,
+        request: &CreditRequest,
+        s: &ServiceUsage,
+        at: jiff::Timestamp,
+    ) -> ServiceResult<ServiceGrant> {
+        let answer = |outcome: Outcome, granted: Option<Units>, final_unit: bool| ServiceGrant {
+            rating_group: s.rating_group,
+            service_id: s.service_id,
+            outcome,
+            granted,
+            validity_secs: None,
+            final_unit,
+        };
+        let store = self.ctx.store.as_ref();
+        let Some(line) = store.line(key).await? else {
+            return Ok(answer(Outcome::UserUnknown, None, false));
+        };
+        if matches!(request.request_type, RequestType::Terminate) {
+            return Ok(answer(Outcome::Success, None, false));
+        }
+        // Barred, pending termination, expired, ended or never activated: no service.
+        if line.state != LineState::Active {
+            return Ok(answer(Outcome::EndUserServiceDenied, None, false));
+        }
+        let Some(asked) = s.requested else {
+            return Ok(answer(Outcome::Success, None, false));
+        };
+        let (service, wanted, cap) = if let Some(secs) = asked.seconds {
+            (Service::Voice, secs, self.quota.seconds)
+        } else if let Some(n) = asked.messages {
+            (Service::Sms, n, self.quota.messages)
+        } else {
+            (Service::Data, asked.octets.unwrap_or(0), self.quota.octets)
+        };
+        let (policy, _) = book.for_line(&line)?;
+        if !policy.plan.services.contains(&service) {
+            return Ok(answer(Outcome::RatingFailed, None, false));
+        }
+        let buckets = store.buckets(line.id).await?;
+        let carry = store.line_usage(line.id).await?.carry_bytes;
+        let left =
+            simdesk_domain::usage::available(service, &buckets, carry, &policy.carrier.usage, at);
+        if left == 0 {
+            return Ok(answer(Outcome::CreditLimitReached, None, false));
+        }
+        // An empty request asks for the usual quota; a larger one is held to it too.
+        let want = if wanted == 0 { cap } else { wanted.min(cap) };
+        let give = want.min(left);
+        let units = match service {
+            Service::Data => Units {
+                octets: Some(give),
+                ..Units::default()
+            },
+            Service::Voice => Units {
+                seconds: Some(give),
+                ..Units::default()
+            },
+            Service::Sms => Units {
+                messages: Some(give),
+                ..Units::default()
+            },
+        };
+        Ok(answer(Outcome::Success, Some(units), give >= left))
+    }
+}
+
+#[async_trait::async_trait]
+impl CreditControl for Charging {
+    async fn answer(&self, request: &CreditRequest) -> CreditAnswer {
+        match self.decide(request).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                // The gateway applies its own failure handling on 5012; the cause stays here.
+                tracing::warn!(error = %e, session = %request.session_id, "credit control failed");
+                let outcome = match e {
+                    ServiceError::NotFound(_) => Outcome::UserUnknown,
+                    _ => Outcome::UnableToComply,
+                };
+                CreditAnswer::refused(outcome)
+            }
+        }
+    }
+}
+
+/// The line a subscription id names: an IMSI, or a number written as E.164 without its `+`
+/// (as gateways send it) or as dialled in Japan.
+fn line_key(subscriber: &Subscriber) -> Option<LineKey> {
+    match subscriber {
+        Subscriber::Imsi(imsi) => imsi.parse().ok().map(LineKey::Imsi),
+        Subscriber::Msisdn(number) => {
+            let number = number.trim();
+            let e164 = if number.starts_with('+') || number.starts_with('0') {
+                number.to_string()
+            } else {
+                format!("+{number}")
+            };
+            e164.parse().ok().map(LineKey::Msisdn)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscriber_is_found_by_imsi_or_by_number_in_any_form() {
+        for number in ["819012345678", "+819012345678", "09012345678"] {
+            assert!(
+                matches!(
+                    line_key(&Subscriber::Msisdn(number.into())),
+                    Some(LineKey::Msisdn(_))
+                ),
+                "{number}"
+            );
+        }
+        assert!(matches!(
+            line_key(&Subscriber::Imsi("440101234567890".into())),
+            Some(LineKey::Imsi(_))
+        ));
+        assert!(line_key(&Subscriber::Msisdn("nonsense".into())).is_none());
+    }
+}

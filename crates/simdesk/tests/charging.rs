@@ -1,0 +1,181 @@
+//! Online charging (issue 16) end to end: the app with `[gy]` set answers a gateway's CCRs over
+//! real TCP on 127.0.0.1 from the line's buckets — grants, used units counted once even when a
+//! request is repeated, the final grant marked, and lines that may not use data refused. A fresh
+//! database (SQLite, or PostgreSQL when SIMDESK_TEST_PG is set).
+
+mod support;
+
+use diameter::avp::Avp;
+use jiff::Timestamp;
+use simdesk::gy::{avp, GySettings};
+use simdesk::services::policies::{load_policies, PolicyBook};
+use simdesk::store::LineKey;
+use simdesk_domain::balance::BucketUnit;
+use support::diameter::*;
+use support::stock::{national, sell, stock};
+use support::{fresh_db, policies_dir, AppOptions};
+
+const MB: u64 = 1024 * 1024;
+
+/// Line 1 and 2 of EX-SAKURA's JP10-DV (10,240 MB, 1,000 JPY, money pays 20 JPY a megabyte once
+/// the allowance is gone) sold and active, line 3 in stock; the app's Gy server on a free port.
+async fn world() -> (support::TestApp, std::net::SocketAddr) {
+    let db = fresh_db().await;
+    load_policies(db.store.as_ref(), &policies_dir(), Timestamp::now())
+        .await
+        .unwrap();
+    let book = PolicyBook::load(db.store.as_ref()).await.unwrap();
+    stock(db.store.as_ref(), &book, &[1, 2, 3]).await;
+    for n in [1, 2] {
+        sell(
+            db.store.as_ref(),
+            &book,
+            n,
+            "en",
+            Timestamp::now() - jiff::SignedDuration::from_hours(1),
+        )
+        .await;
+    }
+    let gy = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = support::spawn_app_on(
+        db,
+        AppOptions::new().settings(|s| {
+            s.gy = Some(GySettings::new(gy, "ocs.simdesk.test", "simdesk.test"));
+        }),
+    )
+    .await;
+    (app, gy)
+}
+
+/// The gateway, connected and past the capabilities exchange.
+async fn gateway(addr: std::net::SocketAddr) -> Peer {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Peer::open(addr).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the Gy server did not listen on {addr}");
+}
+
+/// Line `n`'s number as a gateway sends it: E.164 without the `+`.
+fn e164(n: u64) -> String {
+    format!("81{}", &national(n)[1..])
+}
+
+fn request(
+    session: &str,
+    kind: i32,
+    number: u32,
+    line: u64,
+    mscc: Avp,
+) -> diameter::DiameterMessage {
+    let mut avps = ccr_head(session, kind, number);
+    avps.push(msisdn(&e164(line)));
+    avps.push(mscc);
+    ccr(number + 1, avps)
+}
+
+/// Result-Code, granted octets and whether Final-Unit-Indication is set, of the first MSCC.
+fn grant(answer: &diameter::DiameterMessage) -> (Option<u32>, Option<u64>, bool) {
+    let mscc = simdesk::gy::wire::find(answer.get_avps(), avp::MULTIPLE_SERVICES_CREDIT_CONTROL)
+        .expect("an MSCC in the answer");
+    let inside = inner(mscc);
+    let code = simdesk::gy::wire::find(inside, avp::RESULT_CODE).and_then(Avp::get_unsigned32);
+    let octets = simdesk::gy::wire::find(inside, avp::GRANTED_SERVICE_UNIT)
+        .and_then(|g| simdesk::gy::wire::find(inner(g), avp::CC_TOTAL_OCTETS))
+        .and_then(Avp::get_unsigned64);
+    let last = simdesk::gy::wire::find(inside, avp::FINAL_UNIT_INDICATION).is_some();
+    (code, octets, last)
+}
+
+async fn left(app: &support::TestApp, n: u64) -> (i64, i64) {
+    let line = app
+        .store
+        .line(&LineKey::Msisdn(national(n).parse().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    let buckets = app.store.buckets(line.id).await.unwrap();
+    let of = |unit: BucketUnit| {
+        buckets
+            .iter()
+            .filter(|b| b.unit == unit)
+            .map(|b| b.remaining)
+            .sum()
+    };
+    (
+        of(BucketUnit::Megabytes),
+        of(BucketUnit::Money(simdesk_domain::money::Currency::Jpy)),
+    )
+}
+
+#[tokio::test]
+async fn a_data_session_is_granted_counted_once_and_ended() {
+    let (app, gy) = world().await;
+    let mut gw = gateway(gy).await;
+    let s = "pgw.test;1;line1";
+    let a = gw.ask(request(s, 1, 0, 1, mscc(10, Some(MB), None))).await;
+    assert_eq!(result_code(&a), Some(2001));
+    assert_eq!(grant(&a), (Some(2001), Some(MB), false));
+    // Five megabytes used, more asked for: counted against the plan's allowance.
+    let update = || request(s, 2, 1, 1, mscc(10, Some(MB), Some(5 * MB)));
+    let a = gw.ask(update()).await;
+    assert_eq!(grant(&a).0, Some(2001));
+    assert_eq!(left(&app, 1).await, (10_235, 1_000));
+    // The gateway lost the answer and sends the same request again: answered, not counted twice.
+    let again = gw.ask(update()).await;
+    assert_eq!(grant(&again).0, Some(2001));
+    assert_eq!(left(&app, 1).await, (10_235, 1_000));
+    // The session ends with one more megabyte used; nothing more is granted.
+    let mut last = ccr_head(s, 3, 2);
+    last.push(msisdn(&e164(1)));
+    last.push(mscc(10, None, Some(MB)));
+    let a = gw.ask(ccr(3, last)).await;
+    assert_eq!(result_code(&a), Some(2001));
+    assert_eq!(left(&app, 1).await, (10_234, 1_000));
+}
+
+#[tokio::test]
+async fn the_last_units_carry_the_final_unit_indication() {
+    let (app, gy) = world().await;
+    let mut gw = gateway(gy).await;
+    let s = "pgw.test;2;line2";
+    // All of the allowance and 45 MB from money (900 JPY) are used: 100 JPY buys 5 MB more.
+    let a = gw
+        .ask(request(
+            s,
+            1,
+            0,
+            2,
+            mscc(10, Some(10 * MB), Some((10_240 + 45) * MB)),
+        ))
+        .await;
+    assert_eq!(left(&app, 2).await, (0, 100));
+    assert_eq!(grant(&a), (Some(2001), Some(5 * MB), true));
+    // Used up: nothing more to grant.
+    let a = gw
+        .ask(request(s, 2, 1, 2, mscc(10, Some(10 * MB), Some(5 * MB))))
+        .await;
+    assert_eq!(left(&app, 2).await, (0, 0));
+    assert_eq!(grant(&a), (Some(4012), None, false));
+}
+
+#[tokio::test]
+async fn lines_that_may_not_use_data_are_refused() {
+    let (_app, gy) = world().await;
+    let mut gw = gateway(gy).await;
+    // Line 3 is still in stock: never activated, no service.
+    let a = gw
+        .ask(request("pgw.test;3", 1, 0, 3, mscc(10, Some(MB), None)))
+        .await;
+    assert_eq!(grant(&a).0, Some(4010));
+    // A number no line has.
+    let mut avps = ccr_head("pgw.test;4", 1, 0);
+    avps.push(msisdn("819099999999"));
+    let a = gw.ask(ccr(9, avps)).await;
+    assert_eq!(result_code(&a), Some(5030));
+}
