@@ -8,7 +8,7 @@ pub use crate::retention::RetentionPolicy;
 use crate::retention::{
     ACT_IDENTITY_RECORD_YEARS, MAX_IDENTITY_RECORD_YEARS, MAX_PERSONAL_DATA_DAYS,
 };
-use crate::usage::{LateRecords, Payer, UsagePolicy, WhenExhausted};
+use crate::usage::UsagePolicy;
 use crate::validity::{Counting, ValidityRule};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -298,8 +298,8 @@ impl CarrierPolicy {
         }
         let retention = retention(raw.retention.as_ref())
             .map_err(|(k, p)| err(&format!("retention.{k}"), p))?;
-        let usage =
-            usage(raw.usage.as_ref(), currency).map_err(|(k, p)| err(&format!("usage.{k}"), p))?;
+        let usage = crate::usage::policy_from(raw.usage.as_ref(), currency)
+            .map_err(|(k, p)| err(&format!("usage.{k}"), p))?;
         let mut addons: Vec<AddonOffer> = Vec::new();
         for (i, a) in raw.addons.iter().enumerate() {
             let key = |k: &str| format!("addons[{i}].{k}");
@@ -472,7 +472,7 @@ fn validate_code(code: &str) -> Result<String, String> {
     }
 }
 
-fn parse_money(text: &str, currency: Currency) -> Result<Money, String> {
+pub(crate) fn parse_money(text: &str, currency: Currency) -> Result<Money, String> {
     let money = Money::parse(text)
         .or_else(|_| Money::parse_in(text, currency))
         .map_err(|e| format!("{e} (write amounts like \"1200 {currency}\")"))?;
@@ -483,121 +483,6 @@ fn parse_money(text: &str, currency: Currency) -> Result<Money, String> {
         ));
     }
     Ok(money)
-}
-
-fn usage(
-    raw: Option<&raw::Usage>,
-    currency: Currency,
-) -> Result<UsagePolicy, (&'static str, String)> {
-    let mut policy = UsagePolicy::default_for(currency);
-    let Some(raw) = raw else {
-        return Ok(policy);
-    };
-    let price = |key: &'static str, text: &Option<String>, into: &mut Money| {
-        if let Some(text) = text {
-            let money = parse_money(text, currency).map_err(|p| (key, p))?;
-            if money.is_negative() {
-                return Err((key, "a price cannot be negative".to_string()));
-            }
-            *into = money;
-        }
-        Ok(())
-    };
-    price("money_per_mb", &raw.money_per_mb, &mut policy.money_per_mb)?;
-    price(
-        "voice_per_minute",
-        &raw.voice_per_minute,
-        &mut policy.voice_per_minute,
-    )?;
-    price(
-        "sms_per_message",
-        &raw.sms_per_message,
-        &mut policy.sms_per_message,
-    )?;
-    if let Some(order) = &raw.data_order {
-        if order.is_empty() {
-            return Err((
-                "data_order",
-                "list at least one of \"plan\", \"addon\", \"money\"".into(),
-            ));
-        }
-        if order
-            .iter()
-            .enumerate()
-            .any(|(i, p)| order[..i].contains(p))
-        {
-            return Err(("data_order", "each payer may be listed once".into()));
-        }
-        policy.data_order = order.clone();
-    }
-    if policy.data_order.contains(&Payer::Money)
-        && raw.money_per_mb.is_some()
-        && !policy.money_per_mb.is_positive()
-    {
-        return Err((
-            "money_per_mb",
-            "money pays for data in data_order, so a megabyte needs a price above 0".into(),
-        ));
-    }
-    if let Some(kb) = raw.data_rounding_kb {
-        if !(1..=1024).contains(&kb) {
-            return Err((
-                "data_rounding_kb",
-                format!("{kb} is not between 1 and 1024"),
-            ));
-        }
-        policy.data_rounding_kb = kb;
-    }
-    if let Some(secs) = raw.voice_rounding_secs {
-        if !(1..=60).contains(&secs) {
-            return Err((
-                "voice_rounding_secs",
-                format!("{secs} is not between 1 and 60"),
-            ));
-        }
-        policy.voice_rounding_secs = secs;
-    }
-    if let Some(thresholds) = &raw.thresholds_percent {
-        let ascending = thresholds.windows(2).all(|w| w[0] < w[1]);
-        if !ascending || thresholds.iter().any(|t| !(1..=100).contains(t)) {
-            return Err((
-                "thresholds_percent",
-                "list percentages from 1 to 100 in ascending order, each once".into(),
-            ));
-        }
-        policy.thresholds_percent = thresholds.clone();
-    }
-    if let Some(w) = raw.when_exhausted {
-        policy.when_exhausted = w;
-    }
-    if let Some(l) = raw.late_records {
-        policy.late_records = l;
-    }
-    if let Some(columns) = &raw.columns {
-        const OURS: [&str; 8] = [
-            "record_id",
-            "line",
-            "service",
-            "started_at",
-            "volume",
-            "ended_at",
-            "network",
-            "rating_group",
-        ];
-        for (theirs, ours) in columns {
-            if !OURS.contains(&ours.as_str()) {
-                return Err((
-                    "columns",
-                    format!(
-                        "{theirs:?} is mapped to {ours:?}, which is not a usage column; use one of {}",
-                        OURS.join(", ")
-                    ),
-                ));
-            }
-        }
-        policy.columns = columns.clone();
-    }
-    Ok(policy)
 }
 
 fn cancellation(raw: &raw::Cancellation) -> Result<CancellationPolicy, (&'static str, String)> {
@@ -786,22 +671,7 @@ mod raw {
         #[serde(default)]
         pub addons: Vec<Addon>,
         pub retention: Option<Retention>,
-        pub usage: Option<Usage>,
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Usage {
-        pub data_order: Option<Vec<Payer>>,
-        pub data_rounding_kb: Option<u32>,
-        pub money_per_mb: Option<String>,
-        pub voice_per_minute: Option<String>,
-        pub voice_rounding_secs: Option<u32>,
-        pub sms_per_message: Option<String>,
-        pub when_exhausted: Option<WhenExhausted>,
-        pub thresholds_percent: Option<Vec<u8>>,
-        pub late_records: Option<LateRecords>,
-        pub columns: Option<std::collections::BTreeMap<String, String>>,
+        pub usage: Option<crate::usage::RawUsage>,
     }
 
     #[derive(Deserialize)]

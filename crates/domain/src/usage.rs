@@ -87,6 +87,138 @@ impl UsagePolicy {
     }
 }
 
+/// The `[usage]` table as written in `carrier.toml`, before it is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUsage {
+    pub(crate) data_order: Option<Vec<Payer>>,
+    pub(crate) data_rounding_kb: Option<u32>,
+    pub(crate) money_per_mb: Option<String>,
+    pub(crate) voice_per_minute: Option<String>,
+    pub(crate) voice_rounding_secs: Option<u32>,
+    pub(crate) sms_per_message: Option<String>,
+    pub(crate) when_exhausted: Option<WhenExhausted>,
+    pub(crate) thresholds_percent: Option<Vec<u8>>,
+    pub(crate) late_records: Option<LateRecords>,
+    pub(crate) columns: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Checks a carrier's `[usage]` table; a missing one gets [`UsagePolicy::default_for`].
+pub(crate) fn policy_from(
+    raw: Option<&RawUsage>,
+    currency: Currency,
+) -> Result<UsagePolicy, (&'static str, String)> {
+    let mut policy = UsagePolicy::default_for(currency);
+    let Some(raw) = raw else {
+        return Ok(policy);
+    };
+    let price = |key: &'static str, text: &Option<String>, into: &mut Money| {
+        if let Some(text) = text {
+            let money = crate::policy::parse_money(text, currency).map_err(|p| (key, p))?;
+            if money.is_negative() {
+                return Err((key, "a price cannot be negative".to_string()));
+            }
+            *into = money;
+        }
+        Ok(())
+    };
+    price("money_per_mb", &raw.money_per_mb, &mut policy.money_per_mb)?;
+    price(
+        "voice_per_minute",
+        &raw.voice_per_minute,
+        &mut policy.voice_per_minute,
+    )?;
+    price(
+        "sms_per_message",
+        &raw.sms_per_message,
+        &mut policy.sms_per_message,
+    )?;
+    if let Some(order) = &raw.data_order {
+        if order.is_empty() {
+            return Err((
+                "data_order",
+                "list at least one of \"plan\", \"addon\", \"money\"".into(),
+            ));
+        }
+        if order
+            .iter()
+            .enumerate()
+            .any(|(i, p)| order[..i].contains(p))
+        {
+            return Err(("data_order", "each payer may be listed once".into()));
+        }
+        policy.data_order = order.clone();
+    }
+    if policy.data_order.contains(&Payer::Money)
+        && raw.money_per_mb.is_some()
+        && !policy.money_per_mb.is_positive()
+    {
+        return Err((
+            "money_per_mb",
+            "money pays for data in data_order, so a megabyte needs a price above 0".into(),
+        ));
+    }
+    if let Some(kb) = raw.data_rounding_kb {
+        if !(1..=1024).contains(&kb) {
+            return Err((
+                "data_rounding_kb",
+                format!("{kb} is not between 1 and 1024"),
+            ));
+        }
+        policy.data_rounding_kb = kb;
+    }
+    if let Some(secs) = raw.voice_rounding_secs {
+        if !(1..=60).contains(&secs) {
+            return Err((
+                "voice_rounding_secs",
+                format!("{secs} is not between 1 and 60"),
+            ));
+        }
+        policy.voice_rounding_secs = secs;
+    }
+    if let Some(thresholds) = &raw.thresholds_percent {
+        let ascending = thresholds.windows(2).all(|w| w[0] < w[1]);
+        if !ascending || thresholds.iter().any(|t| !(1..=100).contains(t)) {
+            return Err((
+                "thresholds_percent",
+                "list percentages from 1 to 100 in ascending order, each once".into(),
+            ));
+        }
+        policy.thresholds_percent = thresholds.clone();
+    }
+    if let Some(w) = raw.when_exhausted {
+        policy.when_exhausted = w;
+    }
+    if let Some(l) = raw.late_records {
+        policy.late_records = l;
+    }
+    if let Some(columns) = &raw.columns {
+        const OURS: [&str; 8] = [
+            "record_id",
+            "line",
+            "service",
+            "started_at",
+            "volume",
+            "ended_at",
+            "network",
+            "rating_group",
+        ];
+        for (theirs, ours) in columns {
+            if !OURS.contains(&ours.as_str()) {
+                return Err((
+                    "columns",
+                    format!(
+                        "{theirs:?} is mapped to {ours:?}, which is not a usage column; use one of {}",
+                        OURS.join(", ")
+                    ),
+                ));
+            }
+        }
+        policy.columns = columns.clone();
+    }
+    Ok(policy)
+}
+
 /// One usage as the network reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {

@@ -802,6 +802,23 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
         ),
         row(
             "GET",
+            "/api/v1/lines/{line}/usage",
+            format!("/api/v1/lines/{a_iccid}/usage"),
+            Body::None,
+            api(Scope::LinesRead, 200, 404),
+        ),
+        // Another carrier's token names no line of its own: refused, nothing counted.
+        row(
+            "POST",
+            "/api/v1/usage",
+            "/api/v1/usage".into(),
+            Body::Json(json!({ "records": [{
+                "record_id": "access-1", "line": a_iccid.clone(), "service": "data",
+                "started_at": Timestamp::now().to_string(), "volume": 1024 }] })),
+            api(Scope::UsageWrite, 200, 422),
+        ),
+        row(
+            "GET",
             "/api/v1/cancellations/{id}",
             format!("/api/v1/cancellations/{req_b}"),
             Body::None,

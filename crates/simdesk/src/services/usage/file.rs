@@ -212,9 +212,10 @@ async fn check(
     };
     if let Some(c) = carrier {
         if line.carrier != *c {
+            // Another carrier's line is not named: to this caller it does not exist.
             return Ok(vec![problem(
                 "line",
-                format!("the line is {}'s, not {c}'s", line.carrier),
+                format!("no line of {c} has this identifier"),
             )]);
         }
     }
