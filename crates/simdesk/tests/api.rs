@@ -753,6 +753,21 @@ fn every_route(ids: &Ids) -> Vec<Call> {
         ),
         call(
             "GET",
+            "/api/v1/lines/{line}/usage",
+            format!("/api/v1/lines/{line}/usage"),
+            None,
+        ),
+        Call {
+            method: "POST",
+            route: "/api/v1/usage",
+            path: "/api/v1/usage".to_string(),
+            headers: vec![("Idempotency-Key", "authz-usage-1".to_string())],
+            body: Some(Body::Json(json!({ "records": [{
+                "record_id": "authz-1", "line": line.clone(), "service": "data",
+                "started_at": Timestamp::now().to_string(), "volume": 1024 }] }))),
+        },
+        call(
+            "GET",
             "/api/v1/cancellations/{id}",
             format!("/api/v1/cancellations/{order}"),
             None,
@@ -965,6 +980,12 @@ async fn another_carriers_token_finds_none_of_our_resources_on_any_route() {
         match what.as_str() {
             // Its own list: only EX-KOI lines (checked below).
             "GET /tmf-api/productInventory/v4/product" => assert_eq!(reply.status, 200),
+            // Posting usage is refused before any line is looked at: this token may not post
+            // usage (no other carrier's line is named either way).
+            "POST /api/v1/usage" => {
+                let json = reply.error(403, Some("SCOPE_MISSING"));
+                assert!(!json.to_string().contains(&line), "{json}");
+            }
             // Checking a signature is not a carrier's resource: it tells whether the document
             // the caller already holds is genuine, and nothing more.
             "POST /api/v1/receipts/verify" => {

@@ -1467,6 +1467,13 @@ impl ApiWorld {
             "/api/v1/receipts/verify" => {
                 Payload::Bytes(self.receipt.clone().into_bytes(), Some("application/json"))
             }
+            "/api/v1/usage" => json(json!({ "records": [{
+                "record_id": "fuzz-1",
+                "line": support::stock::iccid(n),
+                "service": "sms",
+                "started_at": "2026-12-01T00:00:00Z",
+                "volume": 1
+            }] })),
             _ => Payload::None,
         }
     }
