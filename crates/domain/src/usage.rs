@@ -43,6 +43,9 @@ pub enum WhenExhausted {
 pub enum LateRecords {
     /// Recorded with what it would have cost, and not charged.
     WriteOff,
+    /// Charged to the holder's e-wallet, as far as the wallet still holds money (a refund not
+    /// yet paid out); what it cannot cover is written off.
+    ChargeWallet,
 }
 
 /// A carrier's rules for counting usage (`[usage]` in `carrier.toml`).
@@ -66,6 +69,55 @@ pub struct UsagePolicy {
     pub late_records: LateRecords,
     /// The host network's own header names for usage-file columns: its name to simdesk's.
     pub columns: std::collections::BTreeMap<String, String>,
+    /// Visited networks priced apart from the home rates (roaming abroad).
+    pub zones: Vec<RoamingZone>,
+}
+
+/// Visited networks with their own prices: what a record made there costs, and which buckets
+/// may pay for its data (abroad, often money only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoamingZone {
+    pub name: String,
+    /// MCCs (3 digits) or MCC-MNCs (5 or 6 digits): a record's network matches by prefix.
+    pub networks: Vec<String>,
+    pub data_order: Vec<Payer>,
+    pub money_per_mb: Money,
+    pub voice_per_minute: Money,
+    pub sms_per_message: Money,
+}
+
+impl UsagePolicy {
+    /// The zone a visited network (MCC-MNC) is priced in: the one naming it most precisely.
+    pub fn zone_for(&self, network: Option<&str>) -> Option<&RoamingZone> {
+        let network = network?;
+        self.zones
+            .iter()
+            .filter_map(|z| {
+                z.networks
+                    .iter()
+                    .filter(|n| network.starts_with(n.as_str()))
+                    .map(|n| (n.len(), z))
+                    .max_by_key(|(len, _)| *len)
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, z)| z)
+    }
+
+    /// The rules a record made on `network` is rated by: the home rules, or its zone's prices
+    /// and payers over them.
+    pub fn for_network(&self, network: Option<&str>) -> std::borrow::Cow<'_, UsagePolicy> {
+        match self.zone_for(network) {
+            None => std::borrow::Cow::Borrowed(self),
+            Some(zone) => std::borrow::Cow::Owned(UsagePolicy {
+                data_order: zone.data_order.clone(),
+                money_per_mb: zone.money_per_mb,
+                voice_per_minute: zone.voice_per_minute,
+                sms_per_message: zone.sms_per_message,
+                zones: Vec::new(),
+                ..self.clone()
+            }),
+        }
+    }
 }
 
 impl UsagePolicy {
@@ -83,6 +135,7 @@ impl UsagePolicy {
             thresholds_percent: vec![75, 90],
             late_records: LateRecords::WriteOff,
             columns: std::collections::BTreeMap::new(),
+            zones: Vec::new(),
         }
     }
 }
@@ -101,6 +154,19 @@ pub(crate) struct RawUsage {
     pub(crate) thresholds_percent: Option<Vec<u8>>,
     pub(crate) late_records: Option<LateRecords>,
     pub(crate) columns: Option<std::collections::BTreeMap<String, String>>,
+    pub(crate) zones: Option<Vec<RawZone>>,
+}
+
+/// One `[[usage.zones]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawZone {
+    pub(crate) name: String,
+    pub(crate) networks: Vec<String>,
+    pub(crate) data_order: Option<Vec<Payer>>,
+    pub(crate) money_per_mb: Option<String>,
+    pub(crate) voice_per_minute: Option<String>,
+    pub(crate) sms_per_message: Option<String>,
 }
 
 /// Checks a carrier's `[usage]` table; a missing one gets [`UsagePolicy::default_for`].
@@ -216,7 +282,82 @@ pub(crate) fn policy_from(
         }
         policy.columns = columns.clone();
     }
+    for raw_zone in raw.zones.iter().flatten() {
+        let zone = zone_from(raw_zone, &policy, currency)?;
+        if policy.zones.iter().any(|z| z.name == zone.name) {
+            return Err(("zones", format!("zone {:?} is listed twice", zone.name)));
+        }
+        policy.zones.push(zone);
+    }
     Ok(policy)
+}
+
+/// Checks one roaming zone; prices it leaves out are the home prices.
+fn zone_from(
+    raw: &RawZone,
+    home: &UsagePolicy,
+    currency: Currency,
+) -> Result<RoamingZone, (&'static str, String)> {
+    let name = raw.name.trim();
+    if name.is_empty() {
+        return Err(("zones", "a zone needs a name".into()));
+    }
+    if raw.networks.is_empty() {
+        return Err(("zones", format!("zone {name:?} lists no networks")));
+    }
+    for n in &raw.networks {
+        if !matches!(n.len(), 3 | 5 | 6) || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err((
+                "zones",
+                format!(
+                    "zone {name:?}: {n:?} is not an MCC (3 digits) or an MCC-MNC (5 or 6 digits)"
+                ),
+            ));
+        }
+    }
+    let price = |text: &Option<String>, home: Money| -> Result<Money, (&'static str, String)> {
+        match text {
+            None => Ok(home),
+            Some(t) => {
+                let money = crate::policy::parse_money(t, currency)
+                    .map_err(|p| ("zones", format!("zone {name:?}: {p}")))?;
+                if money.is_negative() {
+                    return Err((
+                        "zones",
+                        format!("zone {name:?}: a price cannot be negative"),
+                    ));
+                }
+                Ok(money)
+            }
+        }
+    };
+    let data_order = match &raw.data_order {
+        None => home.data_order.clone(),
+        Some(order) if order.is_empty() => {
+            return Err((
+                "zones",
+                format!("zone {name:?}: list at least one of \"plan\", \"addon\", \"money\""),
+            ))
+        }
+        Some(order) => order.clone(),
+    };
+    let zone = RoamingZone {
+        name: name.to_string(),
+        networks: raw.networks.clone(),
+        data_order,
+        money_per_mb: price(&raw.money_per_mb, home.money_per_mb)?,
+        voice_per_minute: price(&raw.voice_per_minute, home.voice_per_minute)?,
+        sms_per_message: price(&raw.sms_per_message, home.sms_per_message)?,
+    };
+    if zone.data_order.contains(&Payer::Money) && !zone.money_per_mb.is_positive() {
+        return Err((
+            "zones",
+            format!(
+                "zone {name:?}: money pays for data there, so a megabyte needs a price above 0"
+            ),
+        ));
+    }
+    Ok(zone)
 }
 
 /// One usage as the network reported it.
@@ -266,6 +407,18 @@ impl Rated {
             })
             .map(|m| -m.amount)
             .sum()
+    }
+
+    /// The buckets as this record leaves them, so the line's next record in the same batch is
+    /// rated on what is really left.
+    pub fn apply_to(&self, buckets: &mut [Bucket]) {
+        for m in &self.movements {
+            if let BucketRef::Existing(id) = m.bucket {
+                if let Some(b) = buckets.iter_mut().find(|b| b.id == id) {
+                    b.remaining += m.amount;
+                }
+            }
+        }
     }
 }
 

@@ -286,3 +286,87 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn records_rated_one_after_another_see_what_the_earlier_ones_left() {
+    let mut buckets = vec![
+        bucket(3, BucketUnit::Megabytes, 5, "plan"),
+        bucket(2, BucketUnit::Megabytes, 5, "addon:DATA-3GB"),
+    ];
+    let mut carry = 0;
+    for _ in 0..3 {
+        let rated = rate(&data(3 * BYTES_PER_MB), &buckets, carry, &ALL, &policy()).unwrap();
+        carry = rated.carry_bytes;
+        rated.apply_to(&mut buckets);
+    }
+    // 9 MB in all: the plan's 5 first, then 4 of the pack's 5.
+    assert_eq!(buckets[0].remaining, 0);
+    assert_eq!(buckets[1].remaining, 1);
+}
+
+fn parsed(table: &str) -> Result<UsagePolicy, (&'static str, String)> {
+    let raw: RawUsage = toml::from_str(table).unwrap();
+    policy_from(Some(&raw), Currency::Jpy)
+}
+
+#[test]
+fn a_roaming_zone_prices_its_networks_and_may_keep_the_allowance_for_home() {
+    let policy = parsed(
+        r#"
+        money_per_mb = "20 JPY"
+        [[zones]]
+        name = "asia"
+        networks = ["450", "460", "46692"]
+        data_order = ["money"]
+        money_per_mb = "150 JPY"
+        [[zones]]
+        name = "taiwan-partner"
+        networks = ["46692"]
+        money_per_mb = "50 JPY"
+        "#,
+    )
+    .unwrap();
+    assert_eq!(policy.zone_for(Some("45005")).unwrap().name, "asia");
+    // The most precise match wins.
+    assert_eq!(
+        policy.zone_for(Some("46692")).unwrap().name,
+        "taiwan-partner"
+    );
+    assert!(policy.zone_for(Some("44010")).is_none());
+    assert!(policy.zone_for(None).is_none());
+    let buckets = [
+        bucket(1, BucketUnit::Money(Currency::Jpy), 1000, "top_up"),
+        bucket(3, BucketUnit::Megabytes, 500, "plan"),
+    ];
+    // In Korea the plan's allowance does not pay: 2 MB at 150 JPY.
+    let abroad = policy.for_network(Some("45005"));
+    let rated = rate(&data(2 * BYTES_PER_MB), &buckets, 0, &ALL, &abroad).unwrap();
+    assert_eq!((taken_from(&rated, 3), taken_from(&rated, 1)), (0, 300));
+    // At home the allowance pays first.
+    let home = policy.for_network(Some("44010"));
+    let rated = rate(&data(2 * BYTES_PER_MB), &buckets, 0, &ALL, &home).unwrap();
+    assert_eq!((taken_from(&rated, 3), taken_from(&rated, 1)), (2, 0));
+}
+
+#[test]
+fn a_zone_with_a_bad_network_or_no_data_price_is_refused() {
+    let bad = parsed(
+        r#"
+        [[zones]]
+        name = "x"
+        networks = ["4501"]
+        "#,
+    )
+    .unwrap_err();
+    assert!(bad.1.contains("MCC"), "{bad:?}");
+    let free = parsed(
+        r#"
+        [[zones]]
+        name = "x"
+        networks = ["450"]
+        data_order = ["money"]
+        "#,
+    )
+    .unwrap_err();
+    assert!(free.1.contains("price above 0"), "{free:?}");
+}

@@ -16,6 +16,8 @@ pub enum Account {
     CarrierFees { carrier: CarrierCode },
     /// Money on its way out to a card or bank account.
     PayoutsInTransit,
+    /// Usage a carrier charged to wallets after the line ended.
+    CarrierUsage { carrier: CarrierCode },
 }
 
 impl fmt::Display for Account {
@@ -25,6 +27,7 @@ impl fmt::Display for Account {
             Account::CarrierRefunds { carrier } => write!(f, "carrier:{carrier}:refunds"),
             Account::CarrierFees { carrier } => write!(f, "carrier:{carrier}:fees"),
             Account::PayoutsInTransit => f.write_str("payouts:in-transit"),
+            Account::CarrierUsage { carrier } => write!(f, "carrier:{carrier}:usage"),
         }
     }
 }
@@ -35,6 +38,7 @@ pub enum MovementKind {
     RefundCredit,
     PayoutDebit,
     Fee,
+    LateUsage,
 }
 
 impl MovementKind {
@@ -43,6 +47,7 @@ impl MovementKind {
             MovementKind::RefundCredit => "refund_credit",
             MovementKind::PayoutDebit => "payout_debit",
             MovementKind::Fee => "fee",
+            MovementKind::LateUsage => "late_usage",
         }
     }
 }
@@ -146,6 +151,39 @@ pub fn payout(
     })
 }
 
+/// Usage counted after the line ended, charged to the wallet as far as `held` (what the
+/// wallet holds in the value's currency) covers it. `None` when the wallet holds nothing to
+/// charge; the movement's amount is what was charged, the rest is the carrier's to write off.
+pub fn late_usage(
+    customer: CustomerId,
+    carrier: &CarrierCode,
+    held: Money,
+    value: Money,
+) -> Result<Option<Movement>, WalletError> {
+    if !value.is_positive() {
+        return Err(WalletError::NotPositive(value));
+    }
+    if held.currency() != value.currency() || !held.is_positive() {
+        return Ok(None);
+    }
+    let charged = Money::new(held.minor().min(value.minor()), value.currency());
+    Ok(Some(Movement {
+        kind: MovementKind::LateUsage,
+        postings: vec![
+            Posting {
+                account: Account::Wallet { customer },
+                amount: charged.neg()?,
+            },
+            Posting {
+                account: Account::CarrierUsage {
+                    carrier: carrier.clone(),
+                },
+                amount: charged,
+            },
+        ],
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +192,19 @@ mod tests {
 
     fn yen(v: i64) -> Money {
         Money::new(v, Currency::Jpy)
+    }
+
+    #[test]
+    fn late_usage_takes_what_the_wallet_holds_and_no_more() {
+        let c = CustomerId::new(7);
+        let k: CarrierCode = "EX-KOI".into();
+        let all = late_usage(c, &k, yen(500), yen(80)).unwrap().unwrap();
+        assert!(all.is_balanced());
+        assert_eq!(all.postings[0].amount, yen(-80));
+        let part = late_usage(c, &k, yen(30), yen(80)).unwrap().unwrap();
+        assert_eq!(part.postings[1].amount, yen(30));
+        assert_eq!(late_usage(c, &k, yen(0), yen(80)).unwrap(), None);
+        assert!(late_usage(c, &k, yen(10), yen(0)).is_err());
     }
 
     #[test]
