@@ -498,6 +498,13 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
             owner_only(200),
         ),
         row(
+            "GET",
+            "/my/lines/{iccid}/usage",
+            format!("/my/lines/{a_iccid}/usage"),
+            Body::None,
+            owner_only(200),
+        ),
+        row(
             "POST",
             "/my/lines/{iccid}/cancel",
             format!("/my/lines/{a_iccid}/cancel"),
@@ -775,6 +782,13 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
             "GET",
             "/tmf-api/prepayBalanceManagement/v4/bucket",
             format!("/tmf-api/prepayBalanceManagement/v4/bucket?product.id={a_iccid}"),
+            Body::None,
+            api(Scope::LinesRead, 200, 404),
+        ),
+        row(
+            "GET",
+            "/tmf-api/usageManagement/v4/usage",
+            format!("/tmf-api/usageManagement/v4/usage?product.id={a_iccid}"),
             Body::None,
             api(Scope::LinesRead, 200, 404),
         ),

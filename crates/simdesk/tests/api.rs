@@ -47,6 +47,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/tmf-api/productOrdering/v4/productOrder/{id}"),
     ("post", "/tmf-api/productOrdering/v4/cancelProductOrder"),
     ("get", "/tmf-api/prepayBalanceManagement/v4/bucket"),
+    ("get", "/tmf-api/usageManagement/v4/usage"),
     ("get", "/api/v1/lines/{line}"),
     ("get", "/api/v1/lines/{line}/history"),
     ("get", "/api/v1/lines/{line}/quote"),
@@ -731,6 +732,12 @@ fn every_route(ids: &Ids) -> Vec<Call> {
             "GET",
             "/tmf-api/prepayBalanceManagement/v4/bucket",
             format!("{BUCKET}?product.id={line}"),
+            None,
+        ),
+        call(
+            "GET",
+            "/tmf-api/usageManagement/v4/usage",
+            format!("/tmf-api/usageManagement/v4/usage?product.id={line}"),
             None,
         ),
         call(

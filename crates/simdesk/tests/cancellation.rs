@@ -15,7 +15,7 @@ use simdesk::services::lines::{self, Usage};
 use simdesk::services::outbox::Peers;
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::services::ServiceContext;
-use simdesk::services::{wallet, ServiceError};
+use simdesk::services::{usage, wallet, ServiceError};
 use simdesk::store::{LineKey, RequestChange, RequestRecord, Store, StoreError};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::balance::BalanceError;
@@ -24,7 +24,7 @@ use simdesk_domain::customer::RegistrationForm;
 use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, RequestId};
 use simdesk_domain::line::{Line, LineError, LineState};
 use simdesk_domain::money::{Currency, Money};
-use simdesk_domain::policy::{IdentityCheck, RefundRule};
+use simdesk_domain::policy::{IdentityCheck, RefundRule, Service};
 use std::sync::Arc;
 use support::{fresh_db, policies_dir};
 
@@ -1333,6 +1333,80 @@ async fn ex_koi_takes_a_fee_and_pays_nothing_below_the_minimum() {
         .collect();
     assert_eq!(refunds.len(), 1, "only the paid refund is announced");
     assert_eq!(refunds[0]["customer"], holder_above.get());
+    assert_eq!(
+        w.s().ledger_totals().await.unwrap(),
+        [("JPY".to_string(), 0)]
+    );
+}
+
+#[tokio::test]
+async fn ex_koi_charges_late_usage_to_the_wallet_and_never_recomputes_the_paid_refund() {
+    let w = world().await;
+    w.stock("EX-KOI", &[(72, "JP31-DV")]).await;
+    let key = w.sell(72, PASSPORT, "en").await;
+    let holder = w.line(&key).await.holder.unwrap();
+    let asked = w.cancel_by_hotline(&key, PASSPORT, at(ASKED)).await;
+    assert_eq!(
+        w.run_due(at(KOI_EFFECTIVE_AT))
+            .await
+            .cancellations
+            .completed,
+        1
+    );
+    let paid = w.request(asked.request.id).await;
+    assert_eq!(paid.refund_total, Some(yen(1450)));
+    assert_eq!(w.wallet_balance(holder).await, [yen(1450)]);
+    // The host network's file arrives after the refund: calls made while the line was active.
+    let late = |id: &str, secs: u64| usage::UsageRecord {
+        record_id: id.into(),
+        line: key.clone(),
+        service: Service::Voice,
+        started_at: at("2026-05-12T03:00:00Z"),
+        ended_at: None,
+        volume: secs,
+        network: None,
+        rating_group: None,
+    };
+    let by = Attribution::system("usage file", at("2026-05-20T00:00:00Z"), "late CDRs");
+    // Two minutes at 45 JPY a minute: 90 JPY, taken from the refund still in the wallet.
+    let counted = usage::count(w.s(), w.book(), &late("K1", 120), "cdr", &by)
+        .await
+        .unwrap();
+    assert_eq!(
+        counted,
+        usage::Counted::ChargedToWallet {
+            charged: yen(90),
+            written_off: None
+        }
+    );
+    assert_eq!(w.wallet_balance(holder).await, [yen(1360)]);
+    // The same record again changes nothing.
+    let again = usage::count(w.s(), w.book(), &late("K1", 120), "cdr", &by)
+        .await
+        .unwrap();
+    assert_eq!(again, usage::Counted::AlreadyCounted);
+    assert_eq!(w.wallet_balance(holder).await, [yen(1360)]);
+    // Paid out, the wallet holds nothing: a later record is kept and written off.
+    wallet::payout(
+        w.s(),
+        holder,
+        yen(1360),
+        "card ****4242",
+        "payout-72",
+        at("2026-05-21T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let counted = usage::count(w.s(), w.book(), &late("K2", 60), "cdr", &by)
+        .await
+        .unwrap();
+    assert_eq!(counted, usage::Counted::WrittenOff { value: yen(45) });
+    assert!(w.wallet_balance(holder).await.iter().all(|m| m.is_zero()));
+    // The refund paid and its receipt are what they were.
+    let after = w.request(asked.request.id).await;
+    assert_eq!(after.refund_total, Some(yen(1450)));
+    let (_, content) = w.receipt(&after).await;
+    assert_eq!(content.refund.total, yen(1450));
     assert_eq!(
         w.s().ledger_totals().await.unwrap(),
         [("JPY".to_string(), 0)]

@@ -188,6 +188,53 @@ async fn data_uses_the_plans_allowance_before_money_and_calls_take_money() {
     let usage = w.get(&format!("/api/v1/lines/{}/usage", national(1))).await;
     assert_eq!(usage["records"].as_array().unwrap().len(), 3);
     assert!(usage["counted_until"].is_string(), "{usage}");
+    // The same records under TMF635's names, newest first.
+    let tmf = w
+        .get(&format!(
+            "/tmf-api/usageManagement/v4/usage?product.id={}",
+            national(1)
+        ))
+        .await;
+    let tmf = tmf.as_array().unwrap();
+    assert_eq!(tmf.len(), 3);
+    assert_eq!(tmf[0]["usageType"], "data");
+    assert_eq!(tmf[0]["@type"], "Usage");
+    let rated = &tmf[0]["ratedProductUsage"][0];
+    assert_eq!(rated["bucketValueConvertedInAmount"]["amount"], 240);
+    assert_eq!(
+        rated["taxIncludedRatingAmount"],
+        json!({ "amount": 940, "units": "JPY" })
+    );
+    assert!(tmf[0]["usageCharacteristic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "recordId" && c["value"] == "D2"));
+}
+
+#[tokio::test]
+async fn records_of_many_lines_in_one_file_each_take_from_their_own_line_in_order() {
+    let w = world().await;
+    let at = at_recently();
+    let mut csv = String::from("record_id,line,service,started_at,volume\n");
+    // Interleaved as a network's file is: 30 records of 400 MB on each line, 12,000 MB each —
+    // more than the 10,240 MB allowance, so the last ones fall to money at 20 JPY a megabyte.
+    for r in 0..60 {
+        let n = 1 + r % 2;
+        csv.push_str(&format!("M{r},{},data,{at},{}\n", national(n), 400 * MB));
+    }
+    let outcome = w.import("cdr-many.csv", &csv).await.unwrap();
+    assert_eq!((outcome.rows, outcome.rated), (60, 60));
+    // 1,760 MB over the allowance on each line: the 26th record takes the allowance's last
+    // 240 MB and 50 MB for the 1,000 JPY; it and the four after it are not covered in full.
+    for n in [1, 2] {
+        assert_eq!(w.left(n).await, (0, 0));
+    }
+    assert_eq!(outcome.partly_unpaid, 2 * 5, "{outcome:?}");
+    let usage = w
+        .get(&format!("/api/v1/lines/{}/usage?limit=500", national(2)))
+        .await;
+    assert_eq!(usage["records"].as_array().unwrap().len(), 30);
 }
 
 #[tokio::test]
@@ -319,4 +366,24 @@ async fn a_record_after_the_line_ended_is_written_off_and_moves_no_bucket() {
     assert_eq!(w.left(1).await, left_before);
     let usage = w.get(&format!("/api/v1/lines/{}/usage", national(1))).await;
     assert_eq!(usage["records"][0]["outcome"], "written_off");
+}
+
+#[tokio::test]
+async fn data_used_abroad_is_priced_by_the_visited_networks_zone() {
+    let w = world().await;
+    let mut abroad = record("Z1", 1, "data", 2 * MB);
+    abroad["network"] = json!("45005");
+    let (status, body) = w
+        .post(
+            "roaming",
+            json!({ "records": [abroad, record("Z2", 1, "data", 2 * MB)] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // In Korea EX-SAKURA's east-asia zone charges 100 JPY a megabyte and the plan's allowance
+    // does not pay; at home (44010) the allowance does.
+    assert_eq!(body["records"][0]["taken_money"], 200);
+    assert_eq!(body["records"][0]["taken_mb"], 0);
+    assert_eq!(body["records"][1]["taken_mb"], 2);
+    assert_eq!(w.left(1).await, (10_238, 800));
 }

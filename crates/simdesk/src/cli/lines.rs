@@ -228,13 +228,18 @@ fn print_report(r: &LineReport) -> std::io::Result<()> {
                 .map(|e| format!(" until {e}"))
                 .unwrap_or_default();
             out!(
-                "  {:>8} {:<4} {}{exp}{}",
+                "  {:>8} {:<4} {} (used {} of {}){exp}{}",
                 b.remaining,
                 b.unit,
                 b.source,
+                b.used,
+                b.initial,
                 if b.live { "" } else { " (expired)" }
             );
         }
+    }
+    if let Some(until) = &r.usage_counted_until_jst {
+        out!("Usage      counted up to {until}");
     }
     if !r.addons.is_empty() {
         out!("Add-ons");

@@ -91,7 +91,7 @@ async fn import(
         return Ok(());
     }
     out!(
-        "counted {} records in {:.1} s ({:.0}/s): {} rated{}, {} written off (line already ended){}",
+        "counted {} records in {:.1} s ({:.0}/s): {} rated{}, {} written off and {} charged to e-wallets (line already ended){}",
         outcome.rows - outcome.already_counted,
         secs,
         outcome.rows as f64 / secs,
@@ -102,6 +102,7 @@ async fn import(
             String::new()
         },
         outcome.written_off,
+        outcome.charged_to_wallet,
         if outcome.already_counted > 0 {
             format!(
                 "; {} counted before, unchanged",

@@ -409,6 +409,9 @@ pub struct LineReport {
     pub grace_until_jst: Option<String>,
     pub ended_at: Option<Timestamp>,
     pub balance: Vec<BalanceLine>,
+    /// The latest instant a counted usage record reached, in Japan time: the balance is what
+    /// is left after everything used up to then.
+    pub usage_counted_until_jst: Option<String>,
     pub addons: Vec<AddonLine>,
     /// The import that stocked the line.
     pub stocked: Option<ImportBatchRow>,
@@ -419,6 +422,10 @@ pub struct LineReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BalanceLine {
     pub unit: String,
+    /// What the bucket was given.
+    pub initial: i64,
+    /// What usage and charges took from it.
+    pub used: i64,
     pub remaining: i64,
     pub expires_at_jst: Option<String>,
     pub source: String,
@@ -434,7 +441,7 @@ pub struct AddonLine {
 }
 
 pub async fn report(
-    store: &dyn Lines,
+    store: &dyn Store,
     book: &PolicyBook,
     key: &LineKey,
     now: Timestamp,
@@ -445,7 +452,7 @@ pub async fn report(
 
 /// The report of a line already read (callers that looked it up to check access).
 pub async fn report_of(
-    store: &dyn Lines,
+    store: &dyn Store,
     book: &PolicyBook,
     line: Line,
     now: Timestamp,
@@ -477,12 +484,19 @@ pub async fn report_of(
             .iter()
             .map(|b| BalanceLine {
                 unit: b.unit.as_str().to_string(),
+                initial: b.initial,
+                used: (b.initial - b.remaining).max(0),
                 remaining: b.remaining,
                 expires_at_jst: b.expires_at.map(|t| format_jst(last_valid_second(t))),
                 source: b.source.clone(),
                 live: b.is_live(now),
             })
             .collect(),
+        usage_counted_until_jst: store
+            .line_usage(line.id)
+            .await?
+            .counted_until
+            .map(format_jst),
         addons: addons
             .iter()
             .map(|a| AddonLine {

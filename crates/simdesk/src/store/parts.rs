@@ -49,6 +49,8 @@ pub trait Lines: Send + Sync + 'static {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> StoreResult<u64>;
     async fn line(&self, key: &LineKey) -> StoreResult<Option<Line>>;
+    /// The lines these keys name, each once; keys that name no line are left out.
+    async fn lines_by_keys(&self, keys: &[LineKey]) -> StoreResult<Vec<Line>>;
     /// The import that stocked a line.
     async fn import_batch_of(&self, line_id: LineId) -> StoreResult<Option<ImportBatchRow>>;
     async fn buckets(&self, line_id: LineId) -> StoreResult<Vec<simdesk_domain::balance::Bucket>>;
@@ -467,15 +469,10 @@ pub trait Idempotency: Send + Sync + 'static {
 /// Usage records the network reported, each counted once, and what a line's usage left over.
 #[async_trait]
 pub trait UsageRecords: Send + Sync + 'static {
-    /// Counts one record with the line change its rating decided (buckets taken, history entry,
-    /// notices), all in one transaction. `false`: the record id was counted before and nothing
-    /// changed. Fails with `Conflict` if the line changed since the decision was made.
-    async fn count_usage(
-        &self,
-        record: &NewUsageRecord,
-        change: Option<&LineChange>,
-        left: &LineUsage,
-    ) -> StoreResult<bool>;
+    /// Counts records with the line changes their rating decided (buckets taken, history
+    /// entries, notices), all in one transaction. Fails with `Conflict`, changing nothing, if a
+    /// record id was counted meanwhile or a line changed since the decision was made.
+    async fn count_usage(&self, batch: &UsageBatch) -> StoreResult<()>;
     /// Which of these record ids a carrier has counted already.
     async fn counted_record_ids(
         &self,
@@ -484,6 +481,13 @@ pub trait UsageRecords: Send + Sync + 'static {
     ) -> StoreResult<std::collections::HashSet<String>>;
     /// What a line's usage left: bytes short of a megabyte and how far records reach.
     async fn line_usage(&self, line: LineId) -> StoreResult<LineUsage>;
+    /// What rating needs of many lines at once: their buckets and what their usage left.
+    async fn rating_standing(
+        &self,
+        lines: &[LineId],
+    ) -> StoreResult<
+        std::collections::HashMap<LineId, (Vec<simdesk_domain::balance::Bucket>, LineUsage)>,
+    >;
     /// A line's usage records, newest first, before the cursor (a record's row id).
     async fn usage_of_line(
         &self,

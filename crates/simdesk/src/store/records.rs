@@ -9,7 +9,7 @@ use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::money::Money;
 
 /// How a line is looked up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LineKey {
     Id(LineId),
     Iccid(Iccid),
@@ -511,6 +511,9 @@ pub enum UsageOutcome {
     Rated,
     /// A late record after the line ended, not charged.
     WrittenOff,
+    /// A late record after the line ended, charged to the holder's e-wallet (in part, where
+    /// `unpaid` says what the wallet could not cover).
+    ChargedToWallet,
 }
 
 impl UsageOutcome {
@@ -518,6 +521,7 @@ impl UsageOutcome {
         match self {
             UsageOutcome::Rated => "rated",
             UsageOutcome::WrittenOff => "written_off",
+            UsageOutcome::ChargedToWallet => "charged_wallet",
         }
     }
 }
@@ -529,6 +533,27 @@ pub struct LineUsage {
     pub carry_bytes: u64,
     /// The latest instant a counted record reached.
     pub counted_until: Option<Timestamp>,
+}
+
+/// Usage records counted together, with what each of their lines is left with: written in one
+/// transaction, or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct UsageBatch {
+    pub records: Vec<NewUsageRecord>,
+    pub lines: Vec<LineTally>,
+    /// Late records charged to their holders' e-wallets. Each wallet must still hold what its
+    /// movements take when they are written, or nothing of the batch is.
+    pub wallet: Vec<WalletEntry>,
+}
+
+/// One line's part of a [`UsageBatch`].
+#[derive(Debug, Clone)]
+pub struct LineTally {
+    pub line: LineId,
+    /// The buckets the line's records took and their history entry; `None` when nothing was
+    /// charged (the line had ended and its records were written off).
+    pub change: Option<LineChange>,
+    pub usage: LineUsage,
 }
 
 /// A stored usage record.

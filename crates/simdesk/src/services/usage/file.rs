@@ -4,7 +4,7 @@
 //! first pass checks every row (a bad row means nothing is counted), the second counts them.
 //! A record counted before (the same file again, or a retry after a crash) changes nothing.
 
-use super::{check_service, count, line_key, Counted, UsageRecord};
+use super::{check_service, count_all, line_key, Counted, NamedLines, UsageRecord};
 use crate::services::import::RowError;
 use crate::services::policies::PolicyBook;
 use crate::services::{ServiceError, ServiceResult};
@@ -19,6 +19,9 @@ use std::io::Read;
 
 pub const REQUIRED: [&str; 5] = ["record_id", "line", "service", "started_at", "volume"];
 pub const OPTIONAL: [&str; 3] = ["ended_at", "network", "rating_group"];
+/// Records checked or counted together: one read of their lines and, when counting, one
+/// transaction. Bounded, so memory stays flat whatever the file's size.
+const RECORDS_PER_BATCH: usize = 2000;
 /// Bad rows named in a report; a file with more says how many it left out.
 const ERRORS_SHOWN: usize = 100;
 
@@ -59,6 +62,8 @@ pub struct FileOutcome {
     pub partly_unpaid: u64,
     /// Late records for lines that had ended, kept and not charged.
     pub written_off: u64,
+    /// Late records for lines that had ended, charged to their holders' e-wallets.
+    pub charged_to_wallet: u64,
     /// Records counted before (this file or another); nothing changed for them.
     pub already_counted: u64,
 }
@@ -71,6 +76,7 @@ impl FileOutcome {
                 self.partly_unpaid += u64::from(unpaid.is_some());
             }
             Counted::WrittenOff { .. } => self.written_off += 1,
+            Counted::ChargedToWallet { .. } => self.charged_to_wallet += 1,
             Counted::AlreadyCounted => self.already_counted += 1,
         }
     }
@@ -109,12 +115,28 @@ where
         rows: 0,
     };
     let mut rows = Rows::new(open().map_err(unreadable)?, &columns)?;
-    while let Some(row) = rows.next_row() {
-        report.rows += 1;
-        let problems = match row {
-            Ok((line_no, record)) => check(store, book, file.carrier, line_no, &record).await?,
-            Err(e) => vec![e],
-        };
+    let mut chunk: Vec<(u64, UsageRecord)> = Vec::with_capacity(RECORDS_PER_BATCH);
+    let mut finished = false;
+    while !finished {
+        chunk.clear();
+        let mut problems = Vec::new();
+        while chunk.len() < RECORDS_PER_BATCH {
+            let Some(row) = rows.next_row() else {
+                finished = true;
+                break;
+            };
+            report.rows += 1;
+            match row {
+                Ok(numbered) => chunk.push(numbered),
+                Err(e) => problems.push(e),
+            }
+        }
+        let records: Vec<UsageRecord> = chunk.iter().map(|(_, r)| r.clone()).collect();
+        let named = NamedLines::find(store, &records).await?;
+        for (line_no, record) in &chunk {
+            problems.extend(check(book, file.carrier, *line_no, record, &named));
+        }
+        problems.sort_by_key(|p| p.line);
         for p in problems {
             if report.errors.len() < ERRORS_SHOWN {
                 report.errors.push(p);
@@ -122,33 +144,48 @@ where
                 report.more += 1;
             }
         }
-        if report.rows.is_multiple_of(1000) {
-            progress(Pass::Checking, report.rows);
-        }
+        progress(Pass::Checking, report.rows);
     }
     if !report.errors.is_empty() {
         return Err(ServiceError::UsageFile(report));
     }
-    // Second pass: the same rows, each counted once.
+    // Second pass: the same rows, counted a batch at a time, each record once.
     let mut outcome = FileOutcome::default();
     let mut rows = Rows::new(open().map_err(unreadable)?, &columns)?;
-    while let Some(row) = rows.next_row() {
-        let (line_no, record) = row.map_err(|e| {
-            ServiceError::Invalid(format!("the file changed while it was imported: {e}"))
-        })?;
-        let counted = count(store, book, &record, file.source_name, &file.by)
+    let mut batch: Vec<UsageRecord> = Vec::with_capacity(RECORDS_PER_BATCH);
+    let mut finished = false;
+    while !finished {
+        batch.clear();
+        let mut first_line = 0;
+        while batch.len() < RECORDS_PER_BATCH {
+            let Some(row) = rows.next_row() else {
+                finished = true;
+                break;
+            };
+            let (line_no, record) = row.map_err(|e| {
+                ServiceError::Invalid(format!("the file changed while it was imported: {e}"))
+            })?;
+            if batch.is_empty() {
+                first_line = line_no;
+            }
+            batch.push(record);
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let counted = count_all(store, book, &batch, file.source_name, &file.by)
             .await
             .map_err(|e| match e {
                 ServiceError::Invalid(why) => {
-                    ServiceError::Invalid(format!("line {line_no}: {why}"))
+                    ServiceError::Invalid(format!("rows from line {first_line}: {why}"))
                 }
                 other => other,
             })?;
-        outcome.rows += 1;
-        outcome.add(&counted);
-        if outcome.rows.is_multiple_of(100) {
-            progress(Pass::Counting, outcome.rows);
+        for c in &counted {
+            outcome.rows += 1;
+            outcome.add(c);
         }
+        progress(Pass::Counting, outcome.rows);
     }
     progress(Pass::Counting, outcome.rows);
     Ok(outcome)
@@ -167,22 +204,21 @@ pub async fn import_records(
         more: 0,
         rows: records.len() as u64,
     };
+    let named = NamedLines::find(store, records).await?;
     for (i, record) in records.iter().enumerate() {
         // Records are numbered from 1 as the API's client sent them.
         report
             .errors
-            .extend(check(store, book, carrier, i as u64 + 1, record).await?);
+            .extend(check(book, carrier, i as u64 + 1, record, &named));
     }
     if !report.errors.is_empty() {
         return Err(ServiceError::UsageFile(report));
     }
+    let each = count_all(store, book, records, "api", by).await?;
     let mut outcome = FileOutcome::default();
-    let mut each = Vec::with_capacity(records.len());
-    for record in records {
-        let counted = count(store, book, record, "api", by).await?;
+    for counted in &each {
         outcome.rows += 1;
-        outcome.add(&counted);
-        each.push(counted);
+        outcome.add(counted);
     }
     Ok((outcome, each))
 }
@@ -195,34 +231,33 @@ pub enum Pass {
 }
 
 /// What is wrong with a well-formed record: its line, its carrier or its service.
-async fn check(
-    store: &dyn Store,
+fn check(
     book: &PolicyBook,
     carrier: Option<&CarrierCode>,
     line_no: u64,
     record: &UsageRecord,
-) -> ServiceResult<Vec<RowError>> {
+    named: &NamedLines,
+) -> Option<RowError> {
     let problem = |column: &str, reason: String| RowError {
         line: line_no,
         column: column.into(),
         reason,
     };
-    let Some(line) = store.line(&record.line).await? else {
-        return Ok(vec![problem("line", "no line has this identifier".into())]);
+    let Some(line) = named.get(&record.line) else {
+        return Some(problem("line", "no line has this identifier".into()));
     };
     if let Some(c) = carrier {
         if line.carrier != *c {
             // Another carrier's line is not named: to this caller it does not exist.
-            return Ok(vec![problem(
+            return Some(problem(
                 "line",
                 format!("no line of {c} has this identifier"),
-            )]);
+            ));
         }
     }
-    Ok(match check_service(book, &line, record.service) {
-        Ok(()) => Vec::new(),
-        Err(why) => vec![problem("service", why)],
-    })
+    check_service(book, line, record.service)
+        .err()
+        .map(|why| problem("service", why))
 }
 
 /// The rows of a usage file, parsed one at a time.

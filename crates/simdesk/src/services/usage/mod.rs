@@ -8,15 +8,22 @@ pub mod file;
 
 use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
-use crate::store::{LineChange, LineKey, LineUsage, NewEvent, NewUsageRecord, Store, UsageOutcome};
+use crate::store::{
+    LineChange, LineKey, LineTally, LineUsage, NewEvent, NewUsageRecord, Store, UsageBatch,
+    UsageOutcome, WalletEntry,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 use simdesk_domain::attribution::Attribution;
-use simdesk_domain::balance::BucketUnit;
-use simdesk_domain::ids::{Iccid, Imsi, Msisdn};
+use simdesk_domain::balance::{Bucket, BucketUnit, Movement};
+use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, Imsi, LineId, Msisdn};
 use simdesk_domain::line::Line;
+use simdesk_domain::money::Money;
 use simdesk_domain::policy::Service;
-use simdesk_domain::usage::{self, Unpaid, Usage};
+use simdesk_domain::usage::{self, LateRecords, Unpaid, Usage};
+use simdesk_domain::wallet;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 /// Tries before a record whose line keeps changing underneath is given up as busy.
 const ATTEMPTS: usize = 5;
@@ -47,7 +54,13 @@ pub enum Counted {
         unpaid: Option<Unpaid>,
     },
     /// The line had ended: kept with what it would have cost, not charged.
-    WrittenOff { value: simdesk_domain::money::Money },
+    WrittenOff { value: Money },
+    /// The line had ended: charged to the holder's e-wallet as far as it held money; the rest
+    /// written off.
+    ChargedToWallet {
+        charged: Money,
+        written_off: Option<Money>,
+    },
     /// This record id was counted before; nothing changed.
     AlreadyCounted,
 }
@@ -94,13 +107,25 @@ pub async fn count(
     source: &str,
     by: &Attribution,
 ) -> ServiceResult<Counted> {
+    let mut counted = count_all(store, book, std::slice::from_ref(record), source, by).await?;
+    counted
+        .pop()
+        .ok_or_else(|| ServiceError::Invalid("no usage record was given".into()))
+}
+
+/// Counts records together, in their order, in one transaction: each line is read once and
+/// written once however many of its records there are. Outcomes are in the records' order.
+pub async fn count_all(
+    store: &dyn Store,
+    book: &PolicyBook,
+    records: &[UsageRecord],
+    source: &str,
+    by: &Attribution,
+) -> ServiceResult<Vec<Counted>> {
     for _ in 0..ATTEMPTS {
-        let line = store.line(&record.line).await?.ok_or_else(|| {
-            ServiceError::NotFound(format!("the line of usage record {}", record.record_id))
-        })?;
-        // The line changed between reading it and writing (a top-up, another record): decide
-        // again on what it holds now.
-        match count_once(store, book, &line, record, source, by).await {
+        // A line changed between reading it and writing (a top-up, records counted elsewhere):
+        // decide again on what it holds now.
+        match count_once(store, book, records, source, by).await {
             Err(ServiceError::Busy) => continue,
             other => return other,
         }
@@ -108,24 +133,172 @@ pub async fn count(
     Err(ServiceError::Busy)
 }
 
+/// One line's records within a batch: the buckets as its records leave them, what they took and
+/// how far they reach.
+struct Tally<'a> {
+    line: &'a Line,
+    buckets: Vec<Bucket>,
+    usage: LineUsage,
+    movements: Vec<Movement>,
+    summary: Summary,
+}
+
 async fn count_once(
     store: &dyn Store,
     book: &PolicyBook,
-    line: &Line,
+    records: &[UsageRecord],
+    source: &str,
+    by: &Attribution,
+) -> ServiceResult<Vec<Counted>> {
+    let named = NamedLines::find(store, records).await?;
+    let mut owners = Vec::with_capacity(records.len());
+    for r in records {
+        owners.push(named.index_of(&r.line).ok_or_else(|| {
+            ServiceError::NotFound(format!("the line of usage record {}", r.record_id))
+        })?);
+    }
+    let lines = named.lines;
+    let mut seen = counted_before(store, &lines, records, &owners).await?;
+    let ids: Vec<LineId> = lines.iter().map(|l| l.id).collect();
+    let mut standing = store.rating_standing(&ids).await?;
+    let mut wallets = held_in_wallets(store, book, &lines).await?;
+    let mut tallies: Vec<Tally> = lines
+        .iter()
+        .map(|line| {
+            let (buckets, usage) = standing.remove(&line.id).unwrap_or_default();
+            Tally {
+                line,
+                buckets,
+                usage,
+                movements: Vec::new(),
+                summary: Summary::default(),
+            }
+        })
+        .collect();
+    let mut batch = UsageBatch::default();
+    let mut outcomes = Vec::with_capacity(records.len());
+    for (record, &owner) in records.iter().zip(&owners) {
+        let tally = &mut tallies[owner];
+        // A record id repeated within the batch counts once, like one counted before.
+        if !seen.insert((tally.line.carrier.clone(), record.record_id.clone())) {
+            outcomes.push(Counted::AlreadyCounted);
+            continue;
+        }
+        let (row, counted) = if tally.line.ended_at.is_some() {
+            late_one(
+                book,
+                tally,
+                record,
+                source,
+                by,
+                &mut wallets,
+                &mut batch.wallet,
+            )?
+        } else {
+            rate_one(book, tally, record, source, by)?
+        };
+        batch.records.push(row);
+        outcomes.push(counted);
+    }
+    if batch.records.is_empty() {
+        return Ok(outcomes);
+    }
+    for tally in tallies.into_iter().filter(|t| t.summary.records > 0) {
+        let change = if tally.summary.rated > 0 {
+            let (_, version) = book.for_line(tally.line)?;
+            let event = NewEvent {
+                kind: "usage".into(),
+                from: None,
+                to: None,
+                detail: tally.summary.to_string(),
+                by: by.clone(),
+                policy_version: Some(version),
+            };
+            let mut change = LineChange::new(tally.line.clone(), event);
+            change.balance.movements = tally.movements;
+            Some(change)
+        } else {
+            None
+        };
+        batch.lines.push(LineTally {
+            line: tally.line.id,
+            change,
+            usage: tally.usage,
+        });
+    }
+    store.count_usage(&batch).await?;
+    Ok(outcomes)
+}
+
+/// The lines a set of records names, read in one go and found by any of their identifiers.
+pub struct NamedLines {
+    lines: Vec<Line>,
+    by_key: HashMap<LineKey, usize>,
+}
+
+impl NamedLines {
+    pub async fn find(store: &dyn Store, records: &[UsageRecord]) -> ServiceResult<NamedLines> {
+        let keys: Vec<LineKey> = records
+            .iter()
+            .map(|r| r.line.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let lines = store.lines_by_keys(&keys).await?;
+        let mut by_key = HashMap::with_capacity(lines.len() * 4);
+        for (i, l) in lines.iter().enumerate() {
+            by_key.insert(LineKey::Id(l.id), i);
+            by_key.insert(LineKey::Iccid(l.iccid.clone()), i);
+            by_key.insert(LineKey::Imsi(l.imsi.clone()), i);
+            by_key.insert(LineKey::Msisdn(l.msisdn.clone()), i);
+        }
+        Ok(NamedLines { lines, by_key })
+    }
+
+    fn index_of(&self, key: &LineKey) -> Option<usize> {
+        self.by_key.get(key).copied()
+    }
+
+    pub fn get(&self, key: &LineKey) -> Option<&Line> {
+        self.index_of(key).map(|i| &self.lines[i])
+    }
+}
+
+/// The record ids of these records' carriers that were counted before.
+async fn counted_before(
+    store: &dyn Store,
+    lines: &[Line],
+    records: &[UsageRecord],
+    owners: &[usize],
+) -> ServiceResult<HashSet<(CarrierCode, String)>> {
+    let mut by_carrier: HashMap<&CarrierCode, Vec<&str>> = HashMap::new();
+    for (record, &owner) in records.iter().zip(owners) {
+        by_carrier
+            .entry(&lines[owner].carrier)
+            .or_default()
+            .push(record.record_id.as_str());
+    }
+    let mut seen = HashSet::new();
+    for (carrier, ids) in by_carrier {
+        for id in store.counted_record_ids(carrier, &ids).await? {
+            seen.insert((carrier.clone(), id));
+        }
+    }
+    Ok(seen)
+}
+
+/// A record's row before its rating is known; the tally learns how far usage reaches.
+fn new_row(
+    tally: &mut Tally<'_>,
     record: &UsageRecord,
     source: &str,
     by: &Attribution,
-) -> ServiceResult<Counted> {
-    let (policy, version) = book.for_line(line)?;
-    let rules = &policy.carrier.usage;
-    let used = Usage {
-        service: record.service,
-        volume: record.volume,
-        at: record.started_at,
-    };
+) -> NewUsageRecord {
+    let line = tally.line;
     let reached = record.ended_at.unwrap_or(record.started_at);
-    let before = store.line_usage(line.id).await?;
-    let mut row = NewUsageRecord {
+    tally.usage.counted_until = Some(later(tally.usage.counted_until, reached));
+    tally.summary.records += 1;
+    NewUsageRecord {
         carrier: line.carrier.clone(),
         record_id: record.record_id.clone(),
         line: line.id,
@@ -142,78 +315,234 @@ async fn count_once(
         unpaid: None,
         source: source.to_string(),
         counted_at: by.at,
-    };
-    // A record arriving after the line ended (often weeks late) never reopens its buckets or
-    // the refund already paid: the policy says what becomes of it, and it is kept either way.
-    if line.ended_at.is_some() {
-        let value = usage::money_value(&used, rules);
-        row.outcome = UsageOutcome::WrittenOff;
-        row.unpaid = Some(Unpaid::Money { amount: value });
-        let left = LineUsage {
-            carry_bytes: before.carry_bytes,
-            counted_until: Some(later(before.counted_until, reached)),
-        };
-        return Ok(if store.count_usage(&row, None, &left).await? {
-            Counted::WrittenOff { value }
-        } else {
-            Counted::AlreadyCounted
-        });
     }
-    let buckets = store.buckets(line.id).await?;
+}
+
+fn usage_of(record: &UsageRecord) -> Usage {
+    Usage {
+        service: record.service,
+        volume: record.volume,
+        at: record.started_at,
+    }
+}
+
+/// Rates one record on its line's tally and moves the tally on.
+fn rate_one(
+    book: &PolicyBook,
+    tally: &mut Tally<'_>,
+    record: &UsageRecord,
+    source: &str,
+    by: &Attribution,
+) -> ServiceResult<(NewUsageRecord, Counted)> {
+    let (policy, _) = book.for_line(tally.line)?;
+    // Roaming abroad is priced by the visited network's zone, where the policy has one.
+    let rules = policy.carrier.usage.for_network(record.network.as_deref());
+    let mut row = new_row(tally, record, source, by);
     let rated = usage::rate(
-        &used,
-        &buckets,
-        before.carry_bytes,
+        &usage_of(record),
+        &tally.buckets,
+        tally.usage.carry_bytes,
         &policy.plan.services,
-        rules,
+        &rules,
     )
     .map_err(|e| ServiceError::Invalid(format!("usage record {}: {e}", record.record_id)))?;
     row.rounded = rated.rounded;
-    row.taken_mb = rated.taken(&buckets, BucketUnit::Megabytes);
-    row.taken_money = rated.taken(&buckets, BucketUnit::Money(policy.carrier.currency));
+    row.taken_mb = rated.taken(&tally.buckets, BucketUnit::Megabytes);
+    row.taken_money = rated.taken(&tally.buckets, BucketUnit::Money(policy.carrier.currency));
     row.unpaid = rated.unpaid;
-    let event = NewEvent {
-        kind: "usage".into(),
-        from: None,
-        to: None,
-        detail: describe(record, &rated),
-        by: by.clone(),
-        policy_version: Some(version),
+    rated.apply_to(&mut tally.buckets);
+    tally.usage.carry_bytes = rated.carry_bytes;
+    tally.summary.add(record, &rated);
+    merge(&mut tally.movements, rated.movements);
+    let counted = Counted::Rated {
+        taken_mb: row.taken_mb,
+        taken_money: row.taken_money,
+        unpaid: rated.unpaid,
     };
-    let mut change = LineChange::new(line.clone(), event);
-    change.balance.movements = rated.movements.clone();
-    let left = LineUsage {
-        carry_bytes: rated.carry_bytes,
-        counted_until: Some(later(before.counted_until, reached)),
+    Ok((row, counted))
+}
+
+/// A record arriving after its line ended (often weeks late). It never reopens the line's
+/// buckets or the refund already paid: the policy says whether it is written off or charged to
+/// the holder's e-wallet before payout, and it is kept either way with what it was worth.
+fn late_one(
+    book: &PolicyBook,
+    tally: &mut Tally<'_>,
+    record: &UsageRecord,
+    source: &str,
+    by: &Attribution,
+    wallets: &mut HashMap<CustomerId, Money>,
+    charges: &mut Vec<WalletEntry>,
+) -> ServiceResult<(NewUsageRecord, Counted)> {
+    let line = tally.line;
+    let (policy, _) = book.for_line(line)?;
+    let rules = policy.carrier.usage.for_network(record.network.as_deref());
+    let mut row = new_row(tally, record, source, by);
+    let value = usage::money_value(&usage_of(record), &rules);
+    row.outcome = UsageOutcome::WrittenOff;
+    row.unpaid = Some(Unpaid::Money { amount: value });
+    let written_off = Ok((row.clone(), Counted::WrittenOff { value }));
+    if rules.late_records != LateRecords::ChargeWallet || !value.is_positive() {
+        return written_off;
+    }
+    let Some((customer, held)) = line
+        .holder
+        .and_then(|c| wallets.get_mut(&c).map(|held| (c, held)))
+    else {
+        return written_off;
     };
-    Ok(if store.count_usage(&row, Some(&change), &left).await? {
-        Counted::Rated {
-            taken_mb: row.taken_mb,
-            taken_money: row.taken_money,
-            unpaid: rated.unpaid,
+    let charge = wallet::late_usage(customer, &line.carrier, *held, value)
+        .map_err(|e| ServiceError::Invalid(format!("usage record {}: {e}", record.record_id)))?;
+    let Some(movement) = charge else {
+        return written_off;
+    };
+    let charged = movement
+        .postings
+        .iter()
+        .find(|p| p.amount.is_positive())
+        .map_or(value, |p| p.amount);
+    *held = Money::new(held.minor() - charged.minor(), held.currency());
+    let rest = (charged.minor() < value.minor())
+        .then(|| Money::new(value.minor() - charged.minor(), value.currency()));
+    charges.push(WalletEntry {
+        customer,
+        movement,
+        idempotency_key: format!("late_usage:{}:{}", line.carrier, record.record_id),
+        note: format!(
+            "usage record {} on {} after the line ended",
+            record.record_id,
+            line.msisdn.national()
+        ),
+        at: by.at,
+    });
+    row.outcome = UsageOutcome::ChargedToWallet;
+    row.taken_money = charged.minor();
+    row.unpaid = rest.map(|amount| Unpaid::Money { amount });
+    Ok((
+        row,
+        Counted::ChargedToWallet {
+            charged,
+            written_off: rest,
+        },
+    ))
+}
+
+/// What the e-wallets hold of the holders whose ended lines' late records the policy charges
+/// to them, in each carrier's currency.
+async fn held_in_wallets(
+    store: &dyn Store,
+    book: &PolicyBook,
+    lines: &[Line],
+) -> ServiceResult<HashMap<CustomerId, Money>> {
+    let mut held = HashMap::new();
+    for line in lines.iter().filter(|l| l.ended_at.is_some()) {
+        let (policy, _) = book.for_line(line)?;
+        let (Some(customer), LateRecords::ChargeWallet) =
+            (line.holder, policy.carrier.usage.late_records)
+        else {
+            continue;
+        };
+        if held.contains_key(&customer) {
+            continue;
         }
-    } else {
-        Counted::AlreadyCounted
-    })
+        let account = wallet::Account::Wallet { customer }.to_string();
+        let currency = policy.carrier.currency;
+        let minor: i64 = store
+            .wallet_postings(customer)
+            .await?
+            .iter()
+            .filter(|p| p.account == account && p.amount.currency() == currency)
+            .map(|p| p.amount.minor())
+            .sum();
+        held.insert(customer, Money::new(minor, currency));
+    }
+    Ok(held)
+}
+
+/// Adds movements to a line's batch, one ledger entry per bucket and service: the records
+/// themselves keep the detail.
+fn merge(into: &mut Vec<Movement>, movements: Vec<Movement>) {
+    for m in movements {
+        match into
+            .iter_mut()
+            .find(|o| o.bucket == m.bucket && o.kind == m.kind && o.note == m.note)
+        {
+            Some(o) => o.amount += m.amount,
+            None => into.push(m),
+        }
+    }
 }
 
 fn later(a: Option<Timestamp>, b: Timestamp) -> Timestamp {
     a.map_or(b, |a| a.max(b))
 }
 
-/// The history entry's words: what was used and under which record.
-fn describe(record: &UsageRecord, rated: &usage::Rated) -> String {
-    let what = match record.service {
-        Service::Data => format!("{} bytes of data", record.volume),
-        Service::Voice => format!("{} s of voice", record.volume),
-        Service::Sms => format!("{} SMS", record.volume),
-    };
-    let unpaid = match rated.unpaid {
-        Some(Unpaid::Data { megabytes }) => format!("; {megabytes} MB not covered"),
-        Some(Unpaid::Money { amount }) => format!("; {amount} not covered"),
-        None => String::new(),
-    };
-    format!("{what} (record {}){unpaid}", record.record_id)
+/// What one line's records in a batch came to: the words of its history entry.
+#[derive(Debug, Default)]
+struct Summary {
+    records: u64,
+    rated: u64,
+    bytes: u64,
+    seconds: u64,
+    messages: u64,
+    unpaid_mb: u64,
+    unpaid_money: Option<Money>,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl Summary {
+    fn add(&mut self, record: &UsageRecord, rated: &usage::Rated) {
+        self.rated += 1;
+        match record.service {
+            Service::Data => self.bytes += record.volume,
+            Service::Voice => self.seconds += record.volume,
+            Service::Sms => self.messages += record.volume,
+        }
+        match rated.unpaid {
+            Some(Unpaid::Data { megabytes }) => self.unpaid_mb += megabytes,
+            Some(Unpaid::Money { amount }) => {
+                self.unpaid_money = Some(match self.unpaid_money {
+                    Some(sum) => Money::new(sum.minor() + amount.minor(), sum.currency()),
+                    None => amount,
+                });
+            }
+            None => {}
+        }
+        self.first.get_or_insert_with(|| record.record_id.clone());
+        self.last = Some(record.record_id.clone());
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut used = Vec::new();
+        if self.bytes > 0 {
+            used.push(format!("{} bytes of data", self.bytes));
+        }
+        if self.seconds > 0 {
+            used.push(format!("{} s of voice", self.seconds));
+        }
+        if self.messages > 0 {
+            used.push(format!("{} SMS", self.messages));
+        }
+        if used.is_empty() {
+            used.push("nothing".into());
+        }
+        write!(f, "{}", used.join(", "))?;
+        match (&self.first, &self.last, self.rated) {
+            (Some(first), _, 1) => write!(f, " (record {first})")?,
+            (Some(first), Some(last), n) => write!(f, " ({n} records, {first} … {last})")?,
+            _ => {}
+        }
+        if self.unpaid_mb > 0 {
+            write!(f, "; {} MB not covered", self.unpaid_mb)?;
+        }
+        if let Some(money) = self.unpaid_money {
+            write!(f, "; {money} not covered")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

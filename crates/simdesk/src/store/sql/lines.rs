@@ -89,7 +89,7 @@ where
         vault: &crate::vault::Vault,
         change: &LineChange,
         audit: &mut Vec<AuditEntry>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<i64> {
         let line = &change.line;
         let mut holder = line.holder;
         if let Some(reg) = &change.new_holder {
@@ -176,7 +176,7 @@ where
                 return Err(StoreError::Conflict);
             }
         }
-        Ok(())
+        Ok(event_id)
     }
 }
 
@@ -292,6 +292,58 @@ where
         };
         let row = query.fetch_optional(&self.pool).await?;
         row.as_ref().map(Self::line_from_row).transpose()
+    }
+
+    async fn lines_by_keys(&self, keys: &[LineKey]) -> StoreResult<Vec<Line>> {
+        let mut ids = Vec::new();
+        let mut by_text: [(&str, Vec<&str>); 3] = [
+            ("iccid", Vec::new()),
+            ("imsi", Vec::new()),
+            ("msisdn", Vec::new()),
+        ];
+        for key in keys {
+            match key {
+                LineKey::Id(id) => ids.push(id.get()),
+                LineKey::Iccid(i) => by_text[0].1.push(i.as_str()),
+                LineKey::Imsi(i) => by_text[1].1.push(i.as_str()),
+                LineKey::Msisdn(m) => by_text[2].1.push(m.as_str()),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut lines = Vec::new();
+        let mut keep = |rows: Vec<D::Row>| -> StoreResult<()> {
+            for row in rows {
+                let line = Self::line_from_row(&row)?;
+                // A line named twice (by number and by ICCID) is still one line.
+                if seen.insert(line.id) {
+                    lines.push(line);
+                }
+            }
+            Ok(())
+        };
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let mut q = Statement::<D>::new("SELECT * FROM lines WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let (sql, args) = q.into_parts();
+            keep(sqlx::query_with(&sql, args).fetch_all(&self.pool).await?)?;
+        }
+        for (column, values) in &by_text {
+            for chunk in values.chunks(LOOKUP_CHUNK) {
+                let mut q = Statement::<D>::new(format!("SELECT * FROM lines WHERE {column} IN ("));
+                let mut list = q.separated(", ");
+                for v in chunk {
+                    list.push_bind(*v);
+                }
+                q.push(")");
+                let (sql, args) = q.into_parts();
+                keep(sqlx::query_with(&sql, args).fetch_all(&self.pool).await?)?;
+            }
+        }
+        Ok(lines)
     }
 
     async fn import_batch_of(&self, line_id: LineId) -> StoreResult<Option<ImportBatchRow>> {

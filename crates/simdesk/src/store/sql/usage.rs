@@ -1,6 +1,67 @@
 //! Usage records: each counted once with the line change its rating decided, and what a line's usage left.
 
 use super::*;
+use std::collections::HashMap;
+
+/// Rows per multi-row INSERT: 17 values each stays far below either backend's limit on bound values.
+const RECORDS_PER_INSERT: usize = 500;
+
+impl<D> SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'n> &'n str: ColumnIndex<D::Row> + Encode<'n, D>,
+    usize: ColumnIndex<D::Row>,
+    str: Type<D>,
+    i64: SqlValue<D>,
+    String: SqlValue<D>,
+    Vec<u8>: SqlValue<D>,
+    bool: SqlValue<D>,
+    Option<i64>: SqlValue<D>,
+    Option<String>: SqlValue<D>,
+    for<'n> Option<&'n str>: Encode<'n, D>,
+{
+    /// Takes a late record's charge from a wallet that must still hold it: a payout made since
+    /// the decision wins, and the record is decided again.
+    async fn charge_wallet_in(
+        tx: &mut sqlx::Transaction<'_, D>,
+        entry: &WalletEntry,
+    ) -> StoreResult<()> {
+        // The customer's row is the wallet's lock, as for payouts.
+        sqlx::query("UPDATE customers SET id = id WHERE id = $1")
+            .bind(entry.customer.get())
+            .execute(&mut **tx)
+            .await?;
+        let wallet = simdesk_domain::wallet::Account::Wallet {
+            customer: entry.customer,
+        }
+        .to_string();
+        let Some(taken) = entry
+            .movement
+            .postings
+            .iter()
+            .find(|p| p.account.to_string() == wallet)
+            .map(|p| p.amount)
+        else {
+            return Err(StoreError::Corrupt(
+                "a late usage charge without the wallet's side".into(),
+            ));
+        };
+        let held: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM wallet_postings WHERE account = $1 AND currency = $2",
+        )
+        .bind(&wallet)
+        .bind(taken.currency().code())
+        .fetch_one(&mut **tx)
+        .await?;
+        if held + taken.minor() < 0 {
+            return Err(StoreError::Conflict);
+        }
+        Self::insert_movement(tx, entry, None).await?;
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl<D> UsageRecords for SqlStore<D>
@@ -19,77 +80,76 @@ where
     Option<String>: SqlValue<D>,
     for<'n> Option<&'n str>: Encode<'n, D>,
 {
-    async fn count_usage(
-        &self,
-        record: &NewUsageRecord,
-        change: Option<&LineChange>,
-        left: &LineUsage,
-    ) -> StoreResult<bool> {
+    async fn count_usage(&self, batch: &UsageBatch) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        // The record's row first: a record id counted before stops here, before any bucket moves.
-        let inserted = sqlx::query(
-            "INSERT INTO usage_records (carrier_code, record_id, line_id, service, started_at, ended_at, volume, rounded,
-             network, rating_group, outcome, taken_mb, taken_money, unpaid, source, counted_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-             ON CONFLICT (carrier_code, record_id) DO NOTHING",
-        )
-        .bind(record.carrier.as_str())
-        .bind(&record.record_id)
-        .bind(record.line.get())
-        .bind(record.service.as_str())
-        .bind(micros(record.started_at))
-        .bind(record.ended_at.map(micros))
-        .bind(i64::try_from(record.volume).unwrap_or(i64::MAX))
-        .bind(i64::try_from(record.rounded).unwrap_or(i64::MAX))
-        .bind(record.network.clone())
-        .bind(record.rating_group.map(i64::from))
-        .bind(record.outcome.as_str())
-        .bind(record.taken_mb)
-        .bind(record.taken_money)
-        .bind(
-            record
-                .unpaid
-                .map(|u| serde_json::to_string(&u).unwrap_or_default()),
-        )
-        .bind(&record.source)
-        .bind(micros(record.counted_at))
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(false);
-        }
         let mut audit = Vec::new();
-        if let Some(change) = change {
-            Self::apply_line_in(&mut tx, &self.vault, change, &mut audit).await?;
-            // The history entry the change wrote is the record's: the balance entries hang off it.
-            sqlx::query(
-                "UPDATE usage_records SET event_id = (SELECT MAX(id) FROM line_events WHERE line_id = $1)
-                 WHERE carrier_code = $2 AND record_id = $3",
-            )
-            .bind(record.line.get())
-            .bind(record.carrier.as_str())
-            .bind(&record.record_id)
-            .execute(&mut *tx)
-            .await?;
+        // Each line's change first: its history entry is the one its records point to.
+        let mut events: HashMap<LineId, i64> = HashMap::with_capacity(batch.lines.len());
+        for tally in &batch.lines {
+            if let Some(change) = &tally.change {
+                let event = Self::apply_line_in(&mut tx, &self.vault, change, &mut audit).await?;
+                events.insert(tally.line, event);
+            }
         }
-        let until = left
-            .counted_until
-            .map(micros)
-            .unwrap_or_else(|| micros(record.started_at));
-        sqlx::query(
-            "INSERT INTO line_usage (line_id, carry_bytes, counted_until) VALUES ($1, $2, $3)
-             ON CONFLICT (line_id) DO UPDATE SET carry_bytes = excluded.carry_bytes,
-             counted_until = CASE WHEN excluded.counted_until > line_usage.counted_until
-                 THEN excluded.counted_until ELSE line_usage.counted_until END",
-        )
-        .bind(record.line.get())
-        .bind(i64::try_from(left.carry_bytes).unwrap_or(0))
-        .bind(until)
-        .execute(&mut *tx)
-        .await?;
+        for entry in &batch.wallet {
+            Self::charge_wallet_in(&mut tx, entry).await?;
+        }
+        for chunk in batch.records.chunks(RECORDS_PER_INSERT) {
+            let mut q = Statement::<D>::new(
+                "INSERT INTO usage_records (carrier_code, record_id, line_id, service, started_at, ended_at, volume, rounded,
+                 network, rating_group, outcome, taken_mb, taken_money, unpaid, source, counted_at, event_id) ",
+            );
+            q.push_values(chunk, |mut row, r| {
+                row.push_bind(r.carrier.as_str())
+                    .push_bind(r.record_id.as_str())
+                    .push_bind(r.line.get())
+                    .push_bind(r.service.as_str())
+                    .push_bind(micros(r.started_at))
+                    .push_bind(r.ended_at.map(micros))
+                    .push_bind(i64::try_from(r.volume).unwrap_or(i64::MAX))
+                    .push_bind(i64::try_from(r.rounded).unwrap_or(i64::MAX))
+                    .push_bind(r.network.clone())
+                    .push_bind(r.rating_group.map(i64::from))
+                    .push_bind(r.outcome.as_str())
+                    .push_bind(r.taken_mb)
+                    .push_bind(r.taken_money)
+                    .push_bind(
+                        r.unpaid
+                            .map(|u| serde_json::to_string(&u).unwrap_or_default()),
+                    )
+                    .push_bind(r.source.as_str())
+                    .push_bind(micros(r.counted_at))
+                    .push_bind(events.get(&r.line).copied());
+            });
+            // A record id counted meanwhile by someone else: nothing of this batch is kept, and
+            // the caller decides again on what is stored now.
+            q.push(" ON CONFLICT (carrier_code, record_id) DO NOTHING");
+            let (sql, args) = q.into_parts();
+            let inserted = sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            if inserted.rows_affected() != chunk.len() as u64 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        for chunk in batch.lines.chunks(RECORDS_PER_INSERT) {
+            let mut q = Statement::<D>::new(
+                "INSERT INTO line_usage (line_id, carry_bytes, counted_until) ",
+            );
+            q.push_values(chunk, |mut row, t| {
+                row.push_bind(t.line.get())
+                    .push_bind(i64::try_from(t.usage.carry_bytes).unwrap_or(0))
+                    .push_bind(t.usage.counted_until.map_or(0, micros));
+            });
+            q.push(
+                " ON CONFLICT (line_id) DO UPDATE SET carry_bytes = excluded.carry_bytes,
+                 counted_until = CASE WHEN excluded.counted_until > line_usage.counted_until
+                     THEN excluded.counted_until ELSE line_usage.counted_until END",
+            );
+            let (sql, args) = q.into_parts();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
         Self::append_audit_many(&mut tx, &audit).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
     async fn counted_record_ids(
@@ -130,6 +190,54 @@ where
             },
             None => LineUsage::default(),
         })
+    }
+
+    async fn rating_standing(
+        &self,
+        lines: &[LineId],
+    ) -> StoreResult<HashMap<LineId, (Vec<Bucket>, LineUsage)>> {
+        let mut standing: HashMap<LineId, (Vec<Bucket>, LineUsage)> = lines
+            .iter()
+            .map(|id| (*id, (Vec::new(), LineUsage::default())))
+            .collect();
+        for chunk in lines.chunks(LOOKUP_CHUNK) {
+            let mut q = Statement::<D>::new(
+                "SELECT line_id, id, unit, initial_amount, remaining, expires_at, source FROM balance_buckets WHERE line_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(id.get());
+            }
+            q.push(") ORDER BY id");
+            let (sql, args) = q.into_parts();
+            for row in sqlx::query_with(&sql, args).fetch_all(&self.pool).await? {
+                let line = LineId::new(row.try_get("line_id")?);
+                if let Some((buckets, _)) = standing.get_mut(&line) {
+                    buckets.push(Self::bucket_from_row(&row)?);
+                }
+            }
+            let mut q = Statement::<D>::new(
+                "SELECT line_id, carry_bytes, counted_until FROM line_usage WHERE line_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(id.get());
+            }
+            q.push(")");
+            let (sql, args) = q.into_parts();
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as_with(&sql, args)
+                .fetch_all(&self.pool)
+                .await?;
+            for (line, carry, until) in rows {
+                if let Some((_, usage)) = standing.get_mut(&LineId::new(line)) {
+                    *usage = LineUsage {
+                        carry_bytes: u64::try_from(carry).unwrap_or(0),
+                        counted_until: Some(from_micros(until)?),
+                    };
+                }
+            }
+        }
+        Ok(standing)
     }
 
     async fn usage_of_line(

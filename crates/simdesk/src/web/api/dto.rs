@@ -192,3 +192,37 @@ pub struct Verdict {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
 }
+
+/// TMF635 Usage: one usage record as it was rated.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub id: String,
+    pub href: String,
+    /// When the usage started.
+    pub usage_date: String,
+    /// `data`, `voice` or `sms`.
+    pub usage_type: String,
+    /// `rated`: every stored record was rated (a late one to nothing charged; see its tag).
+    pub status: String,
+    pub description: String,
+    pub usage_characteristic: Vec<Characteristic>,
+    pub rated_product_usage: Vec<RatedProductUsage>,
+    #[serde(rename = "@type")]
+    pub kind: String,
+}
+
+/// TMF635 RatedProductUsage: what one record took from the line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RatedProductUsage {
+    pub rating_date: String,
+    /// `usage` for records paid from buckets, `writtenOff` for late records not charged.
+    pub usage_rating_tag: String,
+    pub is_billed: bool,
+    /// Megabytes taken from data buckets.
+    pub bucket_value_converted_in_amount: Quantity,
+    /// Money taken from the balance, in minor units.
+    pub tax_included_rating_amount: Quantity,
+    pub product_ref: Ref,
+}

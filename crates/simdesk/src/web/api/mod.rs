@@ -30,6 +30,7 @@ use utoipa_axum::routes;
         (name = "TMF637 product inventory"),
         (name = "TMF622 product ordering"),
         (name = "TMF654 prepay balance"),
+        (name = "TMF635 usage"),
         (name = "simdesk"),
         (name = "operations"),
     )
@@ -57,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tmf::get_product_order))
         .routes(routes!(tmf::cancel_product_order))
         .routes(routes!(tmf::list_buckets))
+        .routes(routes!(usage::list_usage))
         .routes(routes!(v1::line_status))
         .routes(routes!(v1::line_history))
         .routes(routes!(v1::quote))

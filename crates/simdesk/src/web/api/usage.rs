@@ -1,5 +1,7 @@
-//! Usage records over the API: the network's records posted one or many at a time, and a line's usage read back.
+//! Usage records over the API: the network's records posted one or many at a time, and a line's
+//! usage read back (simdesk's own shape, and TMF635's at the TM Forum edge).
 
+use super::dto::{Characteristic, Quantity, RatedProductUsage, Ref, Usage};
 use super::tmf::owned_line;
 use super::{ApiJson, Operator};
 use crate::services::access::Scope;
@@ -194,4 +196,151 @@ pub async fn line_usage(
         "records": rows,
         "next": next,
     })))
+}
+
+const USAGE: &str = "/tmf-api/usageManagement/v4/usage";
+const PRODUCT: &str = "/tmf-api/productInventory/v4/product";
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageFilter {
+    /// ICCID or MSISDN of the line (the TMF637 product).
+    #[serde(rename = "product.id")]
+    #[param(rename = "product.id")]
+    pub product_id: String,
+    /// 1 to 500, default 50.
+    pub limit: Option<i64>,
+    /// From the `X-Next-Cursor` header of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// TMF635: a line's usage records, newest first, as they were rated.
+#[utoipa::path(get, path = "/tmf-api/usageManagement/v4/usage", tag = "TMF635 usage", security(("bearer" = ["lines:read"])), params(UsageFilter),
+    responses((status = 200, body = [Usage], headers(("X-Next-Cursor" = String, description = "cursor of the next page, absent on the last"))), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn list_usage(
+    State(state): State<AppState>,
+    operator: Operator,
+    Query(filter): Query<UsageFilter>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    operator.require(Scope::LinesRead)?;
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let before = match filter.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("cursor is not one this API gave out"))?,
+        ),
+    };
+    let line = owned_line(&state, &operator, &filter.product_id).await?;
+    let currency = state
+        .ctx
+        .book
+        .carrier(&line.carrier)
+        .map_err(ServiceError::from)?
+        .currency;
+    let rows = state
+        .ctx
+        .store
+        .usage_of_line(line.id, before, limit)
+        .await
+        .map_err(ServiceError::from)?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let product = Ref {
+        id: line.iccid.to_string(),
+        name: None,
+        href: Some(format!("{PRODUCT}/{}", line.iccid)),
+    };
+    let body: Vec<Usage> = rows
+        .iter()
+        .map(|r| tmf_usage(r, &product, currency.code()))
+        .collect();
+    let mut response = Json(body).into_response();
+    if let Some(n) = next.and_then(|n| axum::http::HeaderValue::from_str(&n.to_string()).ok()) {
+        response.headers_mut().insert("x-next-cursor", n);
+    }
+    Ok(response)
+}
+
+fn tmf_usage(r: &crate::store::UsageRow, product: &Ref, currency: &str) -> Usage {
+    let unit = match r.service.as_str() {
+        "data" => "bytes",
+        "voice" => "seconds",
+        _ => "messages",
+    };
+    let mut characteristics = vec![
+        ("recordId", r.record_id.clone()),
+        ("volume", r.volume.to_string()),
+        ("roundedVolume", r.rounded.to_string()),
+        ("unit", unit.to_string()),
+        ("source", r.source.clone()),
+    ];
+    if let Some(end) = r.ended_at {
+        characteristics.push(("endDate", end.to_string()));
+    }
+    if let Some(n) = &r.network {
+        characteristics.push(("visitedNetwork", n.clone()));
+    }
+    if let Some(g) = r.rating_group {
+        characteristics.push(("ratingGroup", g.to_string()));
+    }
+    if let Some(u) = &r.unpaid {
+        characteristics.push(("notCovered", u.to_string()));
+    }
+    let written_off = r.outcome == "written_off";
+    let late_charge = r.outcome == "charged_wallet";
+    Usage {
+        id: r.id.to_string(),
+        href: format!("{USAGE}/{}", r.id),
+        usage_date: r.started_at.to_string(),
+        usage_type: r.service.clone(),
+        status: "rated".into(),
+        description: if written_off {
+            format!(
+                "{} {} {unit}, after the line ended: kept, not charged",
+                r.volume, r.service
+            )
+        } else if late_charge {
+            format!(
+                "{} {} {unit}, after the line ended: charged to the e-wallet",
+                r.volume, r.service
+            )
+        } else {
+            format!("{} {} {unit}", r.volume, r.service)
+        },
+        usage_characteristic: characteristics
+            .into_iter()
+            .map(|(name, value)| Characteristic {
+                name: name.into(),
+                value,
+            })
+            .collect(),
+        rated_product_usage: vec![RatedProductUsage {
+            rating_date: r.counted_at.to_string(),
+            usage_rating_tag: if written_off {
+                "writtenOff"
+            } else if late_charge {
+                "chargedToWallet"
+            } else {
+                "usage"
+            }
+            .into(),
+            is_billed: !written_off,
+            bucket_value_converted_in_amount: Quantity {
+                amount: r.taken_mb,
+                units: "MB".into(),
+            },
+            tax_included_rating_amount: Quantity {
+                amount: r.taken_money,
+                units: currency.to_string(),
+            },
+            product_ref: product.clone(),
+        }],
+        kind: "Usage".into(),
+    }
 }

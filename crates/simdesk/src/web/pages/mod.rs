@@ -42,6 +42,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         page!(POST "/signin/code" portal::signin::sign_in_code),
         page!(POST "/signout" portal::signin::sign_out),
         page!(GET "/my" portal::lines::my_lines),
+        page!(GET "/my/lines/{iccid}/usage" portal::usage::usage_page),
         page!(GET "/my/lines/{iccid}/cancel" portal::cancel::quote_page),
         page!(POST "/my/lines/{iccid}/cancel" portal::cancel::confirm_cancel),
         page!(GET "/my/requests/{id}" portal::request::request_page),

@@ -20,6 +20,10 @@ struct LineView {
     valid_until: Option<String>,
     balance: String,
     data_mb: i64,
+    /// Megabytes used of what the line was given, e.g. "150 / 10240 MB".
+    data_used: Option<String>,
+    /// How far usage records are counted, in Japan time.
+    usage_counted_until: Option<String>,
     addons: Vec<String>,
     can_cancel: bool,
     open_request: Option<RequestId>,
@@ -53,9 +57,10 @@ pub async fn my_lines(
                 store.buckets(line.id).await?,
                 store.addons(line.id).await?,
                 store.requests_for_line(line.id).await?,
+                store.line_usage(line.id).await?,
             ))
         };
-        let (buckets, addons, requests) = match read.await {
+        let (buckets, addons, requests, usage) = match read.await {
             Ok(parts) => parts,
             Err(e) => return service_error(&visitor, e.into(), "/my"),
         };
@@ -73,6 +78,8 @@ pub async fn my_lines(
                 .map(|e| format_jst(last_valid_second(e))),
             balance: money_left(&state, &line, &buckets, now),
             data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
+            data_used: data_used(&buckets, now),
+            usage_counted_until: usage.counted_until.map(format_jst),
             addons: addons
                 .iter()
                 .filter(|a| a.unbound_at.is_none())
@@ -95,4 +102,16 @@ pub async fn my_lines(
         &headers,
         q.lang.as_deref(),
     )
+}
+
+/// Data used of what the line's live data buckets were given; `None` when it has none.
+fn data_used(buckets: &[simdesk_domain::balance::Bucket], now: jiff::Timestamp) -> Option<String> {
+    let live = || {
+        buckets
+            .iter()
+            .filter(|b| b.unit == BucketUnit::Megabytes && b.is_live(now))
+    };
+    let given: i64 = live().map(|b| b.initial).sum();
+    let left: i64 = live().map(|b| b.remaining).sum();
+    (given > 0).then(|| format!("{} / {given} MB", given - left))
 }

@@ -7,6 +7,7 @@ pub mod data;
 pub mod lines;
 pub mod request;
 pub mod signin;
+pub mod usage;
 
 use super::error::{PageError, StaleForm};
 use super::session::{self, CsrfForm, Visitor, LANG_COOKIE};
