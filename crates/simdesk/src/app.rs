@@ -63,8 +63,12 @@ impl App {
                 public_url: settings.public_url(),
             });
         // Online charging decides on the same buckets and rating as usage files.
-        let credit_control = settings.gy.as_ref().map(|_| {
-            Arc::new(Charging::new(ctx.clone(), Quota::default())) as Arc<dyn CreditControl>
+        let credit_control = settings.gy.as_ref().map(|gy| {
+            let quota = Quota {
+                validity_secs: gy.validity_secs,
+                ..Quota::default()
+            };
+            Arc::new(Charging::new(ctx.clone(), quota)) as Arc<dyn CreditControl>
         });
         Ok(App {
             ctx,
@@ -205,6 +209,7 @@ async fn run_due_work(ctx: ServiceContext, peers: Peers, every: Duration) {
                     + r.lines.expired
                     + r.lines.closed
                     + r.outbox.delivered
+                    + r.credit_released
                     > 0 =>
             {
                 tracing::info!(?r, node = crate::node::name(), "due work done")

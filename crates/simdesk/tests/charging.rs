@@ -1,7 +1,8 @@
-//! Online charging (issue 16) end to end: the app with `[gy]` set answers a gateway's CCRs over
-//! real TCP on 127.0.0.1 from the line's buckets — grants, used units counted once even when a
-//! request is repeated, the final grant marked, and lines that may not use data refused. A fresh
-//! database (SQLite, or PostgreSQL when SIMDESK_TEST_PG is set).
+//! Online charging end to end: the app with `[gy]` set answers a gateway's CCRs over real TCP on
+//! 127.0.0.1 from the line's buckets — grants reserved so two sessions never share units, used
+//! units counted once even when a request is repeated, what was not used returned at CCR-T, the
+//! final grant marked, silent sessions' reservations released by due work, and lines that may
+//! not use data refused. A fresh database (SQLite, or PostgreSQL when SIMDESK_TEST_PG is set).
 
 mod support;
 
@@ -20,6 +21,13 @@ const MB: u64 = 1024 * 1024;
 /// Line 1 and 2 of EX-SAKURA's JP10-DV (10,240 MB, 1,000 JPY, money pays 20 JPY a megabyte once
 /// the allowance is gone) sold and active, line 3 in stock; the app's Gy server on a free port.
 async fn world() -> (support::TestApp, std::net::SocketAddr) {
+    world_with(AppOptions::new(), |_| {}).await
+}
+
+async fn world_with(
+    options: AppOptions,
+    gy_settings: impl FnOnce(&mut GySettings),
+) -> (support::TestApp, std::net::SocketAddr) {
     let db = fresh_db().await;
     load_policies(db.store.as_ref(), &policies_dir(), Timestamp::now())
         .await
@@ -40,13 +48,9 @@ async fn world() -> (support::TestApp, std::net::SocketAddr) {
         .unwrap()
         .local_addr()
         .unwrap();
-    let app = support::spawn_app_on(
-        db,
-        AppOptions::new().settings(|s| {
-            s.gy = Some(GySettings::new(gy, "ocs.simdesk.test", "simdesk.test"));
-        }),
-    )
-    .await;
+    let mut settings = GySettings::new(gy, "ocs.simdesk.test", "simdesk.test");
+    gy_settings(&mut settings);
+    let app = support::spawn_app_on(db, options.settings(|s| s.gy = Some(settings))).await;
     (app, gy)
 }
 
@@ -126,9 +130,10 @@ async fn a_data_session_is_granted_counted_once_and_ended() {
     let a = gw.ask(update()).await;
     assert_eq!(grant(&a).0, Some(2001));
     assert_eq!(left(&app, 1).await, (10_235, 1_000));
-    // The gateway lost the answer and sends the same request again: answered, not counted twice.
+    // The gateway lost the answer and sends the same request again: answered the same, not
+    // counted twice.
     let again = gw.ask(update()).await;
-    assert_eq!(grant(&again).0, Some(2001));
+    assert_eq!(grant(&again), grant(&a));
     assert_eq!(left(&app, 1).await, (10_235, 1_000));
     // The session ends with one more megabyte used; nothing more is granted.
     let mut last = ccr_head(s, 3, 2);
@@ -178,4 +183,155 @@ async fn lines_that_may_not_use_data_are_refused() {
     avps.push(msisdn("819099999999"));
     let a = gw.ask(ccr(9, avps)).await;
     assert_eq!(result_code(&a), Some(5030));
+}
+
+/// Line 1 left with 100 JPY: all of the allowance and 45 MB of money used, so 5 MB remain.
+async fn nearly_used_up(gw: &mut Peer, session: &str) -> diameter::DiameterMessage {
+    gw.ask(request(
+        session,
+        1,
+        0,
+        1,
+        mscc(10, Some(10 * MB), Some((10_240 + 45) * MB)),
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn a_grant_is_held_for_its_session_and_what_was_not_used_comes_back_at_the_end() {
+    let (app, gy) = world().await;
+    let mut gw = gateway(gy).await;
+    // The phone's first session is granted the last 5 MB, marked final.
+    let a = nearly_used_up(&mut gw, "pgw.test;10;a").await;
+    assert_eq!(grant(&a), (Some(2001), Some(5 * MB), true));
+    assert_eq!(left(&app, 1).await, (0, 100));
+    // A second session of the same line meanwhile: the 5 MB are held, nothing is left for it.
+    let b = gw
+        .ask(request("pgw.test;10;b", 1, 0, 1, mscc(10, Some(MB), None)))
+        .await;
+    assert_eq!(grant(&b), (Some(4012), None, false));
+    // The first session ends having used 2 MB: 40 JPY spent, the other 3 MB back on the line.
+    let mut end = ccr_head("pgw.test;10;a", 3, 1);
+    end.push(msisdn(&e164(1)));
+    end.push(mscc(10, None, Some(2 * MB)));
+    assert_eq!(result_code(&gw.ask(ccr(20, end)).await), Some(2001));
+    assert_eq!(left(&app, 1).await, (0, 60));
+    // Now the second session gets them, and they are the last.
+    let b = gw
+        .ask(request(
+            "pgw.test;10;b",
+            2,
+            1,
+            1,
+            mscc(10, Some(10 * MB), None),
+        ))
+        .await;
+    assert_eq!(grant(&b), (Some(2001), Some(3 * MB), true));
+}
+
+#[tokio::test]
+async fn a_silent_session_loses_its_grant_when_its_validity_ends() {
+    let clock = simdesk::clock::Clock::fixed(Timestamp::now());
+    let options = AppOptions::new()
+        .clock(&clock)
+        .due_work()
+        .settings(|s| s.jobs_every_secs = 1);
+    let (app, gy) = world_with(options, |g| g.validity_secs = 60).await;
+    let mut gw = gateway(gy).await;
+    let a = nearly_used_up(&mut gw, "pgw.test;11;a").await;
+    assert_eq!(grant(&a), (Some(2001), Some(5 * MB), true));
+    let b = gw
+        .ask(request("pgw.test;11;b", 1, 0, 1, mscc(10, Some(MB), None)))
+        .await;
+    assert_eq!(grant(&b).0, Some(4012));
+    // The first session says nothing for longer than its grant's validity: due work releases
+    // what it held, and the other session is granted it.
+    clock.advance(jiff::SignedDuration::from_secs(61));
+    let mut number = 1;
+    let granted = loop {
+        let b = gw
+            .ask(request(
+                "pgw.test;11;b",
+                2,
+                number,
+                1,
+                mscc(10, Some(MB), None),
+            ))
+            .await;
+        if grant(&b).0 == Some(2001) || number > 100 {
+            break grant(&b);
+        }
+        number += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(granted, (Some(2001), Some(MB), false));
+    // And due work has dropped the silent session's reservation from the store.
+    let mut reaped = false;
+    for _ in 0..100 {
+        if app
+            .store
+            .credit_reservation("pgw.test;11;a", "10")
+            .await
+            .unwrap()
+            .is_none()
+        {
+            reaped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(reaped, "the silent session's reservation was released");
+    // Nothing was spent by the release: the line still holds its 100 JPY.
+    assert_eq!(left(&app, 1).await, (0, 100));
+}
+
+#[tokio::test]
+async fn a_line_cancelled_is_refused_while_pending_and_once_terminated() {
+    use simdesk::services::cancellation::{self, Knowledge};
+    use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
+    let (app, gy) = world().await;
+    let mut gw = gateway(gy).await;
+    let a = gw
+        .ask(request("pgw.test;12", 1, 0, 1, mscc(10, Some(MB), None)))
+        .await;
+    assert_eq!(grant(&a).0, Some(2001));
+    let now = Timestamp::now();
+    let by = Attribution::new(
+        Actor {
+            kind: ActorKind::Agent,
+            id: "agent-1".into(),
+        },
+        Channel::Hotline,
+        now,
+        "caller asked to cancel",
+    );
+    let key = LineKey::Msisdn(national(1).parse().unwrap());
+    let knows = Knowledge {
+        name: "Traveller Example".into(),
+        passport: "TK0000001".into(),
+    };
+    cancellation::submit(&app.ctx, &key, Channel::Hotline, Some(knows), by)
+        .await
+        .unwrap();
+    // Approved and waiting for its effective date: no more service.
+    let a = gw
+        .ask(request(
+            "pgw.test;12",
+            2,
+            1,
+            1,
+            mscc(10, Some(MB), Some(MB)),
+        ))
+        .await;
+    assert_eq!(grant(&a), (Some(4010), None, false));
+    let later = now + jiff::SignedDuration::from_hours(24 * 20);
+    simdesk::services::jobs::run_due(&app.ctx, &app.peers, later)
+        .await
+        .unwrap();
+    let line = app.store.line(&key).await.unwrap().unwrap();
+    assert_eq!(line.state, simdesk_domain::line::LineState::Terminated);
+    let a = gw
+        .ask(request("pgw.test;13", 1, 0, 1, mscc(10, Some(MB), None)))
+        .await;
+    assert_eq!(grant(&a), (Some(4010), None, false));
 }

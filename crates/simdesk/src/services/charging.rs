@@ -7,10 +7,10 @@
 //! for, up to the configured quota; the grant that exhausts them carries the final-unit
 //! indication so the gateway ends the service when it is used.
 //!
-//! Grants are not reserved: two sessions of one line at once could each be granted the same
-//! remaining megabytes, and what they then use beyond the balance is kept on the records as
-//! unpaid. Travel SIMs run one data session at a time; durable reservations come with issue 16's
-//! remaining work.
+//! A grant is reserved, durably, until the session reports what it used, ends, or stays silent
+//! past the grant's validity (due work then releases it): two sessions of one line are never
+//! granted the same units. A repeated request (same session and request number) is answered
+//! with the reservation its first answer made, so a crash or a lost answer changes nothing.
 
 use super::policies::PolicyBook;
 use super::usage::{self, Counted, UsageRecord};
@@ -19,7 +19,7 @@ use crate::gy::{
     CreditAnswer, CreditControl, CreditRequest, Outcome, RequestType, ServiceGrant, ServiceUsage,
     Subscriber, Units,
 };
-use crate::store::LineKey;
+use crate::store::{CreditAsk, CreditReservation, LineKey};
 use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::policy::Service;
@@ -31,6 +31,9 @@ pub struct Quota {
     pub octets: u64,
     pub seconds: u64,
     pub messages: u64,
+    /// How long a grant may be used before the network must report (`Validity-Time`); a
+    /// session silent past it loses what it held.
+    pub validity_secs: u32,
 }
 
 impl Default for Quota {
@@ -39,6 +42,7 @@ impl Default for Quota {
             octets: 10 * 1024 * 1024,
             seconds: 300,
             messages: 10,
+            validity_secs: 900,
         }
     }
 }
@@ -84,9 +88,28 @@ impl Charging {
         };
         let mut grants = Vec::with_capacity(services.len());
         for (i, s) in services.iter().enumerate() {
-            self.count_used(book, &line, &key, request, i, s, at, &by)
+            let service_key = service_key(i, s);
+            // This request was answered before (the gateway lost the answer, or simdesk went
+            // down before sending it): its usage is counted and its grant held; say it again.
+            if let Some(held) = store
+                .credit_reservation(&request.session_id, &service_key)
+                .await?
+                .filter(|r| r.request_number == request.request_number)
+            {
+                grants.push(self.held_grant(s, &held));
+                continue;
+            }
+            self.count_used(book, &line, &key, request, &service_key, s, at, &by)
                 .await?;
-            grants.push(self.grant(book, &key, request, s, at).await?);
+            grants.push(self.grant(book, &key, request, &service_key, s, at).await?);
+        }
+        if matches!(request.request_type, RequestType::Terminate)
+            || grants
+                .iter()
+                .any(|g| g.outcome == Outcome::EndUserServiceDenied)
+        {
+            // What was held and not used goes back to the line.
+            store.release_credit(&request.session_id).await?;
         }
         let outcome = if grants.iter().all(|g| g.outcome == Outcome::Success) {
             Outcome::Success
@@ -110,15 +133,12 @@ impl Charging {
         line: &Line,
         key: &LineKey,
         request: &CreditRequest,
-        index: usize,
+        group: &str,
         s: &ServiceUsage,
         at: jiff::Timestamp,
         by: &Attribution,
     ) -> ServiceResult<()> {
         let Some(used) = s.used else { return Ok(()) };
-        let group = s
-            .rating_group
-            .map_or_else(|| format!("s{index}"), |g| g.to_string());
         for (service, volume) in [
             (Service::Data, used.octets),
             (Service::Voice, used.seconds),
@@ -153,12 +173,39 @@ impl Charging {
         Ok(())
     }
 
-    /// The next quota for one service, read after the used units were counted.
+    /// The answer a request already had, from the reservation it made.
+    fn held_grant(&self, s: &ServiceUsage, held: &CreditReservation) -> ServiceGrant {
+        let granted = match held.service.as_str() {
+            "voice" => Units {
+                seconds: Some(held.units),
+                ..Units::default()
+            },
+            "sms" => Units {
+                messages: Some(held.units),
+                ..Units::default()
+            },
+            _ => Units {
+                octets: Some(held.units),
+                ..Units::default()
+            },
+        };
+        ServiceGrant {
+            rating_group: s.rating_group,
+            service_id: s.service_id,
+            outcome: Outcome::Success,
+            granted: Some(granted),
+            validity_secs: Some(self.quota.validity_secs),
+            final_unit: held.final_unit,
+        }
+    }
+
+    /// The next quota for one service, read after the used units were counted, and reserved.
     async fn grant(
         &self,
         book: &PolicyBook,
         key: &LineKey,
         request: &CreditRequest,
+        service_key: &str,
         s: &ServiceUsage,
         at: jiff::Timestamp,
     ) -> ServiceResult<ServiceGrant> {
@@ -167,7 +214,7 @@ impl Charging {
             service_id: s.service_id,
             outcome,
             granted,
-            validity_secs: None,
+            validity_secs: granted.map(|_| self.quota.validity_secs),
             final_unit,
         };
         let store = self.ctx.store.as_ref();
@@ -181,9 +228,9 @@ impl Charging {
         if line.state != LineState::Active {
             return Ok(answer(Outcome::EndUserServiceDenied, None, false));
         }
-        let Some(asked) = s.requested else {
-            return Ok(answer(Outcome::Success, None, false));
-        };
+        // No units asked for: the session reports its use and wants nothing more of this
+        // service for now, so what it held is released (reserving nothing does that).
+        let asked = s.requested.unwrap_or_default();
         let (service, wanted, cap) = if let Some(secs) = asked.seconds {
             (Service::Voice, secs, self.quota.seconds)
         } else if let Some(n) = asked.messages {
@@ -195,32 +242,72 @@ impl Charging {
         if !policy.plan.services.contains(&service) {
             return Ok(answer(Outcome::RatingFailed, None, false));
         }
-        let buckets = store.buckets(line.id).await?;
-        let carry = store.line_usage(line.id).await?.carry_bytes;
-        let left =
-            simdesk_domain::usage::available(service, &buckets, carry, &policy.carrier.usage, at);
-        if left == 0 {
+        // An empty request asks for the usual quota; a larger one is held to it too.
+        let want = match s.requested {
+            None => 0,
+            Some(_) if wanted == 0 => cap,
+            Some(_) => wanted.min(cap),
+        };
+        let usage_policy = &policy.carrier.usage;
+        let payable = move |buckets: &[simdesk_domain::balance::Bucket], carry: u64| {
+            simdesk_domain::usage::available(service, buckets, carry, usage_policy, at)
+        };
+        // Reservations live by simdesk's clock, which also reaps them, whatever the gateway's.
+        let now = self.ctx.clock.now();
+        let held = store
+            .reserve_credit(
+                &CreditAsk {
+                    session_id: request.session_id.clone(),
+                    service_key: service_key.to_string(),
+                    line: line.id,
+                    service: service.as_str().to_string(),
+                    wanted: want,
+                    request_number: request.request_number,
+                    at: now,
+                    expires_at: now
+                        + jiff::SignedDuration::from_secs(i64::from(self.quota.validity_secs)),
+                },
+                &payable,
+            )
+            .await?;
+        if s.requested.is_none() {
+            return Ok(answer(Outcome::Success, None, false));
+        }
+        if held.units == 0 {
             return Ok(answer(Outcome::CreditLimitReached, None, false));
         }
-        // An empty request asks for the usual quota; a larger one is held to it too.
-        let want = if wanted == 0 { cap } else { wanted.min(cap) };
-        let give = want.min(left);
         let units = match service {
             Service::Data => Units {
-                octets: Some(give),
+                octets: Some(held.units),
                 ..Units::default()
             },
             Service::Voice => Units {
-                seconds: Some(give),
+                seconds: Some(held.units),
                 ..Units::default()
             },
             Service::Sms => Units {
-                messages: Some(give),
+                messages: Some(held.units),
                 ..Units::default()
             },
         };
-        Ok(answer(Outcome::Success, Some(units), give >= left))
+        Ok(answer(Outcome::Success, Some(units), held.final_unit))
     }
+}
+
+/// Names one service within a session, the same in every request: its rating group, or its
+/// place in the request where it names none.
+fn service_key(index: usize, s: &ServiceUsage) -> String {
+    s.rating_group
+        .map_or_else(|| format!("s{index}"), |g| g.to_string())
+}
+
+/// Releases what sessions silent past their grant's validity still hold; part of due work.
+pub async fn release_silent(ctx: &ServiceContext, now: jiff::Timestamp) -> ServiceResult<u64> {
+    let released = ctx.store.release_silent_credit(now).await?;
+    if released > 0 {
+        tracing::info!(released, "credit held by silent charging sessions released");
+    }
+    Ok(released)
 }
 
 #[async_trait::async_trait]

@@ -211,6 +211,8 @@ pub struct DueReport {
     pub cancellations: super::cancellation::CompletionReport,
     pub outbox: super::outbox::DeliveryReport,
     pub privacy: super::privacy::SweepReport,
+    /// Online-charging reservations of sessions that went silent, released.
+    pub credit_released: u64,
 }
 
 pub async fn run_due(
@@ -223,11 +225,13 @@ pub async fn run_due(
     let cancellations = super::cancellation::complete_due(ctx, now).await?;
     let outbox = super::outbox::deliver(ctx.store.as_ref(), peers, now).await?;
     let privacy = super::privacy::sweep(ctx, now).await?;
+    let credit_released = super::charging::release_silent(ctx, now).await?;
     Ok(DueReport {
         lines,
         cancellations,
         outbox,
         privacy,
+        credit_released,
     })
 }
 

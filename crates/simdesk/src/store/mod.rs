@@ -17,9 +17,9 @@ pub use sql::{Dialect, PostgresStore, SqlStore, SqlValue, SqliteStore};
 /// imports `crate::store::prelude::*` to call its methods.
 pub mod prelude {
     pub use super::parts::{
-        Access as _, Audit as _, Codes as _, Customers as _, Database as _, Idempotency as _,
-        Limits as _, Lines as _, Outbox as _, Policies as _, Privacy as _, Queue as _,
-        Receipts as _, Requests as _, UsageRecords as _, Wallet as _,
+        Access as _, Audit as _, Codes as _, CreditReservations as _, Customers as _,
+        Database as _, Idempotency as _, Limits as _, Lines as _, Outbox as _, Policies as _,
+        Privacy as _, Queue as _, Receipts as _, Requests as _, UsageRecords as _, Wallet as _,
     };
 }
 
@@ -66,6 +66,7 @@ pub trait Store:
     + Audit
     + Idempotency
     + UsageRecords
+    + CreditReservations
 {
 }
 
@@ -86,6 +87,7 @@ impl<T> Store for T where
         + Audit
         + Idempotency
         + UsageRecords
+        + CreditReservations
 {
 }
 

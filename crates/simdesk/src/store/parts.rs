@@ -496,3 +496,34 @@ pub trait UsageRecords: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<UsageRow>>;
 }
+
+/// What the line's buckets could pay for of one service: bytes, seconds or messages, given the
+/// buckets and the bytes its usage carried short of a megabyte. The store asks it under the
+/// line's lock, so two sessions cannot be granted the same units.
+pub type Payable<'a> = &'a (dyn Fn(&[simdesk_domain::balance::Bucket], u64) -> u64 + Send + Sync);
+
+/// Online-charging grants held for sessions: reserved, not spent, until the network reports
+/// what was used, ends the session or goes silent.
+#[async_trait]
+pub trait CreditReservations: Send + Sync + 'static {
+    /// What a session holds of one of its services.
+    async fn credit_reservation(
+        &self,
+        session_id: &str,
+        service_key: &str,
+    ) -> StoreResult<Option<CreditReservation>>;
+    /// Reserves up to `ask.wanted` units for the session, replacing what it held of that
+    /// service, in one transaction under the line's lock: what `payable` says the line's buckets
+    /// pay for, less what other sessions hold and have not let expire. Holds nothing (and
+    /// returns zero units) when nothing is left.
+    async fn reserve_credit(
+        &self,
+        ask: &CreditAsk,
+        payable: Payable<'_>,
+    ) -> StoreResult<CreditReservation>;
+    /// Releases everything a session holds (it ended, or its line may no longer be served);
+    /// how many reservations that was.
+    async fn release_credit(&self, session_id: &str) -> StoreResult<u64>;
+    /// Releases reservations whose validity ended before `at`: the sessions went silent.
+    async fn release_silent_credit(&self, at: jiff::Timestamp) -> StoreResult<u64>;
+}

@@ -575,3 +575,35 @@ pub struct UsageRow {
     pub source: String,
     pub counted_at: Timestamp,
 }
+
+/// What a credit-control session asks to hold of one service of its line.
+#[derive(Debug, Clone)]
+pub struct CreditAsk {
+    pub session_id: String,
+    /// The service within the session: its rating group, or its place in the request.
+    pub service_key: String,
+    pub line: LineId,
+    /// `data`, `voice` or `sms`.
+    pub service: String,
+    /// Bytes, seconds or messages.
+    pub wanted: u64,
+    pub request_number: u32,
+    pub at: Timestamp,
+    /// When the grant's validity ends and an unreported reservation is released.
+    pub expires_at: Timestamp,
+}
+
+/// A session's reservation of one service, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditReservation {
+    pub session_id: String,
+    pub service_key: String,
+    pub line: LineId,
+    pub service: String,
+    pub units: u64,
+    pub request_number: u32,
+    /// The grant took the last of what the line could pay for.
+    pub final_unit: bool,
+    pub granted_at: Timestamp,
+    pub expires_at: Timestamp,
+}

@@ -8,6 +8,7 @@ mod access;
 mod audit;
 mod audit_chain;
 mod codes;
+mod credit;
 mod customers;
 mod database;
 mod dialect;

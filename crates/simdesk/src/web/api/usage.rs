@@ -239,8 +239,7 @@ pub async fn list_usage(
     let currency = state
         .ctx
         .book
-        .carrier(&line.carrier)
-        .map_err(ServiceError::from)?
+        .carrier(&line.carrier)?
         .currency;
     let rows = state
         .ctx
