@@ -507,6 +507,15 @@ pub fn rate(
     Ok(rated)
 }
 
+/// Whether a top-up of `amount` lets data flow again on a line whose data stopped for want of
+/// balance: the policy pays data from money at all, and the amount buys at least a megabyte.
+pub fn top_up_pays_data(policy: &UsagePolicy, amount: Money) -> bool {
+    policy.data_order.contains(&Payer::Money)
+        && policy.money_per_mb.is_positive()
+        && amount.currency() == policy.money_per_mb.currency()
+        && amount.minor() >= policy.money_per_mb.minor()
+}
+
 /// How much of `service` the line's buckets could still pay for at `at`: bytes of data (less
 /// what earlier records carried short of a megabyte), seconds of voice or messages. What online
 /// charging may grant before the network must ask again.

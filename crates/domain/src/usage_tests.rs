@@ -370,3 +370,24 @@ fn a_zone_with_a_bad_network_or_no_data_price_is_refused() {
     .unwrap_err();
     assert!(free.1.contains("price above 0"), "{free:?}");
 }
+
+#[test]
+fn a_top_up_lets_data_flow_again_only_where_money_pays_for_data() {
+    let yen = |v| Money::new(v, Currency::Jpy);
+    let policy = UsagePolicy {
+        money_per_mb: yen(20),
+        ..UsagePolicy::default_for(Currency::Jpy)
+    };
+    assert!(top_up_pays_data(&policy, yen(20)));
+    assert!(!top_up_pays_data(&policy, yen(19)));
+    let no_money = UsagePolicy {
+        data_order: vec![Payer::Plan, Payer::Addon],
+        ..policy.clone()
+    };
+    assert!(!top_up_pays_data(&no_money, yen(100_000)));
+    // Where money buys no data at all, a top-up never lifts the stop.
+    assert!(!top_up_pays_data(
+        &UsagePolicy::default_for(Currency::Jpy),
+        yen(5_000)
+    ));
+}

@@ -31,10 +31,16 @@ pub enum Event {
     PayoutSent,
     OneTimeCode,
     DataErased,
+    /// A share of the data allowance is used (a threshold the carrier's policy lists).
+    DataThreshold,
+    /// Nothing is left to pay for data: it is barred until a top-up or a data pack.
+    DataBarred,
+    /// Nothing is left to pay for data: it goes on slowly until a top-up or a data pack.
+    DataSlowed,
 }
 
 impl Event {
-    pub const ALL: [Event; 13] = [
+    pub const ALL: [Event; 16] = [
         Event::Registration,
         Event::Activation,
         Event::ValidityReminder,
@@ -48,6 +54,9 @@ impl Event {
         Event::PayoutSent,
         Event::OneTimeCode,
         Event::DataErased,
+        Event::DataThreshold,
+        Event::DataBarred,
+        Event::DataSlowed,
     ];
 
     /// The name stored with queued notifications and used as the prefix of the template ids.
@@ -66,6 +75,9 @@ impl Event {
             Event::PayoutSent => "payout_sent",
             Event::OneTimeCode => "one_time_code",
             Event::DataErased => "data_erased",
+            Event::DataThreshold => "data_threshold",
+            Event::DataBarred => "data_barred",
+            Event::DataSlowed => "data_slowed",
         }
     }
 
@@ -85,6 +97,8 @@ impl Event {
             Event::PayoutSent => &["amount", "reference"],
             Event::OneTimeCode => &["code", "minutes"],
             Event::DataErased => &["kept_until"],
+            Event::DataThreshold => &["msisdn", "percent", "left_mb"],
+            Event::DataBarred | Event::DataSlowed => &["msisdn"],
         }
     }
 

@@ -64,6 +64,14 @@ impl Network for FlakyNetwork {
         self.check()?;
         self.journal.unbar(key, imsi, msisdn).await
     }
+    async fn bar_data(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
+        self.check()?;
+        self.journal.bar_data(key, imsi, msisdn).await
+    }
+    async fn unbar_data(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
+        self.check()?;
+        self.journal.unbar_data(key, imsi, msisdn).await
+    }
     async fn deprovision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
         self.check()?;
         self.journal.deprovision(key, imsi, msisdn).await

@@ -387,3 +387,122 @@ async fn data_used_abroad_is_priced_by_the_visited_networks_zone() {
     assert_eq!(body["records"][1]["taken_mb"], 2);
     assert_eq!(w.left(1).await, (10_238, 800));
 }
+
+#[tokio::test]
+async fn running_out_of_data_tells_the_traveller_once_each_bars_data_and_a_top_up_lifts_it() {
+    use simdesk::adapters::messages::RecordingMessages;
+    use simdesk::services::{lines, outbox};
+    use std::sync::Arc;
+    let w = world().await;
+    // A traveller who reads Korean: EX-SAKURA tells at 75 % and 90 % and bars data at the end.
+    sell(
+        w.store(),
+        &w.book,
+        3,
+        "ko",
+        Timestamp::now() - jiff::SignedDuration::from_hours(1),
+    )
+    .await;
+    let key = LineKey::Msisdn(national(3).parse().unwrap());
+    let line = w.store().line(&key).await.unwrap().unwrap();
+    for (id, mb) in [("X1", 8_000), ("X2", 1_300), ("X3", 1_000), ("X4", 5)] {
+        let (status, body) = w
+            .post(id, json!({ "records": [record(id, 3, "data", mb * MB)] }))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // The allowance and the 1,000 JPY are gone.
+    assert_eq!(w.left(3).await, (0, 0));
+    assert_eq!(
+        w.store().line_usage(line.id).await.unwrap().data_stopped,
+        Some(simdesk_domain::usage::WhenExhausted::Bar)
+    );
+    let keys = |kind: &'static str| {
+        let store = w.app.store.clone();
+        let line = line.id.get();
+        async move {
+            store
+                .outbox_entries(None, Some(kind), 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.idempotency_key)
+                .filter(|k| k.ends_with(&format!(":{line}")))
+                .collect::<Vec<_>>()
+        }
+    };
+    // Once each: two thresholds and one bar, though a fourth record came after it.
+    let notices = keys("notify").await;
+    let data_notices: Vec<_> = notices.iter().filter(|k| k.contains(":data")).collect();
+    assert_eq!(data_notices.len(), 3, "{notices:?}");
+    assert_eq!(keys("network.bar_data").await.len(), 1);
+
+    // Delivered through the outbox: data off on the network, voice and SMS on; the traveller
+    // told in Korean by SMS and e-mail.
+    let messages = Arc::new(RecordingMessages::default());
+    let mut peers = outbox::Peers::recording(w.app.store.clone(), "https://sim.example.jp");
+    peers.sms = messages.clone();
+    peers.mail = messages.clone();
+    for _ in 0..3 {
+        outbox::deliver(w.store(), &peers, Timestamp::now())
+            .await
+            .unwrap();
+    }
+    let subscriber = peers
+        .network
+        .subscriber(line.imsi.as_str())
+        .await
+        .unwrap()
+        .expect("provisioned");
+    assert!(
+        !subscriber.ps_enabled && subscriber.cs_enabled,
+        "{subscriber:?}"
+    );
+    let sms: Vec<String> = messages.sms().into_iter().map(|(_, text)| text).collect();
+    let korean = |t: &&String| t.contains("데이터");
+    assert_eq!(sms.iter().filter(korean).count(), 3, "{sms:?}");
+    assert!(sms.iter().any(|t| t.contains("75%")) && sms.iter().any(|t| t.contains("90%")));
+    let mail = messages.mail();
+    assert_eq!(
+        mail.iter().filter(|m| m.subject.contains("데이터")).count(),
+        3
+    );
+
+    // A top-up that buys data starts it again, once.
+    let by = Attribution::new(
+        Actor::operator("clerk-1"),
+        Channel::Store,
+        Timestamp::now(),
+        "top-up at the counter",
+    );
+    lines::top_up(w.store(), &w.book, &key, "1000", by)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.store().line_usage(line.id).await.unwrap().data_stopped,
+        None
+    );
+    assert_eq!(keys("network.unbar_data").await.len(), 1);
+    outbox::deliver(w.store(), &peers, Timestamp::now())
+        .await
+        .unwrap();
+    let subscriber = peers
+        .network
+        .subscriber(line.imsi.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(subscriber.ps_enabled && subscriber.cs_enabled);
+    // Nothing was told twice by delivering again.
+    outbox::deliver(w.store(), &peers, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        messages
+            .sms()
+            .iter()
+            .filter(|(_, t)| t.contains("데이터"))
+            .count(),
+        3
+    );
+}

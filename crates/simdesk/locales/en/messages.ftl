@@ -188,6 +188,39 @@ data_erased-body =
 
     — simdesk Customer Desk
 
+## data_threshold: $msisdn, $percent, $left_mb
+
+data_threshold-sms = simdesk: line { $msisdn } has used { $percent }% of its data; { $left_mb } MB left. Top up or add a data pack to keep going.
+data_threshold-subject = You have used { $percent }% of your data ({ $msisdn })
+data_threshold-body =
+    Your line { $msisdn } has used { $percent }% of its data allowance. { $left_mb } MB are left.
+
+    When the data runs out, data stops until you top up or add a data pack. Calls and SMS are not affected.
+
+    — simdesk Customer Desk
+
+## data_barred: $msisdn
+
+data_barred-sms = simdesk: line { $msisdn } has no data left. Data is stopped until you top up or add a data pack; calls and SMS still work.
+data_barred-subject = Your data has run out ({ $msisdn })
+data_barred-body =
+    Your line { $msisdn } has used all the data it can pay for.
+
+    Data is stopped until you top up or add a data pack. Calls and SMS still work while the line is valid.
+
+    — simdesk Customer Desk
+
+## data_slowed: $msisdn
+
+data_slowed-sms = simdesk: line { $msisdn } has no data left. Data goes on at low speed until you top up or add a data pack; calls and SMS still work.
+data_slowed-subject = Your data has run out ({ $msisdn })
+data_slowed-body =
+    Your line { $msisdn } has used all the data it can pay for.
+
+    Data goes on at a low speed until you top up or add a data pack. Calls and SMS still work while the line is valid.
+
+    — simdesk Customer Desk
+
 ## Replies to SMS keywords
 
 reply-balance = simdesk: line { $msisdn } has a balance of { $balance } and is valid until { $valid_until } (Japan time).

@@ -176,6 +176,39 @@ data_erased-body =
 
     — simdesk カスタマーデスク
 
+## data_threshold: $msisdn, $percent, $left_mb
+
+data_threshold-sms = 【simdesk】回線 { $msisdn } のデータ通信量が { $percent }% に達しました。残り { $left_mb } MB です。チャージまたはデータ追加でご利用を続けられます。
+data_threshold-subject = 【simdesk】データ通信量が { $percent }% に達しました（{ $msisdn }）
+data_threshold-body =
+    回線 { $msisdn } のデータ通信量が { $percent }% に達しました。残りは { $left_mb } MB です。
+
+    データ残量がなくなると、チャージまたはデータ追加まではデータ通信が止まります。通話とSMSには影響ありません。
+
+    — simdesk カスタマーデスク
+
+## data_barred: $msisdn
+
+data_barred-sms = 【simdesk】回線 { $msisdn } のデータ残量がなくなりました。チャージまたはデータ追加までデータ通信は停止します。通話とSMSはご利用いただけます。
+data_barred-subject = 【simdesk】データ残量がなくなりました（{ $msisdn }）
+data_barred-body =
+    回線 { $msisdn } でお支払いできるデータ通信量をすべて使い切りました。
+
+    チャージまたはデータ追加までデータ通信は停止します。有効期間中、通話とSMSは引き続きご利用いただけます。
+
+    — simdesk カスタマーデスク
+
+## data_slowed: $msisdn
+
+data_slowed-sms = 【simdesk】回線 { $msisdn } のデータ残量がなくなりました。チャージまたはデータ追加までデータ通信は低速になります。通話とSMSはご利用いただけます。
+data_slowed-subject = 【simdesk】データ残量がなくなりました（{ $msisdn }）
+data_slowed-body =
+    回線 { $msisdn } でお支払いできるデータ通信量をすべて使い切りました。
+
+    チャージまたはデータ追加までデータ通信は低速になります。有効期間中、通話とSMSは引き続きご利用いただけます。
+
+    — simdesk カスタマーデスク
+
 ## SMS キーワードへの返信
 
 reply-balance = 【simdesk】回線 { $msisdn } の残高は { $balance }、有効期限は { $valid_until }（日本時間）です。

@@ -177,6 +177,39 @@ data_erased-body =
 
     — simdesk 고객센터
 
+## data_threshold: $msisdn, $percent, $left_mb
+
+data_threshold-sms = [simdesk] 회선 { $msisdn }의 데이터를 { $percent }% 사용했습니다. 남은 데이터는 { $left_mb } MB입니다. 충전하거나 데이터 팩을 추가하면 계속 이용하실 수 있습니다.
+data_threshold-subject = [simdesk] 데이터 { $percent }% 사용 안내({ $msisdn })
+data_threshold-body =
+    회선 { $msisdn }의 데이터 제공량 중 { $percent }%를 사용했습니다. 남은 데이터는 { $left_mb } MB입니다.
+
+    데이터를 모두 사용하면 충전하거나 데이터 팩을 추가할 때까지 데이터 통신이 중지됩니다. 통화와 SMS는 영향을 받지 않습니다.
+
+    — simdesk 고객센터
+
+## data_barred: $msisdn
+
+data_barred-sms = [simdesk] 회선 { $msisdn }의 데이터를 모두 사용했습니다. 충전하거나 데이터 팩을 추가할 때까지 데이터 통신이 중지됩니다. 통화와 SMS는 계속 이용하실 수 있습니다.
+data_barred-subject = [simdesk] 데이터 소진 안내({ $msisdn })
+data_barred-body =
+    회선 { $msisdn }에서 결제 가능한 데이터를 모두 사용했습니다.
+
+    충전하거나 데이터 팩을 추가할 때까지 데이터 통신이 중지됩니다. 유효기간 동안 통화와 SMS는 계속 이용하실 수 있습니다.
+
+    — simdesk 고객센터
+
+## data_slowed: $msisdn
+
+data_slowed-sms = [simdesk] 회선 { $msisdn }의 데이터를 모두 사용했습니다. 충전하거나 데이터 팩을 추가할 때까지 데이터 속도가 느려집니다. 통화와 SMS는 계속 이용하실 수 있습니다.
+data_slowed-subject = [simdesk] 데이터 소진 안내({ $msisdn })
+data_slowed-body =
+    회선 { $msisdn }에서 결제 가능한 데이터를 모두 사용했습니다.
+
+    충전하거나 데이터 팩을 추가할 때까지 데이터 속도가 느려집니다. 유효기간 동안 통화와 SMS는 계속 이용하실 수 있습니다.
+
+    — simdesk 고객센터
+
 ## 문자 키워드 답장
 
 reply-balance = [simdesk] 회선 { $msisdn } 잔액 { $balance }, 유효기간 { $valid_until }(일본 시간)까지입니다.

@@ -176,6 +176,39 @@ data_erased-body =
 
     — simdesk 客服中心
 
+## data_threshold: $msisdn, $percent, $left_mb
+
+data_threshold-sms = 【simdesk】您的号码 { $msisdn } 已使用 { $percent }% 的数据流量，剩余 { $left_mb } MB。充值或购买流量包即可继续使用。
+data_threshold-subject = 【simdesk】数据流量已使用 { $percent }%（{ $msisdn }）
+data_threshold-body =
+    您的号码 { $msisdn } 已使用 { $percent }% 的数据流量，剩余 { $left_mb } MB。
+
+    流量用完后，在充值或购买流量包之前将无法使用数据。通话和短信不受影响。
+
+    — simdesk 客服中心
+
+## data_barred: $msisdn
+
+data_barred-sms = 【simdesk】您的号码 { $msisdn } 数据流量已用完。在充值或购买流量包之前，数据将暂停；通话和短信仍可使用。
+data_barred-subject = 【simdesk】数据流量已用完（{ $msisdn }）
+data_barred-body =
+    您的号码 { $msisdn } 已用完可支付的全部数据流量。
+
+    在充值或购买流量包之前，数据将暂停。 有效期内通话和短信仍可使用。
+
+    — simdesk 客服中心
+
+## data_slowed: $msisdn
+
+data_slowed-sms = 【simdesk】您的号码 { $msisdn } 数据流量已用完。在充值或购买流量包之前，数据将降为低速；通话和短信仍可使用。
+data_slowed-subject = 【simdesk】数据流量已用完（{ $msisdn }）
+data_slowed-body =
+    您的号码 { $msisdn } 已用完可支付的全部数据流量。
+
+    在充值或购买流量包之前，数据将降为低速。 有效期内通话和短信仍可使用。
+
+    — simdesk 客服中心
+
 ## 短信关键词回复
 
 reply-balance = 【simdesk】号码 { $msisdn } 余额 { $balance }，有效期至 { $valid_until }（日本时间）。

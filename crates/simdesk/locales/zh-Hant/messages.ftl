@@ -176,6 +176,39 @@ data_erased-body =
 
     — simdesk 客服中心
 
+## data_threshold: $msisdn, $percent, $left_mb
+
+data_threshold-sms = 【simdesk】您的門號 { $msisdn } 已使用 { $percent }% 的數據流量，剩餘 { $left_mb } MB。儲值或購買流量包即可繼續使用。
+data_threshold-subject = 【simdesk】數據流量已使用 { $percent }%（{ $msisdn }）
+data_threshold-body =
+    您的門號 { $msisdn } 已使用 { $percent }% 的數據流量，剩餘 { $left_mb } MB。
+
+    流量用完後，在儲值或購買流量包之前將無法使用數據。通話及簡訊不受影響。
+
+    — simdesk 客服中心
+
+## data_barred: $msisdn
+
+data_barred-sms = 【simdesk】您的門號 { $msisdn } 數據流量已用完。在儲值或購買流量包之前，數據將暫停；通話及簡訊仍可使用。
+data_barred-subject = 【simdesk】數據流量已用完（{ $msisdn }）
+data_barred-body =
+    您的門號 { $msisdn } 已用完可支付的全部數據流量。
+
+    在儲值或購買流量包之前，數據將暫停。 有效期限內通話及簡訊仍可使用。
+
+    — simdesk 客服中心
+
+## data_slowed: $msisdn
+
+data_slowed-sms = 【simdesk】您的門號 { $msisdn } 數據流量已用完。在儲值或購買流量包之前，數據將降為低速；通話及簡訊仍可使用。
+data_slowed-subject = 【simdesk】數據流量已用完（{ $msisdn }）
+data_slowed-body =
+    您的門號 { $msisdn } 已用完可支付的全部數據流量。
+
+    在儲值或購買流量包之前，數據將降為低速。 有效期限內通話及簡訊仍可使用。
+
+    — simdesk 客服中心
+
 ## 簡訊關鍵字回覆
 
 reply-balance = 【simdesk】門號 { $msisdn } 餘額 { $balance }，有效期限至 { $valid_until }（日本時間）。

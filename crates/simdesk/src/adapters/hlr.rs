@@ -30,6 +30,9 @@ pub struct HlrNetwork {
     timeout: Duration,
 }
 
+/// Both service flags: data, and voice with SMS.
+const BOTH: [&str; 2] = ["ps-enabled", "cs-enabled"];
+
 impl HlrNetwork {
     /// `timeout` bounds each whole call (connect and every command it sends), so a hung HLR turns
     /// into a retryable failure instead of a stuck outbox.
@@ -41,11 +44,18 @@ impl HlrNetwork {
         CtrlClient::connect(self.ctrl, self.timeout).await
     }
 
-    async fn set_service(&self, key: &str, imsi: &str, enabled: bool) -> Result<(), PeerError> {
+    /// Sets the service flags named (`ps-enabled` for data, `cs-enabled` for voice and SMS).
+    async fn set_service(
+        &self,
+        key: &str,
+        imsi: &str,
+        flags: &[&str],
+        enabled: bool,
+    ) -> Result<(), PeerError> {
         let imsi = valid_imsi(imsi)?;
         let mut ctrl = self.connect().await?;
         let value = if enabled { "1" } else { "0" };
-        for flag in ["ps-enabled", "cs-enabled"] {
+        for &flag in flags {
             let variable = format!("subscriber.by-imsi-{imsi}.{flag}");
             if let Answer::Error(reason) = ctrl.set(&variable, value).await? {
                 // For these flags osmo-hlr says only "An error has occurred." when the IMSI is
@@ -58,7 +68,7 @@ impl HlrNetwork {
                 )));
             }
         }
-        tracing::debug!(key, imsi, enabled, "HLR service flags set");
+        tracing::debug!(key, imsi, ?flags, enabled, "HLR service flags set");
         Ok(())
     }
 }
@@ -111,11 +121,19 @@ impl Network for HlrNetwork {
     }
 
     async fn bar(&self, key: &str, imsi: &str, _msisdn: &str) -> Result<(), NetworkError> {
-        self.set_service(key, imsi, false).await
+        self.set_service(key, imsi, &BOTH, false).await
     }
 
     async fn unbar(&self, key: &str, imsi: &str, _msisdn: &str) -> Result<(), NetworkError> {
-        self.set_service(key, imsi, true).await
+        self.set_service(key, imsi, &BOTH, true).await
+    }
+
+    async fn bar_data(&self, key: &str, imsi: &str, _msisdn: &str) -> Result<(), NetworkError> {
+        self.set_service(key, imsi, &["ps-enabled"], false).await
+    }
+
+    async fn unbar_data(&self, key: &str, imsi: &str, _msisdn: &str) -> Result<(), NetworkError> {
+        self.set_service(key, imsi, &["ps-enabled"], true).await
     }
 
     async fn deprovision(&self, key: &str, imsi: &str, _msisdn: &str) -> Result<(), NetworkError> {

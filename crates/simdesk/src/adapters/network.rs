@@ -35,6 +35,10 @@ pub trait Network: Send + Sync {
     async fn provision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
     async fn bar(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
     async fn unbar(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
+    /// Stops data (packet-switched service) alone; voice and SMS go on.
+    async fn bar_data(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
+    /// Allows data again, leaving voice and SMS as they are.
+    async fn unbar_data(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
     /// Deletes the subscriber; a missing one is already deleted.
     async fn deprovision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError>;
     /// What the subscriber database holds for `imsi`; `None` when it has no such subscriber.
@@ -77,6 +81,12 @@ impl Network for RecordingNetwork {
     async fn unbar(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
         self.record(key, "unbar", imsi, msisdn).await
     }
+    async fn bar_data(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
+        self.record(key, "bar_data", imsi, msisdn).await
+    }
+    async fn unbar_data(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
+        self.record(key, "unbar_data", imsi, msisdn).await
+    }
     async fn deprovision(&self, key: &str, imsi: &str, msisdn: &str) -> Result<(), NetworkError> {
         self.record(key, "deprovision", imsi, msisdn).await
     }
@@ -108,6 +118,14 @@ fn replay(operations: &[(String, String)]) -> Option<Subscriber> {
                 cs_enabled: true,
                 ..s
             }),
+            ("bar_data", Some(s)) => Some(Subscriber {
+                ps_enabled: false,
+                ..s
+            }),
+            ("unbar_data", Some(s)) => Some(Subscriber {
+                ps_enabled: true,
+                ..s
+            }),
             ("deprovision", _) => None,
             (_, other) => other,
         };
@@ -135,6 +153,14 @@ mod tests {
             .unwrap()
             .is_barred());
         assert_eq!(replay(&ops(&["provision", "bar", "deprovision"])), None);
+        // Data alone: voice and SMS stay as they were.
+        let no_data = replay(&ops(&["provision", "bar_data"])).unwrap();
+        assert!(!no_data.ps_enabled && no_data.cs_enabled);
+        assert!(
+            replay(&ops(&["provision", "bar_data", "unbar_data"]))
+                .unwrap()
+                .ps_enabled
+        );
         // Barring a subscriber that was never provisioned leaves nothing.
         assert_eq!(replay(&ops(&["bar"])), None);
     }

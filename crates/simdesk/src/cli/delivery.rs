@@ -142,6 +142,9 @@ fn found_text(found: &Found) -> String {
         Found::Barred { msisdn } => {
             format!("barred ({})", msisdn.as_deref().unwrap_or("no MSISDN"))
         }
+        Found::DataBarred { msisdn } => {
+            format!("data barred ({})", msisdn.as_deref().unwrap_or("no MSISDN"))
+        }
         Found::Partial { msisdn } => {
             format!(
                 "partly barred ({})",

@@ -58,6 +58,8 @@ fn sample(name: &str) -> &'static str {
         "kept_until" => "2028-05-31",
         "balance" => "¥350",
         "portal_url" => "https://simdesk.example/",
+        "percent" => "90",
+        "left_mb" => "1,024",
         other => panic!("no sample for {other}"),
     }
 }

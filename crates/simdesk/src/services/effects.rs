@@ -22,14 +22,20 @@ pub enum NetworkOp {
     Bar,
     Unbar,
     Deprovision,
+    /// Data alone stopped (voice and SMS go on): nothing is left to pay for it.
+    BarData,
+    /// Data allowed again after a top-up or a data pack.
+    UnbarData,
 }
 
 impl NetworkOp {
-    pub const ALL: [NetworkOp; 4] = [
+    pub const ALL: [NetworkOp; 6] = [
         NetworkOp::Provision,
         NetworkOp::Bar,
         NetworkOp::Unbar,
         NetworkOp::Deprovision,
+        NetworkOp::BarData,
+        NetworkOp::UnbarData,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +44,8 @@ impl NetworkOp {
             NetworkOp::Bar => "bar",
             NetworkOp::Unbar => "unbar",
             NetworkOp::Deprovision => "deprovision",
+            NetworkOp::BarData => "bar_data",
+            NetworkOp::UnbarData => "unbar_data",
         }
     }
 }
@@ -81,11 +89,13 @@ pub enum OutboxKind {
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 8] = [
+    pub const ALL: [OutboxKind; 10] = [
         OutboxKind::Network(NetworkOp::Provision),
         OutboxKind::Network(NetworkOp::Bar),
         OutboxKind::Network(NetworkOp::Unbar),
         OutboxKind::Network(NetworkOp::Deprovision),
+        OutboxKind::Network(NetworkOp::BarData),
+        OutboxKind::Network(NetworkOp::UnbarData),
         OutboxKind::Payout,
         OutboxKind::Notify,
         OutboxKind::Sms,
@@ -98,6 +108,8 @@ impl OutboxKind {
             OutboxKind::Network(NetworkOp::Bar) => "network.bar",
             OutboxKind::Network(NetworkOp::Unbar) => "network.unbar",
             OutboxKind::Network(NetworkOp::Deprovision) => "network.deprovision",
+            OutboxKind::Network(NetworkOp::BarData) => "network.bar_data",
+            OutboxKind::Network(NetworkOp::UnbarData) => "network.unbar_data",
             OutboxKind::Payout => "payout",
             OutboxKind::Notify => "notify",
             OutboxKind::Sms => "sms",

@@ -233,7 +233,7 @@ pub async fn activate(
 
 /// Adds prepaid money to an active line.
 pub async fn top_up(
-    store: &dyn Lines,
+    store: &dyn Store,
     book: &PolicyBook,
     key: &LineKey,
     amount: &str,
@@ -250,8 +250,12 @@ pub async fn top_up(
             let change_balance =
                 balance::top_up(line.state, policy.carrier, money, line.validity_ends_at)?;
             let event = plain_event("top_up", format!("top-up of {money}"), &by, Some(version));
+            let stopped = store.line_usage(line.id).await?.data_stopped;
             let mut change = LineChange::new(line, event);
             change.balance = change_balance;
+            if simdesk_domain::usage::top_up_pays_data(&policy.carrier.usage, money) {
+                super::usage::exhaustion::lift(&mut change, stopped, by.at);
+            }
             Ok(change)
         })
     })
@@ -316,7 +320,7 @@ pub async fn record_usage(
 
 /// Binds an add-on; its charge comes out of the money balance.
 pub async fn bind_addon(
-    store: &dyn Lines,
+    store: &dyn Store,
     book: &PolicyBook,
     key: &LineKey,
     code: &str,
@@ -330,6 +334,7 @@ pub async fn bind_addon(
             let (policy, version) = book.for_line(&line)?;
             let bound = store.addons(line.id).await?;
             let buckets = store.buckets(line.id).await?;
+            let line_id = line.id;
             let (offer, movements) = balance::bind_addon(
                 line.state,
                 policy.carrier,
@@ -354,6 +359,11 @@ pub async fn bind_addon(
                 code: offer.code.clone(),
                 charge: offer.charge,
             });
+            // A data pack gives the line data to use again.
+            if offer.data_mb > 0 {
+                let stopped = store.line_usage(line_id).await?.data_stopped;
+                super::usage::exhaustion::lift(&mut change, stopped, by.at);
+            }
             Ok(change)
         })
     })

@@ -197,6 +197,12 @@ async fn deliver_one(
         }
         OutboxKind::Network(NetworkOp::Bar) => peers.network.bar(key, &imsi, &msisdn).await?,
         OutboxKind::Network(NetworkOp::Unbar) => peers.network.unbar(key, &imsi, &msisdn).await?,
+        OutboxKind::Network(NetworkOp::BarData) => {
+            peers.network.bar_data(key, &imsi, &msisdn).await?
+        }
+        OutboxKind::Network(NetworkOp::UnbarData) => {
+            peers.network.unbar_data(key, &imsi, &msisdn).await?
+        }
         OutboxKind::Network(NetworkOp::Deprovision) => {
             peers.network.deprovision(key, &imsi, &msisdn).await?
         }

@@ -18,6 +18,8 @@ pub enum Expected {
     Absent,
     InService,
     Barred,
+    /// Active, with data stopped for want of balance: voice and SMS on, data off.
+    DataBarred,
 }
 
 /// What the network holds for a line.
@@ -29,6 +31,10 @@ pub enum Found {
         msisdn: Option<String>,
     },
     Barred {
+        msisdn: Option<String>,
+    },
+    /// Voice and SMS allowed, data not.
+    DataBarred {
         msisdn: Option<String>,
     },
     /// Some services allowed and others not: neither in service nor barred.
@@ -74,8 +80,9 @@ const CHECKED: [LineState; 6] = [
     LineState::Closed,
 ];
 
-fn expected(book: &PolicyBook, line: &Line) -> Expected {
+fn expected(book: &PolicyBook, line: &Line, data_barred: bool) -> Expected {
     match line.state {
+        LineState::Active if data_barred => Expected::DataBarred,
         LineState::Active => Expected::InService,
         LineState::Expired => Expected::Barred,
         LineState::PendingTermination => {
@@ -98,6 +105,7 @@ fn found(subscriber: Option<Subscriber>) -> Found {
         None => Found::Absent,
         Some(s) if s.is_barred() => Found::Barred { msisdn: s.msisdn },
         Some(s) if s.ps_enabled && s.cs_enabled => Found::InService { msisdn: s.msisdn },
+        Some(s) if s.cs_enabled => Found::DataBarred { msisdn: s.msisdn },
         Some(s) => Found::Partial { msisdn: s.msisdn },
     }
 }
@@ -113,12 +121,21 @@ fn fix(expected: Expected, found: &Found, msisdn: &str) -> Vec<&'static str> {
         (Expected::InService, _) => vec!["provision"],
         (Expected::Barred, Found::Barred { msisdn }) if number_ok(msisdn) => vec![],
         (Expected::Barred, Found::Absent) => vec!["provision", "bar"],
-        (Expected::Barred, Found::InService { msisdn } | Found::Partial { msisdn })
+        (
+            Expected::Barred,
+            Found::InService { msisdn } | Found::DataBarred { msisdn } | Found::Partial { msisdn },
+        ) if number_ok(msisdn) => vec!["bar"],
+        (Expected::Barred, _) => vec!["provision", "bar"],
+        (Expected::DataBarred, Found::DataBarred { msisdn }) if number_ok(msisdn) => vec![],
+        (Expected::DataBarred, Found::InService { msisdn }) if number_ok(msisdn) => {
+            vec!["bar_data"]
+        }
+        (Expected::DataBarred, Found::Barred { msisdn } | Found::Partial { msisdn })
             if number_ok(msisdn) =>
         {
-            vec!["bar"]
+            vec!["unbar", "bar_data"]
         }
-        (Expected::Barred, _) => vec!["provision", "bar"],
+        (Expected::DataBarred, _) => vec!["provision", "bar_data"],
     }
 }
 
@@ -165,7 +182,10 @@ pub async fn reconcile(
                 after = last.id.get();
                 for line in lines {
                     report.checked += 1;
-                    let want = expected(book, &line);
+                    let data_barred = line.state == LineState::Active
+                        && store.line_usage(line.id).await?.data_stopped
+                            == Some(simdesk_domain::usage::WhenExhausted::Bar);
+                    let want = expected(book, &line, data_barred);
                     let have = found(
                         peers
                             .network
@@ -267,6 +287,25 @@ mod tests {
         assert_eq!(
             fix(Expected::Barred, &Found::Absent, n),
             ["provision", "bar"]
+        );
+        // Data stopped for want of balance: voice and SMS stay on.
+        assert!(fix(
+            Expected::DataBarred,
+            &Found::DataBarred { msisdn: on(digits) },
+            n
+        )
+        .is_empty());
+        assert_eq!(
+            fix(
+                Expected::DataBarred,
+                &Found::InService { msisdn: on(digits) },
+                n
+            ),
+            ["bar_data"]
+        );
+        assert_eq!(
+            fix(Expected::DataBarred, &Found::Absent, n),
+            ["provision", "bar_data"]
         );
         assert_eq!(
             fix(Expected::Barred, &Found::Partial { msisdn: on(digits) }, n),

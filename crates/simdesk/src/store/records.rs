@@ -108,6 +108,15 @@ pub struct LineChange {
     /// Side effects of the change (network calls, notifications), queued in the same
     /// transaction. A `customer` of 0 in a payload is the holder the change registers.
     pub outbox: Vec<OutboxMessage>,
+    /// Data stopped because nothing is left to pay for it, or started again.
+    pub data_stop: Option<DataStopChange>,
+}
+
+/// A change to whether a line's data is stopped for want of balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataStopChange {
+    Stopped(simdesk_domain::usage::WhenExhausted),
+    Lifted,
 }
 
 impl LineChange {
@@ -120,6 +129,7 @@ impl LineChange {
             bind: None,
             unbind: Vec::new(),
             outbox: Vec::new(),
+            data_stop: None,
         }
     }
 }
@@ -533,6 +543,8 @@ pub struct LineUsage {
     pub carry_bytes: u64,
     /// The latest instant a counted record reached.
     pub counted_until: Option<Timestamp>,
+    /// How the line's data is stopped for want of balance; `None` while it flows.
+    pub data_stopped: Option<simdesk_domain::usage::WhenExhausted>,
 }
 
 /// Usage records counted together, with what each of their lines is left with: written in one

@@ -4,6 +4,7 @@
 //! [`count`], which decides with the domain's rating and stores the record, the buckets it took
 //! and its history entry in one transaction. A record id counted before changes nothing.
 
+pub mod exhaustion;
 pub mod file;
 
 use super::policies::PolicyBook;
@@ -141,6 +142,7 @@ struct Tally<'a> {
     usage: LineUsage,
     movements: Vec<Movement>,
     summary: Summary,
+    data: exhaustion::DataWatch,
 }
 
 async fn count_once(
@@ -172,6 +174,7 @@ async fn count_once(
                 usage,
                 movements: Vec::new(),
                 summary: Summary::default(),
+                data: exhaustion::DataWatch::default(),
             }
         })
         .collect();
@@ -205,7 +208,7 @@ async fn count_once(
     }
     for tally in tallies.into_iter().filter(|t| t.summary.records > 0) {
         let change = if tally.summary.rated > 0 {
-            let (_, version) = book.for_line(tally.line)?;
+            let (policy, version) = book.for_line(tally.line)?;
             let event = NewEvent {
                 kind: "usage".into(),
                 from: None,
@@ -216,6 +219,21 @@ async fn count_once(
             };
             let mut change = LineChange::new(tally.line.clone(), event);
             change.balance.movements = tally.movements;
+            let left_mb = tally
+                .buckets
+                .iter()
+                .filter(|b| b.unit == BucketUnit::Megabytes && b.is_live(by.at))
+                .map(|b| b.remaining)
+                .sum();
+            exhaustion::after_usage(
+                &mut change,
+                tally.line,
+                &tally.data,
+                tally.usage.data_stopped,
+                policy.carrier.usage.when_exhausted,
+                left_mb,
+                by.at,
+            );
             Some(change)
         } else {
             None
@@ -353,6 +371,11 @@ fn rate_one(
     rated.apply_to(&mut tally.buckets);
     tally.usage.carry_bytes = rated.carry_bytes;
     tally.summary.add(record, &rated);
+    tally.data.saw(
+        &record.record_id,
+        &rated.thresholds_crossed,
+        rated.data_exhausted,
+    );
     merge(&mut tally.movements, rated.movements);
     let counted = Counted::Rated {
         taken_mb: row.taken_mb,

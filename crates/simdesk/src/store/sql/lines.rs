@@ -153,6 +153,20 @@ where
             .await
             .map_err(|e| duplicate_or(e, &format!("add-on {} on this line", bind.code)))?;
         }
+        if let Some(stop) = change.data_stop {
+            let stopped = match stop {
+                DataStopChange::Stopped(how) => Some(super::usage::data_stop_name(how)),
+                DataStopChange::Lifted => None,
+            };
+            sqlx::query(
+                "INSERT INTO line_usage (line_id, carry_bytes, counted_until, data_stopped) VALUES ($1, 0, 0, $2)
+                 ON CONFLICT (line_id) DO UPDATE SET data_stopped = excluded.data_stopped",
+            )
+            .bind(line.id.get())
+            .bind(stopped)
+            .execute(&mut **tx)
+            .await?;
+        }
         for m in &change.outbox {
             let mut m = m.clone();
             if m.payload.get("customer").and_then(|c| c.as_i64()) == Some(0) {

@@ -178,18 +178,16 @@ where
     }
 
     async fn line_usage(&self, line: LineId) -> StoreResult<LineUsage> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT carry_bytes, counted_until FROM line_usage WHERE line_id = $1")
-                .bind(line.get())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match row {
-            Some((carry, until)) => LineUsage {
-                carry_bytes: u64::try_from(carry).unwrap_or(0),
-                counted_until: Some(from_micros(until)?),
-            },
-            None => LineUsage::default(),
-        })
+        let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT carry_bytes, counted_until, data_stopped FROM line_usage WHERE line_id = $1",
+        )
+        .bind(line.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some((carry, until, stopped)) => usage_from(carry, until, stopped),
+            None => Ok(LineUsage::default()),
+        }
     }
 
     async fn rating_standing(
@@ -217,7 +215,7 @@ where
                 }
             }
             let mut q = Statement::<D>::new(
-                "SELECT line_id, carry_bytes, counted_until FROM line_usage WHERE line_id IN (",
+                "SELECT line_id, carry_bytes, counted_until, data_stopped FROM line_usage WHERE line_id IN (",
             );
             let mut ids = q.separated(", ");
             for id in chunk {
@@ -225,15 +223,12 @@ where
             }
             q.push(")");
             let (sql, args) = q.into_parts();
-            let rows: Vec<(i64, i64, i64)> = sqlx::query_as_with(&sql, args)
+            let rows: Vec<(i64, i64, i64, Option<String>)> = sqlx::query_as_with(&sql, args)
                 .fetch_all(&self.pool)
                 .await?;
-            for (line, carry, until) in rows {
+            for (line, carry, until, stopped) in rows {
                 if let Some((_, usage)) = standing.get_mut(&LineId::new(line)) {
-                    *usage = LineUsage {
-                        carry_bytes: u64::try_from(carry).unwrap_or(0),
-                        counted_until: Some(from_micros(until)?),
-                    };
+                    *usage = usage_from(carry, until, stopped)?;
                 }
             }
         }
@@ -255,5 +250,35 @@ where
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::usage_from_row).collect()
+    }
+}
+
+/// A `line_usage` row: an instant of 0 means no record was counted yet (the row was made by a
+/// change of the data stop alone).
+fn usage_from(carry: i64, until: i64, stopped: Option<String>) -> StoreResult<LineUsage> {
+    Ok(LineUsage {
+        carry_bytes: u64::try_from(carry).unwrap_or(0),
+        counted_until: if until == 0 {
+            None
+        } else {
+            Some(from_micros(until)?)
+        },
+        data_stopped: stopped.as_deref().map(data_stop_from_name).transpose()?,
+    })
+}
+
+/// How a stopped line's data is stored.
+pub(super) fn data_stop_name(how: simdesk_domain::usage::WhenExhausted) -> &'static str {
+    match how {
+        simdesk_domain::usage::WhenExhausted::Bar => "bar",
+        simdesk_domain::usage::WhenExhausted::Throttle => "throttle",
+    }
+}
+
+fn data_stop_from_name(name: &str) -> StoreResult<simdesk_domain::usage::WhenExhausted> {
+    match name {
+        "bar" => Ok(simdesk_domain::usage::WhenExhausted::Bar),
+        "throttle" => Ok(simdesk_domain::usage::WhenExhausted::Throttle),
+        other => Err(StoreError::Corrupt(format!("data stop {other:?}"))),
     }
 }

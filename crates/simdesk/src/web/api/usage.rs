@@ -236,11 +236,7 @@ pub async fn list_usage(
         ),
     };
     let line = owned_line(&state, &operator, &filter.product_id).await?;
-    let currency = state
-        .ctx
-        .book
-        .carrier(&line.carrier)?
-        .currency;
+    let currency = state.ctx.book.carrier(&line.carrier)?.currency;
     let rows = state
         .ctx
         .store
