@@ -102,6 +102,23 @@ async fn bar_and_unbar_flip_both_services() {
 }
 
 #[tokio::test]
+async fn barring_data_leaves_voice_and_sms_on() {
+    let hlr = Hlr::start();
+    let net = network(&hlr);
+    net.provision("k1", IMSI, MSISDN).await.unwrap();
+    for _ in 0..2 {
+        net.bar_data("k2", IMSI, MSISDN).await.unwrap();
+        assert_eq!(flags(&hlr, IMSI), ("0".into(), "1".into()));
+    }
+    let no_data = net.subscriber(IMSI).await.unwrap().unwrap();
+    assert!(!no_data.ps_enabled && no_data.cs_enabled && !no_data.is_barred());
+    net.unbar_data("k3", IMSI, MSISDN).await.unwrap();
+    assert_eq!(net.subscriber(IMSI).await.unwrap(), Some(enabled()));
+    // Data is not to be barred on a subscriber the HLR does not have.
+    assert!(net.bar_data("k4", OTHER_IMSI, MSISDN).await.is_err());
+}
+
+#[tokio::test]
 async fn deprovisioning_removes_the_subscriber_and_may_be_repeated() {
     let hlr = Hlr::start();
     let net = network(&hlr);

@@ -164,3 +164,81 @@ async fn what_the_hlr_lost_or_let_through_is_put_right() {
     .unwrap();
     assert!(again.disagreements.is_empty(), "{again:?}");
 }
+
+/// Data runs out on a line: the outbox bars data alone on the real HLR (ps-enabled 0, voice and
+/// SMS on), reconciliation agrees with it, and a top-up that buys data lets it flow again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_run_out_is_barred_on_the_hlr_and_a_top_up_lifts_it() {
+    use simdesk::services::usage::{self, UsageRecord};
+    use simdesk::store::LineKey;
+    use simdesk_domain::attribution::{Actor, Attribution, Channel};
+    use simdesk_domain::policy::Service;
+    let hlr = Hlr::start();
+    let db = fresh_db().await;
+    let s = db.store.as_ref();
+    load_policies(s, &policies_dir(), Timestamp::now())
+        .await
+        .unwrap();
+    let book = PolicyBook::load(s).await.unwrap();
+    support::stock::stock(s, &book, &[1]).await;
+    let sold = Timestamp::now() - SignedDuration::from_hours(1);
+    support::stock::sell(s, &book, 1, "en", sold).await;
+    let network = Arc::new(HlrNetwork::new(hlr.ctrl(), Duration::from_secs(2)));
+    let mut peers = Peers::recording(db.store.clone(), "https://sim.example.jp");
+    peers.network = network.clone();
+    let now = Timestamp::now();
+    outbox::deliver(s, &peers, now).await.unwrap();
+    let flags = || {
+        let var = |f: &str| {
+            hlr.get(&format!("subscriber.by-imsi-{}.{f}", imsi(1)))
+                .unwrap()
+        };
+        (var("ps-enabled"), var("cs-enabled"))
+    };
+    assert_eq!(flags(), ("1".to_string(), "1".to_string()));
+
+    // All of JP10-DV's 10,240 MB and the 1,000 JPY that buy 50 MB more, used.
+    let key = LineKey::Msisdn(support::stock::national(1).parse().unwrap());
+    let by = Attribution::system("usage file", now, "the host network's usage file");
+    let record = UsageRecord {
+        record_id: "run-out".into(),
+        line: key.clone(),
+        service: Service::Data,
+        started_at: now - SignedDuration::from_mins(30),
+        ended_at: None,
+        volume: 10_290 * 1024 * 1024,
+        network: None,
+        rating_group: None,
+    };
+    usage::count(s, &book, &record, "cdr", &by).await.unwrap();
+    outbox::deliver(s, &peers, now).await.unwrap();
+    assert_eq!(flags(), ("0".to_string(), "1".to_string()));
+    let agreed = reconcile::reconcile(s, &book, &peers, listing(), now)
+        .await
+        .unwrap();
+    assert!(agreed.disagreements.is_empty(), "{agreed:?}");
+
+    // Behind simdesk's back data comes on again: reconciliation bars it again, data alone.
+    network.unbar_data("manual", &imsi(1), "").await.unwrap();
+    let found = reconcile::reconcile(s, &book, &peers, listing(), now)
+        .await
+        .unwrap();
+    assert_eq!(found.disagreements.len(), 1, "{found:?}");
+    assert_eq!(found.disagreements[0].expected, Expected::DataBarred);
+    assert_eq!(found.disagreements[0].fix, ["bar_data"]);
+
+    // A top-up at the counter buys data again.
+    let clerk = Attribution::new(
+        Actor::operator("clerk-1"),
+        Channel::Store,
+        now,
+        "top-up at the counter",
+    );
+    lines::top_up(s, &book, &key, "1000", clerk).await.unwrap();
+    outbox::deliver(s, &peers, now).await.unwrap();
+    assert_eq!(flags(), ("1".to_string(), "1".to_string()));
+    let clean = reconcile::reconcile(s, &book, &peers, listing(), now)
+        .await
+        .unwrap();
+    assert!(clean.disagreements.is_empty(), "{clean:?}");
+}

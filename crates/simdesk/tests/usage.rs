@@ -417,6 +417,8 @@ async fn running_out_of_data_tells_the_traveller_once_each_bars_data_and_a_top_u
         w.store().line_usage(line.id).await.unwrap().data_stopped,
         Some(simdesk_domain::usage::WhenExhausted::Bar)
     );
+    let shown = w.get(&format!("/api/v1/lines/{}/usage", national(3))).await;
+    assert_eq!(shown["data_stopped"], "bar", "{shown}");
     let keys = |kind: &'static str| {
         let store = w.app.store.clone();
         let line = line.id.get();

@@ -241,6 +241,15 @@ fn print_report(r: &LineReport) -> std::io::Result<()> {
     if let Some(until) = &r.usage_counted_until_jst {
         out!("Usage      counted up to {until}");
     }
+    match r.data_stopped {
+        Some(simdesk_domain::usage::WhenExhausted::Bar) => {
+            out!("Data       barred: nothing left to pay for it (a top-up or a data pack lifts it)")
+        }
+        Some(simdesk_domain::usage::WhenExhausted::Throttle) => {
+            out!("Data       slowed: nothing left to pay for it (a top-up or a data pack lifts it)")
+        }
+        None => {}
+    }
     if !r.addons.is_empty() {
         out!("Add-ons");
         for a in &r.addons {

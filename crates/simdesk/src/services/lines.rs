@@ -422,6 +422,8 @@ pub struct LineReport {
     /// The latest instant a counted usage record reached, in Japan time: the balance is what
     /// is left after everything used up to then.
     pub usage_counted_until_jst: Option<String>,
+    /// `bar` or `throttle` while data is stopped because nothing is left to pay for it.
+    pub data_stopped: Option<simdesk_domain::usage::WhenExhausted>,
     pub addons: Vec<AddonLine>,
     /// The import that stocked the line.
     pub stocked: Option<ImportBatchRow>,
@@ -473,6 +475,7 @@ pub async fn report_of(
         .unwrap_or_else(|_| line.plan.clone());
     let buckets = store.buckets(line.id).await?;
     let addons = store.addons(line.id).await?;
+    let usage = store.line_usage(line.id).await?;
     Ok(LineReport {
         iccid: line.iccid.to_string(),
         imsi: line.imsi.to_string(),
@@ -502,11 +505,8 @@ pub async fn report_of(
                 live: b.is_live(now),
             })
             .collect(),
-        usage_counted_until_jst: store
-            .line_usage(line.id)
-            .await?
-            .counted_until
-            .map(format_jst),
+        usage_counted_until_jst: usage.counted_until.map(format_jst),
+        data_stopped: usage.data_stopped,
         addons: addons
             .iter()
             .map(|a| AddonLine {

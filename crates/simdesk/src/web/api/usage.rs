@@ -193,6 +193,7 @@ pub async fn line_usage(
     Ok(Json(json!({
         "line": l.iccid.as_str(),
         "counted_until": left.counted_until,
+        "data_stopped": left.data_stopped,
         "records": rows,
         "next": next,
     })))

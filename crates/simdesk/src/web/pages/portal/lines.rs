@@ -24,6 +24,8 @@ struct LineView {
     data_used: Option<String>,
     /// How far usage records are counted, in Japan time.
     usage_counted_until: Option<String>,
+    /// The message key saying data is stopped for want of balance, while it is.
+    data_stopped_key: Option<&'static str>,
     addons: Vec<String>,
     can_cancel: bool,
     open_request: Option<RequestId>,
@@ -80,6 +82,10 @@ pub async fn my_lines(
             data_mb: balance::remaining(&buckets, BucketUnit::Megabytes, now),
             data_used: data_used(&buckets, now),
             usage_counted_until: usage.counted_until.map(format_jst),
+            data_stopped_key: usage.data_stopped.map(|how| match how {
+                simdesk_domain::usage::WhenExhausted::Bar => "line-data-barred",
+                simdesk_domain::usage::WhenExhausted::Throttle => "line-data-slowed",
+            }),
             addons: addons
                 .iter()
                 .filter(|a| a.unbound_at.is_none())
