@@ -335,3 +335,35 @@ async fn a_line_cancelled_is_refused_while_pending_and_once_terminated() {
         .await;
     assert_eq!(grant(&a), (Some(4010), None, false));
 }
+
+#[tokio::test]
+async fn abroad_data_is_granted_and_counted_at_the_visited_networks_zone() {
+    let (app, gy) = world().await;
+    let mut gw = gateway(gy).await;
+    // In Korea (450-05) EX-SAKURA's east-asia zone keeps the plan's allowance for Japan and
+    // sells data at 100 JPY a megabyte: the 1,000 JPY buy 10 MB, the last of them.
+    let s = "pgw.test;14;abroad";
+    let mut first = ccr_head(s, 1, 0);
+    first.push(msisdn(&e164(1)));
+    first.push(visited("45005"));
+    first.push(mscc(10, Some(10 * MB), None));
+    let a = gw.ask(ccr(30, first)).await;
+    assert_eq!(grant(&a), (Some(2001), Some(10 * MB), true));
+    // Four megabytes used there cost 400 JPY; the allowance is untouched.
+    let mut update = ccr_head(s, 2, 1);
+    update.push(msisdn(&e164(1)));
+    update.push(visited("45005"));
+    update.push(mscc(10, Some(10 * MB), Some(4 * MB)));
+    let a = gw.ask(ccr(31, update)).await;
+    assert_eq!(left(&app, 1).await, (10_240, 600));
+    assert_eq!(grant(&a), (Some(2001), Some(6 * MB), true));
+    // The record keeps the network it was used on.
+    let line = app
+        .store
+        .line(&LineKey::Msisdn(national(1).parse().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
+    let records = app.store.usage_of_line(line.id, None, 10).await.unwrap();
+    assert_eq!(records[0].network.as_deref(), Some("45005"));
+}

@@ -58,6 +58,14 @@ pub const SUBSCRIPTION_ID_TYPE: u32 = 450;
 pub const MULTIPLE_SERVICES_CREDIT_CONTROL: u32 = 456;
 pub const SERVICE_CONTEXT_ID: u32 = 461;
 
+// 3GPP AVPs (vendor `TGPP_VENDOR`, TS 32.299 and TS 29.061) simdesk reads.
+/// `Service-Information`: what the network says about the service being charged.
+pub const SERVICE_INFORMATION: u32 = 873;
+/// `PS-Information`, inside `Service-Information`: the packet-data session.
+pub const PS_INFORMATION: u32 = 874;
+/// `3GPP-SGSN-MCC-MNC`, inside `PS-Information`: the network the phone is attached to.
+pub const TGPP_SGSN_MCC_MNC: u32 = 18;
+
 /// `CC-Request-Type` values.
 pub mod request_type {
     pub const INITIAL: i32 = 1;

@@ -12,7 +12,7 @@ use super::types::{
     CreditAnswer, CreditRequest, Outcome, RequestType, ServiceGrant, ServiceUsage, Subscriber,
     Units,
 };
-use super::wire::{self, find, find_all, Header, Refusal};
+use super::wire::{self, find, find_all, find_vendor, Header, Refusal};
 use super::Local;
 use diameter::avp::{
     Avp, AvpType, AvpValue, Enumerated, Grouped, Identity, UTF8String, Unsigned32, Unsigned64,
@@ -79,7 +79,23 @@ pub fn decode_ccr(message: &DiameterMessage) -> Result<CreditRequest, Refusal> {
         termination_cause: find(avps, avp::TERMINATION_CAUSE)
             .map(|a| enumerated(a).map(|v| v as u32))
             .transpose()?,
+        visited_network: visited_network(avps),
     })
+}
+
+/// `Service-Information` / `PS-Information` / `3GPP-SGSN-MCC-MNC`, when present and made of
+/// five or six digits. It only prices data, so anything else there is ignored, not refused.
+fn visited_network(avps: &[Avp]) -> Option<String> {
+    let service = find_vendor(avps, avp::SERVICE_INFORMATION, avp::TGPP_VENDOR)?;
+    let ps = find_vendor(
+        grouped(service).ok()?,
+        avp::PS_INFORMATION,
+        avp::TGPP_VENDOR,
+    )?;
+    let network = find_vendor(grouped(ps).ok()?, avp::TGPP_SGSN_MCC_MNC, avp::TGPP_VENDOR)?;
+    let digits = text(network).ok()?;
+    ((5..=6).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
 }
 
 /// The CCA for `request` (whose header the answer's identifiers come from), saying what
@@ -699,6 +715,46 @@ mod tests {
     }
 
     #[test]
+    fn the_visited_network_is_read_from_the_ps_information() {
+        let dict = dictionary();
+        let visited = |digits: &str| {
+            let network = wire::tgpp_avp(
+                avp::TGPP_SGSN_MCC_MNC,
+                false,
+                UTF8String::new(digits),
+                &dict,
+            );
+            let ps = wire::tgpp_avp(
+                avp::PS_INFORMATION,
+                true,
+                Grouped::new(vec![network], dict.clone()),
+                &dict,
+            );
+            let service = wire::tgpp_avp(
+                avp::SERVICE_INFORMATION,
+                true,
+                Grouped::new(vec![ps], dict.clone()),
+                &dict,
+            );
+            let mut avps = mandatory();
+            avps.push(service);
+            decode_ccr(&over_the_wire(&ccr(avps)))
+                .unwrap()
+                .visited_network
+        };
+        assert_eq!(visited("45005").as_deref(), Some("45005"));
+        assert_eq!(visited("310410").as_deref(), Some("310410"));
+        // Not MCC-MNC digits: ignored, the request still answered.
+        assert_eq!(visited("home"), None);
+        assert_eq!(
+            decode_ccr(&over_the_wire(&ccr(mandatory())))
+                .unwrap()
+                .visited_network,
+            None
+        );
+    }
+
+    #[test]
     fn values_rfc_4006_does_not_define_are_a_5004() {
         let mut avps = mandatory();
         avps[6] = a(avp::CC_REQUEST_TYPE, Enumerated::new(9));
@@ -723,6 +779,7 @@ mod tests {
             event_time: None,
             services: vec![],
             termination_cause: None,
+            visited_network: None,
         };
         let answer = CreditAnswer {
             outcome: Outcome::Success,

@@ -74,6 +74,9 @@ pub struct CreditRequest {
     pub services: Vec<ServiceUsage>,
     /// Why the session ended (`Termination-Cause`), on a terminate request.
     pub termination_cause: Option<u32>,
+    /// The network the phone is attached to, as MCC-MNC digits (`3GPP-SGSN-MCC-MNC`), when the
+    /// gateway says: abroad, data is priced by that network's roaming zone.
+    pub visited_network: Option<String>,
 }
 
 /// How a request, or one service in it, was decided.

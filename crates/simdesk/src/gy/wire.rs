@@ -459,6 +459,12 @@ pub fn find(avps: &[Avp], code: u32) -> Option<&Avp> {
         .find(|a| a.get_code() == code && a.get_vendor_id().is_none())
 }
 
+/// The first AVP with `code` of `vendor` among `avps`.
+pub fn find_vendor(avps: &[Avp], code: u32, vendor: u32) -> Option<&Avp> {
+    avps.iter()
+        .find(|a| a.get_code() == code && a.get_vendor_id() == Some(vendor))
+}
+
 /// Every AVP with `code` and no vendor among `avps`.
 pub fn find_all(avps: &[Avp], code: u32) -> impl Iterator<Item = &Avp> {
     avps.iter()
@@ -468,6 +474,23 @@ pub fn find_all(avps: &[Avp], code: u32) -> impl Iterator<Item = &Avp> {
 /// A base AVP (no vendor, M set as RFC 6733 and RFC 4006 ask for all the ones simdesk sends).
 pub fn avp(code: u32, value: impl Into<AvpValue>, dict: &Arc<Dictionary>) -> Avp {
     Avp::new(code, None, avp_flags::M, value.into(), dict.clone())
+}
+
+/// A 3GPP AVP (vendor 10415, V set), with M where TS 32.299 asks for it.
+pub fn tgpp_avp(
+    code: u32,
+    mandatory: bool,
+    value: impl Into<AvpValue>,
+    dict: &Arc<Dictionary>,
+) -> Avp {
+    let flags = avp_flags::V | if mandatory { avp_flags::M } else { 0 };
+    Avp::new(
+        code,
+        Some(super::avp::TGPP_VENDOR),
+        flags,
+        value.into(),
+        dict.clone(),
+    )
 }
 
 /// `Failed-AVP` holding `offending`.

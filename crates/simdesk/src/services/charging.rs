@@ -162,7 +162,7 @@ impl Charging {
                 started_at: at,
                 ended_at: None,
                 volume,
-                network: None,
+                network: request.visited_network.clone(),
                 rating_group: s.rating_group,
             };
             let counted = usage::count(self.ctx.store.as_ref(), book, &record, "gy", by).await?;
@@ -248,9 +248,13 @@ impl Charging {
             Some(_) if wanted == 0 => cap,
             Some(_) => wanted.min(cap),
         };
-        let usage_policy = &policy.carrier.usage;
+        // Abroad, what the line can pay for is priced by the visited network's zone.
+        let rules = policy
+            .carrier
+            .usage
+            .for_network(request.visited_network.as_deref());
         let payable = move |buckets: &[simdesk_domain::balance::Bucket], carry: u64| {
-            simdesk_domain::usage::available(service, buckets, carry, usage_policy, at)
+            simdesk_domain::usage::available(service, buckets, carry, &rules, at)
         };
         // Reservations live by simdesk's clock, which also reaps them, whatever the gateway's.
         let now = self.ctx.clock.now();

@@ -92,6 +92,29 @@ pub fn ccr_head(session: &str, request_type: i32, number: u32) -> Vec<Avp> {
     avps
 }
 
+/// `Service-Information` saying the phone is attached to the network `mcc_mnc` (roaming there
+/// when it is not a Japanese one).
+pub fn visited(mcc_mnc: &str) -> Avp {
+    let network = wire::tgpp_avp(
+        avp::TGPP_SGSN_MCC_MNC,
+        false,
+        UTF8String::new(mcc_mnc),
+        &dict(),
+    );
+    let ps = wire::tgpp_avp(
+        avp::PS_INFORMATION,
+        true,
+        Grouped::new(vec![network], dict()),
+        &dict(),
+    );
+    wire::tgpp_avp(
+        avp::SERVICE_INFORMATION,
+        true,
+        Grouped::new(vec![ps], dict()),
+        &dict(),
+    )
+}
+
 pub fn msisdn(number: &str) -> Avp {
     group(
         avp::SUBSCRIPTION_ID,
