@@ -219,33 +219,6 @@ pub async fn seed(
         lines::activate(store, &book, key, ops(activated_at, "first connection")).await?;
         let busy_at = activated_at + SignedDuration::from_mins(30);
         if target != LineState::Closed && busy_at < now {
-            // What the network reported: a few data sessions, calls and texts between
-            // activation and now, counted through the same rating as a real usage file.
-            let network = Attribution::system("network-usage", now, "demo usage file");
-            let span = now.duration_since(busy_at).as_secs().max(60);
-            for k in 0..rng.random_range(3..9u32) {
-                let started_at = busy_at + SignedDuration::from_secs(rng.random_range(0..span));
-                let (service, volume) = match (k % 4, &policy.plan.services) {
-                    (3, services) if services.contains(&Service::Voice) => {
-                        (Service::Voice, rng.random_range(20..600))
-                    }
-                    (2, services) if services.contains(&Service::Sms) => {
-                        (Service::Sms, rng.random_range(1..4))
-                    }
-                    _ => (Service::Data, rng.random_range(20..900) * 1024 * 1024),
-                };
-                let record = UsageRecord {
-                    record_id: format!("demo-{i}-{k}"),
-                    line: key.clone(),
-                    service,
-                    started_at,
-                    ended_at: None,
-                    volume,
-                    network: Some("44010".into()),
-                    rating_group: None,
-                };
-                usage::count(store, &book, &record, "demo", &network).await?;
-            }
             if i % 4 == 0 {
                 let amount = format!("{} JPY", policy.carrier.top_up.minimum.minor() * 2);
                 let _ = lines::top_up(
@@ -272,6 +245,33 @@ pub async fn seed(
                     )
                     .await;
                 }
+            }
+            // What the network reported: a few data sessions, calls and texts between
+            // then and now, counted through the same rating as a real usage file.
+            let network = Attribution::system("network-usage", now, "demo usage file");
+            let span = now.duration_since(busy_at).as_secs().max(60);
+            for k in 0..rng.random_range(3..9u32) {
+                let started_at = busy_at + SignedDuration::from_secs(rng.random_range(0..span));
+                let (service, volume) = match (k % 4, &policy.plan.services) {
+                    (3, services) if services.contains(&Service::Voice) => {
+                        (Service::Voice, rng.random_range(20..600))
+                    }
+                    (2, services) if services.contains(&Service::Sms) => {
+                        (Service::Sms, rng.random_range(1..4))
+                    }
+                    _ => (Service::Data, rng.random_range(20..900) * 1024 * 1024),
+                };
+                let record = UsageRecord {
+                    record_id: format!("demo-{i}-{k}"),
+                    line: key.clone(),
+                    service,
+                    started_at,
+                    ended_at: None,
+                    volume,
+                    network: Some("44010".into()),
+                    rating_group: None,
+                };
+                usage::count(store, &book, &record, "demo", &network).await?;
             }
         }
         if matches!(
