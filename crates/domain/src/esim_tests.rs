@@ -1,9 +1,44 @@
 use super::*;
+use crate::fuzz::config;
+use proptest::prelude::*;
 
 use ProfileState as S;
 
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
 fn eid() -> Eid {
     Eid::from_body("890490320200088848002286855834").unwrap()
+}
+
+fn success(point: NotificationPoint, when: &str) -> ProgressReport {
+    ProgressReport {
+        point,
+        status: ExecutionStatus::Success,
+        status_code: None,
+        at: at(when),
+    }
+}
+
+fn failure(point: NotificationPoint, when: &str) -> ProgressReport {
+    ProgressReport {
+        point,
+        status: ExecutionStatus::Failed,
+        status_code: Some(StatusCode {
+            subject_code: "8.2.7".into(),
+            reason_code: "6.4".into(),
+            message: Some("Maximum number of retries exceeded".into()),
+        }),
+        at: at(when),
+    }
+}
+
+/// Applies `reports` in order from `state` and returns where the profile ends.
+fn after(state: ProfileState, reports: &[ProgressReport]) -> ProfileStatus {
+    reports
+        .iter()
+        .fold(ProfileStatus::from(state), |status, r| status.apply(r).0)
 }
 
 #[test]
@@ -189,4 +224,422 @@ fn final_states_refuse_everything() {
     }
     assert!(EsimError::Deleted.to_string().contains("new eSIM"));
     assert!(EsimError::Unavailable.to_string().contains("another ICCID"));
+}
+
+// ---- Reports --------------------------------------------------------------------------------
+
+#[test]
+fn notification_points_are_read_from_their_ids() {
+    let none = CustomPoints::default();
+    let expected = [
+        (1, NotificationPoint::Eligibility),
+        (2, NotificationPoint::ConfirmationCode),
+        (3, NotificationPoint::BppDownload),
+        (4, NotificationPoint::BppInstallation),
+        (5, NotificationPoint::Deletion),
+    ];
+    for (id, point) in expected {
+        assert_eq!(NotificationPoint::from_id(id, &none), Ok(point));
+        assert_eq!(point.id(&none), Some(id));
+    }
+    for id in [0, 6, 99, 100, 101] {
+        assert_eq!(
+            NotificationPoint::from_id(id, &none),
+            Err(ReportError::UnknownPoint { id })
+        );
+    }
+    let agreed = CustomPoints {
+        enabling: Some(101),
+        disabling: Some(102),
+    };
+    assert_eq!(agreed.validate(), Ok(()));
+    assert_eq!(
+        NotificationPoint::from_id(101, &agreed),
+        Ok(NotificationPoint::Enabling)
+    );
+    assert_eq!(
+        NotificationPoint::from_id(102, &agreed),
+        Ok(NotificationPoint::Disabling)
+    );
+    assert_eq!(NotificationPoint::Disabling.id(&agreed), Some(102));
+    assert_eq!(NotificationPoint::Enabling.id(&none), None);
+}
+
+#[test]
+fn custom_points_stay_out_of_the_reserved_range() {
+    let reserved = CustomPoints {
+        enabling: Some(6),
+        disabling: None,
+    };
+    assert_eq!(
+        reserved.validate(),
+        Err(ReportError::ReservedPoint { id: 6 })
+    );
+    let twice = CustomPoints {
+        enabling: Some(100),
+        disabling: Some(100),
+    };
+    assert_eq!(
+        twice.validate(),
+        Err(ReportError::DuplicatePoint { id: 100 })
+    );
+}
+
+#[test]
+fn execution_statuses_are_read_as_sgp22_writes_them() {
+    for status in ExecutionStatus::ALL {
+        assert_eq!(ExecutionStatus::from_spec(status.spec_value()), Ok(status));
+    }
+    let error = ExecutionStatus::from_spec("Executed-Maybe").unwrap_err();
+    assert!(error.to_string().contains("Executed-Maybe"), "{error}");
+    assert!(ExecutionStatus::SuccessWithWarning.succeeded());
+    assert!(!ExecutionStatus::Expired.succeeded());
+}
+
+#[test]
+fn a_download_is_followed_step_by_step() {
+    use NotificationPoint as P;
+    let status = ProfileStatus::from(S::Released);
+    let (status, outcome) = status.apply(&success(P::Eligibility, "2026-12-01T01:00:00Z"));
+    assert_eq!(outcome, ReportOutcome::AlreadyKnown);
+    let (status, outcome) = status.apply(&success(P::BppDownload, "2026-12-01T01:00:05Z"));
+    assert_eq!(
+        outcome,
+        ReportOutcome::Moved {
+            from: S::Released,
+            to: S::Downloaded
+        }
+    );
+    let (status, _) = status.apply(&success(P::BppInstallation, "2026-12-01T01:00:09Z"));
+    assert_eq!(status.state, S::Installed);
+    assert_eq!(status.as_of, Some(at("2026-12-01T01:00:09Z")));
+}
+
+#[test]
+fn installed_before_downloaded_is_accepted() {
+    use NotificationPoint as P;
+    let installed = success(P::BppInstallation, "2026-12-01T01:00:09Z");
+    let downloaded = success(P::BppDownload, "2026-12-01T01:00:05Z");
+    let (status, outcome) = ProfileStatus::from(S::Released).apply(&installed);
+    assert_eq!(
+        outcome,
+        ReportOutcome::Moved {
+            from: S::Released,
+            to: S::Installed
+        }
+    );
+    assert_eq!(status.apply(&downloaded).1, ReportOutcome::AlreadyKnown);
+}
+
+#[test]
+fn a_later_step_moves_on_even_before_simdesk_recorded_the_release() {
+    // The traveller may scan the code before ConfirmOrder's answer is stored.
+    let report = success(NotificationPoint::BppDownload, "2026-12-01T01:00:05Z");
+    assert_eq!(
+        after(S::Allocated, std::slice::from_ref(&report)).state,
+        S::Downloaded
+    );
+    assert_eq!(after(S::Available, &[report]).state, S::Downloaded);
+}
+
+#[test]
+fn the_same_report_twice_changes_nothing() {
+    let report = success(NotificationPoint::BppDownload, "2026-12-01T01:00:05Z");
+    let (once, _) = ProfileStatus::from(S::Released).apply(&report);
+    let (twice, outcome) = once.apply(&report);
+    assert_eq!(outcome, ReportOutcome::AlreadyKnown);
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn a_failure_before_download_ends_in_error_and_can_be_cancelled() {
+    let report = failure(NotificationPoint::ConfirmationCode, "2026-12-01T01:00:05Z");
+    let (status, outcome) = ProfileStatus::from(S::Released).apply(&report);
+    assert_eq!(
+        outcome,
+        ReportOutcome::Failed {
+            point: NotificationPoint::ConfirmationCode,
+            from: S::Released,
+            to: S::Error
+        }
+    );
+    let cancel = ProfileRequest::CancelOrder {
+        final_status: FinalProfileStatus::Available,
+    };
+    assert_eq!(request(status.state, &cancel), Ok(S::Available));
+}
+
+#[test]
+fn a_failure_never_moves_backwards() {
+    use NotificationPoint as P;
+    let late = failure(P::Eligibility, "2026-12-01T01:00:01Z");
+    assert_eq!(
+        report(S::Downloaded.into(), &late),
+        ReportOutcome::Failed {
+            point: P::Eligibility,
+            from: S::Downloaded,
+            to: S::Downloaded
+        }
+    );
+    let deletion_failed = failure(P::Deletion, "2026-12-05T01:00:00Z");
+    assert_eq!(after(S::Enabled, &[deletion_failed]).state, S::Enabled);
+}
+
+#[test]
+fn a_failed_installation_still_proves_the_download() {
+    let report = failure(NotificationPoint::BppInstallation, "2026-12-01T01:00:09Z");
+    let status = after(S::Released, &[report]);
+    assert_eq!(status.state, S::Downloaded);
+    assert!(request(
+        status.state,
+        &ProfileRequest::CancelOrder {
+            final_status: FinalProfileStatus::Available
+        }
+    )
+    .is_err());
+}
+
+#[test]
+fn a_download_reported_after_an_error_wins() {
+    use NotificationPoint as P;
+    // The retry-limit failure came from a later attempt; the earlier download arrives last.
+    let status = after(
+        S::Released,
+        &[
+            failure(P::Eligibility, "2026-12-01T02:00:00Z"),
+            success(P::BppDownload, "2026-12-01T01:00:00Z"),
+        ],
+    );
+    assert_eq!(status.state, S::Downloaded);
+}
+
+#[test]
+fn a_stale_failure_leaves_an_available_profile_alone() {
+    let report = failure(NotificationPoint::ConfirmationCode, "2026-12-01T01:00:00Z");
+    assert_eq!(after(S::Available, &[report]).state, S::Available);
+}
+
+#[test]
+fn deleted_is_final() {
+    use NotificationPoint as P;
+    let status = after(
+        S::Installed,
+        &[
+            success(P::Deletion, "2026-12-05T01:00:00Z"),
+            success(P::Enabling, "2026-12-06T01:00:00Z"),
+            success(P::BppInstallation, "2026-12-01T01:00:00Z"),
+            failure(P::Deletion, "2026-12-07T01:00:00Z"),
+        ],
+    );
+    assert_eq!(status.state, S::Deleted);
+}
+
+#[test]
+fn progress_for_an_unavailable_profile_is_a_contradiction() {
+    let report = success(NotificationPoint::BppDownload, "2026-12-01T01:00:00Z");
+    assert_eq!(
+        report_outcome(S::Unavailable, &report),
+        ReportOutcome::Contradicts {
+            state: S::Unavailable
+        }
+    );
+    assert_eq!(after(S::Unavailable, &[report]).state, S::Unavailable);
+}
+
+fn report_outcome(state: ProfileState, progress: &ProgressReport) -> ReportOutcome {
+    report(state.into(), progress)
+}
+
+#[test]
+fn switching_on_and_off_follows_the_reports_time() {
+    use NotificationPoint as P;
+    let on = success(P::Enabling, "2026-12-02T01:00:00Z");
+    let off = success(P::Disabling, "2026-12-09T01:00:00Z");
+    let on_again = success(P::Enabling, "2026-12-20T01:00:00Z");
+    assert_eq!(
+        after(S::Installed, &[on.clone(), off.clone()]).state,
+        S::Disabled
+    );
+    // The switch-on delivered again after the switch-off is old news.
+    assert_eq!(
+        after(S::Installed, &[on.clone(), off.clone(), on.clone()]).state,
+        S::Disabled
+    );
+    assert_eq!(
+        after(S::Installed, &[off.clone(), on.clone()]).state,
+        S::Disabled
+    );
+    assert_eq!(after(S::Installed, &[off, on, on_again]).state, S::Enabled);
+}
+
+#[test]
+fn at_the_same_instant_disabled_wins() {
+    use NotificationPoint as P;
+    let on = success(P::Enabling, "2026-12-02T01:00:00Z");
+    let off = success(P::Disabling, "2026-12-02T01:00:00Z");
+    assert_eq!(
+        after(S::Installed, &[on.clone(), off.clone()]).state,
+        S::Disabled
+    );
+    assert_eq!(after(S::Installed, &[off, on]).state, S::Disabled);
+}
+
+#[test]
+fn a_switch_implies_installation() {
+    let on = success(NotificationPoint::Enabling, "2026-12-02T01:00:00Z");
+    assert_eq!(after(S::Downloaded, &[on]).state, S::Enabled);
+    let failed = failure(NotificationPoint::Disabling, "2026-12-02T01:00:00Z");
+    assert_eq!(after(S::Released, &[failed]).state, S::Installed);
+}
+
+// ---- Report properties ----------------------------------------------------------------------
+
+fn any_state() -> impl Strategy<Value = ProfileState> {
+    prop::sample::select(ProfileState::ALL.to_vec())
+}
+
+fn any_point() -> impl Strategy<Value = NotificationPoint> {
+    prop::sample::select(NotificationPoint::ALL.to_vec())
+}
+
+/// Times within a month, at one-second steps so that equal times come up too.
+fn any_time() -> impl Strategy<Value = Timestamp> {
+    (0i64..40).prop_map(|s| Timestamp::from_second(1_796_000_000 + s * 3_600).unwrap())
+}
+
+fn any_report() -> impl Strategy<Value = ProgressReport> {
+    (
+        any_point(),
+        prop::sample::select(ExecutionStatus::ALL.to_vec()),
+        any_time(),
+    )
+        .prop_map(|(point, status, at)| ProgressReport {
+            point,
+            status,
+            status_code: None,
+            at,
+        })
+}
+
+fn success_report() -> impl Strategy<Value = ProgressReport> {
+    (any_point(), any::<bool>(), any_time()).prop_map(|(point, warning, at)| ProgressReport {
+        point,
+        status: if warning {
+            ExecutionStatus::SuccessWithWarning
+        } else {
+            ExecutionStatus::Success
+        },
+        status_code: None,
+        at,
+    })
+}
+
+fn any_status() -> impl Strategy<Value = ProfileStatus> {
+    (any_state(), prop::option::of(any_time()))
+        .prop_map(|(state, as_of)| ProfileStatus { state, as_of })
+}
+
+fn any_request() -> impl Strategy<Value = ProfileRequest> {
+    prop_oneof![
+        any::<bool>().prop_map(|linked| ProfileRequest::DownloadOrder {
+            eid: linked.then(eid)
+        }),
+        any::<bool>().prop_map(|release| ProfileRequest::ConfirmOrder { release }),
+        Just(ProfileRequest::ReleaseProfile),
+        prop::sample::select(FinalProfileStatus::ALL.to_vec())
+            .prop_map(|final_status| ProfileRequest::CancelOrder { final_status }),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Ask(ProfileRequest),
+    Hear(ProgressReport),
+}
+
+fn any_step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        any_request().prop_map(Step::Ask),
+        any_report().prop_map(Step::Hear),
+    ]
+}
+
+/// Cases for the report properties: each case is a handful of comparisons, and the rare
+/// interleavings (two switches at one instant) need many tries to come up.
+const REPORT_CASES: u32 = 4_000;
+
+proptest! {
+    #![proptest_config(config(REPORT_CASES))]
+
+    /// Whatever is asked and heard in whatever order: nothing leaves a final state, and a
+    /// profile that reached a phone never counts as not downloaded again (so never as available).
+    #[test]
+    fn no_path_out_of_a_final_state_or_back_from_a_phone(
+        start in prop::sample::select(vec![S::Available, S::Allocated, S::Released]),
+        steps in prop::collection::vec(any_step(), 0..40),
+    ) {
+        let mut status = ProfileStatus::from(start);
+        for step in steps {
+            let next = match &step {
+                Step::Ask(req) => match request(status.state, req) {
+                    Ok(to) => {
+                        prop_assert!(to != status.state || *req == ProfileRequest::ReleaseProfile);
+                        ProfileStatus::from(to)
+                    }
+                    Err(_) => status,
+                },
+                Step::Hear(progress) => status.apply(progress).0,
+            };
+            if status.state.is_final() {
+                prop_assert_eq!(next.state, status.state, "left {} by {:?}", status.state, step);
+            }
+            if status.state.was_downloaded() {
+                prop_assert!(next.state.was_downloaded(), "{} -> {} by {:?}", status.state, next.state, step);
+                prop_assert_ne!(next.state, S::Available);
+            }
+            status = next;
+        }
+    }
+
+    /// Hearing the same report twice is the same as hearing it once.
+    #[test]
+    fn a_report_heard_twice_counts_once(status in any_status(), progress in any_report()) {
+        let (once, _) = status.apply(&progress);
+        let (twice, outcome) = once.apply(&progress);
+        prop_assert_eq!(once, twice);
+        if progress.succeeded() {
+            prop_assert!(matches!(outcome, ReportOutcome::AlreadyKnown | ReportOutcome::Contradicts { .. }), "{:?}", outcome);
+        }
+    }
+
+    /// Success reports may come in any order: the profile ends where their true order leads.
+    #[test]
+    fn success_reports_in_any_order_end_alike(
+        status in any_status(),
+        (reports, shuffled) in prop::collection::vec(success_report(), 1..8)
+            .prop_flat_map(|reports| (Just(reports.clone()), Just(reports).prop_shuffle())),
+    ) {
+        let mut sorted = reports;
+        sorted.sort_by_key(|r| r.at);
+        let in_order = sorted.iter().fold(status, |s, r| s.apply(r).0);
+        let shuffled_end = shuffled.iter().fold(status, |s, r| s.apply(r).0);
+        prop_assert_eq!(in_order.state, shuffled_end.state);
+    }
+
+    /// A report never moves a profile to a lower rank; a failure never moves it at all unless it
+    /// proves a step further than simdesk knew.
+    #[test]
+    fn reports_only_move_forward(status in any_status(), progress in any_report()) {
+        let (next, outcome) = status.apply(&progress);
+        prop_assert!(next.state.rank() >= status.state.rank(), "{:?} -> {:?}", status, next);
+        match outcome {
+            ReportOutcome::Moved { from, to } | ReportOutcome::Failed { from, to, .. } => {
+                prop_assert_eq!(from, status.state);
+                prop_assert_eq!(to, next.state);
+            }
+            ReportOutcome::AlreadyKnown | ReportOutcome::Contradicts { .. } => {
+                prop_assert_eq!(next, status);
+            }
+        }
+    }
 }
