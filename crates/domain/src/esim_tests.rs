@@ -1,5 +1,5 @@
 use super::*;
-use crate::fuzz::config;
+use crate::fuzz::{config, edit_char, mutate, text, PARSER_CASES};
 use proptest::prelude::*;
 
 use ProfileState as S;
@@ -642,4 +642,369 @@ proptest! {
             }
         }
     }
+}
+
+// ---- Codes ----------------------------------------------------------------------------------
+
+const SPEC_EXAMPLES: [&str; 4] = [
+    "1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815",
+    "1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$$1",
+    "1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746$1",
+    "1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746",
+];
+
+#[test]
+fn the_specs_examples_read_and_render() {
+    for text in SPEC_EXAMPLES {
+        let code: ActivationCode = text.parse().unwrap();
+        assert_eq!(code.render(), text);
+        assert_eq!(code.lpa_uri(), format!("LPA:{text}"));
+        assert_eq!(code.lpa_uri().parse::<ActivationCode>(), Ok(code.clone()));
+        assert_eq!(code.smdp_address().as_str(), "SMDP.GSMA.COM");
+        assert_eq!(code.matching_id().expose(), "04386-AGYFT-A74Y8-3F815");
+    }
+    let full: ActivationCode = SPEC_EXAMPLES[2].parse().unwrap();
+    assert_eq!(
+        full.smdp_oid().map(SmdpOid::as_str),
+        Some("1.3.6.1.4.1.31746")
+    );
+    assert!(full.confirmation_code_required());
+    let flag_only: ActivationCode = SPEC_EXAMPLES[1].parse().unwrap();
+    assert_eq!(flag_only.smdp_oid(), None);
+    assert!(flag_only.confirmation_code_required());
+}
+
+#[test]
+fn a_code_is_built_from_its_parts() {
+    let code = ActivationCode::new(
+        "smdp.example.com".parse().unwrap(),
+        "QR-G-5C-KR-1JXF5".parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(code.render(), "1$smdp.example.com$QR-G-5C-KR-1JXF5");
+    assert_eq!(code.lpa_uri(), "LPA:1$smdp.example.com$QR-G-5C-KR-1JXF5");
+    let code = code.with_confirmation_code_required().unwrap();
+    assert_eq!(code.render(), "1$smdp.example.com$QR-G-5C-KR-1JXF5$$1");
+    let code = code.with_smdp_oid("2.999.1".parse().unwrap()).unwrap();
+    assert_eq!(
+        code.render(),
+        "1$smdp.example.com$QR-G-5C-KR-1JXF5$2.999.1$1"
+    );
+}
+
+#[test]
+fn a_code_is_at_most_255_characters() {
+    let address: SmdpAddress = "smdp.example.com".parse().unwrap();
+    let longest = "A".repeat(MAX_ACTIVATION_CODE_LEN - "1$smdp.example.com$".len());
+    let code = ActivationCode::new(address.clone(), longest.parse().unwrap()).unwrap();
+    assert_eq!(code.render().len(), MAX_ACTIVATION_CODE_LEN);
+    assert_eq!(
+        code.with_confirmation_code_required(),
+        Err(CodeError::TooLong { len: 258 })
+    );
+    let too_long = format!("{longest}B");
+    assert_eq!(
+        ActivationCode::new(address, too_long.parse().unwrap()),
+        Err(CodeError::TooLong { len: 256 })
+    );
+    assert_eq!(
+        format!("1$smdp.example.com${too_long}").parse::<ActivationCode>(),
+        Err(CodeError::TooLong { len: 256 })
+    );
+}
+
+#[test]
+fn malformed_codes_are_refused_with_a_reason() {
+    let cases: [(&str, CodeError); 16] = [
+        ("", CodeError::UnsupportedFormat),
+        ("2$SMDP.GSMA.COM$ABC", CodeError::UnsupportedFormat),
+        ("LPA:$SMDP.GSMA.COM$ABC", CodeError::UnsupportedFormat),
+        ("1$SMDP.GSMA.COM", CodeError::MissingFields),
+        ("1", CodeError::MissingFields),
+        (
+            "1$SMDP.GSMA.COM$ABC$1.2$1$X",
+            CodeError::TooManyFields { found: 6 },
+        ),
+        (
+            "1$SMDP.GSMA.COM$$1.3.6.1.4.1.31746",
+            CodeError::MissingMatchingId,
+        ),
+        ("1$SMDP.GSMA.COM$ABC$", CodeError::EmptyField),
+        ("1$SMDP.GSMA.COM$ABC$$", CodeError::EmptyField),
+        ("1$SMDP.GSMA.COM$ABC$1.2$0", CodeError::ConfirmationFlag),
+        (
+            "1$SMDP.GSMA.COM$abc",
+            CodeError::MatchingIdCharacter { position: 1 },
+        ),
+        (
+            "1$SMDP.GSMA.COM$AB C",
+            CodeError::MatchingIdCharacter { position: 3 },
+        ),
+        ("1$$ABC", CodeError::AddressEmpty),
+        ("1$SMDP$ABC", CodeError::AddressNotQualified),
+        ("1$SMDP.GSMA.COM:0$ABC", CodeError::AddressPort),
+        ("1$SMDP.GSMA.COM$ABC$1.03$1", CodeError::Oid),
+    ];
+    for (text, error) in cases {
+        assert_eq!(text.parse::<ActivationCode>(), Err(error), "{text:?}");
+    }
+}
+
+#[test]
+fn matching_ids_follow_sgp22() {
+    assert!("QR-G-5C-KR-1JXF5".parse::<MatchingId>().is_ok());
+    assert_eq!("".parse::<MatchingId>(), Err(CodeError::MatchingIdEmpty));
+    assert_eq!(
+        "qr-g-5c".parse::<MatchingId>(),
+        Err(CodeError::MatchingIdCharacter { position: 1 })
+    );
+    assert_eq!(
+        "AB_C".parse::<MatchingId>(),
+        Err(CodeError::MatchingIdCharacter { position: 3 })
+    );
+    assert!("A".repeat(255).parse::<MatchingId>().is_ok());
+    assert_eq!(
+        "A".repeat(256).parse::<MatchingId>(),
+        Err(CodeError::MatchingIdTooLong { len: 256 })
+    );
+}
+
+#[test]
+fn confirmation_codes_are_digits() {
+    assert_eq!(
+        "1234"
+            .parse::<ConfirmationCode>()
+            .map(|c| c.expose().to_owned()),
+        Ok("1234".to_owned())
+    );
+    assert_eq!(
+        "123".parse::<ConfirmationCode>(),
+        Err(CodeError::ConfirmationCodeLength { len: 3 })
+    );
+    assert_eq!(
+        "1".repeat(17).parse::<ConfirmationCode>(),
+        Err(CodeError::ConfirmationCodeLength { len: 17 })
+    );
+    assert_eq!(
+        "12a4".parse::<ConfirmationCode>(),
+        Err(CodeError::ConfirmationCodeCharacter { position: 3 })
+    );
+    assert_eq!(
+        "１２３４".parse::<ConfirmationCode>(),
+        Err(CodeError::ConfirmationCodeCharacter { position: 1 })
+    );
+}
+
+#[test]
+fn sm_dp_addresses_are_domain_names() {
+    for good in [
+        "SMDP.GSMA.COM",
+        "smdp.example.com",
+        "rsp-1.example.co.jp",
+        "127.0.0.1:8443",
+        "smdp.test:65535",
+    ] {
+        assert_eq!(
+            good.parse::<SmdpAddress>().map(|a| a.to_string()),
+            Ok(good.into())
+        );
+    }
+    let bad = [
+        ("", CodeError::AddressEmpty),
+        ("localhost", CodeError::AddressNotQualified),
+        ("smdp..example.com", CodeError::AddressLabel { part: 2 }),
+        ("-smdp.example.com", CodeError::AddressLabel { part: 1 }),
+        ("smdp.example.com.", CodeError::AddressLabel { part: 4 }),
+        (
+            "smdp_1.example.com",
+            CodeError::AddressCharacter { position: 5 },
+        ),
+        ("https://smdp.example.com", CodeError::AddressScheme),
+        ("smdp.example.com:x", CodeError::AddressPort),
+        ("smdp.example.com:", CodeError::AddressPort),
+        ("smdp.example.com:65536", CodeError::AddressPort),
+        ("smdp.example.com:08443", CodeError::AddressPort),
+    ];
+    for (text, error) in bad {
+        assert_eq!(text.parse::<SmdpAddress>(), Err(error), "{text:?}");
+    }
+    let long_label = format!("{}.com", "a".repeat(64));
+    assert_eq!(
+        long_label.parse::<SmdpAddress>(),
+        Err(CodeError::AddressLabel { part: 1 })
+    );
+    let long_name = format!("{}com", "abcdefghi.".repeat(26));
+    assert_eq!(
+        long_name.parse::<SmdpAddress>(),
+        Err(CodeError::AddressTooLong { len: 263 })
+    );
+}
+
+#[test]
+fn oids_are_dotted_numbers() {
+    for good in ["1.3.6.1.4.1.31746", "2.999", "0.0"] {
+        assert_eq!(
+            good.parse::<SmdpOid>().map(|o| o.to_string()),
+            Ok(good.into())
+        );
+    }
+    for bad in ["", "1", "3.1", "1..2", "1.2.", "1.a", "1.02"] {
+        assert_eq!(bad.parse::<SmdpOid>(), Err(CodeError::Oid), "{bad:?}");
+    }
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let code: ActivationCode = SPEC_EXAMPLES[2].parse().unwrap();
+    let shown = format!("{code:?} {:?} {:#?}", code.matching_id(), code);
+    assert!(!shown.contains("AGYFT"), "{shown}");
+    assert!(
+        shown.contains("SMDP.GSMA.COM") && shown.contains("****"),
+        "{shown}"
+    );
+    let cc: ConfirmationCode = "918273".parse().unwrap();
+    let shown = format!("{cc:?}");
+    assert!(!shown.contains("918273"), "{shown}");
+}
+
+// ---- Activation code properties -------------------------------------------------------------
+
+fn label() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9]([A-Za-z0-9-]{0,12}[A-Za-z0-9])?"
+}
+
+fn address() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(label(), 2..5),
+        prop::option::of(1u16..=u16::MAX),
+    )
+        .prop_map(|(labels, port)| {
+            let host = labels.join(".");
+            match port {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            }
+        })
+}
+
+fn matching_id() -> impl Strategy<Value = String> {
+    "[0-9A-Z][0-9A-Z-]{0,63}"
+}
+
+fn oid() -> impl Strategy<Value = String> {
+    ("[0-2]", prop::collection::vec(0u32..100_000, 1..8)).prop_map(|(first, arcs)| {
+        let rest: Vec<String> = arcs.iter().map(u32::to_string).collect();
+        format!("{first}.{}", rest.join("."))
+    })
+}
+
+fn code_text() -> impl Strategy<Value = String> {
+    (
+        address(),
+        matching_id(),
+        prop::option::of(oid()),
+        any::<bool>(),
+    )
+        .prop_map(|(address, id, oid, flag)| match (oid, flag) {
+            (None, false) => format!("1${address}${id}"),
+            (Some(oid), false) => format!("1${address}${id}${oid}"),
+            (None, true) => format!("1${address}${id}$$1"),
+            (Some(oid), true) => format!("1${address}${id}${oid}$1"),
+        })
+}
+
+proptest! {
+    #[test]
+    fn activation_codes_read_back_as_rendered(text in code_text(), qr in any::<bool>()) {
+        let given = if qr { format!("LPA:{text}") } else { text.clone() };
+        let code: ActivationCode = given.parse().unwrap();
+        prop_assert_eq!(code.render(), text.clone());
+        prop_assert_eq!(code.lpa_uri(), format!("LPA:{text}"));
+        prop_assert_eq!(code.lpa_uri().parse::<ActivationCode>(), Ok(code.clone()));
+        let rebuilt = ActivationCode::new(code.smdp_address().clone(), code.matching_id().clone())
+            .and_then(|c| match code.smdp_oid() {
+                Some(oid) => c.with_smdp_oid(oid.clone()),
+                None => Ok(c),
+            })
+            .and_then(|c| if code.confirmation_code_required() {
+                c.with_confirmation_code_required()
+            } else {
+                Ok(c)
+            });
+        prop_assert_eq!(rebuilt, Ok(code.clone()));
+        let expected = format!(
+            "ActivationCode {{ smdp_address: {:?}, matching_id: ****, smdp_oid: {:?}, \
+             confirmation_code_required: {} }}",
+            code.smdp_address().as_str(),
+            code.smdp_oid().map(SmdpOid::as_str),
+            code.confirmation_code_required(),
+        );
+        prop_assert_eq!(format!("{:?}", code), expected);
+    }
+
+    #[test]
+    fn a_lower_case_matching_id_is_refused(address in address(), id in "[a-z][0-9a-z-]{0,20}") {
+        let text = format!("1${address}${id}");
+        prop_assert_eq!(
+            text.parse::<ActivationCode>(),
+            Err(CodeError::MatchingIdCharacter { position: 1 })
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(config(PARSER_CASES))]
+
+    /// Any text is an activation code that renders as it reads, or a reason that shows no part
+    /// of it.
+    #[test]
+    fn any_text_is_a_code_or_a_reason(text in text()) {
+        check_code(&text)?;
+    }
+
+    /// Edited codes: a code that still reads renders back to itself; one that does not is
+    /// refused with a reason that does not give the matching ID away.
+    #[test]
+    fn an_edited_code_is_a_code_or_a_reason(
+        code in code_text(),
+        edits in prop::collection::vec((any::<u8>(), any::<prop::sample::Index>(), edit_char()), 1..4),
+    ) {
+        let original: ActivationCode = code.parse().unwrap();
+        let mut text = code;
+        for (edit, at, with) in edits {
+            text = mutate(&text, edit, at, with);
+        }
+        match text.parse::<ActivationCode>() {
+            Ok(parsed) => prop_assert_eq!(parsed.render().parse::<ActivationCode>(), Ok(parsed)),
+            Err(error) => {
+                let message = error.to_string();
+                let secret = original.matching_id().expose();
+                prop_assert!(secret.len() < 4 || !message.contains(secret), "{}", message);
+            }
+        }
+    }
+}
+
+fn check_code(text: &str) -> Result<(), TestCaseError> {
+    match text.parse::<ActivationCode>() {
+        Ok(code) => {
+            let rendered = code.render();
+            prop_assert_eq!(rendered.parse::<ActivationCode>(), Ok(code.clone()));
+            prop_assert!(rendered.chars().count() <= MAX_ACTIVATION_CODE_LEN);
+        }
+        Err(error) => {
+            let message = error.to_string();
+            // The longest fixed text of any reason, plus the numbers in it.
+            prop_assert!(message.chars().count() < 300, "{}", message);
+            let trimmed = text.trim();
+            if trimmed.chars().count() >= 12 {
+                prop_assert!(!message.contains(trimmed), "{}", message);
+            }
+        }
+    }
+    let _ = text.parse::<MatchingId>();
+    let _ = text.parse::<ConfirmationCode>();
+    let _ = text.parse::<SmdpAddress>();
+    let _ = text.parse::<SmdpOid>();
+    Ok(())
 }
