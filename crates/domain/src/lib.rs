@@ -7,6 +7,7 @@ pub mod balance;
 pub mod calendar;
 pub mod cancellation;
 pub mod customer;
+pub mod esim;
 pub mod identity;
 pub mod ids;
 pub mod keyword;
