@@ -130,7 +130,7 @@ pub async fn run(app: Arc<App>, mut queue: mpsc::UnboundedReceiver<Queued>) {
             tokio::time::sleep(item.delay).await;
         }
         let Some(target) = &config.target else {
-            app.note_attempt(item.record, None, Some("no --notify-url: not sent".into()));
+            app.note_unsent(item.record, "not sent: the server has no --notify-url");
             continue;
         };
         let payload = app.notification_body(item.record);

@@ -188,16 +188,16 @@ impl App {
         Bytes::from(serde_json::to_vec(&inner.notifications[record].body).expect("JSON"))
     }
 
+    /// Records that a notification was not sent at all, and why.
+    pub(crate) fn note_unsent(&self, record: usize, why: &str) {
+        self.lock().notifications[record].last_error = Some(why.to_string());
+    }
+
+    /// Records one try to deliver a notification: the operator's HTTP status, or the error.
     pub(crate) fn note_attempt(&self, record: usize, status: Option<u16>, error: Option<String>) {
         let mut inner = self.lock();
         let n = &mut inner.notifications[record];
-        if status.is_some()
-            || error
-                .as_deref()
-                .is_some_and(|e| !e.starts_with("no --notify-url"))
-        {
-            n.attempts += 1;
-        }
+        n.attempts += 1;
         n.last_http_status = status;
         n.last_error = error;
         if status.is_some_and(|s| (200..300).contains(&s)) {

@@ -947,6 +947,81 @@ async fn notifications_over_https_present_the_smdp_certificate() {
     assert_eq!(got[0].authorization, None);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_keeps_profiles_and_answers_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs_dir = dir.path().join("certs");
+    certs::write(&certs_dir).unwrap();
+    let state = dir.path().join("smdp-state.json");
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let options = || {
+        let mut o = ServeOptions::new(
+            listen,
+            certs_dir.clone(),
+            vec![
+                (A.into(), "japan-10d".into()),
+                (B.into(), "japan-10d".into()),
+            ],
+        );
+        o.state_file = Some(state.clone());
+        o
+    };
+    let operator = |server: &Running| Operator {
+        agent: agent(
+            &certs_dir,
+            Some((
+                &certs_dir.join(certs::OPERATOR_CERT),
+                &certs_dir.join(certs::OPERATOR_KEY),
+            )),
+            Duration::from_secs(5),
+        ),
+        base: format!("https://localhost:{}", server.addr.port()),
+    };
+
+    let server = simdesk_test_smdp::start(options()).await.unwrap();
+    let op = operator(&server);
+    let first = op
+        .es2(
+            "downloadOrder",
+            "before-restart",
+            json!({"profileType": "japan-10d"}),
+        )
+        .await;
+    op.es2(
+        "confirmOrder",
+        "confirm",
+        json!({"iccid": A, "releaseFlag": true}),
+    )
+    .await;
+    drop(server);
+
+    let server = simdesk_test_smdp::start(options()).await.unwrap();
+    let op = operator(&server);
+    assert_eq!(op.profile(A).await["state"], "released");
+    let again = op
+        .es2(
+            "downloadOrder",
+            "before-restart",
+            json!({"profileType": "japan-10d"}),
+        )
+        .await;
+    assert_eq!(first, again);
+    assert_eq!(op.profile(B).await["state"], "available");
+    // Without a notification URL the step still happens; the notification says why it stayed.
+    let (code, _) = op
+        .control(&format!("/test/profiles/{A}/download"), json!({}))
+        .await;
+    assert_eq!(code, 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listed = op.get("/test/notifications").await.unwrap().json();
+    assert_eq!(listed[0]["delivered"], false);
+    assert_eq!(listed[0]["attempts"], 0);
+    assert!(listed[0]["lastError"]
+        .as_str()
+        .unwrap()
+        .contains("--notify-url"));
+}
+
 #[test]
 fn the_program_writes_certificates_and_serves() {
     use std::io::BufRead;
