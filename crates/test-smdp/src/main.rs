@@ -113,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
             options.notify_first_backoff = Duration::from_millis(notify_backoff_ms.max(1));
             options.notify_max_backoff = Duration::from_millis(notify_max_backoff_ms.max(1));
             options.notify_timeout = Duration::from_millis(notify_timeout_ms.max(1));
-            let running = server::start(options)
+            let mut running = server::start(options)
                 .await
                 .context("starting the server")?;
             // On stdout, alone on its line, so a script that asked for port 0 can read the port.

@@ -89,9 +89,8 @@ impl Drop for Running {
 
 impl Running {
     /// Serves until the server task ends (it does not, unless it is aborted).
-    pub async fn wait(mut self) {
-        let server = std::mem::replace(&mut self.server, tokio::spawn(async {}));
-        let _ = server.await;
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.server).await;
     }
 }
 
