@@ -30,7 +30,7 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 

@@ -1,6 +1,8 @@
 //! Rating a file of usage records beside a bare insert of the same rows: what counting each
-//! record once, with its buckets and history, costs over writing it down.
+//! record once, with its buckets and history, costs over writing it down; then online charging
+//! on the same lines (`charging.rs`).
 
+use super::charging;
 use super::scenarios::{per_second, rate, seeded, thousands, workers};
 use super::seed::{self, Stage, Timeline};
 use super::world::{Bare, World};
@@ -75,15 +77,18 @@ pub async fn usage(backend: Backend, opts: &Options) -> anyhow::Result<Vec<Row>>
         }
     };
     let bare = bare_insert(&world.bare, &line_ids, records, at).await?;
-    world.destroy().await?;
-    Ok(vec![Row::new(
+    let rating = Row::new(
         backend,
         format!("rate {} usage records from CSV", thousands(records)),
         per_second(records, took),
         format!("{} (bare insert)", per_second(records, bare)),
         rate(records, took) / rate(records, bare),
         0.5,
-    )])
+    );
+    // Online charging counts into the same tables, on lines that already carry a file's worth.
+    let online = charging::ccr_updates(backend, &mut world, lines, opts).await?;
+    world.destroy().await?;
+    Ok(vec![rating, online])
 }
 
 /// The same number of usage rows written with no rating, buckets or history: the ceiling.

@@ -53,6 +53,15 @@ pub struct BenchArgs {
     /// Active lines the usage records are spread over
     #[arg(long)]
     usage_lines: Option<u64>,
+    /// Gy data sessions sending CCR-Updates, one per active line
+    #[arg(long)]
+    gy_sessions: Option<u64>,
+    /// Diameter connections the Gy sessions share
+    #[arg(long)]
+    gy_connections: Option<usize>,
+    /// Seconds the Gy sessions send CCR-Updates for
+    #[arg(long)]
+    gy_seconds: Option<u64>,
 }
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
@@ -78,6 +87,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     set(&mut opts.expiring, args.expiring);
     set(&mut opts.usage_records, args.usage_records);
     set(&mut opts.usage_lines, args.usage_lines);
+    set(&mut opts.gy_sessions, args.gy_sessions);
+    set(&mut opts.gy_seconds, args.gy_seconds);
+    if let Some(c) = args.gy_connections {
+        opts.gy_connections = c;
+    }
     if let Some(c) = args.connections {
         opts.connections = c;
     }
@@ -89,6 +103,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         );
     }
     if opts.connections == 0
+        || opts.gy_connections == 0
         || [
             opts.import_lines,
             opts.read_lines,
@@ -98,10 +113,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             opts.read_seconds,
             opts.usage_records,
             opts.usage_lines,
+            opts.gy_sessions,
+            opts.gy_seconds,
         ]
         .contains(&0)
     {
-        anyhow::bail!("every size, --connections and --read-seconds must be at least 1");
+        anyhow::bail!(
+            "every size, --connections, --gy-connections and the seconds must be at least 1"
+        );
     }
     eprintln!("simdesk bench: {opts:?}");
     let rows = bench::run(&opts, &|row| {
