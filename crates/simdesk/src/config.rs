@@ -31,6 +31,10 @@ pub struct Settings {
     /// Online charging (`[gy]`): simdesk as the Diameter credit-control server of the
     /// network's Gy interface. Without it, no Diameter port is opened.
     pub gy: Option<crate::gy::GySettings>,
+    /// The operator's SM-DP+ (`[smdp]`): where eSIM profiles are ordered, confirmed and
+    /// cancelled over ES2+. Without it, eSIM calls wait in the outbox.
+    #[serde(default)]
+    pub smdp: Option<crate::adapters::smdp::SmdpSettings>,
     /// The file holding the master key that wraps every customer's data keys (32 bytes in
     /// base64), unless `SIMDESK_MASTER_KEY` supplies it. Defaults to `<keys_dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
@@ -75,6 +79,7 @@ impl Default for Settings {
             sms: None,
             smtp: None,
             gy: None,
+            smdp: None,
             master_key_file: None,
             limits: Default::default(),
             trust_forwarded_for: false,
@@ -139,6 +144,7 @@ impl fmt::Debug for Settings {
             .field("sms", &self.sms)
             .field("smtp", &self.smtp)
             .field("gy", &self.gy)
+            .field("smdp", &self.smdp)
             .field("master_key_file", &self.master_key_file)
             .field("limits", &self.limits)
             .field("trust_forwarded_for", &self.trust_forwarded_for)

@@ -6,6 +6,7 @@ pub mod hlr;
 pub mod messages;
 pub mod network;
 pub mod payouts;
+pub mod smdp;
 pub mod sms;
 
 /// Why a peer did not do what was asked. The outbox retries the first kind with backoff and parks

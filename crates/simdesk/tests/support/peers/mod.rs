@@ -3,4 +3,5 @@
 
 pub mod hlr;
 pub mod kannel;
+pub mod smdp;
 pub mod smtp;
