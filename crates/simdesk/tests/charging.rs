@@ -367,3 +367,30 @@ async fn abroad_data_is_granted_and_counted_at_the_visited_networks_zone() {
     let records = app.store.usage_of_line(line.id, None, 10).await.unwrap();
     assert_eq!(records[0].network.as_deref(), Some("45005"));
 }
+
+#[tokio::test]
+async fn many_sessions_at_once_are_each_counted_once() {
+    let (app, gy) = world().await;
+    // Sixteen gateways' sessions on line 1 report a megabyte each at the same moment: their
+    // records are written together, and every one of them counts.
+    let mut running = Vec::new();
+    for n in 0..16u32 {
+        running.push(tokio::spawn(async move {
+            let mut gw = gateway(gy).await;
+            let s = format!("pgw.test;20;{n}");
+            let a = gw
+                .ask(request(&s, 1, 0, 1, mscc(10, Some(MB), Some(MB))))
+                .await;
+            let repeated = gw
+                .ask(request(&s, 1, 0, 1, mscc(10, Some(MB), Some(MB))))
+                .await;
+            (grant(&a), grant(&repeated))
+        }));
+    }
+    for r in running {
+        let (first, again) = r.await.unwrap();
+        assert_eq!(first.0, Some(2001));
+        assert_eq!(first, again);
+    }
+    assert_eq!(left(&app, 1).await, (10_240 - 16, 1_000));
+}

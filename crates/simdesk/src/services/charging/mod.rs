@@ -11,16 +11,19 @@
 //! past the grant's validity (due work then releases it): two sessions of one line are never
 //! granted the same units. A repeated request (same session and request number) is answered
 //! with the reservation its first answer made, so a crash or a lost answer changes nothing.
+//!
+//! - `counting.rs`: the used units of concurrent requests written together (group commit).
+
+mod counting;
 
 use super::policies::PolicyBook;
-use super::usage::{self, Counted, UsageRecord};
+use super::usage::{self, UsageRecord};
 use super::{ServiceContext, ServiceError, ServiceResult};
 use crate::gy::{
     CreditAnswer, CreditControl, CreditRequest, Outcome, RequestType, ServiceGrant, ServiceUsage,
     Subscriber, Units,
 };
 use crate::store::{CreditAsk, CreditReservation, LineKey};
-use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::policy::Service;
 
@@ -51,11 +54,18 @@ impl Default for Quota {
 pub struct Charging {
     ctx: ServiceContext,
     quota: Quota,
+    counter: counting::UsageCounter,
 }
 
 impl Charging {
+    /// Starts the usage writer on the current runtime beside the decisions.
     pub fn new(ctx: ServiceContext, quota: Quota) -> Charging {
-        Charging { ctx, quota }
+        let counter = counting::UsageCounter::start(ctx.clone());
+        Charging {
+            ctx,
+            quota,
+            counter,
+        }
     }
 
     async fn decide(&self, request: &CreditRequest) -> ServiceResult<CreditAnswer> {
@@ -68,15 +78,6 @@ impl Charging {
         };
         let book = &self.ctx.book;
         let at = request.event_time.unwrap_or_else(|| self.ctx.clock.now());
-        let by = Attribution::new(
-            Actor {
-                kind: ActorKind::System,
-                id: "online-charging".into(),
-            },
-            Channel::System,
-            at,
-            format!("credit control {}", request.session_id),
-        );
         let services = if request.services.is_empty() {
             // A request with no service named at all still reports nothing and asks for data.
             vec![ServiceUsage {
@@ -86,22 +87,38 @@ impl Charging {
         } else {
             request.services.clone()
         };
-        let mut grants = Vec::with_capacity(services.len());
+        // First what each service used, counted for the whole request at once; then the grants,
+        // on what that left.
+        let mut held = Vec::with_capacity(services.len());
+        let mut used = Vec::new();
         for (i, s) in services.iter().enumerate() {
             let service_key = service_key(i, s);
             // This request was answered before (the gateway lost the answer, or simdesk went
             // down before sending it): its usage is counted and its grant held; say it again.
-            if let Some(held) = store
+            let answered = store
                 .credit_reservation(&request.session_id, &service_key)
                 .await?
-                .filter(|r| r.request_number == request.request_number)
-            {
-                grants.push(self.held_grant(s, &held));
-                continue;
+                .filter(|r| r.request_number == request.request_number);
+            if answered.is_none() {
+                used.extend(used_records(
+                    book,
+                    &line,
+                    &key,
+                    request,
+                    &service_key,
+                    s,
+                    at,
+                ));
             }
-            self.count_used(book, &line, &key, request, &service_key, s, at, &by)
-                .await?;
-            grants.push(self.grant(book, &key, request, &service_key, s, at).await?);
+            held.push((service_key, answered));
+        }
+        self.counter.count(used).await?;
+        let mut grants = Vec::with_capacity(services.len());
+        for (s, (service_key, answered)) in services.iter().zip(held) {
+            grants.push(match answered {
+                Some(reservation) => self.held_grant(s, &reservation),
+                None => self.grant(book, &key, request, &service_key, s, at).await?,
+            });
         }
         if matches!(request.request_type, RequestType::Terminate)
             || grants
@@ -123,54 +140,6 @@ impl Charging {
             outcome,
             services: grants,
         })
-    }
-
-    /// Counts what the gateway reports as used, once per (session, request, service, unit).
-    #[allow(clippy::too_many_arguments)]
-    async fn count_used(
-        &self,
-        book: &PolicyBook,
-        line: &Line,
-        key: &LineKey,
-        request: &CreditRequest,
-        group: &str,
-        s: &ServiceUsage,
-        at: jiff::Timestamp,
-        by: &Attribution,
-    ) -> ServiceResult<()> {
-        let Some(used) = s.used else { return Ok(()) };
-        for (service, volume) in [
-            (Service::Data, used.octets),
-            (Service::Voice, used.seconds),
-            (Service::Sms, used.messages),
-        ] {
-            let Some(volume) = volume.filter(|v| *v > 0) else {
-                continue;
-            };
-            if usage::check_service(book, line, service).is_err() {
-                continue;
-            }
-            let record = UsageRecord {
-                record_id: format!(
-                    "gy:{}:{}:{group}:{}",
-                    request.session_id,
-                    request.request_number,
-                    service.as_str()
-                ),
-                line: key.clone(),
-                service,
-                started_at: at,
-                ended_at: None,
-                volume,
-                network: request.visited_network.clone(),
-                rating_group: s.rating_group,
-            };
-            let counted = usage::count(self.ctx.store.as_ref(), book, &record, "gy", by).await?;
-            if counted == Counted::AlreadyCounted {
-                tracing::debug!(session = %request.session_id, request = request.request_number, "repeated credit-control request: usage counted before");
-            }
-        }
-        Ok(())
     }
 
     /// The answer a request already had, from the reservation it made.
@@ -296,6 +265,47 @@ impl Charging {
         };
         Ok(answer(Outcome::Success, Some(units), held.final_unit))
     }
+}
+
+/// What the gateway reports one service used, as usage records named by session, request,
+/// service and unit, so a repeated request counts nothing twice. Units of a service the line's
+/// plan does not sell are not counted (the grant refuses them).
+fn used_records(
+    book: &PolicyBook,
+    line: &Line,
+    key: &LineKey,
+    request: &CreditRequest,
+    group: &str,
+    s: &ServiceUsage,
+    at: jiff::Timestamp,
+) -> Vec<UsageRecord> {
+    let Some(used) = s.used else {
+        return Vec::new();
+    };
+    [
+        (Service::Data, used.octets),
+        (Service::Voice, used.seconds),
+        (Service::Sms, used.messages),
+    ]
+    .into_iter()
+    .filter_map(|(service, volume)| Some((service, volume.filter(|v| *v > 0)?)))
+    .filter(|(service, _)| usage::check_service(book, line, *service).is_ok())
+    .map(|(service, volume)| UsageRecord {
+        record_id: format!(
+            "gy:{}:{}:{group}:{}",
+            request.session_id,
+            request.request_number,
+            service.as_str()
+        ),
+        line: key.clone(),
+        service,
+        started_at: at,
+        ended_at: None,
+        volume,
+        network: request.visited_network.clone(),
+        rating_group: s.rating_group,
+    })
+    .collect()
 }
 
 /// Names one service within a session, the same in every request: its rating group, or its
