@@ -394,3 +394,36 @@ async fn many_sessions_at_once_are_each_counted_once() {
     }
     assert_eq!(left(&app, 1).await, (10_240 - 16, 1_000));
 }
+
+#[tokio::test]
+async fn sessions_asking_at_once_share_the_last_units_never_more() {
+    let (app, gy) = world().await;
+    let mut gw = gateway(gy).await;
+    // 5 MB are left, held by nobody once this session ends having used nothing more.
+    nearly_used_up(&mut gw, "pgw.test;21;setup").await;
+    let mut end = ccr_head("pgw.test;21;setup", 3, 1);
+    end.push(msisdn(&e164(1)));
+    end.push(mscc(10, None, None));
+    gw.ask(ccr(40, end)).await;
+    assert_eq!(left(&app, 1).await, (0, 100));
+    // Eight sessions ask for 1 MB each at the same moment: five are granted, the last of them
+    // marked final, and three are told nothing is left.
+    let mut running = Vec::new();
+    for n in 0..8u32 {
+        running.push(tokio::spawn(async move {
+            let mut gw = gateway(gy).await;
+            let s = format!("pgw.test;21;{n}");
+            grant(&gw.ask(request(&s, 1, 0, 1, mscc(10, Some(MB), None))).await)
+        }));
+    }
+    let mut granted = 0;
+    let mut refused = 0;
+    for r in running {
+        match r.await.unwrap() {
+            (Some(2001), Some(units), _) => granted += units,
+            (Some(4012), None, false) => refused += 1,
+            other => panic!("unexpected grant {other:?}"),
+        }
+    }
+    assert_eq!((granted, refused), (5 * MB, 3));
+}

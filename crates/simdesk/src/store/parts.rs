@@ -513,14 +513,24 @@ pub trait CreditReservations: Send + Sync + 'static {
         service_key: &str,
     ) -> StoreResult<Option<CreditReservation>>;
     /// Reserves up to `ask.wanted` units for the session, replacing what it held of that
-    /// service, in one transaction under the line's lock: what `payable` says the line's buckets
-    /// pay for, less what other sessions hold and have not let expire. Holds nothing (and
-    /// returns zero units) when nothing is left.
+    /// service, under the line's lock: what `payable` says the line's buckets pay for, less what
+    /// other sessions hold and have not let expire. Holds nothing (and returns zero units) when
+    /// nothing is left. Many asks are decided in one transaction, each seeing those before it;
+    /// the reservations come back in the asks' order.
+    async fn reserve_credits(
+        &self,
+        asks: &[(CreditAsk, Payable<'_>)],
+    ) -> StoreResult<Vec<CreditReservation>>;
+    /// One ask in a transaction of its own.
     async fn reserve_credit(
         &self,
         ask: &CreditAsk,
         payable: Payable<'_>,
-    ) -> StoreResult<CreditReservation>;
+    ) -> StoreResult<CreditReservation> {
+        let mut held = self.reserve_credits(&[(ask.clone(), payable)]).await?;
+        held.pop()
+            .ok_or_else(|| StoreError::Corrupt("a reservation asked for and not made".into()))
+    }
     /// Releases everything a session holds (it ended, or its line may no longer be served);
     /// how many reservations that was.
     async fn release_credit(&self, session_id: &str) -> StoreResult<u64>;

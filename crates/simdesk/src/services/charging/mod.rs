@@ -12,7 +12,7 @@
 //! granted the same units. A repeated request (same session and request number) is answered
 //! with the reservation its first answer made, so a crash or a lost answer changes nothing.
 //!
-//! - `counting.rs`: the used units of concurrent requests written together (group commit).
+//! - `counting.rs`: concurrent requests' used units and grants written together (group commit).
 
 mod counting;
 
@@ -54,18 +54,14 @@ impl Default for Quota {
 pub struct Charging {
     ctx: ServiceContext,
     quota: Quota,
-    counter: counting::UsageCounter,
+    writer: counting::ChargingWriter,
 }
 
 impl Charging {
     /// Starts the usage writer on the current runtime beside the decisions.
     pub fn new(ctx: ServiceContext, quota: Quota) -> Charging {
-        let counter = counting::UsageCounter::start(ctx.clone());
-        Charging {
-            ctx,
-            quota,
-            counter,
-        }
+        let writer = counting::ChargingWriter::start(ctx.clone());
+        Charging { ctx, quota, writer }
     }
 
     async fn decide(&self, request: &CreditRequest) -> ServiceResult<CreditAnswer> {
@@ -112,12 +108,42 @@ impl Charging {
             }
             held.push((service_key, answered));
         }
-        self.counter.count(used).await?;
-        let mut grants = Vec::with_capacity(services.len());
+        let mut planned = Vec::with_capacity(services.len());
+        let mut asks = Vec::new();
         for (s, (service_key, answered)) in services.iter().zip(held) {
-            grants.push(match answered {
-                Some(reservation) => self.held_grant(s, &reservation),
-                None => self.grant(book, &key, request, &service_key, s, at).await?,
+            planned.push(match answered {
+                Some(reservation) => Planned::Answer(self.held_grant(s, &reservation)),
+                None => match self.plan_grant(book, &line, request, &service_key, s, at)? {
+                    Planned::Reserve {
+                        ask,
+                        payable,
+                        service,
+                    } => {
+                        asks.push((ask, payable));
+                        Planned::Pending(service)
+                    }
+                    answer => answer,
+                },
+            });
+        }
+        // The used units counted and the grants reserved, with other requests', in the writer's
+        // next transactions.
+        let mut reserved = self.writer.write(used, asks).await?.into_iter();
+        let mut grants = Vec::with_capacity(services.len());
+        for (s, plan) in services.iter().zip(planned) {
+            grants.push(match plan {
+                Planned::Answer(grant) => grant,
+                Planned::Pending(service) => {
+                    let held = reserved.next().ok_or_else(|| {
+                        ServiceError::Unavailable("a grant was not reserved".into())
+                    })?;
+                    self.granted(s, service, &held)
+                }
+                Planned::Reserve { .. } => {
+                    return Err(ServiceError::Unavailable(
+                        "a grant was left unplanned".into(),
+                    ))
+                }
             });
         }
         if matches!(request.request_type, RequestType::Terminate)
@@ -168,34 +194,24 @@ impl Charging {
         }
     }
 
-    /// The next quota for one service, read after the used units were counted, and reserved.
-    async fn grant(
+    /// What one service of a request gets: an answer decided now (refused, or nothing asked
+    /// of a session that ends), or a reservation to make once the used units are counted.
+    fn plan_grant(
         &self,
         book: &PolicyBook,
-        key: &LineKey,
+        line: &Line,
         request: &CreditRequest,
         service_key: &str,
         s: &ServiceUsage,
         at: jiff::Timestamp,
-    ) -> ServiceResult<ServiceGrant> {
-        let answer = |outcome: Outcome, granted: Option<Units>, final_unit: bool| ServiceGrant {
-            rating_group: s.rating_group,
-            service_id: s.service_id,
-            outcome,
-            granted,
-            validity_secs: granted.map(|_| self.quota.validity_secs),
-            final_unit,
-        };
-        let store = self.ctx.store.as_ref();
-        let Some(line) = store.line(key).await? else {
-            return Ok(answer(Outcome::UserUnknown, None, false));
-        };
+    ) -> ServiceResult<Planned> {
+        let answer = |outcome: Outcome| Planned::Answer(self.answer(s, outcome, None, false));
         if matches!(request.request_type, RequestType::Terminate) {
-            return Ok(answer(Outcome::Success, None, false));
+            return Ok(answer(Outcome::Success));
         }
         // Barred, pending termination, expired, ended or never activated: no service.
         if line.state != LineState::Active {
-            return Ok(answer(Outcome::EndUserServiceDenied, None, false));
+            return Ok(answer(Outcome::EndUserServiceDenied));
         }
         // No units asked for: the session reports its use and wants nothing more of this
         // service for now, so what it held is released (reserving nothing does that).
@@ -207,9 +223,9 @@ impl Charging {
         } else {
             (Service::Data, asked.octets.unwrap_or(0), self.quota.octets)
         };
-        let (policy, _) = book.for_line(&line)?;
+        let (policy, _) = book.for_line(line)?;
         if !policy.plan.services.contains(&service) {
-            return Ok(answer(Outcome::RatingFailed, None, false));
+            return Ok(answer(Outcome::RatingFailed));
         }
         // An empty request asks for the usual quota; a larger one is held to it too.
         let want = match s.requested {
@@ -221,33 +237,44 @@ impl Charging {
         let rules = policy
             .carrier
             .usage
-            .for_network(request.visited_network.as_deref());
-        let payable = move |buckets: &[simdesk_domain::balance::Bucket], carry: u64| {
-            simdesk_domain::usage::available(service, buckets, carry, &rules, at)
-        };
+            .for_network(request.visited_network.as_deref())
+            .into_owned();
+        let payable: counting::PayableFn = Box::new(
+            move |buckets: &[simdesk_domain::balance::Bucket], carry: u64| {
+                simdesk_domain::usage::available(service, buckets, carry, &rules, at)
+            },
+        );
         // Reservations live by simdesk's clock, which also reaps them, whatever the gateway's.
         let now = self.ctx.clock.now();
-        let held = store
-            .reserve_credit(
-                &CreditAsk {
-                    session_id: request.session_id.clone(),
-                    service_key: service_key.to_string(),
-                    line: line.id,
-                    service: service.as_str().to_string(),
-                    wanted: want,
-                    request_number: request.request_number,
-                    at: now,
-                    expires_at: now
-                        + jiff::SignedDuration::from_secs(i64::from(self.quota.validity_secs)),
-                },
-                &payable,
-            )
-            .await?;
+        Ok(Planned::Reserve {
+            ask: CreditAsk {
+                session_id: request.session_id.clone(),
+                service_key: service_key.to_string(),
+                line: line.id,
+                service: service.as_str().to_string(),
+                wanted: want,
+                request_number: request.request_number,
+                at: now,
+                expires_at: now
+                    + jiff::SignedDuration::from_secs(i64::from(self.quota.validity_secs)),
+            },
+            payable,
+            service,
+        })
+    }
+
+    /// The answer for one service from the reservation made for it.
+    fn granted(
+        &self,
+        s: &ServiceUsage,
+        service: Service,
+        held: &CreditReservation,
+    ) -> ServiceGrant {
         if s.requested.is_none() {
-            return Ok(answer(Outcome::Success, None, false));
+            return self.answer(s, Outcome::Success, None, false);
         }
         if held.units == 0 {
-            return Ok(answer(Outcome::CreditLimitReached, None, false));
+            return self.answer(s, Outcome::CreditLimitReached, None, false);
         }
         let units = match service {
             Service::Data => Units {
@@ -263,8 +290,38 @@ impl Charging {
                 ..Units::default()
             },
         };
-        Ok(answer(Outcome::Success, Some(units), held.final_unit))
+        self.answer(s, Outcome::Success, Some(units), held.final_unit)
     }
+
+    fn answer(
+        &self,
+        s: &ServiceUsage,
+        outcome: Outcome,
+        granted: Option<Units>,
+        final_unit: bool,
+    ) -> ServiceGrant {
+        ServiceGrant {
+            rating_group: s.rating_group,
+            service_id: s.service_id,
+            outcome,
+            granted,
+            validity_secs: granted.map(|_| self.quota.validity_secs),
+            final_unit,
+        }
+    }
+}
+
+/// One service's answer as planned before the request's write.
+enum Planned {
+    Answer(ServiceGrant),
+    /// A reservation to ask the writer for.
+    Reserve {
+        ask: CreditAsk,
+        payable: counting::PayableFn,
+        service: Service,
+    },
+    /// Asked for; its reservation comes back from the writer in order.
+    Pending(Service),
 }
 
 /// What the gateway reports one service used, as usage records named by session, request,
