@@ -63,9 +63,9 @@ pub trait Lines: Send + Sync + 'static {
     async fn count_lines_by_state(&self) -> StoreResult<Vec<(String, String, i64)>>;
     /// Persists one decision about a line atomically; fails with `Conflict` if the line changed meanwhile.
     async fn apply(&self, change: &LineChange) -> StoreResult<()>;
-    /// Applies many plain line changes (a new state, history entries, side effects: no holder,
-    /// balance or add-on changes) in one transaction, each still conditional on the version it
-    /// was decided on. Returns the ids of the lines changed; the others were changed meanwhile.
+    /// Applies many plain line changes (a new state, history entries, movements on buckets
+    /// already stored, side effects: no new holder, bucket, add-on or data stop) in one
+    /// transaction, each still conditional on the version it was decided on. Returns the ids of the lines changed; the others were changed meanwhile.
     async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<LineId>>;
     /// Lines of a carrier, filtered, after the cursor (line id), in id order.
     async fn lines_page(

@@ -427,109 +427,23 @@ where
     }
 
     async fn apply_lines(&self, changes: &[LineChange]) -> StoreResult<Vec<LineId>> {
-        if let Some(c) = changes.iter().find(|c| {
-            c.new_holder.is_some()
-                || c.bind.is_some()
-                || !c.unbind.is_empty()
-                || !c.balance.new_buckets.is_empty()
-                || !c.balance.movements.is_empty()
-                || c.events.is_empty()
-        }) {
+        if let Some(c) = changes.iter().find(|c| !super::line_batch::is_plain(c)) {
             return Err(StoreError::Refused(format!(
                 "line {} carries more than a plain change; apply it on its own",
                 c.line.id
             )));
         }
-        let mut applied = Vec::with_capacity(changes.len());
         let mut tx = self.pool.begin().await?;
-        for chunk in changes.chunks(LINE_CHANGE_CHUNK) {
-            // Each line moves only if nobody changed it since the decision (its version).
-            let mut q = Statement::<D>::new(
-                "WITH v (vid, vversion, vstate, vholder, vactivated, vvalidity, vgrace, vbefore, vended) AS (",
-            );
-            q.push_values(chunk, |mut b, c| {
-                let l = &c.line;
-                b.push_bind(l.id.get())
-                    .push_bind(l.version)
-                    .push_bind(l.state.as_str())
-                    .push_bind(l.holder.map(|id| id.get()))
-                    .push_bind(l.activated_at.map(micros))
-                    .push_bind(l.validity_ends_at.map(micros))
-                    .push_bind(l.grace_ends_at.map(micros))
-                    .push_bind(l.state_before_pending.map(|s| s.as_str()))
-                    .push_bind(l.ended_at.map(micros));
-            });
-            q.push(
-                ") UPDATE lines SET state = vstate, holder_id = vholder, activated_at = vactivated,
-                 validity_ends_at = vvalidity, grace_ends_at = vgrace, state_before_pending = vbefore,
-                 ended_at = vended, version = version + 1
-                 FROM v WHERE id = vid AND version = vversion RETURNING id",
-            );
-            let (sql, args) = q.into_parts();
-            let moved: std::collections::HashSet<i64> =
-                sqlx::query_scalar_with::<_, i64, _>(&sql, args)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
-            let done: Vec<&LineChange> = chunk
-                .iter()
-                .filter(|c| moved.contains(&c.line.id.get()))
-                .collect();
-            if done.is_empty() {
-                continue;
-            }
-            let events: Vec<(LineId, &NewEvent)> = done
-                .iter()
-                .flat_map(|c| c.events.iter().map(move |e| (c.line.id, e)))
-                .collect();
-            let ids = D::next_event_ids(&mut tx, events.len() as i64).await?;
-            let mut q = Statement::<D>::new(
-                "INSERT INTO line_events (id, line_id, kind, from_state, to_state, detail, actor_kind, actor_id, channel, reason, at, policy_version) ",
-            );
-            q.push_values(events.iter().zip(&ids), |mut b, ((line_id, e), id)| {
-                b.push_bind(*id)
-                    .push_bind(line_id.get())
-                    .push_bind(&e.kind)
-                    .push_bind(e.from.map(|s| s.as_str()))
-                    .push_bind(e.to.map(|s| s.as_str()))
-                    .push_bind(&e.detail)
-                    .push_bind(e.by.actor.kind.as_str())
-                    .push_bind(&e.by.actor.id)
-                    .push_bind(e.by.channel.as_str())
-                    .push_bind(&e.by.reason)
-                    .push_bind(micros(e.by.at))
-                    .push_bind(e.policy_version);
-            });
-            let (sql, args) = q.into_parts();
-            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-            let entries: Vec<AuditEntry> = events
-                .iter()
-                .zip(&ids)
-                .map(|((line_id, e), id)| ("line_event", *id, new_event_content(*id, *line_id, e)))
-                .collect();
-            Self::append_audit_many(&mut tx, &entries).await?;
-            let outbox: Vec<&OutboxMessage> = done.iter().flat_map(|c| c.outbox.iter()).collect();
-            for part in outbox.chunks(LINE_CHANGE_CHUNK) {
-                let mut q = Statement::<D>::new(
-                    "INSERT INTO outbox (kind, idempotency_key, payload, next_attempt_at, created_at, subject) ",
-                );
-                q.push_values(part, |mut b, m| {
-                    b.push_bind(&m.kind)
-                        .push_bind(&m.idempotency_key)
-                        .push_bind(m.payload.to_string())
-                        .push_bind(micros(m.available_at))
-                        .push_bind(micros(m.available_at))
-                        .push_bind(outbox_subject(m));
-                });
-                q.push(" ON CONFLICT (idempotency_key) DO NOTHING");
-                let (sql, args) = q.into_parts();
-                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
-            }
-            applied.extend(done.iter().map(|c| c.line.id));
-        }
+        let mut audit = Vec::new();
+        let all: Vec<&LineChange> = changes.iter().collect();
+        let moved = Self::apply_many_in(&mut tx, &all, &mut audit).await?;
+        Self::append_audit_many(&mut tx, &audit).await?;
         tx.commit().await?;
-        Ok(applied)
+        Ok(changes
+            .iter()
+            .map(|c| c.line.id)
+            .filter(|id| moved.contains_key(id))
+            .collect())
     }
 
     async fn lines_page(

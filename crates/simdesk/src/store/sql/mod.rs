@@ -14,6 +14,7 @@ mod database;
 mod dialect;
 mod idempotency;
 mod limits;
+mod line_batch;
 mod lines;
 mod outbox;
 mod policies;

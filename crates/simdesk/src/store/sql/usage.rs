@@ -83,13 +83,22 @@ where
     async fn count_usage(&self, batch: &UsageBatch) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         let mut audit = Vec::new();
-        // Each line's change first: its history entry is the one its records point to.
-        let mut events: HashMap<LineId, i64> = HashMap::with_capacity(batch.lines.len());
-        for tally in &batch.lines {
-            if let Some(change) = &tally.change {
-                let event = Self::apply_line_in(&mut tx, &self.vault, change, &mut audit).await?;
-                events.insert(tally.line, event);
-            }
+        // Each line's change first: its history entry is the one its records point to. Most
+        // changes are plain and written a chunk of lines at a time; one that stops data or
+        // queues notices on its own.
+        let (plain, own): (Vec<&LineChange>, Vec<&LineChange>) = batch
+            .lines
+            .iter()
+            .filter_map(|t| t.change.as_ref())
+            .partition(|c| super::line_batch::is_plain(c));
+        let mut events = Self::apply_many_in(&mut tx, &plain, &mut audit).await?;
+        if events.len() != plain.len() {
+            // A line changed since its records were rated: the caller rates them again.
+            return Err(StoreError::Conflict);
+        }
+        for change in own {
+            let event = Self::apply_line_in(&mut tx, &self.vault, change, &mut audit).await?;
+            events.insert(change.line.id, event);
         }
         for entry in &batch.wallet {
             Self::charge_wallet_in(&mut tx, entry).await?;
