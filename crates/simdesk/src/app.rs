@@ -121,6 +121,14 @@ impl App {
     pub fn web_state(&self) -> AppState {
         let mut state = AppState::new(self.ctx.clone()).with_settings(&self.settings);
         state.sms_inbound = self.sms_inbound.clone();
+        state.smdp_inbound = self.settings.smdp.as_ref().and_then(|s| {
+            s.notification_token
+                .clone()
+                .map(|token| web::es2plus::SmdpInbound {
+                    token,
+                    points: s.points,
+                })
+        });
         state
     }
 

@@ -47,6 +47,20 @@ pub fn from_settings(
         ),
         None => recorder,
     };
+    let smdp: Option<Arc<dyn crate::adapters::smdp::Es2Plus>> = match &settings.smdp {
+        Some(s) => Some(Arc::new(
+            crate::adapters::smdp::Es2PlusClient::new(s)
+                .map_err(|e| e.to_string())
+                .and_then(|client| {
+                    s.points
+                        .validate()
+                        .map(|()| client)
+                        .map_err(|e| format!("points: {e}"))
+                })
+                .map_err(|e| anyhow::anyhow!("the [smdp] settings are not usable: {e}"))?,
+        )),
+        None => None,
+    };
     let codes = Arc::new(MessageCodes::new(sms.clone(), mail.clone()));
     Ok((
         Peers {
@@ -54,6 +68,7 @@ pub fn from_settings(
             payouts: Arc::new(RecordingPayouts::new(store)),
             sms,
             mail,
+            smdp,
             public_url: settings.public_url(),
         },
         codes,

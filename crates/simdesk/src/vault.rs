@@ -102,6 +102,10 @@ fn document_aad(request: i64, sha256: &str) -> Vec<u8> {
     format!("document:{request}:{sha256}").into_bytes()
 }
 
+fn activation_code_aad(line: i64) -> Vec<u8> {
+    format!("esim:{line}:activation_code").into_bytes()
+}
+
 impl Vault {
     pub fn new(master: MasterKey, index: IndexKey) -> Vault {
         Vault {
@@ -319,6 +323,38 @@ impl Vault {
         let aad = document_aad(request, sha256);
         let key = self.unwrap_key(&sealed.key, &aad)?;
         crypto::open(&key, &sealed.sealed, &aad)
+    }
+
+    /// Seals an eSIM line's activation code, a bearer secret (whoever scans it gets the
+    /// profile), under a data key of its own bound to the line.
+    pub fn seal_activation_code(&self, line: i64, code: &str) -> SealedPart {
+        let key = DataKey::generate();
+        let aad = activation_code_aad(line);
+        SealedPart {
+            sealed: crypto::seal(&key, code.as_bytes(), &aad),
+            key: crypto::wrap(&self.master, &key, &aad),
+        }
+    }
+
+    pub fn open_activation_code(
+        &self,
+        line: i64,
+        sealed: &SealedPart,
+    ) -> Result<String, CryptoError> {
+        let aad = activation_code_aad(line);
+        let key = self.unwrap_key(&sealed.key, &aad)?;
+        let bytes = crypto::open(&key, &sealed.sealed, &aad)?;
+        String::from_utf8(bytes).map_err(|_| CryptoError::Decrypt)
+    }
+
+    /// An activation code's data key, wrapped under `new` instead.
+    pub fn rewrap_activation_code(
+        &self,
+        new: &MasterKey,
+        line: i64,
+        wrapped: &WrappedKey,
+    ) -> Result<WrappedKey, CryptoError> {
+        crypto::rewrap(&self.master, new, wrapped, &activation_code_aad(line))
     }
 }
 

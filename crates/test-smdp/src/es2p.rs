@@ -91,18 +91,18 @@ pub mod reason {
 
 /// `notificationPointId` values sent in HandleDownloadProgressInfo.
 ///
-/// 1–4 are SGP.22 §5.3.5's notification points of the download. SGP.22 v2.x also has the
-/// SM-DP+ pass on the eUICC's other notifications (enable, disable, delete); the numbers below
-/// for those are the ones deployed SM-DP+s send, and the simdesk client should take them from
-/// here rather than assume.
+/// 1–5 are the points SGP.22 defines (the download's checks, download, installation, and the
+/// deletion the eUICC reports). SGP.22 leaves ids from 100 up to what an operator agrees with
+/// its SM-DP+; this one passes on the phone's switch-on and switch-off as 100 and 101, which an
+/// operator names in simdesk's `[smdp.points]`.
 pub mod point {
     pub const ELIGIBILITY_AND_RETRY_LIMIT_CHECK: u32 = 1;
     pub const CONFIRMATION_FAILURE: u32 = 2;
     pub const BPP_DOWNLOAD: u32 = 3;
     pub const BPP_INSTALLATION: u32 = 4;
     pub const PROFILE_DELETED: u32 = 5;
-    pub const PROFILE_ENABLED: u32 = 6;
-    pub const PROFILE_DISABLED: u32 = 7;
+    pub const PROFILE_ENABLED: u32 = 100;
+    pub const PROFILE_DISABLED: u32 = 101;
 }
 
 /// `statusCodeData` of a failed (or warned) function execution.

@@ -52,7 +52,7 @@ struct ServeArgs {
     #[arg(long)]
     notify_ca: Vec<PathBuf>,
     /// The SM-DP+ address ConfirmOrder returns (the middle of the activation code).
-    #[arg(long, default_value = "localhost")]
+    #[arg(long, default_value = "rsp.simdesk-test.example")]
     smdp_address: String,
     /// The functionRequesterIdentifier of the SM-DP+'s notifications.
     #[arg(long, default_value = "simdesk-test-smdp")]

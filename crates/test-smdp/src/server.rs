@@ -63,7 +63,7 @@ impl ServeOptions {
             notify_url: None,
             notify_token: None,
             notify_ca: Vec::new(),
-            smdp_address: "localhost".into(),
+            smdp_address: "rsp.simdesk-test.example".into(),
             requester_id: "simdesk-test-smdp".into(),
             state_file: None,
             notify_first_backoff: Duration::from_millis(200),

@@ -17,7 +17,7 @@ use std::time::Duration;
 const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.0";
 
 /// How simdesk reaches the operator's SM-DP+ (`[smdp]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmdpSettings {
     /// The SM-DP+'s ES2+ base URL, e.g. `https://smdp.example.com:8443`.
     pub url: String,
@@ -34,6 +34,33 @@ pub struct SmdpSettings {
     /// Bounds each whole call, so a hung SM-DP+ becomes a retry instead of a stuck outbox.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// The bearer token the SM-DP+ sends with its HandleDownloadProgressInfo notifications,
+    /// where the operator's TLS terminator in front of simdesk checks its certificate. Without
+    /// one, notifications are refused.
+    #[serde(default)]
+    pub notification_token: Option<String>,
+    /// Notification points agreed with the SM-DP+ beyond SGP.22's (switch-on, switch-off).
+    #[serde(default)]
+    pub points: simdesk_domain::esim::CustomPoints,
+}
+
+// The notification token is a password: it never reaches a log line.
+impl std::fmt::Debug for SmdpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmdpSettings")
+            .field("url", &self.url)
+            .field("certificate", &self.certificate)
+            .field("key", &self.key)
+            .field("ca", &self.ca)
+            .field("requester_id", &self.requester_id)
+            .field("timeout_secs", &self.timeout_secs)
+            .field(
+                "notification_token",
+                &self.notification_token.as_ref().map(|_| "…"),
+            )
+            .field("points", &self.points)
+            .finish()
+    }
 }
 
 fn default_timeout_secs() -> u64 {

@@ -28,6 +28,7 @@ mod calendar;
 mod cancel;
 mod delivery;
 mod demo;
+mod esim;
 mod import;
 mod jobs;
 mod keys;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Count what travellers used (files of usage records) and list a line's usage
     #[command(subcommand)]
     Usage(usage::UsageCommand),
+    /// eSIM profiles on the SM-DP+: order one for a registered line, look at one
+    #[command(subcommand)]
+    Esim(esim::EsimCommand),
     /// Run due work (expiry, closing after grace)
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -219,6 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(cmd) => import::run(&cli, cmd).await?,
         Command::Lines(cmd) => lines::run(&cli, cmd).await?,
         Command::Usage(cmd) => usage::run(&cli, cmd).await?,
+        Command::Esim(cmd) => esim::run(&cli, cmd).await?,
         Command::Bench(args) => bench::run(args).await?,
         Command::Privacy(cmd) => privacy::run(&cli.app().await?.ctx, cmd, now).await?,
         Command::Jobs(cmd) => jobs::run(&cli, cmd).await?,

@@ -77,6 +77,27 @@ impl FromStr for NetworkOp {
     }
 }
 
+/// What simdesk asks the operator's SM-DP+ about an eSIM line's profile (ES2+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EsimCall {
+    /// DownloadOrder then ConfirmOrder with `releaseFlag`: the profile is reserved for the line
+    /// and downloadable; the answer carries the activation code.
+    Order,
+    /// CancelOrder: an order nobody downloaded is withdrawn.
+    Cancel,
+}
+
+impl EsimCall {
+    pub const ALL: [EsimCall; 2] = [EsimCall::Order, EsimCall::Cancel];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EsimCall::Order => "order",
+            EsimCall::Cancel => "cancel",
+        }
+    }
+}
+
 /// The kinds of row the outbox holds, each delivered by one peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutboxKind {
@@ -86,10 +107,11 @@ pub enum OutboxKind {
     Notify,
     Sms,
     Email,
+    Esim(EsimCall),
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 10] = [
+    pub const ALL: [OutboxKind; 12] = [
         OutboxKind::Network(NetworkOp::Provision),
         OutboxKind::Network(NetworkOp::Bar),
         OutboxKind::Network(NetworkOp::Unbar),
@@ -100,6 +122,8 @@ impl OutboxKind {
         OutboxKind::Notify,
         OutboxKind::Sms,
         OutboxKind::Email,
+        OutboxKind::Esim(EsimCall::Order),
+        OutboxKind::Esim(EsimCall::Cancel),
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -114,6 +138,8 @@ impl OutboxKind {
             OutboxKind::Notify => "notify",
             OutboxKind::Sms => "sms",
             OutboxKind::Email => "email",
+            OutboxKind::Esim(EsimCall::Order) => "esim.order",
+            OutboxKind::Esim(EsimCall::Cancel) => "esim.cancel",
         }
     }
 }
@@ -229,6 +255,17 @@ pub enum Effect {
         notice_key: String,
         payload: Value,
     },
+    /// An ES2+ call about the line's profile. The payload names the profile, never its
+    /// activation code: that comes back in the answer and is sealed at once.
+    Esim {
+        call: EsimCall,
+        occasion: Occasion,
+        line: LineId,
+        iccid: String,
+        eid: Option<String>,
+        /// For CancelOrder: `available` or `unavailable`, as the policy says.
+        final_status: Option<String>,
+    },
 }
 
 impl Effect {
@@ -269,6 +306,7 @@ impl Effect {
             Effect::Payout { .. } => OutboxKind::Payout,
             Effect::Sms { .. } => OutboxKind::Sms,
             Effect::Email { .. } => OutboxKind::Email,
+            Effect::Esim { call, .. } => OutboxKind::Esim(*call),
         }
     }
 
@@ -332,6 +370,26 @@ impl Effect {
                 notice_key,
                 payload,
             } => (format!("{notice_key}:email"), payload),
+            Effect::Esim {
+                call,
+                occasion,
+                line,
+                iccid,
+                eid,
+                final_status,
+            } => {
+                let mut payload = json!({ "line": line.get(), "iccid": iccid });
+                if let Some(eid) = eid {
+                    payload["eid"] = eid.into();
+                }
+                if let Some(status) = final_status {
+                    payload["final_status"] = status.into();
+                }
+                if let Some(request) = occasion.request() {
+                    payload["request"] = request.into();
+                }
+                (occasion.key("esim", call.as_str(), None), payload)
+            }
         };
         OutboxMessage {
             kind,
@@ -384,7 +442,6 @@ mod tests {
             plan: "P".into(),
             kind: LineKind::Physical,
             eid: None,
-            activation_code: None,
             state: LineState::Active,
             holder: Some(CustomerId::new(9)),
             activated_at: None,

@@ -4,6 +4,7 @@ use super::policies::PolicyBook;
 use super::{ServiceError, ServiceResult};
 use crate::store::{ImportBatch, Lines, NewLine, StoreError};
 use simdesk_domain::attribution::Attribution;
+use simdesk_domain::esim::ActivationCode;
 use simdesk_domain::ids::{CarrierCode, Eid, Iccid, Imsi, Msisdn};
 use simdesk_domain::line::LineKind;
 use std::collections::HashMap;
@@ -468,18 +469,21 @@ fn parse_rows<R: Read>(
             }
             None => None,
         };
-        let activation_code = get("activation_code").map(str::to_string);
+        let mut activation_code = get("activation_code").map(str::to_string);
         match kind {
-            Some(LineKind::Esim) => match &activation_code {
-                Some(code) if !code.starts_with("LPA:1$") => err(
+            Some(LineKind::Esim) => match activation_code.as_deref().map(str::parse::<ActivationCode>) {
+                // Kept as a QR code carries it; sealed into the line's profile by the store.
+                Some(Ok(code)) => activation_code = Some(code.lpa_uri()),
+                Some(Err(e)) => err(
                     "activation_code",
-                    "an eSIM activation code looks like LPA:1$smdp.example.com$MATCHING-ID".into(),
+                    format!(
+                        "{e}; an eSIM activation code looks like LPA:1$smdp.example.com$MATCHING-ID"
+                    ),
                 ),
                 None => err(
                     "activation_code",
                     "an eSIM line needs its activation code".into(),
                 ),
-                _ => {}
             },
             Some(LineKind::Physical) => {
                 if eid.is_some() {

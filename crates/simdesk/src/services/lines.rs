@@ -65,7 +65,7 @@ fn transition_event(t: &Transition, detail: String, policy_version: Option<i64>)
     }
 }
 
-fn plain_event(
+pub(super) fn plain_event(
     kind: &str,
     detail: String,
     by: &Attribution,
@@ -82,7 +82,7 @@ fn plain_event(
 }
 
 /// Runs decide-and-store, deciding again on fresh state if the line changed meanwhile.
-async fn with_retry<'a, F>(
+pub(super) async fn with_retry<'a, F>(
     store: &'a dyn Lines,
     key: &LineKey,
     mut decide: F,
@@ -104,7 +104,7 @@ where
 }
 
 /// Boxed futures for the retry loop, kept small and local.
-mod futures_lite {
+pub(super) mod futures_lite {
     use super::*;
     pub type BoxedDecision<'a> =
         std::pin::Pin<Box<dyn std::future::Future<Output = ServiceResult<LineChange>> + Send + 'a>>;

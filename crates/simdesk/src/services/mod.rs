@@ -5,6 +5,7 @@ pub mod cancellation;
 pub mod charging;
 mod context;
 pub mod demo;
+pub mod esim;
 pub mod effects;
 pub mod guard;
 pub mod import;

@@ -6,6 +6,7 @@ use super::{notify, ServiceResult};
 use crate::adapters::email::Mailer;
 use crate::adapters::network::Network;
 use crate::adapters::payouts::Payouts;
+use crate::adapters::smdp::Es2Plus;
 use crate::adapters::sms::SmsGateway;
 use crate::adapters::PeerError;
 use crate::store::{OutboxMessage, OutboxRow, Store};
@@ -34,6 +35,8 @@ pub struct Peers {
     pub payouts: Arc<dyn Payouts>,
     pub sms: Arc<dyn SmsGateway>,
     pub mail: Arc<dyn Mailer>,
+    /// The operator's SM-DP+ (ES2+); without `[smdp]` eSIM calls wait in the outbox.
+    pub smdp: Option<Arc<dyn Es2Plus>>,
     /// Base URL of the portal (no trailing slash), for links in messages.
     pub public_url: String,
 }
@@ -50,6 +53,7 @@ impl Peers {
             payouts: Arc::new(crate::adapters::payouts::RecordingPayouts::new(store)),
             sms: messages.clone(),
             mail: messages,
+            smdp: None,
             public_url: public_url.trim_end_matches('/').to_string(),
         }
     }
@@ -90,8 +94,21 @@ pub async fn deliver(
     peers: &Peers,
     now: Timestamp,
 ) -> ServiceResult<DeliveryReport> {
-    deliver_kinds(store, peers, &DELIVERED_KINDS, now).await
+    if peers.smdp.is_some() {
+        return deliver_kinds(store, peers, &DELIVERED_KINDS, now).await;
+    }
+    // Without an SM-DP+ to call, eSIM calls are left waiting (not failed): they go out as
+    // they are once `[smdp]` is set.
+    let kinds: Vec<&str> = DELIVERED_KINDS
+        .into_iter()
+        .filter(|k| !matches!(k.parse(), Ok(OutboxKind::Esim(_))))
+        .collect();
+    deliver_kinds(store, peers, &kinds, now).await
 }
+
+/// Why eSIM calls are not going out, when they are not.
+pub const ESIM_CALLS_WAIT: &str = "eSIM calls wait in the outbox until the SM-DP+ is configured: \
+     set [smdp] url, certificate, key and requester_id (see the README), then restart simdesk";
 
 /// Delivers what is due of some kinds only.
 pub async fn deliver_kinds(
@@ -231,6 +248,13 @@ async fn deliver_one(
         }
         OutboxKind::Email => {
             notify::send_email(store, peers.mail.as_ref(), &peers.public_url, row).await?
+        }
+        OutboxKind::Esim(call) => {
+            let smdp = peers
+                .smdp
+                .as_ref()
+                .ok_or_else(|| PeerError::Unavailable(ESIM_CALLS_WAIT.into()))?;
+            super::esim::delivery::deliver(store, smdp.as_ref(), row, call, now).await?
         }
     }
     Ok(Delivered::Done)

@@ -67,6 +67,7 @@ pub trait Store:
     + Idempotency
     + UsageRecords
     + CreditReservations
+    + EsimProfiles
 {
 }
 
@@ -88,6 +89,7 @@ impl<T> Store for T where
         + Idempotency
         + UsageRecords
         + CreditReservations
+    + EsimProfiles
 {
 }
 

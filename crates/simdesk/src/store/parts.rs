@@ -3,6 +3,7 @@
 use super::*;
 use async_trait::async_trait;
 use simdesk_domain::ids::{CarrierCode, CustomerId, LineId, RequestId};
+use simdesk_domain::esim::ActivationCode;
 use simdesk_domain::line::Line;
 
 /// The database itself: which backend, its schema, whether it answers, and its gauges.
@@ -15,6 +16,10 @@ pub trait Database: Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
     async fn gauges(&self, now: jiff::Timestamp) -> StoreResult<Gauges>;
+    /// Refreshes the planner's statistics of the usage records after an import grew them a
+    /// lot: where autovacuum is off or behind, PostgreSQL would keep planning lookups as for
+    /// the empty table it last analysed (a scan per batch instead of an index probe).
+    async fn usage_records_grew(&self) -> StoreResult<()>;
 }
 
 /// Carriers' policy documents, versioned as they are loaded.
@@ -536,4 +541,28 @@ pub trait CreditReservations: Send + Sync + 'static {
     async fn release_credit(&self, session_id: &str) -> StoreResult<u64>;
     /// Releases reservations whose validity ended before `at`: the sessions went silent.
     async fn release_silent_credit(&self, at: jiff::Timestamp) -> StoreResult<u64>;
+}
+
+/// eSIM profiles on the SM-DP+: the state simdesk last learnt, the sealed activation code, and
+/// the progress notifications received.
+#[async_trait]
+pub trait EsimProfiles: Send + Sync + 'static {
+    /// The line's profile; `None` for a line whose profile simdesk never ordered or was given.
+    async fn esim_profile(&self, line: LineId) -> StoreResult<Option<ProfileRow>>;
+    /// The line's activation code, opened; `None` while the SM-DP+ has confirmed no order.
+    async fn activation_code(&self, line: LineId) -> StoreResult<Option<ActivationCode>>;
+    /// Keeps a progress notification and, unless the same one was kept before, applies the
+    /// change it brought in the same transaction. Returns whether it was new.
+    async fn record_progress(
+        &self,
+        report: &NewProgressReport,
+        change: Option<&LineChange>,
+    ) -> StoreResult<bool>;
+    /// The notifications received about a line, oldest first.
+    async fn progress_reports(&self, line: LineId) -> StoreResult<Vec<NewProgressReport>>;
+    /// eSIM lines' profiles with their lines, by line id, for reconciling with the SM-DP+.
+    async fn esim_profiles(
+        &self,
+        carrier: Option<&CarrierCode>,
+    ) -> StoreResult<Vec<(Line, ProfileRow)>>;
 }

@@ -4,7 +4,8 @@ use jiff::Timestamp;
 use simdesk_domain::attribution::Attribution;
 use simdesk_domain::balance::BalanceChange;
 use simdesk_domain::customer::Registration;
-use simdesk_domain::ids::{CarrierCode, CustomerId, Iccid, Imsi, LineId, Msisdn, RequestId};
+use simdesk_domain::esim::{ActivationCode, ProfileStatus, ProgressReport, RequestKind};
+use simdesk_domain::ids::{CarrierCode, CustomerId, Eid, Iccid, Imsi, LineId, Msisdn, RequestId};
 use simdesk_domain::line::{Line, LineState};
 use simdesk_domain::money::Money;
 
@@ -110,6 +111,42 @@ pub struct LineChange {
     pub outbox: Vec<OutboxMessage>,
     /// Data stopped because nothing is left to pay for it, or started again.
     pub data_stop: Option<DataStopChange>,
+    /// What the change did to an eSIM line's profile on the SM-DP+.
+    pub esim: Option<ProfileChange>,
+}
+
+/// What simdesk knows of an eSIM line's profile on the SM-DP+.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRow {
+    pub line: LineId,
+    pub status: ProfileStatus,
+    pub eid: Option<Eid>,
+    /// The ES2+ call queued and not answered yet.
+    pub pending: Option<RequestKind>,
+    /// Whether an activation code is held (sealed).
+    pub has_code: bool,
+    pub updated_at: Timestamp,
+}
+
+/// A profile as a line's change leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileChange {
+    pub status: ProfileStatus,
+    pub eid: Option<Eid>,
+    pub pending: Option<RequestKind>,
+    /// A new activation code, sealed on its way into the database; `None` keeps the one held.
+    pub activation_code: Option<ActivationCode>,
+}
+
+/// One HandleDownloadProgressInfo notification as it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProgressReport {
+    pub line: LineId,
+    pub report: ProgressReport,
+    pub eid: Option<Eid>,
+    /// What it meant: `moved`, `failed`, `already_known` or `contradicts`.
+    pub outcome: &'static str,
+    pub received_at: Timestamp,
 }
 
 /// A change to whether a line's data is stopped for want of balance.
@@ -130,6 +167,7 @@ impl LineChange {
             unbind: Vec::new(),
             outbox: Vec::new(),
             data_stop: None,
+            esim: None,
         }
     }
 }

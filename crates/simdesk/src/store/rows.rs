@@ -47,7 +47,6 @@ where
                 .try_get::<Option<String>, _>("eid")?
                 .map(|e| e.parse().map_err(corrupt("eid")))
                 .transpose()?,
-            activation_code: row.try_get("activation_code")?,
             state: state.parse::<LineState>().map_err(corrupt("state"))?,
             holder: row
                 .try_get::<Option<i64>, _>("holder_id")?

@@ -109,7 +109,8 @@ where
             }
         }
         let masters: Vec<String> = sqlx::query_scalar(
-            "SELECT master_id FROM customer_keys UNION SELECT master_id FROM identity_documents WHERE master_id IS NOT NULL",
+            "SELECT master_id FROM customer_keys UNION SELECT master_id FROM identity_documents WHERE master_id IS NOT NULL
+             UNION SELECT code_master_id FROM esim_profiles WHERE code_master_id IS NOT NULL",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -142,6 +143,9 @@ where
         )
         .fetch_all(&self.pool)
         .await?;
+        let mut tx = self.pool.begin().await?;
+        Self::seal_plain_codes_in(&mut tx, vault, Timestamp::now()).await?;
+        tx.commit().await?;
         for (id, request, sha, content) in documents {
             let sealed = vault.seal_document(request, &sha, &content);
             sqlx::query("UPDATE identity_documents SET content = $1, wrapped_key = $2, master_id = $3 WHERE id = $4")
@@ -287,6 +291,6 @@ where
             }
             tx.commit().await?;
         }
-        Ok(moved)
+        Ok(moved + self.rewrap_activation_codes(new).await?)
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod error;
+pub mod es2plus;
 pub mod guard;
 pub mod ops;
 pub mod pages;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub ctx: ServiceContext,
     /// Set when Kannel passes inbound SMS to simdesk.
     pub sms_inbound: Option<sms::SmsInbound>,
+    /// Set when the SM-DP+ sends progress notifications (`[smdp] notification_token`).
+    pub smdp_inbound: Option<es2plus::SmdpInbound>,
     /// The time limits and lockouts are judged at (tests move it forward).
     pub clock: Clock,
     /// Abuse limits per line, client address and account.
@@ -38,6 +41,7 @@ impl AppState {
             clock: ctx.clock.clone(),
             ctx,
             sms_inbound: None,
+            smdp_inbound: None,
             limits: AbuseRules::default(),
             trust_forwarded_for: false,
             hsts: false,
@@ -61,6 +65,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages::router())
         .route(SMS_INBOUND, axum::routing::get(sms::inbound))
+        .route(
+            es2plus::PROGRESS_PATH,
+            axum::routing::post(es2plus::handle_download_progress_info),
+        )
         .merge(api.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::idempotency_layer,
@@ -93,6 +101,7 @@ pub fn routes() -> Vec<(axum::http::Method, String)> {
         .map(|(m, p)| (m, p.to_string()))
         .collect();
     all.push((Method::GET, SMS_INBOUND.to_string()));
+    all.push((Method::POST, es2plus::PROGRESS_PATH.to_string()));
     let (_, openapi) = api::router().split_for_parts();
     for (path, item) in openapi.paths.paths {
         let methods = [

@@ -154,6 +154,7 @@ where
     let mut rows = Rows::new(open().map_err(unreadable)?, &columns)?;
     let mut batch: Vec<UsageRecord> = Vec::with_capacity(RECORDS_PER_BATCH);
     let mut finished = false;
+    let mut batches = 0u64;
     while !finished {
         batch.clear();
         let mut first_line = 0;
@@ -184,6 +185,12 @@ where
         for c in &counted {
             outcome.rows += 1;
             outcome.add(c);
+        }
+        batches += 1;
+        // Each time the records this file added double, so a big file is planned for as
+        // it grows, at a handful of refreshes however long it is.
+        if batches.is_power_of_two() {
+            store.usage_records_grew().await?;
         }
         progress(Pass::Counting, outcome.rows);
     }

@@ -33,6 +33,16 @@ where
         Ok(())
     }
 
+    async fn usage_records_grew(&self) -> StoreResult<()> {
+        // SQLite plans each statement afresh against the unique index; it needs nothing.
+        if D::BACKEND == "postgres" {
+            sqlx::query("ANALYZE usage_records")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn gauges(&self, now: Timestamp) -> StoreResult<Gauges> {
         let lines_by_state = self.count_lines_by_state().await?;
         let requests_by_state: Vec<(String, i64)> = sqlx::query_as(

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Whether a change can be written with others: history, movements on buckets already stored
 /// and side effects only — nothing that creates rows its other parts would point to, and no
-/// per-line row of its own (a holder, an add-on, a data stop).
+/// per-line row of its own (a holder, an add-on, a data stop, an eSIM profile).
 pub(super) fn is_plain(change: &LineChange) -> bool {
     change.new_holder.is_none()
         && change.bind.is_none()
         && change.unbind.is_empty()
         && change.data_stop.is_none()
+        && change.esim.is_none()
         && change.balance.new_buckets.is_empty()
         && change
             .balance

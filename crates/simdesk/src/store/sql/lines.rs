@@ -167,6 +167,9 @@ where
             .execute(&mut **tx)
             .await?;
         }
+        if let Some(profile) = &change.esim {
+            Self::write_profile_in(tx, vault, line.id, profile, at).await?;
+        }
         for m in &change.outbox {
             let mut m = m.clone();
             if m.payload.get("customer").and_then(|c| c.as_i64()) == Some(0) {
@@ -286,6 +289,9 @@ where
                 .map_err(|e| duplicate_or(e, "a line with one of these identifiers"))?;
             done += chunk.len() as u64;
             progress(done);
+        }
+        if lines.iter().any(|l| l.activation_code.is_some()) {
+            Self::seal_plain_codes_in(&mut tx, &self.vault, now).await?;
         }
         tx.commit().await?;
         Ok(done)

@@ -12,6 +12,7 @@ mod credit;
 mod customers;
 mod database;
 mod dialect;
+mod esim;
 mod idempotency;
 mod limits;
 mod line_batch;

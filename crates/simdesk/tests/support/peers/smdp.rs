@@ -70,6 +70,11 @@ impl Smdp {
             ca: Some(certs.join("ca.pem")),
             requester_id: "simdesk.test".into(),
             timeout_secs: 5,
+            notification_token: Some(NOTIFY_TOKEN.into()),
+            points: simdesk_domain::esim::CustomPoints {
+                enabling: Some(100),
+                disabling: Some(101),
+            },
         }
     }
 }
