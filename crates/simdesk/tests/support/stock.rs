@@ -27,10 +27,20 @@ pub fn national(n: u64) -> String {
 
 /// Stocks EX-SAKURA JP10-DV lines numbered `numbers`.
 pub async fn stock(store: &dyn Store, book: &PolicyBook, numbers: &[u64]) {
-    let mut csv = String::from("iccid,imsi,msisdn,plan\n");
+    stock_as(store, book, numbers, "JP10-DV,physical").await
+}
+
+/// Stocks EX-SAKURA ESIM-15 eSIM lines numbered `numbers`, their profiles waiting on the
+/// SM-DP+ to be ordered.
+pub async fn stock_esims(store: &dyn Store, book: &PolicyBook, numbers: &[u64]) {
+    stock_as(store, book, numbers, "ESIM-15,esim").await
+}
+
+async fn stock_as(store: &dyn Store, book: &PolicyBook, numbers: &[u64], plan_and_kind: &str) {
+    let mut csv = String::from("iccid,imsi,msisdn,plan,kind\n");
     for n in numbers {
         csv.push_str(&format!(
-            "{},44010{n:010},{},JP10-DV\n",
+            "{},44010{n:010},{},{plan_and_kind}\n",
             iccid(*n),
             national(*n)
         ));
@@ -57,6 +67,15 @@ pub async fn stock(store: &dyn Store, book: &PolicyBook, numbers: &[u64]) {
 
 /// Registers line `n` to a traveller speaking `language` and activates it at `at`.
 pub async fn sell(store: &dyn Store, book: &PolicyBook, n: u64, language: &str, at: Timestamp) {
+    register(store, book, n, language, at).await;
+    let key = lines::parse_line_key(&national(n)).expect("a line key");
+    lines::activate(store, book, &key, by("clerk", at))
+        .await
+        .expect("activates");
+}
+
+/// Registers line `n` to a traveller speaking `language` at `at`.
+pub async fn register(store: &dyn Store, book: &PolicyBook, n: u64, language: &str, at: Timestamp) {
     let key = lines::parse_line_key(&national(n)).expect("a line key");
     let form = RegistrationForm {
         full_name: "Traveller Example".into(),
@@ -70,7 +89,4 @@ pub async fn sell(store: &dyn Store, book: &PolicyBook, n: u64, language: &str, 
     lines::register(store, book, &key, &form, by("clerk", at))
         .await
         .expect("registers");
-    lines::activate(store, book, &key, by("clerk", at))
-        .await
-        .expect("activates");
 }
