@@ -821,6 +821,21 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
             Body::None,
             api(Scope::LinesRead, 200, 404),
         ),
+        // A physical SIM has no profile: the carrier's own token is told so.
+        row(
+            "GET",
+            "/api/v1/lines/{line}/esim",
+            format!("/api/v1/lines/{a_iccid}/esim"),
+            Body::None,
+            api(Scope::LinesRead, 400, 404),
+        ),
+        row(
+            "POST",
+            "/api/v1/lines/{line}/esim/order",
+            format!("/api/v1/lines/{a_iccid}/esim/order"),
+            Body::Json(json!({})),
+            api(Scope::EsimWrite, 400, 404),
+        ),
         // Another carrier's token names no line of its own: refused, nothing counted.
         row(
             "POST",

@@ -63,6 +63,8 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/customers/{id}/payouts"),
     ("post", "/api/v1/usage"),
     ("get", "/api/v1/lines/{line}/usage"),
+    ("get", "/api/v1/lines/{line}/esim"),
+    ("post", "/api/v1/lines/{line}/esim/order"),
     ("get", "/api/v1/receipts/{number}"),
     ("post", "/api/v1/receipts/verify"),
 ];
@@ -764,6 +766,19 @@ fn every_route(ids: &Ids) -> Vec<Call> {
             format!("/api/v1/lines/{line}/usage"),
             None,
         ),
+        call(
+            "GET",
+            "/api/v1/lines/{line}/esim",
+            format!("/api/v1/lines/{line}/esim"),
+            None,
+        ),
+        Call {
+            method: "POST",
+            route: "/api/v1/lines/{line}/esim/order",
+            path: format!("/api/v1/lines/{line}/esim/order"),
+            headers: vec![("Idempotency-Key", "authz-esim-1".to_string())],
+            body: Some(Body::Json(json!({}))),
+        },
         Call {
             method: "POST",
             route: "/api/v1/usage",

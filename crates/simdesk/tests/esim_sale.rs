@@ -35,8 +35,8 @@ async fn world() -> World {
     stock_esims(db.store.as_ref(), &book, &[1]).await;
     register(db.store.as_ref(), &book, 1, "zh-Hans", Timestamp::now()).await;
     let settings = setup.settings();
-    let app = support::spawn_app_on(db, AppOptions::new().settings(|s| s.smdp = Some(settings)))
-        .await;
+    let app =
+        support::spawn_app_on(db, AppOptions::new().settings(|s| s.smdp = Some(settings))).await;
     let smdp = setup.run(Some(&app.base));
     World { app, smdp }
 }
@@ -60,7 +60,9 @@ impl World {
     }
 
     async fn deliver(&self, now: Timestamp) -> outbox::DeliveryReport {
-        outbox::deliver(self.store(), &self.app.peers, now).await.unwrap()
+        outbox::deliver(self.store(), &self.app.peers, now)
+            .await
+            .unwrap()
     }
 
     async fn profile(&self) -> esim::ProfileView {
@@ -114,7 +116,9 @@ impl World {
 #[tokio::test]
 async fn a_sold_esim_is_ordered_released_downloaded_and_installed() {
     let w = world().await;
-    let ordered = esim::order(w.store(), &line(), None, clerk()).await.unwrap();
+    let ordered = esim::order(w.store(), &line(), None, clerk())
+        .await
+        .unwrap();
     assert_eq!(ordered.state, "available");
     assert_eq!(ordered.pending.as_deref(), Some("download_order"));
     assert!(!ordered.activation_code_ready);
@@ -169,7 +173,9 @@ async fn a_sold_esim_is_ordered_released_downloaded_and_installed() {
 #[tokio::test]
 async fn the_same_notification_twice_and_out_of_order_move_the_profile_once() {
     let w = world().await;
-    esim::order(w.store(), &line(), None, clerk()).await.unwrap();
+    esim::order(w.store(), &line(), None, clerk())
+        .await
+        .unwrap();
     w.deliver(Timestamp::now()).await;
     // The phone downloads and installs; installed is reported before downloaded, and each
     // notification is sent twice.
@@ -195,7 +201,9 @@ async fn the_same_notification_twice_and_out_of_order_move_the_profile_once() {
 #[tokio::test]
 async fn an_smdp_down_during_the_order_is_asked_again_and_orders_once() {
     let w = world().await;
-    esim::order(w.store(), &line(), None, clerk()).await.unwrap();
+    esim::order(w.store(), &line(), None, clerk())
+        .await
+        .unwrap();
     w.smdp
         .post("/test/fail-next", json!({ "count": 1, "status": 503 }))
         .await;
@@ -223,7 +231,10 @@ async fn an_smdp_down_during_the_order_is_asked_again_and_orders_once() {
 #[tokio::test]
 async fn notifications_come_only_from_the_smdp_and_name_a_line_simdesk_has() {
     let w = world().await;
-    let url = format!("{}/gsma/rsp2/es2plus/handleDownloadProgressInfo", w.app.base);
+    let url = format!(
+        "{}/gsma/rsp2/es2plus/handleDownloadProgressInfo",
+        w.app.base
+    );
     let body = |iccid: &str| {
         json!({
             "header": { "functionRequesterIdentifier": "smdp", "functionCallIdentifier": "n-1" },

@@ -1473,6 +1473,7 @@ impl ApiWorld {
             "/api/v1/receipts/verify" => {
                 Payload::Bytes(self.receipt.clone().into_bytes(), Some("application/json"))
             }
+            "/api/v1/lines/{line}/esim/order" => json(json!({})),
             "/api/v1/usage" => json(json!({ "records": [{
                 "record_id": "fuzz-1",
                 "line": support::stock::iccid(n),

@@ -1,7 +1,8 @@
 //! Personal data at rest: after the demo's travellers are registered, checked by name and
 //! passport over the API, sent codes by e-mail and have an identity document uploaded, none of
-//! their names, passport numbers or e-mail addresses can be read in the database's raw bytes (the
-//! SQLite file or a PostgreSQL dump), the logs, or the outbox.
+//! their names, passport numbers or e-mail addresses — nor any eSIM's activation code — can be
+//! read in the database's raw bytes (the SQLite file or a PostgreSQL dump), the logs, or the
+//! outbox.
 
 mod support;
 
@@ -160,6 +161,7 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
     let mut needles: Vec<String> = Vec::new();
     let mut some_msisdn = None;
     let mut active = Vec::new();
+    let mut esim_codes = 0;
     for carrier in ["EX-SAKURA", "EX-FUJI", "EX-KOI"] {
         for line in db
             .store
@@ -167,6 +169,11 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
             .await
             .unwrap()
         {
+            // An eSIM's activation code is a bearer secret: its matching ID is a needle too.
+            if let Some(code) = db.store.activation_code(line.id).await.unwrap() {
+                needles.push(code.matching_id().expose().to_string());
+                esim_codes += 1;
+            }
             let Some(holder) = line.holder else { continue };
             let customer = db.store.customer(holder).await.unwrap().unwrap();
             let p = customer
@@ -183,6 +190,7 @@ async fn no_name_passport_or_email_can_be_read_in_the_database_logs_or_outbox() 
             }
         }
     }
+    assert!(esim_codes > 10, "only {esim_codes} eSIM activation codes");
     needles.sort();
     needles.dedup();
     assert!(needles.len() > 300, "only {} needles", needles.len());

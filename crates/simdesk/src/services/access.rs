@@ -85,10 +85,12 @@ pub enum Scope {
     ReceiptsRead,
     /// Posting usage records the network reported.
     UsageWrite,
+    /// Ordering eSIM profiles for sold lines on the SM-DP+.
+    EsimWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::LinesRead,
         Scope::CancellationsRead,
         Scope::CancellationsWrite,
@@ -97,6 +99,7 @@ impl Scope {
         Scope::PayoutsWrite,
         Scope::ReceiptsRead,
         Scope::UsageWrite,
+        Scope::EsimWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +112,7 @@ impl Scope {
             Scope::PayoutsWrite => "payouts:write",
             Scope::ReceiptsRead => "receipts:read",
             Scope::UsageWrite => "usage:write",
+            Scope::EsimWrite => "esim:write",
         }
     }
 

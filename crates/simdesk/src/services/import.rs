@@ -471,18 +471,20 @@ fn parse_rows<R: Read>(
         };
         let mut activation_code = get("activation_code").map(str::to_string);
         match kind {
-            Some(LineKind::Esim) => match activation_code.as_deref().map(str::parse::<ActivationCode>) {
-                // Kept as a QR code carries it; sealed into the line's profile by the store.
-                Some(Ok(code)) => activation_code = Some(code.lpa_uri()),
-                Some(Err(e)) => err(
-                    "activation_code",
-                    format!(
+            Some(LineKind::Esim) => {
+                match activation_code.as_deref().map(str::parse::<ActivationCode>) {
+                    // Kept as a QR code carries it; sealed into the line's profile by the store.
+                    Some(Ok(code)) => activation_code = Some(code.lpa_uri()),
+                    Some(Err(e)) => err(
+                        "activation_code",
+                        format!(
                         "{e}; an eSIM activation code looks like LPA:1$smdp.example.com$MATCHING-ID"
                     ),
-                ),
-                // A profile only reserved on the SM-DP+: simdesk orders it when the line is sold.
-                None => {}
-            },
+                    ),
+                    // A profile only reserved on the SM-DP+: simdesk orders it when the line is sold.
+                    None => {}
+                }
+            }
             Some(LineKind::Physical) => {
                 if eid.is_some() {
                     err(

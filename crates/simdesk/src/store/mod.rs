@@ -89,7 +89,7 @@ impl<T> Store for T where
         + Idempotency
         + UsageRecords
         + CreditReservations
-    + EsimProfiles
+        + EsimProfiles
 {
 }
 

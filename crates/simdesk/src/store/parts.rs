@@ -2,8 +2,8 @@
 
 use super::*;
 use async_trait::async_trait;
-use simdesk_domain::ids::{CarrierCode, CustomerId, LineId, RequestId};
 use simdesk_domain::esim::ActivationCode;
+use simdesk_domain::ids::{CarrierCode, CustomerId, LineId, RequestId};
 use simdesk_domain::line::Line;
 
 /// The database itself: which backend, its schema, whether it answers, and its gauges.

@@ -32,8 +32,10 @@ pub async fn handle_download_progress_info(
     body: axum::body::Bytes,
 ) -> Response {
     let Some(inbound) = state.smdp_inbound.clone() else {
-        return super::ApiError::not_found("no such resource; the API is described at /openapi.json")
-            .into_response();
+        return super::ApiError::not_found(
+            "no such resource; the API is described at /openapi.json",
+        )
+        .into_response();
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -65,7 +67,14 @@ pub async fn handle_download_progress_info(
         Err(why) => return answer(Some(("1.2", "2.1", why))),
     };
     let now = state.clock.now();
-    match progress::heard(state.ctx.store.as_ref(), &inbound.points, &notification, now).await {
+    match progress::heard(
+        state.ctx.store.as_ref(),
+        &inbound.points,
+        &notification,
+        now,
+    )
+    .await
+    {
         Ok(heard) => {
             tracing::info!(iccid = %notification.iccid, point = notification.point_id, ?heard, "eSIM progress notification");
             answer(None)
@@ -111,7 +120,12 @@ fn read(body: &Value) -> Result<Notification, String> {
         .ok_or("notificationPointStatus.status is missing")?
         .to_string();
     let status_code = point_status.get("statusCodeData").map(|c| {
-        let field = |f: &str| c.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+        let field = |f: &str| {
+            c.get(f)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         simdesk_domain::esim::StatusCode {
             subject_code: field("subjectCode"),
             reason_code: field("reasonCode"),
@@ -141,8 +155,8 @@ fn answer(failure: Option<(&str, &str, String)>) -> Response {
             },
         }),
     };
-    let mut response = axum::Json(json!({ "header": { "functionExecutionStatus": status } }))
-        .into_response();
+    let mut response =
+        axum::Json(json!({ "header": { "functionExecutionStatus": status } })).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -52,16 +52,18 @@ pub async fn deliver(
                         .matching_id
                         .parse()
                         .map_err(|e| format!("its matchingId: {e}"))
-                        .and_then(|id| {
-                            ActivationCode::new(address, id).map_err(|e| e.to_string())
-                        })
+                        .and_then(|id| ActivationCode::new(address, id).map_err(|e| e.to_string()))
                 })
                 .map_err(|why| {
                     PeerError::Refused(format!(
                         "the SM-DP+ confirmed the order of {iccid}, but {why}; ask its owner"
                     ))
                 })?;
-            let eid = confirmed.eid.as_deref().or(eid).and_then(|e| e.parse().ok());
+            let eid = confirmed
+                .eid
+                .as_deref()
+                .or(eid)
+                .and_then(|e| e.parse().ok());
             record(store, line, Answer::Released { code, eid }, now).await?;
         }
         EsimCall::Cancel => {

@@ -96,7 +96,8 @@ pub async fn order(
             esim_only(&line)?;
             if line.holder.is_none()
                 || line.ended_at.is_some()
-                || line.state == simdesk_domain::line::LineState::PendingTermination {
+                || line.state == simdesk_domain::line::LineState::PendingTermination
+            {
                 return Err(ServiceError::Invalid(format!(
                     "line {} is {}; a profile is ordered for a registered line that is not ending",
                     line.msisdn.national(),
@@ -125,10 +126,8 @@ pub async fn order(
                     .to_string(),
             };
             let at = by.at;
-            let mut change = LineChange::new(
-                line.clone(),
-                plain_event("esim_order", detail, &by, None),
-            );
+            let mut change =
+                LineChange::new(line.clone(), plain_event("esim_order", detail, &by, None));
             change.esim = Some(ProfileChange {
                 status,
                 eid: eid.clone(),

@@ -56,7 +56,10 @@ pub async fn heard(
     let eid: Option<Eid> = n
         .eid
         .as_deref()
-        .map(|e| e.parse().map_err(|err| ServiceError::Invalid(format!("eid: {err}"))))
+        .map(|e| {
+            e.parse()
+                .map_err(|err| ServiceError::Invalid(format!("eid: {err}")))
+        })
         .transpose()?;
     let report = ProgressReport {
         point: NotificationPoint::from_id(n.point_id, points)
@@ -82,7 +85,10 @@ pub async fn heard(
         let event = match outcome {
             ReportOutcome::Moved { to, .. } => Some((
                 "esim_progress",
-                format!("the SM-DP+ reports the profile {to} ({} at {when})", report.point),
+                format!(
+                    "the SM-DP+ reports the profile {to} ({} at {when})",
+                    report.point
+                ),
             )),
             ReportOutcome::Failed { point, .. } => Some((
                 "esim_error",

@@ -290,7 +290,9 @@ where
                     point: NotificationPoint::ALL
                         .into_iter()
                         .find(|p| p.as_str() == point)
-                        .ok_or_else(|| StoreError::Corrupt(format!("notification point {point:?}")))?,
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("notification point {point:?}"))
+                        })?,
                     status: ExecutionStatus::from_spec(&status).map_err(corrupt("status"))?,
                     status_code: match (subject, reason) {
                         (Some(subject_code), Some(reason_code)) => Some(StatusCode {

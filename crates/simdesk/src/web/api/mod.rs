@@ -6,6 +6,7 @@ mod auth;
 mod dto;
 mod idempotency;
 pub use idempotency::layer as idempotency_layer;
+mod esim;
 mod tmf;
 mod usage;
 mod v1;
@@ -83,6 +84,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::payout))
         .routes(routes!(usage::post_usage))
         .routes(routes!(usage::line_usage))
+        .routes(routes!(esim::profile))
+        .routes(routes!(esim::order))
         .routes(routes!(v1::receipt))
         .routes(routes!(v1::verify_receipt))
         .routes(routes!(crate::web::ops::healthz))
