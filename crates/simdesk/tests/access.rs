@@ -504,6 +504,14 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
             Body::None,
             owner_only(200),
         ),
+        // A physical SIM's page says there is no code to install; only its holder sees it.
+        row(
+            "GET",
+            "/my/lines/{iccid}/esim",
+            format!("/my/lines/{a_iccid}/esim"),
+            Body::None,
+            owner_only(200),
+        ),
         row(
             "POST",
             "/my/lines/{iccid}/cancel",

@@ -21,41 +21,10 @@ use simdesk_domain::attribution::{Actor, ActorKind, Attribution, Channel};
 use simdesk_domain::cancellation::RequestState;
 use simdesk_domain::customer::RegistrationForm;
 use simdesk_domain::ids::{CarrierCode, Iccid, RequestId};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::browser::{Browser, Options};
+use support::browser::{messages, Browser, Messages, Options};
 use support::{backend, fresh_db, policies_dir};
-
-/// The portal's messages in one language, read from its Fluent file (`key = text` lines).
-fn messages(lang: &str) -> HashMap<String, String> {
-    let path = format!("{}/locales/{lang}/portal.ftl", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once(" = "))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
-}
-
-struct Messages(HashMap<String, String>);
-
-impl Messages {
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .get(key)
-            .unwrap_or_else(|| panic!("no message {key}"))
-    }
-
-    /// A message with its one placeholder filled.
-    fn with(&self, key: &str, name: &str, value: &str) -> String {
-        let text = self.get(key);
-        let placeholder = format!("{{ ${name} }}");
-        assert!(text.contains(&placeholder), "{key} has no {placeholder}");
-        text.replace(&placeholder, value)
-    }
-}
 
 fn by(kind: ActorKind, id: &str, channel: Channel, why: &str) -> Attribution {
     Attribution::new(

@@ -2,19 +2,22 @@
 //! goes out through the outbox and comes back with the activation code (sealed, never in the
 //! history or the outbox); the SM-DP+'s progress notifications move the profile and the line's
 //! history, once each and in whatever order they arrive; an SM-DP+ that is down is asked again
-//! and orders once. The real app on 127.0.0.1:0 over a fresh database (SQLite, or PostgreSQL
+//! and orders once; the traveller finds the QR code and the typed code on the portal, in their
+//! language, on a phone-sized screen. The real app on 127.0.0.1:0 over a fresh database (SQLite, or PostgreSQL
 //! when SIMDESK_TEST_PG is set).
 
 mod support;
 
 use jiff::Timestamp;
 use serde_json::json;
+use simdesk::adapters::messages::CodeDestination;
 use simdesk::services::esim;
 use simdesk::services::outbox;
 use simdesk::services::policies::{load_policies, PolicyBook};
 use simdesk::store::{LineKey, Store};
 use simdesk_domain::attribution::{Actor, Attribution, Channel};
 use std::time::Duration;
+use support::browser::{messages, Browser, Messages, Options};
 use support::peers::smdp::{Smdp, NOTIFY_TOKEN};
 use support::stock::{iccid, register, stock_esims};
 use support::{fresh_db, policies_dir, AppOptions};
@@ -271,4 +274,66 @@ async fn notifications_come_only_from_the_smdp_and_name_a_line_simdesk_has() {
         "Executed-Success"
     );
     assert_eq!(w.profile().await.state, "downloaded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traveller_finds_the_qr_code_and_the_typed_code_in_chinese_on_a_phone() {
+    let w = world().await;
+    esim::order(w.store(), &line(), None, clerk())
+        .await
+        .unwrap();
+    w.deliver(Timestamp::now()).await;
+    let view = w.profile().await;
+    let id = simdesk_domain::ids::LineId::new(view.line);
+    let code = w.store().activation_code(id).await.unwrap().unwrap();
+    let found = w.store().line(&line()).await.unwrap().unwrap();
+    let (national, to_line) = (
+        found.msisdn.national(),
+        CodeDestination::Line(found.msisdn.to_string()),
+    );
+    let (base, codes) = (w.app.base.clone(), w.app.codes.clone());
+    let zh = Messages(messages("zh-Hans"));
+    let name = format!("esim-qr-in-chinese-{}", support::backend());
+    let (matching_id, full) = (code.matching_id().expose().to_string(), code.lpa_uri());
+    let address = code.smdp_address().to_string();
+    tokio::task::spawn_blocking(move || {
+        let b = Browser::start(Options::new(&name).languages(&["zh-CN", "zh"]));
+        b.goto(&format!("{base}/"));
+        b.type_into("#identifier", &national);
+        b.click("#send-code");
+        b.wait_for_text("h1", zh.get("code-title"));
+        let mut sent = None;
+        for _ in 0..100 {
+            sent = codes.last_code_to(&to_line);
+            if sent.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        b.type_into("#code", &sent.expect("a sign-in code was sent to the line"));
+        b.click("#sign-in");
+        b.wait_for_text("h1", zh.get("my-lines-title"));
+        assert_eq!(b.text(".esim-link"), zh.get("esim-link"));
+        b.click(".esim-link");
+        b.wait_for_text("h1", zh.get("esim-title"));
+        assert_eq!(b.text("#esim-state"), zh.get("esim-state-released"));
+        // The QR code is drawn, as wide as a phone's camera needs, inside the narrow window.
+        b.find("#esim-qr svg");
+        let width = b.execute(
+            "return document.querySelector('#esim-qr svg').getBoundingClientRect().width;",
+            vec![],
+        );
+        let width = width.as_f64().unwrap_or_default();
+        assert!(
+            (200.0..=500.0).contains(&width),
+            "the QR code is {width}px wide"
+        );
+        assert_eq!(b.text("#esim-address"), address);
+        assert_eq!(b.text("#esim-code"), matching_id);
+        assert_eq!(b.text("#esim-full-code"), full);
+        assert!(b.text("main").contains(zh.get("esim-step-iphone")));
+        b.screenshot("esim-qr");
+    })
+    .await
+    .unwrap();
 }

@@ -10,6 +10,7 @@
 
 use base64::Engine;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -616,5 +617,35 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         self.shut_down();
+    }
+}
+
+/// The portal's messages in one language, read from its Fluent file (`key = text` lines).
+pub fn messages(lang: &str) -> HashMap<String, String> {
+    let path = format!("{}/locales/{lang}/portal.ftl", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+pub struct Messages(pub HashMap<String, String>);
+
+impl Messages {
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .get(key)
+            .unwrap_or_else(|| panic!("no message {key}"))
+    }
+
+    /// A message with its one placeholder filled.
+    pub fn with(&self, key: &str, name: &str, value: &str) -> String {
+        let text = self.get(key);
+        let placeholder = format!("{{ ${name} }}");
+        assert!(text.contains(&placeholder), "{key} has no {placeholder}");
+        text.replace(&placeholder, value)
     }
 }

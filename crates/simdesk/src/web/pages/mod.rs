@@ -43,6 +43,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         page!(POST "/signout" portal::signin::sign_out),
         page!(GET "/my" portal::lines::my_lines),
         page!(GET "/my/lines/{iccid}/usage" portal::usage::usage_page),
+        page!(GET "/my/lines/{iccid}/esim" portal::esim::esim_page),
         page!(GET "/my/lines/{iccid}/cancel" portal::cancel::quote_page),
         page!(POST "/my/lines/{iccid}/cancel" portal::cancel::confirm_cancel),
         page!(GET "/my/requests/{id}" portal::request::request_page),

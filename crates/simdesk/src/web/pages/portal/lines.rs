@@ -27,6 +27,8 @@ struct LineView {
     /// The message key saying data is stopped for want of balance, while it is.
     data_stopped_key: Option<&'static str>,
     addons: Vec<String>,
+    /// An eSIM line: its page has the activation code to install.
+    esim: bool,
     can_cancel: bool,
     open_request: Option<RequestId>,
     receipts: Vec<String>,
@@ -91,6 +93,7 @@ pub async fn my_lines(
                 .filter(|a| a.unbound_at.is_none())
                 .map(|a| a.code.clone())
                 .collect(),
+            esim: line.kind == simdesk_domain::line::LineKind::Esim,
             can_cancel: open_request.is_none()
                 && simdesk_domain::cancellation::may_open(&line).is_ok(),
             open_request,

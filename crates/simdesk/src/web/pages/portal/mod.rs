@@ -4,6 +4,7 @@
 pub mod account;
 pub mod cancel;
 pub mod data;
+pub mod esim;
 pub mod lines;
 pub mod request;
 pub mod signin;
