@@ -106,9 +106,10 @@ fn read(body: &Value) -> Result<Notification, String> {
             .map(str::to_string)
             .ok_or_else(|| format!("{field} is missing or not a string"))
     };
+    // A number as SGP.22's JSON binding has it; some SM-DP+s send it as a string.
     let point_id = body
         .get("notificationPointId")
-        .and_then(Value::as_u64)
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()))
         .and_then(|id| u32::try_from(id).ok())
         .ok_or("notificationPointId is missing or not a whole number")?;
     let point_status = body
