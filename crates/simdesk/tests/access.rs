@@ -713,6 +713,14 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
             )),
             counter(403, 200, 403),
         ),
+        // Nor is the SM-DP+: its notifications have nowhere to go.
+        row(
+            "POST",
+            "/gsma/rsp2/es2plus/handleDownloadProgressInfo",
+            "/gsma/rsp2/es2plus/handleDownloadProgressInfo".into(),
+            Body::Json(json!({ "iccid": a_iccid.clone(), "notificationPointId": 3 })),
+            Everyone(404),
+        ),
         // Inbound SMS are not configured here: the endpoint does not exist.
         row(
             "GET",
@@ -835,14 +843,14 @@ async fn every_route_answers_every_identity_as_its_role_and_carrier_allow() {
             "/api/v1/lines/{line}/esim",
             format!("/api/v1/lines/{a_iccid}/esim"),
             Body::None,
-            api(Scope::LinesRead, 400, 404),
+            api(Scope::LinesRead, 422, 404),
         ),
         row(
             "POST",
             "/api/v1/lines/{line}/esim/order",
             format!("/api/v1/lines/{a_iccid}/esim/order"),
             Body::Json(json!({})),
-            api(Scope::EsimWrite, 400, 404),
+            api(Scope::EsimWrite, 422, 404),
         ),
         // Another carrier's token names no line of its own: refused, nothing counted.
         row(

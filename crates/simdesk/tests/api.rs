@@ -1002,9 +1002,9 @@ async fn another_carriers_token_finds_none_of_our_resources_on_any_route() {
         match what.as_str() {
             // Its own list: only EX-KOI lines (checked below).
             "GET /tmf-api/productInventory/v4/product" => assert_eq!(reply.status, 200),
-            // Posting usage is refused before any line is looked at: this token may not post
-            // usage (no other carrier's line is named either way).
-            "POST /api/v1/usage" => {
+            // Posting usage and ordering profiles are refused before any line is looked at:
+            // this token may do neither (no other carrier's line is named either way).
+            "POST /api/v1/usage" | "POST /api/v1/lines/{line}/esim/order" => {
                 let json = reply.error(403, Some("SCOPE_MISSING"));
                 assert!(!json.to_string().contains(&line), "{json}");
             }
